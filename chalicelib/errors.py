@@ -1,0 +1,60 @@
+"""Errors the domain code raises; entry points map them to HTTP or ASL errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class EkspressError(Exception):
+    """Base class. `status` is the HTTP status an API caller sees."""
+
+    status = 500
+    code = "InternalError"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message, **self.details}
+
+
+class BadRequestError(EkspressError):
+    status = 400
+    code = "BadRequest"
+
+
+class SpecValidationError(EkspressError):
+    """The request is well-formed JSON but breaks a rule; `fields` says which."""
+
+    status = 422
+    code = "ValidationError"
+
+
+class NotFoundError(EkspressError):
+    status = 404
+    code = "NotFound"
+
+
+class ConflictError(EkspressError):
+    status = 409
+    code = "Conflict"
+
+
+class WorkflowStartError(EkspressError):
+    status = 503
+    code = "WorkflowUnavailable"
+
+
+class StackNotOursError(EkspressError):
+    """A stack with our name exists but does not carry our ownership tags."""
+
+    status = 409
+    code = "StackNotOurs"
+
+
+class StackFailedError(EkspressError):
+    """A CloudFormation stack ended in a failed state; message is the first failure."""
+
+    code = "StackFailed"

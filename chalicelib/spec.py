@@ -1,0 +1,276 @@
+"""The cluster request: what a caller may ask for, its rules and eksctl's defaults.
+
+Field names are eksctl's ClusterConfig names (camelCase) so a request reads like
+the `eksctl create cluster` config people already write. Unknown fields are
+refused rather than dropped: a caller must never believe we built something we
+ignored.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from chalicelib import naming
+
+SUPPORTED_VERSIONS = ("1.30", "1.31", "1.32", "1.33", "1.34")
+DEFAULT_VERSION = "1.33"
+DEFAULT_REGION = "us-west-2"
+DEFAULT_VPC_CIDR = "192.168.0.0/16"
+DEFAULT_INSTANCE_TYPE = "m5.large"
+DEFAULT_DESIRED_CAPACITY = 2
+DEFAULT_VOLUME_SIZE = 80
+MAX_NODEGROUPS = 10
+MAX_NODES_PER_GROUP = 450  # EKS managed node group quota
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$"
+INSTANCE_TYPE_PATTERN = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
+# Address space EKS accepts for a VPC: RFC 1918 plus the shared 100.64/10 range.
+PRIVATE_RANGES = tuple(
+    ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
+RESERVED_LABEL_PREFIXES = ("kubernetes.io/", "k8s.io/", "eks.amazonaws.com/")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=False,
+        serialize_by_alias=True,
+        extra="forbid",
+        frozen=True,
+    )
+
+
+def _errors(title: str, problems: list[tuple[tuple[str | int, ...], str, str, Any]]) -> None:
+    """Raise one ValidationError naming each field (loc), rule (type) and message."""
+    raise ValidationError.from_exception_data(
+        title,
+        [
+            InitErrorDetails(type=PydanticCustomError(rule, message), loc=loc, input=value)
+            for loc, rule, message, value in problems
+        ],
+    )
+
+
+def _check_tags(tags: dict[str, str]) -> dict[str, str]:
+    if len(tags) > 40:  # 50 is AWS's limit; we add our own ownership tags
+        raise PydanticCustomError("too_many_tags", "at most 40 tags are allowed")
+    for key, value in tags.items():
+        if not 1 <= len(key) <= 128:
+            raise PydanticCustomError("tag_key_length", "tag keys must be 1-128 characters")
+        if len(value) > 256:
+            raise PydanticCustomError("tag_value_length", "tag values must be at most 256 characters")
+        if key.startswith(naming.RESERVED_TAG_PREFIXES):
+            raise PydanticCustomError(
+                "reserved_tag",
+                "tag key '{key}' uses a reserved prefix ({prefixes})",
+                {"key": key, "prefixes": ", ".join(naming.RESERVED_TAG_PREFIXES)},
+            )
+    return tags
+
+
+def _name_rule(value: str) -> str:
+    if not re.match(NAME_PATTERN, value):
+        raise PydanticCustomError(
+            "name_format",
+            "must start with a letter or digit and contain only letters, digits, '-' and '_'",
+        )
+    return value
+
+
+Tags = Annotated[dict[str, str], Field(default_factory=dict)]
+
+
+class VpcSpec(_Model):
+    cidr: str = DEFAULT_VPC_CIDR
+
+    @field_validator("cidr")
+    @classmethod
+    def _private_cidr(cls, value: str) -> str:
+        try:
+            network = ipaddress.IPv4Network(value, strict=True)
+        except ValueError as exc:
+            raise PydanticCustomError(
+                "cidr_invalid", "must be an IPv4 network such as 192.168.0.0/16 ({reason})", {"reason": str(exc)}
+            ) from None
+        if not 16 <= network.prefixlen <= 24:
+            raise PydanticCustomError("cidr_size", "the prefix length must be between /16 and /24")
+        if not any(network.subnet_of(r) for r in PRIVATE_RANGES):
+            raise PydanticCustomError(
+                "cidr_not_private",
+                "must lie in a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10)",
+            )
+        return str(network)
+
+
+class NodegroupSpec(_Model):
+    """One managed node group (`managedNodeGroups[]` in eksctl)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=63), AfterValidator(lambda v: _name_rule(v))]
+    instance_type: Annotated[str, Field(max_length=32, pattern=INSTANCE_TYPE_PATTERN)] = DEFAULT_INSTANCE_TYPE
+    # Declared min, max, desired: each validator only sees fields declared before it.
+    min_size: Annotated[int, Field(ge=0, le=MAX_NODES_PER_GROUP)] | None = None
+    max_size: Annotated[int, Field(ge=1, le=MAX_NODES_PER_GROUP)] | None = None
+    desired_capacity: Annotated[int, Field(ge=0, le=MAX_NODES_PER_GROUP)] | None = None
+    volume_size: Annotated[int, Field(ge=4, le=16384)] = DEFAULT_VOLUME_SIZE
+    labels: Annotated[dict[str, str], Field(default_factory=dict, max_length=50)]
+    private_networking: bool = False
+
+    @field_validator("max_size")
+    @classmethod
+    def _max_not_below_min(cls, value: int | None, info: ValidationInfo) -> int | None:
+        low = info.data.get("min_size")
+        if value is not None and low is not None and value < low:
+            raise PydanticCustomError(
+                "size_order", "maxSize ({max}) must be >= minSize ({min})", {"max": value, "min": low}
+            )
+        return value
+
+    @field_validator("desired_capacity")
+    @classmethod
+    def _desired_within_bounds(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is None:
+            return value
+        low, high = info.data.get("min_size"), info.data.get("max_size")
+        if low is not None and value < low:
+            raise PydanticCustomError(
+                "size_order", "desiredCapacity ({desired}) must be >= minSize ({min})", {"desired": value, "min": low}
+            )
+        if high is not None and value > high:
+            raise PydanticCustomError(
+                "size_order", "desiredCapacity ({desired}) must be <= maxSize ({max})", {"desired": value, "max": high}
+            )
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _kubernetes_labels(cls, labels: dict[str, str]) -> dict[str, str]:
+        for key, value in labels.items():
+            prefix, _, name = key.rpartition("/")
+            if not name or not _LABEL_NAME.match(name) or (prefix and not _DNS_SUBDOMAIN.match(prefix)):
+                raise PydanticCustomError(
+                    "label_key", "label key '{key}' is not a valid Kubernetes label", {"key": key}
+                )
+            if key.startswith(RESERVED_LABEL_PREFIXES):
+                raise PydanticCustomError("label_reserved", "label key '{key}' uses a reserved prefix", {"key": key})
+            if not _LABEL_NAME.match(value):
+                raise PydanticCustomError(
+                    "label_value", "label value '{value}' is not a valid Kubernetes label value", {"value": value}
+                )
+        return labels
+
+    @model_validator(mode="after")
+    def _fill_sizes(self) -> NodegroupSpec:
+        """eksctl's sizing defaults: 2 nodes, min and max equal to desired unless given."""
+        desired = self.desired_capacity
+        if desired is None:
+            desired = DEFAULT_DESIRED_CAPACITY
+            if self.min_size is not None:
+                desired = max(desired, self.min_size)
+            if self.max_size is not None:
+                desired = min(desired, self.max_size)
+        low = self.min_size if self.min_size is not None else min(desired, self.max_size or desired)
+        high = self.max_size if self.max_size is not None else max(desired, 1)
+        object.__setattr__(self, "desired_capacity", desired)
+        object.__setattr__(self, "min_size", low)
+        object.__setattr__(self, "max_size", high)
+        return self
+
+
+class ClusterSpec(_Model):
+    """What `POST /clusters` accepts."""
+
+    name: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(lambda v: _name_rule(v))]
+    region: Annotated[str, Field(pattern=REGION_PATTERN)] = DEFAULT_REGION
+    version: str = DEFAULT_VERSION
+    vpc: VpcSpec = Field(default_factory=VpcSpec)
+    tags: Tags
+    managed_node_groups: Annotated[list[NodegroupSpec] | None, Field(max_length=MAX_NODEGROUPS)] = None
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _supported_version(cls, value: Any) -> Any:
+        if isinstance(value, (int, float)):
+            value = str(value)  # YAML and careless JSON write 1.30 as a number
+        if value not in SUPPORTED_VERSIONS:
+            raise PydanticCustomError(
+                "version_unsupported",
+                "Kubernetes version '{value}' is not supported; choose one of {supported}",
+                {"value": value, "supported": ", ".join(SUPPORTED_VERSIONS)},
+            )
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        return _check_tags(tags)
+
+    @model_validator(mode="after")
+    def _nodegroups(self) -> ClusterSpec:
+        groups = self.managed_node_groups
+        if groups is None:
+            groups = [NodegroupSpec(name=naming.default_nodegroup_name(self.name))]
+            object.__setattr__(self, "managed_node_groups", groups)
+        problems: list[tuple[tuple[str | int, ...], str, str, Any]] = []
+        seen: set[str] = set()
+        limit = naming.longest_nodegroup_name(self.name)
+        for index, group in enumerate(groups):
+            loc = ("managedNodeGroups", index, "name")
+            if group.name in seen:
+                problems.append((loc, "duplicate_name", f"node group name {group.name!r} is used twice", group.name))
+            seen.add(group.name)
+            if len(group.name) > limit:
+                problems.append(
+                    (
+                        loc,
+                        "stack_name_too_long",
+                        f"the node group stack name would pass {naming.MAX_STACK_NAME} characters; "
+                        f"with this cluster name, node group names may be at most {limit} characters",
+                        group.name,
+                    )
+                )
+        if problems:
+            _errors("ClusterSpec", problems)
+        return self
+
+    @property
+    def nodegroups(self) -> list[NodegroupSpec]:
+        return list(self.managed_node_groups or [])
+
+
+def field_path(loc: tuple[str | int, ...]) -> str:
+    """`("managedNodeGroups", 0, "minSize")` → `managedNodeGroups[0].minSize`."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def describe_errors(error: ValidationError) -> list[dict[str, str]]:
+    """Pydantic errors as the API reports them: field path, rule and message."""
+    return [
+        {"field": field_path(tuple(e["loc"])) or "(body)", "rule": e["type"], "message": e["msg"]}
+        for e in error.errors(include_url=False)
+    ]
