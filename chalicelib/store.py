@@ -1,0 +1,291 @@
+"""Cluster records and their event timelines in one DynamoDB table.
+
+Layout (single table):
+- `pk=CLUSTER#<name>, sk=META`: the cluster record. Also carries `gsi1pk=CLUSTER`,
+  `gsi1sk=<name>` so listing is a Query on index `byName`, never a Scan.
+- `pk=CLUSTER#<name>, sk=EVENT#<clusterId>#<time>#<seq>`: the timeline. Events are
+  keyed by clusterId so a name created again after deletion starts a new timeline.
+
+Every write that could race is conditional: creation on the name being free,
+updates on the clusterId they were made for, so a stale workflow can never
+overwrite a newer cluster of the same name.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.errors import BadRequestError, ConflictError, NotFoundError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+INDEX_BY_NAME = "byName"
+KIND_CLUSTER = "CLUSTER"
+META = "META"
+
+# Cluster statuses. A name is free again only once its cluster is DELETED.
+CREATING = "CREATING"
+ACTIVE = "ACTIVE"
+FAILED = "FAILED"
+DELETED = "DELETED"
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _pk(name: str) -> str:
+    return f"CLUSTER#{name}"
+
+
+def _serializer() -> tuple[Any, Any]:
+    # Imported on first use: boto3's type helpers pull in boto3 itself.
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
+
+
+def to_item(data: dict[str, Any]) -> dict[str, Any]:
+    ser, _ = _serializer()
+    return {k: ser.serialize(v) for k, v in data.items() if v is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    _, de = _serializer()
+    out = {k: de.deserialize(v) for k, v in item.items()}
+    return {k: _plain(v) for k, v in out.items()}
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; the API speaks JSON ints."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+_PRIVATE_KEYS = ("pk", "sk", "gsi1pk", "gsi1sk")
+
+
+def public_record(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in _PRIVATE_KEYS}
+
+
+class Store:
+    """DynamoDB access for cluster records. Takes a client; owns no connection."""
+
+    def __init__(self, client: Any, table: str, clock: Callable[[], str] = utcnow) -> None:
+        self._ddb = client
+        self._table = table
+        self._now = clock
+
+    # -- records ---------------------------------------------------------------
+
+    def create_cluster(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Write a new record; ConflictError if the name is held by a live cluster."""
+        now = self._now()
+        item = {
+            **record,
+            "pk": _pk(record["name"]),
+            "sk": META,
+            "gsi1pk": KIND_CLUSTER,
+            "gsi1sk": record["name"],
+            "createdAt": now,
+            "updatedAt": now,
+        }
+        event = self._event_item(record["name"], record["clusterId"], "REQUESTED", "Cluster requested", now)
+        values = to_item({":reusable": DELETED})
+        try:
+            self._ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": to_item(item),
+                            "ConditionExpression": "attribute_not_exists(pk) OR #status = :reusable",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": values,
+                        }
+                    },
+                    {"Put": {"TableName": self._table, "Item": to_item(event)}},
+                ]
+            )
+        except self._ddb.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons") or [{}]
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
+                existing = self.find_cluster(record["name"])
+                raise ConflictError(
+                    f"cluster {record['name']!r} already exists",
+                    cluster=record["name"],
+                    status=(existing or {}).get("status"),
+                ) from None
+            raise
+        return public_record(item)
+
+    def find_cluster(self, name: str) -> dict[str, Any] | None:
+        resp = self._ddb.get_item(
+            TableName=self._table, Key=to_item({"pk": _pk(name), "sk": META}), ConsistentRead=True
+        )
+        item = resp.get("Item")
+        return public_record(from_item(item)) if item else None
+
+    def get_cluster(self, name: str) -> dict[str, Any]:
+        record = self.find_cluster(name)
+        if record is None:
+            raise NotFoundError(f"cluster {name!r} not found", cluster=name)
+        return record
+
+    def list_clusters(self, limit: int = 50, next_token: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of clusters ordered by name, and the token for the next page."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": INDEX_BY_NAME,
+            "KeyConditionExpression": "gsi1pk = :kind",
+            "ExpressionAttributeValues": to_item({":kind": KIND_CLUSTER}),
+            "Limit": limit,
+        }
+        if next_token:
+            kwargs["ExclusiveStartKey"] = _decode_token(next_token)
+        resp = self._ddb.query(**kwargs)
+        items = [public_record(from_item(i)) for i in resp.get("Items", [])]
+        last = resp.get("LastEvaluatedKey")
+        return items, (_encode_token(last) if last else None)
+
+    def update_cluster(
+        self,
+        name: str,
+        cluster_id: str,
+        fields: dict[str, Any],
+        event: tuple[str, str] | None = None,
+        event_details: dict[str, Any] | None = None,
+    ) -> None:
+        """Set top-level fields (dotted keys set nested map entries), with an optional event.
+
+        Conditional on the record still being the cluster `cluster_id`, so a
+        workflow left over from an earlier cluster of the same name cannot write.
+        """
+        now = self._now()
+        fields = {**fields, "updatedAt": now}
+        names: dict[str, str] = {"#cid": "clusterId"}
+        values: dict[str, Any] = {":cid": cluster_id}
+        sets = []
+        for i, (key, value) in enumerate(fields.items()):
+            parts = key.split(".")
+            path = ".".join(f"#f{i}_{j}" for j in range(len(parts)))
+            names.update({f"#f{i}_{j}": part for j, part in enumerate(parts)})
+            values[f":v{i}"] = value
+            sets.append(f"{path} = :v{i}")
+        update = {
+            "TableName": self._table,
+            "Key": to_item({"pk": _pk(name), "sk": META}),
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ConditionExpression": "#cid = :cid",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_item(values),
+        }
+        items: list[dict[str, Any]] = [{"Update": update}]
+        if event:
+            kind, message = event
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": to_item(self._event_item(name, cluster_id, kind, message, now, event_details)),
+                    }
+                }
+            )
+        try:
+            self._ddb.transact_write_items(TransactItems=items)
+        except self._ddb.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons") or [{}]
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
+                raise ConflictError(
+                    f"cluster {name!r} is no longer the cluster {cluster_id}", cluster=name, clusterId=cluster_id
+                ) from None
+            raise
+
+    # -- timeline --------------------------------------------------------------
+
+    def _event_item(
+        self,
+        name: str,
+        cluster_id: str,
+        kind: str,
+        message: str,
+        at: str,
+        details: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "pk": _pk(name),
+            "sk": f"EVENT#{cluster_id}#{at}#{uuid.uuid4().hex[:8]}",
+            "at": at,
+            "type": kind,
+            "message": message,
+            "details": details or None,
+        }
+
+    def add_event(self, name: str, cluster_id: str, kind: str, message: str, **details: Any) -> None:
+        item = self._event_item(name, cluster_id, kind, message, self._now(), details)
+        self._ddb.put_item(TableName=self._table, Item=to_item(item))
+
+    def list_events(self, name: str, cluster_id: str) -> list[dict[str, Any]]:
+        """The timeline of one cluster, oldest first."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": to_item({":pk": _pk(name), ":prefix": f"EVENT#{cluster_id}#"}),
+        }
+        events: list[dict[str, Any]] = []
+        while True:
+            resp = self._ddb.query(**kwargs)
+            events.extend({k: v for k, v in from_item(i).items() if k not in _PRIVATE_KEYS} for i in resp["Items"])
+            if "LastEvaluatedKey" not in resp:
+                return events
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def _encode_token(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
+
+
+def _decode_token(token: str) -> dict[str, Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if not isinstance(key, dict) or set(key) != {"pk", "sk", "gsi1pk", "gsi1sk"}:
+            raise ValueError("unexpected key")
+    except (ValueError, TypeError):
+        raise BadRequestError("nextToken is not a token this API issued", field="nextToken") from None
+    return key
+
+
+TABLE_DEFINITION: dict[str, Any] = {
+    "AttributeDefinitions": [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "sk", "AttributeType": "S"},
+        {"AttributeName": "gsi1pk", "AttributeType": "S"},
+        {"AttributeName": "gsi1sk", "AttributeType": "S"},
+    ],
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": INDEX_BY_NAME,
+            "KeySchema": [
+                {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+"""The table's keys and index, shared by infra/ (CloudFormation) and local/ (moto)."""

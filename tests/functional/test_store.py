@@ -1,0 +1,118 @@
+"""The cluster store against moto's DynamoDB: conditional writes, listing, timeline."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from chalicelib import store
+from chalicelib.errors import BadRequestError, ConflictError, NotFoundError
+
+if TYPE_CHECKING:
+    from chalicelib.store import Store
+
+
+def _record(name: str, cluster_id: str | None = None) -> dict[str, Any]:
+    return {"name": name, "clusterId": cluster_id or uuid.uuid4().hex, "status": store.CREATING, "spec": {"name": name}}
+
+
+def test_given_a_new_name_when_created_then_record_and_requested_event_exist(db: Store) -> None:
+    created = db.create_cluster(_record("alpha", "id-1"))
+
+    found = db.get_cluster("alpha")
+    assert found["status"] == store.CREATING
+    assert found["createdAt"] == created["createdAt"]
+    assert "pk" not in found
+    assert [e["type"] for e in db.list_events("alpha", "id-1")] == ["REQUESTED"]
+
+
+def test_given_a_live_cluster_when_the_name_is_requested_again_then_conflict(db: Store) -> None:
+    db.create_cluster(_record("alpha"))
+
+    with pytest.raises(ConflictError) as err:
+        db.create_cluster(_record("alpha"))
+    assert err.value.details["status"] == store.CREATING
+
+
+def test_given_a_deleted_cluster_when_the_name_is_requested_again_then_it_is_reused(db: Store) -> None:
+    db.create_cluster(_record("alpha", "old"))
+    db.update_cluster("alpha", "old", {"status": store.DELETED})
+
+    db.create_cluster(_record("alpha", "new"))
+
+    assert db.get_cluster("alpha")["clusterId"] == "new"
+
+
+def test_given_racing_creates_of_one_name_then_exactly_one_wins(db: Store) -> None:
+    outcomes: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def attempt() -> None:
+        barrier.wait()
+        try:
+            db.create_cluster(_record("race"))
+            outcomes.append("won")
+        except ConflictError:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(outcomes) == ["conflict"] * 7 + ["won"]
+
+
+def test_given_a_newer_cluster_when_a_stale_workflow_updates_then_it_is_refused(db: Store) -> None:
+    db.create_cluster(_record("alpha", "current"))
+
+    with pytest.raises(ConflictError):
+        db.update_cluster("alpha", "stale", {"status": store.ACTIVE})
+    assert db.get_cluster("alpha")["status"] == store.CREATING
+
+
+def test_nested_updates_set_one_stack_without_touching_others(db: Store) -> None:
+    db.create_cluster({**_record("alpha", "id"), "stacks": {}})
+    db.update_cluster("alpha", "id", {"stacks.eksctl-alpha-cluster": {"status": "CREATE_IN_PROGRESS"}})
+    db.update_cluster("alpha", "id", {"stacks.eksctl-alpha-nodegroup-ng": {"status": "CREATE_IN_PROGRESS"}})
+    db.update_cluster("alpha", "id", {"stacks.eksctl-alpha-cluster": {"status": "CREATE_COMPLETE"}}, event=("X", "x"))
+
+    stacks = db.get_cluster("alpha")["stacks"]
+    assert stacks == {
+        "eksctl-alpha-cluster": {"status": "CREATE_COMPLETE"},
+        "eksctl-alpha-nodegroup-ng": {"status": "CREATE_IN_PROGRESS"},
+    }
+    assert [e["type"] for e in db.list_events("alpha", "id")] == ["REQUESTED", "X"]
+
+
+def test_listing_pages_through_every_cluster_in_name_order(db: Store) -> None:
+    names = [f"c{i:02d}" for i in range(7)]
+    for name in reversed(names):
+        db.create_cluster(_record(name))
+
+    seen: list[str] = []
+    token = None
+    pages = 0
+    while True:
+        items, token = db.list_clusters(limit=3, next_token=token)
+        seen += [i["name"] for i in items]
+        pages += 1
+        if not token:
+            break
+
+    assert seen == names
+    assert pages >= 3
+
+
+def test_a_forged_page_token_is_a_bad_request(db: Store) -> None:
+    with pytest.raises(BadRequestError):
+        db.list_clusters(next_token="bm90LWEtdG9rZW4=")
+
+
+def test_an_unknown_cluster_is_not_found(db: Store) -> None:
+    with pytest.raises(NotFoundError):
+        db.get_cluster("nope")
