@@ -12,7 +12,6 @@ from functools import lru_cache
 ENV_TABLE_NAME = "EKSPRESS_TABLE_NAME"
 ENV_CREATE_STATE_MACHINE_ARN = "EKSPRESS_CREATE_STATE_MACHINE_ARN"
 ENV_POLL_SCALE = "EKSPRESS_POLL_SCALE"
-ENV_DEFAULT_REGION = "EKSPRESS_DEFAULT_REGION"
 
 
 @dataclass(frozen=True)
@@ -22,7 +21,6 @@ class Settings:
     # Multiplies every polling wait. 1.0 on AWS; the local engine, whose stacks
     # finish in seconds, sets a small value so demos and tests do not sleep minutes.
     poll_scale: float
-    default_region: str
 
 
 @lru_cache(maxsize=1)
@@ -31,5 +29,4 @@ def get_settings() -> Settings:
         table_name=os.environ.get(ENV_TABLE_NAME, "ekspress-clusters"),
         create_state_machine_arn=os.environ.get(ENV_CREATE_STATE_MACHINE_ARN, ""),
         poll_scale=float(os.environ.get(ENV_POLL_SCALE, "1.0")),
-        default_region=os.environ.get(ENV_DEFAULT_REGION, "us-west-2"),
     )

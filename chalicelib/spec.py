@@ -97,9 +97,6 @@ def _name_rule(value: str) -> str:
     return value
 
 
-Tags = Annotated[dict[str, str], Field(default_factory=dict)]
-
-
 class VpcSpec(_Model):
     cidr: str = DEFAULT_VPC_CIDR
 
@@ -132,7 +129,7 @@ class NodegroupSpec(_Model):
     max_size: Annotated[int, Field(ge=1, le=MAX_NODES_PER_GROUP)] | None = None
     desired_capacity: Annotated[int, Field(ge=0, le=MAX_NODES_PER_GROUP)] | None = None
     volume_size: Annotated[int, Field(ge=4, le=16384)] = DEFAULT_VOLUME_SIZE
-    labels: Annotated[dict[str, str], Field(default_factory=dict, max_length=50)]
+    labels: Annotated[dict[str, str], Field(max_length=50)] = Field(default_factory=dict)
     private_networking: bool = False
 
     @field_validator("max_size")
@@ -203,7 +200,7 @@ class ClusterSpec(_Model):
     region: Annotated[str, Field(pattern=REGION_PATTERN)] = DEFAULT_REGION
     version: str = DEFAULT_VERSION
     vpc: VpcSpec = Field(default_factory=VpcSpec)
-    tags: Tags
+    tags: dict[str, str] = Field(default_factory=dict)
     managed_node_groups: Annotated[list[NodegroupSpec] | None, Field(max_length=MAX_NODEGROUPS)] = None
 
     @field_validator("version", mode="before")

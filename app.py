@@ -1,0 +1,12 @@
+"""ekspress: EKS clusters on request. This module only registers the blueprints."""
+
+from __future__ import annotations
+
+from chalice import Chalice
+
+from chalicelib.api import api
+from chalicelib.tasks import tasks
+
+app = Chalice(app_name="ekspress")
+app.register_blueprint(api)
+app.register_blueprint(tasks)

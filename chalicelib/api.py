@@ -1,0 +1,116 @@
+"""HTTP routes for platforms: request, list and inspect clusters."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import TYPE_CHECKING, Any
+
+from chalice.app import Blueprint, Response
+from pydantic import ValidationError
+
+from chalicelib import clusters
+from chalicelib.aws import default_clients
+from chalicelib.errors import BadRequestError, EkspressError, SpecValidationError
+from chalicelib.observability import logger
+from chalicelib.settings import get_settings
+from chalicelib.spec import ClusterSpec, describe_errors
+from chalicelib.store import Store
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+api = Blueprint(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+DEFAULT_PAGE = 50
+MAX_PAGE = 100
+ANONYMOUS = "anonymous"
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body=json.dumps(body, default=str),
+        status_code=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+
+
+def _handled(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Domain errors become JSON responses with their status; nothing else leaks."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        try:
+            return view(*args, **kwargs)
+        except EkspressError as exc:
+            if exc.status >= 500:
+                logger.error("request failed", extra={"error": exc.code, "reason": exc.message})
+            return _json(exc.status, exc.to_dict())
+
+    return wrapper
+
+
+def _store() -> Store:
+    return Store(default_clients().dynamodb(), get_settings().table_name)
+
+
+def _caller() -> str:
+    """The IAM principal API Gateway verified (AWS_IAM auth), or `anonymous` locally."""
+    identity = (api.current_request.context or {}).get("identity") or {}
+    return identity.get("userArn") or ANONYMOUS
+
+
+def _body() -> dict[str, Any]:
+    raw = api.current_request.raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequestError(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError as exc:
+        raise BadRequestError(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequestError("the request body must be a JSON object")
+    return body
+
+
+def parse_spec(body: dict[str, Any]) -> ClusterSpec:
+    try:
+        return ClusterSpec.model_validate(body)
+    except ValidationError as exc:
+        fields = describe_errors(exc)
+        names = ", ".join(sorted({f["field"] for f in fields}))
+        raise SpecValidationError(f"the cluster request is invalid: {names}", fields=fields) from None
+
+
+@api.route("/clusters", methods=["POST"])
+@_handled
+def create_cluster() -> Response:
+    spec = parse_spec(_body())
+    record = clusters.request_create(spec, _caller(), _store(), default_clients().stepfunctions(), get_settings())
+    return _json(202, record, {"Location": f"/clusters/{spec.name}"})
+
+
+def _page_args(params: Mapping[str, str]) -> tuple[int, str | None]:
+    raw = params.get("limit", str(DEFAULT_PAGE))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise BadRequestError(f"limit must be a whole number from 1 to {MAX_PAGE}", field="limit")
+    return int(raw), params.get("nextToken") or None
+
+
+@api.route("/clusters", methods=["GET"])
+@_handled
+def list_clusters() -> Response:
+    limit, token = _page_args(api.current_request.query_params or {})
+    items, next_token = _store().list_clusters(limit, token)
+    summary_keys = ("name", "clusterId", "status", "phase", "region", "version", "owner", "createdAt", "updatedAt")
+    body: dict[str, Any] = {"clusters": [{k: i.get(k) for k in summary_keys} for i in items]}
+    if next_token:
+        body["nextToken"] = next_token
+    return _json(200, body)
+
+
+@api.route("/clusters/{name}", methods=["GET"])
+@_handled
+def get_cluster(name: str) -> Response:
+    return _json(200, clusters.describe_cluster(_store(), name))

@@ -1,0 +1,244 @@
+"""Use-cases: request a cluster, and each step the create workflow runs.
+
+Entry points (api.py, tasks.py) parse input and call one function here. Each
+function takes its AWS clients and store as arguments, so tests pass moto-backed
+ones and the local engine needs no special code paths.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from chalicelib import naming, stacks, store, templates, workflow
+from chalicelib.errors import WorkflowStartError
+from chalicelib.observability import logger
+from chalicelib.spec import ClusterSpec
+
+if TYPE_CHECKING:
+    from chalicelib.aws import Clients
+    from chalicelib.settings import Settings
+    from chalicelib.store import Store
+
+PHASE_REQUESTED = "REQUESTED"
+PHASE_CLUSTER_STACK = "CLUSTER_STACK"
+PHASE_NODEGROUPS = "NODEGROUP_STACKS"
+PHASE_DONE = "DONE"
+
+# Availability zones EKS does not offer control planes in (as eksctl keeps them).
+EKS_UNSUPPORTED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "cac1-az3", "cnn1-az4"})
+ZONES_WANTED = 3
+ZONES_REQUIRED = 2
+
+
+def request_create(spec: ClusterSpec, owner: str, db: Store, sfn: Any, settings: Settings) -> dict[str, Any]:
+    """Record a new cluster (the name must be free) and start its create workflow."""
+    cluster_id = uuid.uuid4().hex
+    record = db.create_cluster(
+        {
+            "name": spec.name,
+            "clusterId": cluster_id,
+            "status": store.CREATING,
+            "phase": PHASE_REQUESTED,
+            "region": spec.region,
+            "version": spec.version,
+            "owner": owner,
+            "spec": spec.model_dump(mode="json"),
+            "stacks": {},
+        }
+    )
+    try:
+        arn = workflow.start(
+            sfn,
+            settings.create_state_machine_arn,
+            workflow.OPERATION_CREATE,
+            spec.name,
+            cluster_id,
+            workflow.create_input(record),
+        )
+    except Exception as exc:  # any failure to start leaves the record saying so
+        reason = f"could not start the create workflow: {exc}"
+        logger.exception("workflow start failed", extra={"cluster": spec.name, "clusterId": cluster_id})
+        db.update_cluster(
+            spec.name,
+            cluster_id,
+            {"status": store.FAILED, "failure": {"step": "StartWorkflow", "reason": reason}},
+            event=("FAILED", reason),
+        )
+        raise WorkflowStartError(reason, cluster=spec.name) from None
+    db.update_cluster(
+        spec.name, cluster_id, {"executionArn": arn}, event=("WORKFLOW_STARTED", "Create workflow started")
+    )
+    return {**record, "executionArn": arn}
+
+
+def describe_cluster(db: Store, name: str, with_events: bool = True) -> dict[str, Any]:
+    record = db.get_cluster(name)
+    if with_events:
+        record["events"] = db.list_events(name, record["clusterId"])
+    return record
+
+
+# -- workflow steps ---------------------------------------------------------------
+
+
+def _spec(record: dict[str, Any]) -> ClusterSpec:
+    return ClusterSpec.model_validate(record["spec"])
+
+
+def choose_zones(ec2: Any) -> list[str]:
+    """Pick availability zones as eksctl does: available, EKS-supported, stable order."""
+    resp = ec2.describe_availability_zones(
+        Filters=[{"Name": "state", "Values": ["available"]}, {"Name": "zone-type", "Values": ["availability-zone"]}]
+    )
+    zones = sorted(z["ZoneName"] for z in resp["AvailabilityZones"] if z.get("ZoneId") not in EKS_UNSUPPORTED_ZONE_IDS)
+    if len(zones) < ZONES_REQUIRED:
+        raise ValueError(f"region offers {len(zones)} usable availability zones; EKS needs {ZONES_REQUIRED}")
+    return zones[:ZONES_WANTED]
+
+
+def _stack_tags(spec: ClusterSpec, cluster_id: str) -> dict[str, str]:
+    return {**spec.tags, **naming.ownership_tags(spec.name, cluster_id)}
+
+
+def create_cluster_stack(db: Store, clients: Clients, name: str, cluster_id: str) -> dict[str, Any]:
+    """Create `eksctl-NAME-cluster` (idempotent for the same cluster id)."""
+    record = db.get_cluster(name)
+    spec = _spec(record)
+    zones = record.get("zones") or choose_zones(clients.ec2(spec.region))
+    stack_name = naming.cluster_stack_name(name)
+    template = templates.build_cluster_template(spec, cluster_id, zones)
+    ref = stacks.create_stack(
+        clients.cloudformation(spec.region),
+        stack_name,
+        templates.to_json(template),
+        _stack_tags(spec, cluster_id),
+        request_token=f"{cluster_id}-cluster",
+    )
+    db.update_cluster(
+        name,
+        cluster_id,
+        {
+            "phase": PHASE_CLUSTER_STACK,
+            "zones": zones,
+            f"stacks.{stack_name}": {
+                "kind": stacks.KIND_CLUSTER,
+                "stackId": ref["stackId"],
+                "status": "CREATE_IN_PROGRESS",
+            },
+        },
+        event=("STACK_CREATING", f"Creating stack {stack_name}"),
+        event_details={"stack": stack_name, "zones": zones},
+    )
+    logger.info("cluster stack created", extra={"cluster": name, "clusterId": cluster_id, "stack": stack_name})
+    return {**ref, "kind": stacks.KIND_CLUSTER}
+
+
+def create_nodegroup_stack(db: Store, clients: Clients, name: str, cluster_id: str, nodegroup: str) -> dict[str, Any]:
+    """Create `eksctl-NAME-nodegroup-NG` for one node group of the spec."""
+    record = db.get_cluster(name)
+    spec = _spec(record)
+    group = next((g for g in spec.nodegroups if g.name == nodegroup), None)
+    if group is None:
+        raise ValueError(f"node group {nodegroup!r} is not in the spec of cluster {name!r}")
+    stack_name = naming.nodegroup_stack_name(name, nodegroup)
+    ref = stacks.create_stack(
+        clients.cloudformation(spec.region),
+        stack_name,
+        templates.to_json(templates.build_nodegroup_template(spec, group, cluster_id)),
+        {**_stack_tags(spec, cluster_id), naming.TAG_NODEGROUP: nodegroup},
+        request_token=f"{cluster_id}-ng-{nodegroup}"[:128],
+    )
+    db.update_cluster(
+        name,
+        cluster_id,
+        {
+            "phase": PHASE_NODEGROUPS,
+            f"stacks.{stack_name}": {
+                "kind": stacks.KIND_NODEGROUP,
+                "nodegroup": nodegroup,
+                "stackId": ref["stackId"],
+                "status": "CREATE_IN_PROGRESS",
+            },
+        },
+        event=("STACK_CREATING", f"Creating stack {stack_name}"),
+        event_details={"stack": stack_name, "nodegroup": nodegroup},
+    )
+    return {**ref, "kind": stacks.KIND_NODEGROUP, "nodegroup": nodegroup}
+
+
+def describe_stack(
+    db: Store, clients: Clients, settings: Settings, name: str, cluster_id: str, region: str, stack: dict[str, Any]
+) -> dict[str, Any]:
+    """One look at a stack; the record hears of it only when the status changed."""
+    state = stacks.describe(clients.cloudformation(region), stack["stackId"], stack["kind"], settings.poll_scale)
+    if state.status != stack.get("status"):
+        entry = {k: v for k, v in stack.items() if k in ("kind", "nodegroup")}
+        entry.update({"stackId": state.stackId, "status": state.status})
+        if state.failed:
+            entry["reason"] = state.reason
+        terminal = state.done or state.failed
+        db.update_cluster(
+            name,
+            cluster_id,
+            {f"stacks.{state.stackName}": entry},
+            event=(f"STACK_{state.status}", f"Stack {state.stackName} is {state.status}") if terminal else None,
+            event_details={"stack": state.stackName, "reason": state.reason} if state.failed else None,
+        )
+    return {**state.to_dict(), **{k: v for k, v in stack.items() if k in ("kind", "nodegroup")}}
+
+
+def mark_active(db: Store, name: str, cluster_id: str, cluster_outputs: dict[str, str]) -> dict[str, Any]:
+    """The last step: the record says ACTIVE and carries what a user needs to connect."""
+    endpoint = {
+        "endpoint": cluster_outputs.get(templates.OUTPUT_ENDPOINT),
+        "arn": cluster_outputs.get(templates.OUTPUT_ARN),
+        "certificateAuthorityData": cluster_outputs.get(templates.OUTPUT_CA),
+        "vpcId": cluster_outputs.get(templates.OUTPUT_VPC),
+        "securityGroupId": cluster_outputs.get(templates.OUTPUT_SECURITY_GROUP),
+    }
+    db.update_cluster(
+        name,
+        cluster_id,
+        {"status": store.ACTIVE, "phase": PHASE_DONE, "cluster": {k: v for k, v in endpoint.items() if v}},
+        event=("ACTIVE", "Cluster is active"),
+    )
+    logger.info("cluster active", extra={"cluster": name, "clusterId": cluster_id})
+    return {"status": store.ACTIVE}
+
+
+def explain_error(error: dict[str, Any]) -> dict[str, Any]:
+    """Turn a Step Functions error ({Error, Cause}) into the failure we store.
+
+    Causes come in three shapes: a stack state (JSON with `reason`), a Lambda
+    error (JSON with `errorMessage`), or plain text from the service.
+    """
+    kind = str(error.get("Error") or "Error")
+    cause: Any = error.get("Cause") or ""
+    try:
+        cause = json.loads(cause)
+    except (TypeError, ValueError):
+        return {"error": kind, "reason": str(cause) or kind}
+    if not isinstance(cause, dict):
+        return {"error": kind, "reason": str(cause)}
+    if "reason" in cause:  # a failed stack
+        failure = {"error": kind, "reason": cause.get("reason") or cause.get("status"), "stack": cause.get("stackName")}
+        if cause.get("failedResource"):
+            failure["resource"] = cause["failedResource"]
+        return failure
+    return {"error": cause.get("errorType") or kind, "reason": cause.get("errorMessage") or json.dumps(cause)}
+
+
+def record_failure(db: Store, name: str, cluster_id: str, error: dict[str, Any]) -> dict[str, Any]:
+    failure = explain_error(error)
+    failure = {k: v for k, v in failure.items() if v}
+    db.update_cluster(
+        name,
+        cluster_id,
+        {"status": store.FAILED, "failure": failure},
+        event=("FAILED", failure["reason"]),
+        event_details=failure,
+    )
+    logger.warning("cluster failed", extra={"cluster": name, "clusterId": cluster_id, "failure": failure})
+    return {"status": store.FAILED, "failure": failure}

@@ -1,0 +1,148 @@
+"""CloudFormation driver: create stacks idempotently, read their state, explain failures.
+
+The workflow polls through `describe`; this module never loops or sleeps. How
+long to wait before the next look is decided here (`next_wait_seconds`) and
+carried out by the state machine's Wait state.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from chalicelib import naming
+from chalicelib.errors import StackNotOursError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+KIND_CLUSTER = "cluster"
+KIND_NODEGROUP = "nodegroup"
+
+SUCCEEDED = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
+# Polling schedule per stack kind: (earliest plausible finish, poll interval after it), in seconds.
+# EKS reports control planes at 8-15 minutes and managed node groups at 2-5.
+POLL_SCHEDULE = {KIND_CLUSTER: (480, 20), KIND_NODEGROUP: (120, 10)}
+MAX_WAIT = 300
+# CloudFormation's note on resources it stopped because another one failed: never the cause.
+_CANCELLED = ("Resource creation cancelled", "Resource update cancelled")
+
+
+@dataclass(frozen=True)
+class StackState:
+    """What the workflow needs to know about a stack after one look."""
+
+    stackName: str
+    stackId: str
+    status: str
+    done: bool
+    failed: bool
+    waitSeconds: int
+    outputs: dict[str, str] = field(default_factory=dict)
+    reason: str | None = None
+    failedResource: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def is_failed(status: str) -> bool:
+    return status.endswith("_FAILED") or ("ROLLBACK" in status and status.endswith("_COMPLETE"))
+
+
+def next_wait_seconds(kind: str, elapsed: float, scale: float = 1.0) -> int:
+    """Adaptive poll interval: sleep through the time a stack can't finish in, then look often."""
+    earliest, interval = POLL_SCHEDULE[kind]
+    base = min(MAX_WAIT, earliest - elapsed) if elapsed < earliest else interval
+    return max(1, math.ceil(base * scale))
+
+
+def create_stack(
+    cfn: Any,
+    stack_name: str,
+    template_body: str,
+    tags: dict[str, str],
+    request_token: str,
+) -> dict[str, str]:
+    """Create a stack, or return the one this same request already created.
+
+    `request_token` (the cluster id plus the step) is CloudFormation's
+    ClientRequestToken, so a retried call is recognised by AWS too. A stack of
+    that name that is not ours, or belongs to another cluster, is refused.
+    """
+    try:
+        resp = cfn.create_stack(
+            StackName=stack_name,
+            TemplateBody=template_body,
+            Capabilities=["CAPABILITY_IAM"],
+            Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+            ClientRequestToken=request_token,
+        )
+        return {"stackName": stack_name, "stackId": resp["StackId"]}
+    except cfn.exceptions.AlreadyExistsException:
+        existing = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+        existing_tags = {t["Key"]: t["Value"] for t in existing.get("Tags", [])}
+        if existing_tags.get(naming.TAG_CLUSTER_ID) != tags.get(naming.TAG_CLUSTER_ID):
+            raise StackNotOursError(
+                f"stack {stack_name} already exists and was not created for this cluster",
+                stack=stack_name,
+            ) from None
+        return {"stackName": stack_name, "stackId": existing["StackId"]}
+
+
+def describe(
+    cfn: Any,
+    stack_id: str,
+    kind: str,
+    scale: float = 1.0,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> StackState:
+    """One look at a stack: its status, outputs when done, the first failure when failed."""
+    stack = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+    status = stack["StackStatus"]
+    elapsed = (now() - stack["CreationTime"]).total_seconds()
+    state: dict[str, Any] = {
+        "stackName": stack["StackName"],
+        "stackId": stack["StackId"],
+        "status": status,
+        "done": status in SUCCEEDED,
+        "failed": is_failed(status),
+        "waitSeconds": next_wait_seconds(kind, elapsed, scale),
+    }
+    if state["done"]:
+        state["outputs"] = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    if state["failed"]:
+        failure = first_failure(cfn, stack["StackId"])
+        state["reason"] = failure["reason"] if failure else stack.get("StackStatusReason") or status
+        state["failedResource"] = failure["resource"] if failure else None
+    return StackState(**state)
+
+
+def first_failure(cfn: Any, stack_id: str) -> dict[str, str] | None:
+    """The earliest failed resource event: the cause, not the cascade it set off.
+
+    Failures of resources CloudFormation cancelled
+    because of another failure are skipped, as is the stack's own summary
+    event when a resource event explains more.
+    """
+    events: list[dict[str, Any]] = []
+    for page in cfn.get_paginator("describe_stack_events").paginate(StackName=stack_id):
+        events.extend(page["StackEvents"])
+    events.sort(key=lambda e: e["Timestamp"])  # oldest first; sort is stable for equal times
+    failures = [
+        e
+        for e in events
+        if e["ResourceStatus"].endswith("_FAILED") and not str(e.get("ResourceStatusReason", "")).startswith(_CANCELLED)
+    ]
+    resource_failures = [e for e in failures if e.get("ResourceType") != "AWS::CloudFormation::Stack"]
+    if not failures:
+        return None
+    chosen = (resource_failures or failures)[0]
+    return {
+        "resource": chosen["LogicalResourceId"],
+        "type": chosen.get("ResourceType", ""),
+        "status": chosen["ResourceStatus"],
+        "reason": chosen.get("ResourceStatusReason") or chosen["ResourceStatus"],
+    }

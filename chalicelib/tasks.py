@@ -1,0 +1,84 @@
+"""Step Functions tasks: one Chalice Lambda function per step of the workflow.
+
+Each task parses its input (the JSON contract with the ASL), calls one function
+of `clusters`, and returns JSON. Errors propagate: the state machine retries
+transient ones and routes the rest to "Record Failure".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint
+from pydantic import BaseModel, ConfigDict
+
+from chalicelib import clusters
+from chalicelib.aws import default_clients
+from chalicelib.settings import get_settings
+from chalicelib.store import Store
+
+tasks = Blueprint(__name__)
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str
+    clusterId: str
+
+
+class CreateClusterStackInput(_Input):
+    pass
+
+
+class CreateNodegroupStackInput(_Input):
+    nodegroup: str
+
+
+class DescribeStackInput(_Input):
+    region: str
+    stack: dict[str, Any]
+
+
+class MarkClusterActiveInput(_Input):
+    clusterStack: dict[str, Any]
+
+
+class RecordFailureInput(_Input):
+    error: dict[str, Any]
+
+
+def _store() -> Store:
+    return Store(default_clients().dynamodb(), get_settings().table_name)
+
+
+@tasks.lambda_function(name="create_cluster_stack")
+def create_cluster_stack(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    args = CreateClusterStackInput.model_validate(event)
+    return clusters.create_cluster_stack(_store(), default_clients(), args.name, args.clusterId)
+
+
+@tasks.lambda_function(name="create_nodegroup_stack")
+def create_nodegroup_stack(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    args = CreateNodegroupStackInput.model_validate(event)
+    return clusters.create_nodegroup_stack(_store(), default_clients(), args.name, args.clusterId, args.nodegroup)
+
+
+@tasks.lambda_function(name="describe_stack")
+def describe_stack(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    args = DescribeStackInput.model_validate(event)
+    return clusters.describe_stack(
+        _store(), default_clients(), get_settings(), args.name, args.clusterId, args.region, args.stack
+    )
+
+
+@tasks.lambda_function(name="mark_cluster_active")
+def mark_cluster_active(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    args = MarkClusterActiveInput.model_validate(event)
+    return clusters.mark_active(_store(), args.name, args.clusterId, args.clusterStack.get("outputs") or {})
+
+
+@tasks.lambda_function(name="record_failure")
+def record_failure(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    args = RecordFailureInput.model_validate(event)
+    return clusters.record_failure(_store(), args.name, args.clusterId, args.error)
