@@ -1,0 +1,158 @@
+"""CloudFormation models for AWS::EKS::Cluster and AWS::EKS::Nodegroup on moto's EKS.
+
+moto's CloudFormation skips resource types it has no model for; it has none for
+EKS. These register themselves (moto finds models through
+`CloudFormationModel.__subclasses__()`), so stacks built by
+`chalicelib.templates` create real moto EKS clusters and node groups, whose
+attributes (endpoint, CA, ARN) flow into the stack outputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.cloudformation import parsing
+from moto.core.common_models import CloudFormationModel
+from moto.eks.models import eks_backends
+
+
+def _tags(raw: Any) -> dict[str, str]:
+    if isinstance(raw, list):  # AWS::EKS::Cluster takes [{Key, Value}]
+        return {t["Key"]: t["Value"] for t in raw}
+    return dict(raw or {})  # AWS::EKS::Nodegroup takes a map
+
+
+class EKSClusterModel(CloudFormationModel):
+    def __init__(self, cluster: Any, account_id: str, region_name: str) -> None:
+        self.cluster = cluster
+        self.account_id = account_id
+        self.region_name = region_name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::EKS::Cluster"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return str(self.cluster.name)
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in {
+            "Arn",
+            "Endpoint",
+            "CertificateAuthorityData",
+            "ClusterSecurityGroupId",
+            "OpenIdConnectIssuerUrl",
+        }
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        c = self.cluster
+        values = {
+            "Arn": c.arn,
+            "Endpoint": c.endpoint,
+            "CertificateAuthorityData": c.certificate_authority["data"],
+            "ClusterSecurityGroupId": (c.resources_vpc_config or {}).get("clusterSecurityGroupId", ""),
+            "OpenIdConnectIssuerUrl": c.identity["oidc"]["issuer"],
+        }
+        return values[attribute_name]
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> EKSClusterModel:
+        props = cloudformation_json["Properties"]
+        vpc = props.get("ResourcesVpcConfig", {})
+        cluster = eks_backends[account_id][region_name].create_cluster(
+            name=props.get("Name", resource_name),
+            role_arn=props["RoleArn"],
+            resources_vpc_config={
+                "subnetIds": vpc.get("SubnetIds", []),
+                "securityGroupIds": vpc.get("SecurityGroupIds", []),
+                "endpointPublicAccess": vpc.get("EndpointPublicAccess", True),
+                "endpointPrivateAccess": vpc.get("EndpointPrivateAccess", False),
+            },
+            version=props.get("Version"),
+            tags=_tags(props.get("Tags")),
+        )
+        return cls(cluster, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        backend = eks_backends[account_id][region_name]
+        if resource_name in backend.clusters:
+            backend.delete_cluster(resource_name)
+
+
+class EKSNodegroupModel(CloudFormationModel):
+    def __init__(self, nodegroup: Any, account_id: str, region_name: str) -> None:
+        self.nodegroup = nodegroup
+        self.account_id = account_id
+        self.region_name = region_name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "NodegroupName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::EKS::Nodegroup"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return f"{self.nodegroup.cluster_name}/{self.nodegroup.nodegroup_name}"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in {"Arn", "ClusterName", "NodegroupName"}
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        ng = self.nodegroup
+        return {"Arn": ng.arn, "ClusterName": ng.cluster_name, "NodegroupName": ng.nodegroup_name}[attribute_name]
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> EKSNodegroupModel:
+        props = cloudformation_json["Properties"]
+        scaling = props.get("ScalingConfig", {})
+        nodegroup = eks_backends[account_id][region_name].create_nodegroup(
+            cluster_name=props["ClusterName"],
+            node_role=props["NodeRole"],
+            nodegroup_name=props.get("NodegroupName", resource_name),
+            subnets=props["Subnets"],
+            scaling_config={
+                "minSize": int(scaling.get("MinSize", 1)),
+                "maxSize": int(scaling.get("MaxSize", 1)),
+                "desiredSize": int(scaling.get("DesiredSize", 1)),
+            },
+            disk_size=int(props.get("DiskSize", 20)),
+            instance_types=props.get("InstanceTypes"),
+            ami_type=props.get("AmiType"),
+            labels=props.get("Labels"),
+            tags=_tags(props.get("Tags")),
+        )
+        return cls(nodegroup, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        props = cloudformation_json.get("Properties", {})
+        cluster = eks_backends[account_id][region_name].clusters.get(props.get("ClusterName"))
+        name = props.get("NodegroupName", resource_name)
+        if cluster is not None and name in cluster.nodegroups:
+            eks_backends[account_id][region_name].delete_nodegroup(cluster.name, name)
+
+
+def register() -> None:
+    """Make moto's CloudFormation see the models above (its model list is cached)."""
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
+    assert parsing.get_model_map()["AWS::EKS::Cluster"] is EKSClusterModel

@@ -1,0 +1,165 @@
+"""The embedded AWS for a laptop: moto on loopback, running our real state machine.
+
+`LocalEngine.start()`:
+1. starts moto's server on 127.0.0.1 (a free port) with Step Functions execution on
+   and docker-less Lambda, whose `invoke` runs our handlers in this process;
+2. registers CloudFormation models for EKS and the stack timing/fault layer;
+3. points this process at it through the standard variables (`AWS_ENDPOINT_URL`,
+   credentials, region) — `chalicelib` has no local-mode branches;
+4. deploys what infra/ deploys on AWS: the table, one Lambda function per Chalice
+   `@lambda_function`, and the state machines from `statemachine/*.asl.json` with
+   the same `${...FunctionArn}` substitutions.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chalicelib import naming, settings
+from chalicelib.aws import reset_default_clients
+from chalicelib.store import TABLE_DEFINITION
+
+ROOT = Path(__file__).resolve().parent.parent
+STATEMACHINE_DIR = ROOT / "statemachine"
+STAGE = "local"
+ACCOUNT_ID = "123456789012"
+
+
+def _tiny_zip() -> bytes:
+    # moto stores a code package; the in-process runtime never runs it.
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("README.txt", "Handlers run in-process from the working tree.\n")
+    return buf.getvalue()
+
+
+def state_machine_definition(file: str, substitutions: dict[str, str]) -> str:
+    """The ASL file with `${Key}` placeholders filled, as DefinitionSubstitutions does."""
+    text = (STATEMACHINE_DIR / file).read_text()
+    for key, value in substitutions.items():
+        text = text.replace("${" + key + "}", value)
+    if "${" in text:
+        missing = sorted({part.split("}")[0] for part in text.split("${")[1:]})
+        raise ValueError(f"{file}: no value for {', '.join(missing)}")
+    json.loads(text)
+    return text
+
+
+@dataclass
+class LocalEngine:
+    region: str = "us-west-2"
+    cluster_seconds: float = 0.0
+    nodegroup_seconds: float = 0.0
+    poll_scale: float = 0.01
+    table_name: str = "ekspress-local"
+    endpoint: str = ""
+    outputs: dict[str, str] = field(default_factory=dict)
+    _server: Any = None
+
+    def start(self) -> LocalEngine:
+        from moto.core.config import default_user_config
+        from moto.server import ThreadedMotoServer
+
+        from local import eks_models, lambda_runtime, stack_timing
+
+        default_user_config["stepfunctions"] = {"execute_state_machine": True}
+        default_user_config["lambda"] = {"use_docker": False}
+        eks_models.register()
+        lambda_runtime.install()
+        stack_timing.install()
+        stack_timing.behaviour.cluster_seconds = self.cluster_seconds
+        stack_timing.behaviour.nodegroup_seconds = self.nodegroup_seconds
+
+        # moto's server logs every request through werkzeug; the engine's own output is enough.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # Its Step Functions interpreter logs each failed state with a dump of the whole
+        # state tree; the execution history (and our record) already say what failed.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": self.endpoint,
+                "MOTO_PORT": str(port),  # moto's Step Functions calls Lambda back through this port
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_REGION": self.region,
+                settings.ENV_TABLE_NAME: self.table_name,
+                settings.ENV_POLL_SCALE: str(self.poll_scale),
+            }
+        )
+        os.environ.pop("AWS_PROFILE", None)
+        self._refresh()
+        self.deploy()
+        return self
+
+    def _refresh(self) -> None:
+        settings.get_settings.cache_clear()
+        reset_default_clients()
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        import boto3
+
+        return boto3.client(service, region_name=region or self.region, endpoint_url=self.endpoint)
+
+    def deploy(self) -> None:
+        """Create the table, functions and state machine exactly as infra/ names them."""
+        from app import app
+
+        ddb = self.client("dynamodb")
+        ddb.create_table(TableName=self.table_name, **TABLE_DEFINITION)
+        role = self.client("iam").create_role(
+            RoleName="ekspress-local-role",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )["Role"]["Arn"]
+        lam = self.client("lambda")
+        env = {k: os.environ[k] for k in (settings.ENV_TABLE_NAME, settings.ENV_POLL_SCALE)}
+        substitutions: dict[str, str] = {}
+        for fn in app.pure_lambda_functions:
+            created = lam.create_function(
+                FunctionName=naming.lambda_function_name(app.app_name, STAGE, fn.name),
+                Runtime="python3.12",
+                Role=role,
+                Handler=fn.handler_string,
+                Code={"ZipFile": _tiny_zip()},
+                Timeout=60,
+                MemorySize=256,
+                Environment={"Variables": env},
+            )
+            substitutions[naming.function_arn_placeholder(fn.name)] = created["FunctionArn"]
+        sfn = self.client("stepfunctions")
+        create_arn = sfn.create_state_machine(
+            name=f"ekspress-{STAGE}-create-cluster",
+            definition=state_machine_definition("create_cluster.asl.json", substitutions),
+            roleArn=role,
+        )["stateMachineArn"]
+        os.environ[settings.ENV_CREATE_STATE_MACHINE_ARN] = create_arn
+        self.outputs = {"createStateMachineArn": create_arn, "table": self.table_name, **substitutions}
+        self._refresh()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None

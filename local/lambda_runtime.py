@@ -1,0 +1,95 @@
+"""An in-process Lambda runtime for moto: invoke imports the function's Handler and calls it.
+
+moto's docker-less Lambda back end answers every invoke with a canned string.
+This replaces its `invoke` so Step Functions tasks run our real handlers, in
+this process, with a Lambda-shaped context and Lambda-shaped errors.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    timeout_ms: int = 60_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.timeout_ms
+
+
+@dataclass
+class InvocationLog:
+    """What the runtime did, so tests can count invocations and see errors."""
+
+    calls: list[tuple[str, str]] = field(default_factory=list)  # (function, "ok" | error type)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, function: str, outcome: str) -> None:
+        with self.lock:
+            self.calls.append((function, outcome))
+
+    def count(self, function: str | None = None) -> int:
+        with self.lock:
+            return sum(1 for f, _ in self.calls if function is None or f == function)
+
+
+invocations = InvocationLog()
+_original_invoke = LambdaSimpleBackend.invoke
+
+
+def resolve_handler(handler: str) -> Any:
+    module_name, _, attr = handler.rpartition(".")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def _invoke(
+    self: LambdaSimpleBackend, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+) -> bytes:
+    fn = self.get_function(function_name, qualifier)
+    context = LambdaContext(
+        function_name=fn.function_name,
+        memory_limit_in_mb=int(fn.memory_size or 128),
+        invoked_function_arn=fn.function_arn,
+        timeout_ms=int(fn.timeout or 60) * 1000,
+    )
+    try:
+        event = json.loads(body) if body else {}
+        result = resolve_handler(fn.handler)(event, context)
+        payload = json.dumps(result)
+        invocations.record(fn.function_name, "ok")
+    except Exception as exc:  # reported to the caller as Lambda does, never raised into moto
+        response_headers["x-amz-function-error"] = "Unhandled"
+        payload = json.dumps(
+            {
+                "errorMessage": str(exc),
+                "errorType": type(exc).__name__,
+                "stackTrace": traceback.format_exception(exc)[-5:],
+            }
+        )
+        invocations.record(fn.function_name, type(exc).__name__)
+    response_headers["Content-Length"] = str(len(payload.encode()))
+    return payload.encode()
+
+
+def install() -> None:
+    LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    LambdaSimpleBackend.invoke = _original_invoke  # type: ignore[method-assign]
