@@ -1,0 +1,89 @@
+"""End to end: the HTTP API, served by Chalice's local server, on the local engine."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from local import stack_timing
+from local.engine import LocalEngine
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+ENGINE_REGION = "us-west-2"
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+class Api:
+    """A tiny HTTP client for the API under test."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def call(self, method: str, path: str, body: Any = None, raw: bytes | None = None) -> Reply:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(
+            self.base + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return Reply(resp.status, json.loads(resp.read() or b"null"), dict(resp.headers))
+        except urllib.error.HTTPError as err:
+            return Reply(err.code, json.loads(err.read() or b"null"), dict(err.headers))
+
+    def wait_for(self, name: str, statuses: set[str], timeout: float = 90) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        seen: list[str] = []
+        while time.monotonic() < deadline:
+            record = self.call("GET", f"/clusters/{name}").body
+            if not seen or seen[-1] != record["status"]:
+                seen.append(record["status"])
+            if record["status"] in statuses:
+                record["_seen"] = seen
+                return dict(record)
+            time.sleep(0.2)
+        raise AssertionError(f"{name} never reached {statuses}; saw {seen}")
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[LocalEngine]:
+    eng = LocalEngine(region=ENGINE_REGION, poll_scale=0.001).start()
+    yield eng
+    eng.stop()
+
+
+@pytest.fixture(scope="session")
+def api(engine: LocalEngine) -> Iterator[Api]:
+    from chalice.config import Config
+    from chalice.local import create_local_server
+
+    from app import app
+
+    server = create_local_server(app, Config(chalice_stage="local"), "127.0.0.1", 0)
+    port = server.server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Api(f"http://127.0.0.1:{port}")
+    server.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def clean_faults() -> Iterator[None]:
+    yield
+    stack_timing.behaviour.clear()
+    stack_timing.behaviour.cluster_seconds = 0
+    stack_timing.behaviour.nodegroup_seconds = 0

@@ -1,0 +1,66 @@
+"""Task `create_nodegroup_stack` against moto: one stack per managed node group."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import boto3
+import pytest
+
+from chalicelib import clusters, naming, templates
+from tests.functional.helpers import given_a_requested_cluster, stack_outputs
+
+if TYPE_CHECKING:
+    from chalicelib.aws import Clients
+    from chalicelib.store import Store
+
+REGION = "eu-west-1"
+BODY = {
+    "name": "pool",
+    "region": REGION,
+    "managedNodeGroups": [
+        {"name": "public", "instanceType": "c5.large", "minSize": 1, "desiredCapacity": 3, "maxSize": 5},
+        {"name": "private", "privateNetworking": True, "volumeSize": 120},
+    ],
+}
+
+
+@pytest.fixture
+def cluster_id(db: Store, clients: Clients) -> str:
+    record = given_a_requested_cluster(db, BODY)
+    clusters.create_cluster_stack(db, clients, "pool", record["clusterId"])
+    return str(record["clusterId"])
+
+
+def test_creates_a_node_group_in_the_cluster_with_its_sizes(db: Store, clients: Clients, cluster_id: str) -> None:
+    ref = clusters.create_nodegroup_stack(db, clients, "pool", cluster_id, "public")
+
+    assert ref["stackName"] == naming.nodegroup_stack_name("pool", "public")
+    group = boto3.client("eks", region_name=REGION).describe_nodegroup(clusterName="pool", nodegroupName="public")
+    assert group["nodegroup"]["scalingConfig"] == {"minSize": 1, "maxSize": 5, "desiredSize": 3}
+    assert group["nodegroup"]["instanceTypes"] == ["c5.large"]
+    stored = db.get_cluster("pool")["stacks"][ref["stackName"]]
+    assert stored["nodegroup"] == "public"
+
+
+def test_private_networking_puts_nodes_in_the_private_subnets(db: Store, clients: Clients, cluster_id: str) -> None:
+    clusters.create_nodegroup_stack(db, clients, "pool", cluster_id, "private")
+
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    outputs = stack_outputs(cfn, "eksctl-pool-cluster")
+    group = boto3.client("eks", region_name=REGION).describe_nodegroup(clusterName="pool", nodegroupName="private")
+    assert sorted(group["nodegroup"]["subnets"]) == sorted(outputs[templates.OUTPUT_SUBNETS_PRIVATE].split(","))
+    assert group["nodegroup"]["diskSize"] == 120
+
+
+def test_the_node_role_is_an_output_for_aws_auth(db: Store, clients: Clients, cluster_id: str) -> None:
+    ref = clusters.create_nodegroup_stack(db, clients, "pool", cluster_id, "public")
+
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    outputs = stack_outputs(cfn, ref["stackId"])
+    assert outputs[templates.OUTPUT_NODE_ROLE_ARN].startswith("arn:aws:iam::")
+
+
+def test_a_node_group_not_in_the_spec_is_refused(db: Store, clients: Clients, cluster_id: str) -> None:
+    with pytest.raises(ValueError, match="not in the spec"):
+        clusters.create_nodegroup_stack(db, clients, "pool", cluster_id, "ghost")
