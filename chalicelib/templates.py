@@ -1,0 +1,260 @@
+"""CloudFormation templates for a cluster and its node groups: pure functions of the spec.
+
+Mirrors eksctl's `pkg/cfn/builder`: the cluster stack owns the network, the
+control-plane security group, the service role and the control plane, and
+exports what node group stacks import. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from chalicelib import naming
+
+if TYPE_CHECKING:
+    from chalicelib.spec import ClusterSpec, NodegroupSpec
+
+OUTPUT_CLUSTER_NAME = "ClusterName"
+OUTPUT_ENDPOINT = "Endpoint"
+OUTPUT_CA = "CertificateAuthorityData"
+OUTPUT_ARN = "ARN"
+OUTPUT_VPC = "VPC"
+OUTPUT_SUBNETS_PUBLIC = "SubnetsPublic"
+OUTPUT_SUBNETS_PRIVATE = "SubnetsPrivate"
+OUTPUT_SECURITY_GROUP = "SecurityGroup"
+OUTPUT_SERVICE_ROLE_ARN = "ServiceRoleARN"
+OUTPUT_NODE_ROLE_ARN = "NodeInstanceRoleARN"
+OUTPUT_NODEGROUP_NAME = "NodegroupName"
+
+MIN_ZONES = 2
+MAX_ZONES = 4
+# The VPC is cut into eight equal blocks, as eksctl does: public subnets first, then private.
+SUBNET_SPLIT_BITS = 3
+WORKER_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
+# Graviton families end in "g" (m6g, c7g, t4g, r8g...) and need the ARM AMI.
+_ARM_FAMILY = re.compile(r"^[a-z]+\d+[a-z]*g[a-z]*\.")
+
+
+def export_name(cluster: str, output: str) -> str:
+    return f"{naming.cluster_stack_name(cluster)}::{output}"
+
+
+def to_json(template: dict[str, Any]) -> str:
+    return json.dumps(template, sort_keys=True, separators=(",", ":"))
+
+
+def subnet_cidrs(vpc_cidr: str, zone_count: int) -> tuple[list[str], list[str]]:
+    """(public, private) subnet CIDRs, one of each per zone."""
+    if not MIN_ZONES <= zone_count <= MAX_ZONES:
+        raise ValueError(f"between {MIN_ZONES} and {MAX_ZONES} availability zones are supported, not {zone_count}")
+    blocks = [str(b) for b in ipaddress.IPv4Network(vpc_cidr).subnets(prefixlen_diff=SUBNET_SPLIT_BITS)]
+    return blocks[:zone_count], blocks[zone_count : 2 * zone_count]
+
+
+def _policy_arn(name: str) -> dict[str, str]:
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::aws:policy/{name}"}
+
+
+def _role(service: str, policies: tuple[str, ...], tags: list[dict[str, str]]) -> dict[str, Any]:
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": [service]}, "Action": ["sts:AssumeRole"]}],
+            },
+            "ManagedPolicyArns": [_policy_arn(p) for p in policies],
+            "Tags": tags,
+        },
+    }
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+class _ClusterBuilder:
+    """Accumulates the cluster stack's resources; one method per part of the network."""
+
+    def __init__(self, spec: ClusterSpec, cluster_id: str, zones: list[str]) -> None:
+        self.spec = spec
+        self.stack = naming.cluster_stack_name(spec.name)
+        # User tags first so ours win; the spec already refuses our reserved prefixes.
+        self.tags = {**spec.tags, **naming.ownership_tags(spec.name, cluster_id)}
+        self.zones = zones
+        self.resources: dict[str, Any] = {}
+
+    def ec2_tags(self, logical_id: str, extra: dict[str, str] | None = None) -> list[dict[str, str]]:
+        return _tag_list({**self.tags, "Name": f"{self.stack}/{logical_id}", **(extra or {})})
+
+    def add(self, logical_id: str, resource_type: str, properties: dict[str, Any], **extra: Any) -> dict[str, str]:
+        self.resources[logical_id] = {"Type": resource_type, "Properties": properties, **extra}
+        return {"Ref": logical_id}
+
+    def network(self) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+        owned = {f"kubernetes.io/cluster/{self.spec.name}": "owned"}
+        vpc = self.add(
+            "VPC",
+            "AWS::EC2::VPC",
+            {
+                "CidrBlock": self.spec.vpc.cidr,
+                "EnableDnsHostnames": True,
+                "EnableDnsSupport": True,
+                "Tags": self.ec2_tags("VPC", owned),
+            },
+        )
+        igw = self.add("InternetGateway", "AWS::EC2::InternetGateway", {"Tags": self.ec2_tags("InternetGateway")})
+        self.add("VPCGatewayAttachment", "AWS::EC2::VPCGatewayAttachment", {"VpcId": vpc, "InternetGatewayId": igw})
+        public_cidrs, private_cidrs = subnet_cidrs(self.spec.vpc.cidr, len(self.zones))
+        public = self.subnets("Public", public_cidrs, {**owned, "kubernetes.io/role/elb": "1"}, vpc)
+        private = self.subnets("Private", private_cidrs, {**owned, "kubernetes.io/role/internal-elb": "1"}, vpc)
+
+        public_rt = self.route_table("PublicRouteTable", vpc, public)
+        self.add(
+            "PublicSubnetRoute",
+            "AWS::EC2::Route",
+            {"RouteTableId": public_rt, "DestinationCidrBlock": "0.0.0.0/0", "GatewayId": igw},
+            DependsOn="VPCGatewayAttachment",
+        )
+        self.add("NATIP", "AWS::EC2::EIP", {"Domain": "vpc", "Tags": self.ec2_tags("NATIP")})
+        nat = self.add(
+            "NATGateway",
+            "AWS::EC2::NatGateway",
+            {
+                "AllocationId": {"Fn::GetAtt": ["NATIP", "AllocationId"]},
+                "SubnetId": public[0],
+                "Tags": self.ec2_tags("NATGateway"),
+            },
+        )
+        private_rt = self.route_table("PrivateRouteTable", vpc, private)
+        self.add(
+            "NATPrivateSubnetRoute",
+            "AWS::EC2::Route",
+            {"RouteTableId": private_rt, "DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": nat},
+        )
+        return public, private
+
+    def subnets(self, kind: str, cidrs: list[str], tags: dict[str, str], vpc: dict[str, str]) -> list[dict[str, str]]:
+        refs = []
+        for index, (zone, cidr) in enumerate(zip(self.zones, cidrs, strict=True)):
+            logical_id = f"Subnet{kind}{index + 1}"
+            properties: dict[str, Any] = {
+                "VpcId": vpc,
+                "CidrBlock": cidr,
+                "AvailabilityZone": zone,
+                "Tags": self.ec2_tags(logical_id, tags),
+            }
+            if kind == "Public":
+                properties["MapPublicIpOnLaunch"] = True
+            refs.append(self.add(logical_id, "AWS::EC2::Subnet", properties))
+        return refs
+
+    def route_table(self, logical_id: str, vpc: dict[str, str], subnets: list[dict[str, str]]) -> dict[str, str]:
+        table = self.add(logical_id, "AWS::EC2::RouteTable", {"VpcId": vpc, "Tags": self.ec2_tags(logical_id)})
+        for subnet in subnets:
+            self.add(
+                f"RouteTableAssociation{subnet['Ref']}",
+                "AWS::EC2::SubnetRouteTableAssociation",
+                {"RouteTableId": table, "SubnetId": subnet},
+            )
+        return table
+
+
+def build_cluster_template(spec: ClusterSpec, cluster_id: str, zones: list[str]) -> dict[str, Any]:
+    """The `eksctl-NAME-cluster` stack: network, security group, service role, control plane."""
+    if len(zones) < MIN_ZONES:
+        raise ValueError(f"EKS needs subnets in at least {MIN_ZONES} availability zones, got {len(zones)}")
+    b = _ClusterBuilder(spec, cluster_id, zones)
+    vpc = {"Ref": "VPC"}
+    public, private = b.network()
+    security_group = b.add(
+        "ControlPlaneSecurityGroup",
+        "AWS::EC2::SecurityGroup",
+        {
+            "GroupDescription": "Communication between the control plane and worker nodegroups",
+            "VpcId": vpc,
+            "Tags": b.ec2_tags("ControlPlaneSecurityGroup"),
+        },
+    )
+    b.resources["ServiceRole"] = _role("eks.amazonaws.com", ("AmazonEKSClusterPolicy",), _tag_list(b.tags))
+    b.add(
+        "ControlPlane",
+        "AWS::EKS::Cluster",
+        {
+            "Name": spec.name,
+            "Version": spec.version,
+            "RoleArn": {"Fn::GetAtt": ["ServiceRole", "Arn"]},
+            "ResourcesVpcConfig": {
+                "SecurityGroupIds": [security_group],
+                "SubnetIds": public + private,
+                "EndpointPublicAccess": True,
+                "EndpointPrivateAccess": False,
+            },
+            "Tags": _tag_list(b.tags),
+        },
+    )
+    outputs = {
+        OUTPUT_CLUSTER_NAME: {"Ref": "ControlPlane"},
+        OUTPUT_ENDPOINT: {"Fn::GetAtt": ["ControlPlane", "Endpoint"]},
+        OUTPUT_CA: {"Fn::GetAtt": ["ControlPlane", "CertificateAuthorityData"]},
+        OUTPUT_ARN: {"Fn::GetAtt": ["ControlPlane", "Arn"]},
+        OUTPUT_VPC: vpc,
+        OUTPUT_SUBNETS_PUBLIC: {"Fn::Join": [",", public]},
+        OUTPUT_SUBNETS_PRIVATE: {"Fn::Join": [",", private]},
+        OUTPUT_SECURITY_GROUP: security_group,
+        OUTPUT_SERVICE_ROLE_ARN: {"Fn::GetAtt": ["ServiceRole", "Arn"]},
+    }
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"EKS cluster {spec.name} (dedicated VPC, control plane) [created by ekspress]",
+        # Zones are chosen per region from DescribeAvailabilityZones (skipping those EKS
+        # does not support), as eksctl does, so naming them here is deliberate.
+        "Metadata": {"cfn-lint": {"config": {"ignore_checks": ["W3010"]}}},
+        "Resources": b.resources,
+        "Outputs": {
+            key: {"Value": value, "Export": {"Name": export_name(spec.name, key)}} for key, value in outputs.items()
+        },
+    }
+
+
+def ami_type(instance_type: str) -> str:
+    return "AL2023_ARM_64_STANDARD" if _ARM_FAMILY.match(instance_type) else "AL2023_x86_64_STANDARD"
+
+
+def build_nodegroup_template(spec: ClusterSpec, nodegroup: NodegroupSpec, cluster_id: str) -> dict[str, Any]:
+    """The `eksctl-NAME-nodegroup-NG` stack: node role and managed node group."""
+    tags = {**spec.tags, **naming.ownership_tags(spec.name, cluster_id)}
+    tags.update({naming.TAG_NODEGROUP: nodegroup.name, naming.TAG_EKSCTL_NODEGROUP: nodegroup.name})
+    subnets = OUTPUT_SUBNETS_PRIVATE if nodegroup.private_networking else OUTPUT_SUBNETS_PUBLIC
+    properties: dict[str, Any] = {
+        "ClusterName": spec.name,
+        "NodegroupName": nodegroup.name,
+        "NodeRole": {"Fn::GetAtt": ["NodeInstanceRole", "Arn"]},
+        "Subnets": {"Fn::Split": [",", {"Fn::ImportValue": export_name(spec.name, subnets)}]},
+        "ScalingConfig": {
+            "MinSize": nodegroup.min_size,
+            "DesiredSize": nodegroup.desired_capacity,
+            "MaxSize": nodegroup.max_size,
+        },
+        "InstanceTypes": [nodegroup.instance_type],
+        "AmiType": ami_type(nodegroup.instance_type),
+        "DiskSize": nodegroup.volume_size,
+        "Tags": tags,  # AWS::EKS::Nodegroup takes a map, not a list
+    }
+    if nodegroup.labels:
+        properties["Labels"] = dict(nodegroup.labels)
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"EKS managed node group {nodegroup.name} of cluster {spec.name} [created by ekspress]",
+        "Resources": {
+            "NodeInstanceRole": _role("ec2.amazonaws.com", WORKER_POLICIES, _tag_list(tags)),
+            "ManagedNodeGroup": {"Type": "AWS::EKS::Nodegroup", "Properties": properties},
+        },
+        "Outputs": {
+            OUTPUT_NODE_ROLE_ARN: {"Value": {"Fn::GetAtt": ["NodeInstanceRole", "Arn"]}},
+            OUTPUT_NODEGROUP_NAME: {"Value": {"Fn::GetAtt": ["ManagedNodeGroup", "NodegroupName"]}},
+        },
+    }
