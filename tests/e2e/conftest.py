@@ -59,14 +59,16 @@ class Api:
         raise AssertionError(f"{name} never reached {statuses}; saw {seen}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def engine() -> Iterator[LocalEngine]:
+    """One engine per module: moto's in-process back ends are shared with `mock_aws`
+    (functional tests reset them), so an engine must not outlive the module using it."""
     eng = LocalEngine(region=ENGINE_REGION, poll_scale=0.001).start()
     yield eng
     eng.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def api(engine: LocalEngine) -> Iterator[Api]:
     from chalice.config import Config
     from chalice.local import create_local_server
