@@ -52,6 +52,20 @@ class Clients:
     def ec2(self, region: str) -> Any:
         return self.client("ec2", region)
 
+    def eks(self, region: str) -> Any:
+        return self.client("eks", region)
+
+    def token_sts(self, region: str) -> Any:
+        """The regional STS client that presigns EKS tokens (prepared once, then cached)."""
+        key = ("sts-eks-token", region)
+        client = self._clients.get(key)
+        if client is None:
+            from chalicelib.kubeauth import prepare_token_client
+
+            client = prepare_token_client(self.client("sts", region))
+            self._clients[key] = client
+        return client
+
 
 _default: Clients | None = None
 

@@ -37,6 +37,11 @@ class NotFoundError(EkspressError):
     code = "NotFound"
 
 
+class ForbiddenError(EkspressError):
+    status = 403
+    code = "Forbidden"
+
+
 class ConflictError(EkspressError):
     status = 409
     code = "Conflict"

@@ -193,6 +193,51 @@ class NodegroupSpec(_Model):
         return self
 
 
+IAM_PRINCIPAL_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9_+=,.@/-]+$"
+ACCOUNT_PATTERN = r"^[0-9]{12}$"
+GROUP_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9:._@-]*$"
+# Groups only the node role mapping may hold: granting them to a person would let
+# that person act as a kubelet.
+NODE_GROUPS = ("system:bootstrappers", "system:nodes")
+MASTERS_GROUP = "system:masters"
+
+
+class IdentityMapping(_Model):
+    """One `iamIdentityMappings[]` entry, as eksctl takes it: an IAM role/user, or an account."""
+
+    arn: Annotated[str, Field(max_length=2048, pattern=IAM_PRINCIPAL_PATTERN)] | None = None
+    username: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    groups: Annotated[list[Annotated[str, Field(max_length=128, pattern=GROUP_PATTERN)]], Field(max_length=20)] = Field(
+        default_factory=list
+    )
+    account: Annotated[str, Field(pattern=ACCOUNT_PATTERN)] | None = None
+    no_duplicate_arns: bool = Field(default=True, alias="noDuplicateARNs")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> IdentityMapping:
+        if (self.arn is None) == (self.account is None):
+            _errors("IdentityMapping", [(("arn",), "arn_or_account", "give exactly one of arn or account", self.arn)])
+        if self.account is not None and (self.username or self.groups):
+            _errors(
+                "IdentityMapping",
+                [(("account",), "account_only", "an account mapping takes no username or groups", self.account)],
+            )
+        reserved = sorted(set(self.groups) & set(NODE_GROUPS))
+        if reserved:
+            _errors(
+                "IdentityMapping",
+                [(("groups",), "node_group_reserved", f"{', '.join(reserved)} are for node roles only", self.groups)],
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        """Which aws-auth list the entry belongs to: mapRoles, mapUsers or mapAccounts."""
+        if self.account is not None:
+            return "mapAccounts"
+        return "mapRoles" if ":role/" in str(self.arn) else "mapUsers"
+
+
 class ClusterSpec(_Model):
     """What `POST /clusters` accepts."""
 
@@ -202,6 +247,7 @@ class ClusterSpec(_Model):
     vpc: VpcSpec = Field(default_factory=VpcSpec)
     tags: dict[str, str] = Field(default_factory=dict)
     managed_node_groups: Annotated[list[NodegroupSpec] | None, Field(max_length=MAX_NODEGROUPS)] = None
+    iam_identity_mappings: Annotated[list[IdentityMapping], Field(max_length=100)] = Field(default_factory=list)
 
     @field_validator("version", mode="before")
     @classmethod
