@@ -9,11 +9,19 @@ attributes (endpoint, CA, ARN) flow into the stack outputs.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
 from moto.eks.models import eks_backends
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+# Called with each new moto EKS cluster and its region; the local engine uses this to
+# give the cluster a real Kubernetes API endpoint (see local/kube_emulator.py).
+cluster_created_hooks: list[Callable[[Any, str], None]] = []
+cluster_deleted_hooks: list[Callable[[Any, str], None]] = []
 
 
 def _tags(raw: Any) -> dict[str, str]:
@@ -79,6 +87,8 @@ class EKSClusterModel(CloudFormationModel):
             version=props.get("Version"),
             tags=_tags(props.get("Tags")),
         )
+        for hook in cluster_created_hooks:
+            hook(cluster, region_name)
         return cls(cluster, account_id, region_name)
 
     @classmethod
@@ -87,7 +97,9 @@ class EKSClusterModel(CloudFormationModel):
     ) -> None:
         backend = eks_backends[account_id][region_name]
         if resource_name in backend.clusters:
-            backend.delete_cluster(resource_name)
+            cluster = backend.delete_cluster(resource_name)
+            for hook in cluster_deleted_hooks:
+                hook(cluster, region_name)
 
 
 class EKSNodegroupModel(CloudFormationModel):

@@ -17,10 +17,12 @@ import io
 import json
 import logging
 import os
+import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from chalicelib import naming, settings
 from chalicelib.aws import reset_default_clients
@@ -30,6 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 STATEMACHINE_DIR = ROOT / "statemachine"
 STAGE = "local"
 ACCOUNT_ID = "123456789012"
+ACCESS_KEY = "testing"
+SECRET_KEY = "testing"
+# What moto's STS answers GetCallerIdentity with for keys it did not issue.
+CREATOR_ARN = f"arn:aws:sts::{ACCOUNT_ID}:user/moto"
 
 
 def _tiny_zip() -> bytes:
@@ -61,6 +67,11 @@ class LocalEngine:
     table_name: str = "ekspress-local"
     endpoint: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
+    # Credentials the Kubernetes emulators accept: access key → secret, and → caller ARN.
+    # The engine's own key is the cluster creator (EKS makes the creator an admin).
+    secrets: dict[str, str] = field(default_factory=lambda: {ACCESS_KEY: SECRET_KEY})
+    identities: dict[str, str] = field(default_factory=lambda: {ACCESS_KEY: CREATOR_ARN})
+    emulators: dict[tuple[str, str], Any] = field(default_factory=dict)
     _server: Any = None
 
     def start(self) -> LocalEngine:
@@ -86,23 +97,55 @@ class LocalEngine:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+        # moto's back ends live in this process, shared by every engine and mock_aws:
+        # a new engine starts from an empty AWS.
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=10)
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": self.endpoint,
                 "MOTO_PORT": str(port),  # moto's Step Functions calls Lambda back through this port
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_SESSION_TOKEN": "testing",
+                "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+                "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
                 "AWS_DEFAULT_REGION": self.region,
                 "AWS_REGION": self.region,
                 settings.ENV_TABLE_NAME: self.table_name,
                 settings.ENV_POLL_SCALE: str(self.poll_scale),
             }
         )
-        os.environ.pop("AWS_PROFILE", None)
+        for unset in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            os.environ.pop(unset, None)
+        eks_models.cluster_created_hooks.append(self._attach_kubernetes)
+        eks_models.cluster_deleted_hooks.append(self._detach_kubernetes)
         self._refresh()
         self.deploy()
         return self
+
+    def _attach_kubernetes(self, cluster: Any, region: str) -> None:
+        """Give a new EKS cluster a live Kubernetes API: endpoint and CA from its own emulator."""
+        from local.kube_emulator import KubeEmulator
+        from local.nodes import nodes_of
+
+        emulator = KubeEmulator(
+            cluster.name,
+            region,
+            sts_hosts={urlsplit(self.endpoint).netloc, f"sts.{region}.amazonaws.com"},
+            secrets=self.secrets,
+            identities=self.identities,
+            creator_arn=CREATOR_ARN,
+            nodes=lambda: nodes_of(cluster, region),
+        )
+        emulator.start()
+        cluster.endpoint = emulator.endpoint
+        cluster.certificate_authority = {"data": emulator.ca_data}
+        self.emulators[(region, cluster.name)] = emulator
+
+    def _detach_kubernetes(self, cluster: Any, region: str) -> None:
+        emulator = self.emulators.pop((region, cluster.name), None)
+        if emulator is not None:
+            emulator.stop()
+
+    def emulator(self, cluster: str, region: str) -> Any:
+        return self.emulators[(region, cluster)]
 
     def _refresh(self) -> None:
         settings.get_settings.cache_clear()
@@ -150,16 +193,29 @@ class LocalEngine:
             )
             substitutions[naming.function_arn_placeholder(fn.name)] = created["FunctionArn"]
         sfn = self.client("stepfunctions")
-        create_arn = sfn.create_state_machine(
-            name=f"ekspress-{STAGE}-create-cluster",
-            definition=state_machine_definition("create_cluster.asl.json", substitutions),
-            roleArn=role,
-        )["stateMachineArn"]
-        os.environ[settings.ENV_CREATE_STATE_MACHINE_ARN] = create_arn
-        self.outputs = {"createStateMachineArn": create_arn, "table": self.table_name, **substitutions}
+        self.outputs = {"table": self.table_name, **substitutions}
+        for stem, env_name in settings.STATE_MACHINE_ENV.items():
+            arn = sfn.create_state_machine(
+                name=f"ekspress-{STAGE}-{stem.replace('_', '-')}",
+                definition=state_machine_definition(f"{stem}.asl.json", substitutions),
+                roleArn=role,
+            )["stateMachineArn"]
+            os.environ[env_name] = arn
+            self.outputs[stem] = arn
         self._refresh()
 
     def stop(self) -> None:
+        from local import eks_models
+
+        for hooks, hook in (
+            (eks_models.cluster_created_hooks, self._attach_kubernetes),
+            (eks_models.cluster_deleted_hooks, self._detach_kubernetes),
+        ):
+            if hook in hooks:
+                hooks.remove(hook)
+        for emulator in self.emulators.values():
+            emulator.stop()
+        self.emulators.clear()
         if self._server is not None:
             self._server.stop()
             self._server = None

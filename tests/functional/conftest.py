@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -47,3 +47,32 @@ def db() -> Store:
     client = boto3.client("dynamodb", region_name=REGION)
     client.create_table(TableName=TABLE, **TABLE_DEFINITION)
     return Store(client, TABLE)
+
+
+@pytest.fixture
+def kube() -> Iterator[dict[tuple[str, str], Any]]:
+    """Give every EKS cluster created in this test a live Kubernetes API emulator."""
+    from local.kube_emulator import KubeEmulator
+
+    emulators: dict[tuple[str, str], Any] = {}
+
+    def attach(cluster: Any, region: str) -> None:
+        emulator = KubeEmulator(
+            cluster.name,
+            region,
+            sts_hosts={f"sts.{region}.amazonaws.com"},
+            # mock_aws swaps in its own fake credentials; the emulator must know their secret.
+            secrets={"FOOBARKEY": "FOOBARSECRET"},
+            identities={"FOOBARKEY": "arn:aws:sts::123456789012:user/moto"},
+            creator_arn="arn:aws:sts::123456789012:user/moto",
+        )
+        emulator.start()
+        cluster.endpoint = emulator.endpoint
+        cluster.certificate_authority = {"data": emulator.ca_data}
+        emulators[(region, cluster.name)] = emulator
+
+    eks_models.cluster_created_hooks.append(attach)
+    yield emulators
+    eks_models.cluster_created_hooks.remove(attach)
+    for emulator in emulators.values():
+        emulator.stop()
