@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice.app import Blueprint, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from chalicelib import clusters
+from chalicelib import access, clusters, policy
 from chalicelib.aws import default_clients
 from chalicelib.errors import BadRequestError, EkspressError, SpecValidationError
 from chalicelib.observability import logger
 from chalicelib.settings import get_settings
-from chalicelib.spec import ClusterSpec, describe_errors
+from chalicelib.spec import ClusterSpec, IdentityMapping, describe_errors
 from chalicelib.store import Store
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+
+M = TypeVar("M", bound=BaseModel)
 
 api = Blueprint(__name__)
 
@@ -74,19 +76,24 @@ def _body() -> dict[str, Any]:
     return body
 
 
-def parse_spec(body: dict[str, Any]) -> ClusterSpec:
+def _validated(model: type[M], body: dict[str, Any], what: str) -> M:
     try:
-        return ClusterSpec.model_validate(body)
+        return model.model_validate(body)
     except ValidationError as exc:
         fields = describe_errors(exc)
         names = ", ".join(sorted({f["field"] for f in fields}))
-        raise SpecValidationError(f"the cluster request is invalid: {names}", fields=fields) from None
+        raise SpecValidationError(f"the {what} is invalid: {names}", fields=fields) from None
+
+
+def parse_spec(body: dict[str, Any]) -> ClusterSpec:
+    return _validated(ClusterSpec, body, "cluster request")
 
 
 @api.route("/clusters", methods=["POST"])
 @_handled
 def create_cluster() -> Response:
     spec = parse_spec(_body())
+    policy.check_mappings(spec.iam_identity_mappings, _caller(), get_settings())
     record = clusters.request_create(spec, _caller(), _store(), default_clients().stepfunctions(), get_settings())
     return _json(202, record, {"Location": f"/clusters/{spec.name}"})
 
@@ -114,3 +121,50 @@ def list_clusters() -> Response:
 @_handled
 def get_cluster(name: str) -> Response:
     return _json(200, clusters.describe_cluster(_store(), name))
+
+
+@api.route("/clusters/{name}/access", methods=["GET"])
+@_handled
+def get_access(name: str) -> Response:
+    """The cluster's aws-auth mappings, read live from its Kubernetes API."""
+    return _json(200, access.read_access(_store(), default_clients(), name))
+
+
+@api.route("/clusters/{name}/access", methods=["POST"])
+@_handled
+def add_access(name: str) -> Response:
+    mapping = _validated(IdentityMapping, _body(), "mapping")
+    policy.check_mappings([mapping], _caller(), get_settings())
+    change = mapping.model_dump(mode="json", exclude_none=True)
+    started = access.request_access_change(
+        _store(), default_clients().stepfunctions(), get_settings(), name, access.ADD, change
+    )
+    return _json(202, started, {"Location": f"/clusters/{name}/access"})
+
+
+@api.route("/clusters/{name}/access", methods=["DELETE"])
+@_handled
+def remove_access(name: str) -> Response:
+    params: Mapping[str, str] = api.current_request.query_params or {}
+    arn = params.get("arn", "")
+    if not arn:
+        raise BadRequestError("say which mapping to remove: ?arn=<IAM role/user ARN or account id>", field="arn")
+    started = access.request_access_change(
+        _store(), default_clients().stepfunctions(), get_settings(), name, access.REMOVE, {"arn": arn}
+    )
+    return _json(202, started, {"Location": f"/clusters/{name}/access"})
+
+
+@api.route("/clusters/{name}/kubeconfig", methods=["GET"])
+@_handled
+def get_kubeconfig(name: str) -> Response:
+    """A kubeconfig for the cluster (YAML; JSON when asked with Accept: application/json)."""
+    config = access.kubeconfig(_store().get_cluster(name))
+    headers: Mapping[str, str] = api.current_request.headers or {}
+    if "application/json" in headers.get("accept", ""):
+        return _json(200, config)
+    import yaml  # only this route renders YAML
+
+    return Response(
+        body=yaml.safe_dump(config, sort_keys=False), status_code=200, headers={"Content-Type": "application/yaml"}
+    )

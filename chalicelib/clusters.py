@@ -44,7 +44,7 @@ def request_create(spec: ClusterSpec, owner: str, db: Store, sfn: Any, settings:
             "region": spec.region,
             "version": spec.version,
             "owner": owner,
-            "spec": spec.model_dump(mode="json"),
+            "spec": spec.model_dump(mode="json", exclude_none=True),
             "stacks": {},
         }
     )

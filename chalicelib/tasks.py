@@ -12,7 +12,7 @@ from typing import Any
 from chalice.app import Blueprint
 from pydantic import BaseModel, ConfigDict
 
-from chalicelib import clusters
+from chalicelib import access, clusters
 from chalicelib.aws import default_clients
 from chalicelib.settings import get_settings
 from chalicelib.store import Store
@@ -46,6 +46,15 @@ class MarkClusterActiveInput(_Input):
 
 class RecordFailureInput(_Input):
     error: dict[str, Any]
+
+
+class UpdateAwsAuthInput(_Input):
+    nodegroupStacks: list[dict[str, Any]]
+
+
+class ChangeAccessInput(_Input):
+    region: str
+    change: dict[str, Any]
 
 
 def _store() -> Store:
@@ -82,3 +91,21 @@ def mark_cluster_active(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def record_failure(event: dict[str, Any], context: Any) -> dict[str, Any]:
     args = RecordFailureInput.model_validate(event)
     return clusters.record_failure(_store(), args.name, args.clusterId, args.error)
+
+
+@tasks.lambda_function(name="update_aws_auth")
+def update_aws_auth(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    args = UpdateAwsAuthInput.model_validate(event)
+    return access.configure_cluster_access(_store(), default_clients(), args.name, args.clusterId, args.nodegroupStacks)
+
+
+@tasks.lambda_function(name="change_access")
+def change_access(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    args = ChangeAccessInput.model_validate(event)
+    return access.apply_access_change(_store(), default_clients(), args.name, args.clusterId, args.region, args.change)
+
+
+@tasks.lambda_function(name="record_access_failure")
+def record_access_failure(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    args = RecordFailureInput.model_validate(event)
+    return access.record_access_failure(_store(), args.name, args.clusterId, args.error)

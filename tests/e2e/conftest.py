@@ -41,9 +41,15 @@ class Api:
         )
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
-                return Reply(resp.status, json.loads(resp.read() or b"null"), dict(resp.headers))
+                return Reply(resp.status, self._decode(resp.read(), resp.headers), dict(resp.headers))
         except urllib.error.HTTPError as err:
-            return Reply(err.code, json.loads(err.read() or b"null"), dict(err.headers))
+            return Reply(err.code, self._decode(err.read(), err.headers), dict(err.headers))
+
+    @staticmethod
+    def _decode(raw: bytes, headers: Any) -> Any:
+        if "json" in (headers.get("Content-Type") or ""):
+            return json.loads(raw or b"null")
+        return raw.decode()
 
     def wait_for(self, name: str, statuses: set[str], timeout: float = 90) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -68,8 +74,13 @@ def engine() -> Iterator[LocalEngine]:
     eng.stop()
 
 
-@pytest.fixture(scope="module")
-def api(engine: LocalEngine) -> Iterator[Api]:
+@pytest.fixture(scope="session")
+def api_base() -> Iterator[str]:
+    """Chalice's local server, once per process (it rewires the app's class on start).
+
+    It holds no AWS state: each request reads the settings and clients the current
+    engine set up, so one server serves every module's engine.
+    """
     from chalice.config import Config
     from chalice.local import create_local_server
 
@@ -79,8 +90,13 @@ def api(engine: LocalEngine) -> Iterator[Api]:
     port = server.server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield Api(f"http://127.0.0.1:{port}")
+    yield f"http://127.0.0.1:{port}"
     server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def api(engine: LocalEngine, api_base: str) -> Api:
+    return Api(api_base)
 
 
 @pytest.fixture(autouse=True)

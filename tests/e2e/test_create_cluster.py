@@ -132,7 +132,7 @@ def test_given_an_existing_name_then_a_second_request_is_a_conflict_and_starts_n
     assert again.body["error"] == "Conflict"
     assert api.call("GET", "/clusters/taken").body["region"] == "us-west-2"
     sfn = engine.client("stepfunctions")
-    executions = sfn.list_executions(stateMachineArn=engine.outputs["createStateMachineArn"])["executions"]
+    executions = sfn.list_executions(stateMachineArn=engine.outputs["create_cluster"])["executions"]
     assert len([e for e in executions if e["name"].startswith("create-taken-")]) == 1
 
 
