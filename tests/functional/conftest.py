@@ -11,7 +11,7 @@ from moto import mock_aws
 from chalicelib import settings
 from chalicelib.aws import Clients, reset_default_clients
 from chalicelib.store import TABLE_DEFINITION, Store
-from local import eks_models, stack_timing
+from local import ddb_atomic, eks_models, stack_timing
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -29,6 +29,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     settings.get_settings.cache_clear()
     reset_default_clients()
     eks_models.register()
+    ddb_atomic.install()
     stack_timing.install()
     with mock_aws():
         yield
