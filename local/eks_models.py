@@ -91,13 +91,11 @@ class EKSClusterModel(CloudFormationModel):
             hook(cluster, region_name)
         return cls(cluster, account_id, region_name)
 
-    @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
-    ) -> None:
+    def delete(self, account_id: str, region_name: str) -> None:
+        """moto's stack deletion calls this on each resource it parsed when creating the stack."""
         backend = eks_backends[account_id][region_name]
-        if resource_name in backend.clusters:
-            cluster = backend.delete_cluster(resource_name)
+        if self.cluster.name in backend.clusters:
+            cluster = backend.delete_cluster(self.cluster.name)  # refuses while node groups remain
             for hook in cluster_deleted_hooks:
                 hook(cluster, region_name)
 
@@ -152,15 +150,11 @@ class EKSNodegroupModel(CloudFormationModel):
         )
         return cls(nodegroup, account_id, region_name)
 
-    @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
-    ) -> None:
-        props = cloudformation_json.get("Properties", {})
-        cluster = eks_backends[account_id][region_name].clusters.get(props.get("ClusterName"))
-        name = props.get("NodegroupName", resource_name)
-        if cluster is not None and name in cluster.nodegroups:
-            eks_backends[account_id][region_name].delete_nodegroup(cluster.name, name)
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = eks_backends[account_id][region_name]
+        cluster = backend.clusters.get(self.nodegroup.cluster_name)
+        if cluster is not None and self.nodegroup.nodegroup_name in cluster.nodegroups:
+            backend.delete_nodegroup(cluster.name, self.nodegroup.nodegroup_name)
 
 
 def register() -> None:

@@ -78,12 +78,13 @@ class LocalEngine:
         from moto.core.config import default_user_config
         from moto.server import ThreadedMotoServer
 
-        from local import ddb_atomic, eks_models, lambda_runtime, stack_timing
+        from local import ddb_atomic, ec2_models, eks_models, lambda_runtime, stack_timing
 
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         default_user_config["lambda"] = {"use_docker": False}
         eks_models.register()
         ddb_atomic.install()
+        ec2_models.install()
         lambda_runtime.install()
         stack_timing.install()
         stack_timing.behaviour.cluster_seconds = self.cluster_seconds

@@ -15,7 +15,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from moto.cloudformation.models import Event, Stack
+from moto.cloudformation.models import CloudFormationBackend, Event, Stack
+from moto.cloudformation.parsing import OutputMap
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class StackBehaviour:
     cluster_seconds: float = 0.0
     nodegroup_seconds: float = 0.0
     faults: list[StackFault] = field(default_factory=list)
+    delete_faults: list[StackFault] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def duration(self, stack_name: str) -> float:
@@ -45,13 +47,28 @@ class StackBehaviour:
         with self.lock:
             self.faults.append(StackFault(pattern, resource, reason))
 
+    def fail_delete(self, pattern: str, resource: str, reason: str, times: int = 1) -> None:
+        """The next `times` deletions of matching stacks end in DELETE_FAILED on `resource`."""
+        with self.lock:
+            self.delete_faults.extend([StackFault(pattern, resource, reason)] * times)
+
+    def take_delete_fault(self, stack_name: str) -> StackFault | None:
+        with self.lock:
+            for fault in self.delete_faults:
+                if fnmatch.fnmatchcase(stack_name, fault.pattern):
+                    self.delete_faults.remove(fault)
+                    return fault
+            return None
+
     def clear(self) -> None:
         with self.lock:
             self.faults.clear()
+            self.delete_faults.clear()
 
 
 behaviour = StackBehaviour()
 _original_create_resources = Stack.create_resources
+_original_delete_stack = CloudFormationBackend.delete_stack
 
 
 def _resource_event(stack: Stack, logical_id: str, status: str, reason: str | None) -> Event:
@@ -107,6 +124,49 @@ def _settle(stack: Stack) -> None:
     stack.__dict__["_ekspress_status"] = "ROLLBACK_COMPLETE"
 
 
+def _delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> None:
+    stack = self.stacks.get(name_or_stack_id) or next(
+        (s for s in self.stacks.values() if s.name == name_or_stack_id), None
+    )
+    if stack is None:
+        _original_delete_stack(self, name_or_stack_id)
+        return
+    fault = behaviour.take_delete_fault(stack.name)
+    if fault is None:
+        try:
+            _original_delete_stack(self, stack.stack_id)
+            # moto resolves outputs lazily, and resolving one of a deleted stack would create
+            # its resource again (a describe after the delete brought the EKS cluster back).
+            stack.output_map = OutputMap(stack.resource_map, {"Outputs": {}}, stack.stack_id)
+            return
+        except Exception as exc:
+            # moto took the stack out before its resources refused to go: put it back, failed.
+            self.deleted_stacks.pop(stack.stack_id, None)
+            self.stacks[stack.stack_id] = stack
+            fault = StackFault(stack.name, _culprit(stack, str(exc)), str(exc))
+    _mark_delete_failed(stack, fault)
+
+
+def _culprit(stack: Stack, message: str) -> str:
+    """The logical id of the resource an error message names (by physical id), else the stack."""
+    for logical_id in stack.template_dict.get("Resources", {}):
+        resource = stack.resource_map._parsed_resources.get(logical_id)
+        physical = getattr(resource, "physical_resource_id", None)
+        if physical and str(physical) in message:
+            return str(logical_id)
+    return str(stack.name)
+
+
+def _mark_delete_failed(stack: Stack, fault: StackFault) -> None:
+    """CloudFormation keeps the stack, reports the resource it could not delete, and stops."""
+    stack._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
+    stack.events.append(_resource_event(stack, fault.resource, "DELETE_FAILED", fault.reason))
+    stack._add_stack_event(
+        "DELETE_FAILED", resource_status_reason=f"The following resource(s) failed to delete: [{fault.resource}]."
+    )
+    stack.status = "DELETE_FAILED"
+
+
 def _get_status(self: Stack) -> str | None:
     _settle(self)
     return self.__dict__.get("_ekspress_status")
@@ -118,5 +178,6 @@ def _set_status(self: Stack, value: str | None) -> None:
 
 def install() -> None:
     Stack.create_resources = _create_resources  # type: ignore[method-assign]
+    CloudFormationBackend.delete_stack = _delete_stack  # type: ignore[method-assign]
     # A data descriptor on the class: every read of `stack.status` first lets due stacks settle.
     Stack.status = property(_get_status, _set_status)  # type: ignore[assignment,method-assign]

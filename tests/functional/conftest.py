@@ -11,7 +11,7 @@ from moto import mock_aws
 from chalicelib import settings
 from chalicelib.aws import Clients, reset_default_clients
 from chalicelib.store import TABLE_DEFINITION, Store
-from local import ddb_atomic, eks_models, stack_timing
+from local import ddb_atomic, ec2_models, eks_models, stack_timing
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -30,6 +30,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     reset_default_clients()
     eks_models.register()
     ddb_atomic.install()
+    ec2_models.install()
     stack_timing.install()
     with mock_aws():
         yield
