@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice.app import Blueprint, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chalicelib import access, clusters, policy
+from chalicelib import access, clusters, leases, policy
 from chalicelib.aws import default_clients
 from chalicelib.errors import BadRequestError, EkspressError, SpecValidationError
 from chalicelib.observability import logger
@@ -93,7 +94,7 @@ def parse_spec(body: dict[str, Any]) -> ClusterSpec:
 @_handled
 def create_cluster() -> Response:
     spec = parse_spec(_body())
-    policy.check_mappings(spec.iam_identity_mappings, _caller(), get_settings())
+    policy.check_request(spec, _caller(), get_settings())
     record = clusters.request_create(spec, _caller(), _store(), default_clients().stepfunctions(), get_settings())
     return _json(202, record, {"Location": f"/clusters/{spec.name}"})
 
@@ -121,6 +122,29 @@ def list_clusters() -> Response:
 @_handled
 def get_cluster(name: str) -> Response:
     return _json(200, clusters.describe_cluster(_store(), name))
+
+
+@api.route("/clusters/{name}", methods=["DELETE"])
+@_handled
+def delete_cluster(name: str) -> Response:
+    """Start deleting the cluster → 202; 409 while another operation runs (a create is taken over)."""
+    record = clusters.request_delete(_store(), default_clients().stepfunctions(), get_settings(), name, _caller())
+    return _json(202, record, {"Location": f"/clusters/{name}"})
+
+
+class LeaseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hours: int = Field(ge=1, le=8760)
+
+
+@api.route("/clusters/{name}/lease", methods=["POST"])
+@_handled
+def extend_lease(name: str) -> Response:
+    """Extend the lease to `hours` from now (within the policy's maximum); clears a teardown warning."""
+    body = _validated(LeaseRequest, _body(), "lease request")
+    result = leases.extend(_store(), get_settings(), name, body.hours, _caller(), datetime.now(UTC))
+    return _json(200, result)
 
 
 @api.route("/clusters/{name}/access", methods=["GET"])

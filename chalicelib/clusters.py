@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from chalicelib import naming, stacks, store, templates, workflow
-from chalicelib.errors import WorkflowStartError
+from chalicelib import cleanup, leases, naming, stacks, store, templates, workflow
+from chalicelib.errors import ConflictError, WorkflowStartError
 from chalicelib.observability import logger
 from chalicelib.spec import ClusterSpec
 
@@ -25,6 +26,8 @@ PHASE_REQUESTED = "REQUESTED"
 PHASE_CLUSTER_STACK = "CLUSTER_STACK"
 PHASE_NODEGROUPS = "NODEGROUP_STACKS"
 PHASE_DONE = "DONE"
+PHASE_DELETE_REQUESTED = "DELETE_REQUESTED"
+OPERATION_DELETE = "delete"
 
 # Availability zones EKS does not offer control planes in (as eksctl keeps them).
 EKS_UNSUPPORTED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "cac1-az3", "cnn1-az4"})
@@ -32,22 +35,29 @@ ZONES_WANTED = 3
 ZONES_REQUIRED = 2
 
 
+def new_record(spec: ClusterSpec, owner: str, settings: Settings, now: datetime) -> dict[str, Any]:
+    """The record of a requested cluster, before anything is created for it."""
+    cluster_id = uuid.uuid4().hex
+    return {
+        "name": spec.name,
+        "clusterId": cluster_id,
+        "status": store.CREATING,
+        "phase": PHASE_REQUESTED,
+        "region": spec.region,
+        "version": spec.version,
+        "owner": owner,
+        "spec": spec.model_dump(mode="json", exclude_none=True),
+        "stacks": {},
+        # The create is the cluster's first operation; the cluster id is its id.
+        "operation": {"type": workflow.OPERATION_CREATE, "id": cluster_id},
+        **leases.initial_fields(spec, settings, now),
+    }
+
+
 def request_create(spec: ClusterSpec, owner: str, db: Store, sfn: Any, settings: Settings) -> dict[str, Any]:
     """Record a new cluster (the name must be free) and start its create workflow."""
-    cluster_id = uuid.uuid4().hex
-    record = db.create_cluster(
-        {
-            "name": spec.name,
-            "clusterId": cluster_id,
-            "status": store.CREATING,
-            "phase": PHASE_REQUESTED,
-            "region": spec.region,
-            "version": spec.version,
-            "owner": owner,
-            "spec": spec.model_dump(mode="json", exclude_none=True),
-            "stacks": {},
-        }
-    )
+    record = db.create_cluster(new_record(spec, owner, settings, datetime.now(UTC)))
+    cluster_id = record["clusterId"]
     try:
         arn = workflow.start(
             sfn,
@@ -65,6 +75,7 @@ def request_create(spec: ClusterSpec, owner: str, db: Store, sfn: Any, settings:
             cluster_id,
             {"status": store.FAILED, "failure": {"step": "StartWorkflow", "reason": reason}},
             event=("FAILED", reason),
+            remove=("operation",),
         )
         raise WorkflowStartError(reason, cluster=spec.name) from None
     db.update_cluster(
@@ -189,7 +200,9 @@ def describe_stack(
     return {**state.to_dict(), **{k: v for k, v in stack.items() if k in ("kind", "nodegroup")}}
 
 
-def mark_active(db: Store, name: str, cluster_id: str, cluster_outputs: dict[str, str]) -> dict[str, Any]:
+def mark_active(
+    db: Store, settings: Settings, name: str, cluster_id: str, cluster_outputs: dict[str, str]
+) -> dict[str, Any]:
     """The last step: the record says ACTIVE and carries what a user needs to connect."""
     endpoint = {
         "endpoint": cluster_outputs.get(templates.OUTPUT_ENDPOINT),
@@ -198,11 +211,21 @@ def mark_active(db: Store, name: str, cluster_id: str, cluster_outputs: dict[str
         "vpcId": cluster_outputs.get(templates.OUTPUT_VPC),
         "securityGroupId": cluster_outputs.get(templates.OUTPUT_SECURITY_GROUP),
     }
+    record = db.get_cluster(name)
     db.update_cluster(
         name,
         cluster_id,
-        {"status": store.ACTIVE, "phase": PHASE_DONE, "cluster": {k: v for k, v in endpoint.items() if v}},
+        {
+            "status": store.ACTIVE,
+            "phase": PHASE_DONE,
+            "cluster": {k: v for k, v in endpoint.items() if v},
+            **leases.reap_fields(record, settings),
+        },
         event=("ACTIVE", "Cluster is active"),
+        remove=("operation",),
+        # A delete that took over this create must not see the cluster come back to life.
+        expect_status=(store.CREATING,),
+        expect_operation=cluster_id,
     )
     logger.info("cluster active", extra={"cluster": name, "clusterId": cluster_id})
     return {"status": store.ACTIVE}
@@ -239,6 +262,179 @@ def record_failure(db: Store, name: str, cluster_id: str, error: dict[str, Any])
         {"status": store.FAILED, "failure": failure},
         event=("FAILED", failure["reason"]),
         event_details=failure,
+        remove=("operation",),
+        expect_operation=cluster_id,
     )
     logger.warning("cluster failed", extra={"cluster": name, "clusterId": cluster_id, "failure": failure})
     return {"status": store.FAILED, "failure": failure}
+
+
+# -- delete ------------------------------------------------------------------------
+
+
+def request_delete(db: Store, sfn: Any, settings: Settings, name: str, caller: str) -> dict[str, Any]:
+    """Mark the cluster DELETING and start its delete workflow; one operation at a time.
+
+    A create still running is taken over: the delete workflow stops it first, so
+    nothing is left half-built. Any other running operation is a 409.
+    """
+    record = db.get_cluster(name)
+    if record["status"] == store.DELETED:
+        raise ConflictError(f"cluster {name!r} is already deleted", cluster=name, status=record["status"])
+    operation_id = uuid.uuid4().hex
+    operation = {"type": OPERATION_DELETE, "id": operation_id, "by": caller, "startedAt": store.utcnow()}
+    creating = record["status"] == store.CREATING
+    record = db.begin_operation(
+        name,
+        operation,
+        {"status": store.DELETING, "phase": PHASE_DELETE_REQUESTED},
+        supersedes=(workflow.OPERATION_CREATE,),
+        remove=("gsi2pk", "gsi2sk"),
+    )
+    payload = {
+        "name": name,
+        "clusterId": record["clusterId"],
+        "region": record["region"],
+        "operationId": operation_id,
+        "createExecutionArn": record.get("executionArn") if creating else None,
+    }
+    try:
+        arn = workflow.start(sfn, settings.delete_state_machine_arn, OPERATION_DELETE, name, operation_id, payload)
+    except Exception as exc:  # the record must say the delete never started
+        reason = f"could not start the delete workflow: {exc}"
+        db.update_cluster(
+            name,
+            record["clusterId"],
+            {"status": store.DELETE_FAILED, "failure": {"step": "StartWorkflow", "reason": reason}},
+            event=("DELETE_FAILED", reason),
+            remove=("operation",),
+        )
+        raise WorkflowStartError(reason, cluster=name) from None
+    db.update_cluster(
+        name,
+        record["clusterId"],
+        {"operation.executionArn": arn},
+        event=("DELETE_REQUESTED", f"Deletion requested by {caller}"),
+        event_details={"operation": operation_id, "executionArn": arn},
+    )
+    return {**record, "operation": {**operation, "executionArn": arn}}
+
+
+def stop_create(sfn: Any, create_execution_arn: str | None) -> dict[str, Any]:
+    """Stop the create workflow if it still runs; report whether it is still running."""
+    if not create_execution_arn:
+        return {"running": False}
+    status = sfn.describe_execution(executionArn=create_execution_arn)["status"]
+    if status != "RUNNING":
+        return {"running": False, "status": status}
+    sfn.stop_execution(
+        executionArn=create_execution_arn,
+        error="ClusterDeleted",
+        cause="The cluster was deleted while it was being created.",
+    )
+    return {"running": True, "waitSeconds": 1}
+
+
+def list_stacks(db: Store, clients: Clients, name: str, cluster_id: str, region: str) -> dict[str, Any]:
+    """The stacks to delete: ours only, found in CloudFormation (not just in the record)."""
+    ours, others = stacks.owned_stacks(clients.cloudformation(region), name, cluster_id)
+    for stack in others:
+        db.add_event(
+            name,
+            cluster_id,
+            "STACK_NOT_OURS",
+            f"Left {stack['stackName']} alone: it is not ours",
+            stack=stack["stackName"],
+        )
+    db.update_cluster(name, cluster_id, {"phase": "DELETING_STACKS"})
+    return {
+        "nodegroupStacks": [s for s in ours if s["kind"] == stacks.KIND_NODEGROUP],
+        "clusterStack": next((s for s in ours if s["kind"] == stacks.KIND_CLUSTER), None),
+    }
+
+
+def _stack_entry(db: Store, name: str, stack: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    """Record fields updating a stack the record knows; a stack it never knew changes nothing."""
+    known = stack["stackName"] in (db.get_cluster(name).get("stacks") or {})
+    return {f"stacks.{stack['stackName']}.{k}": v for k, v in entry.items()} if known else {}
+
+
+def delete_stack(
+    db: Store, clients: Clients, name: str, cluster_id: str, region: str, stack: dict[str, Any]
+) -> dict[str, Any]:
+    state = stacks.delete(clients.cloudformation(region), stack)
+    attempt = "" if state["attempts"] == 1 else f" (attempt {state['attempts']})"
+    fields = _stack_entry(db, name, stack, {"status": "DELETE_IN_PROGRESS"})
+    db.update_cluster(
+        name,
+        cluster_id,
+        fields,
+        event=("STACK_DELETING", f"Deleting stack {stack['stackName']}{attempt}"),
+        event_details={"stack": stack["stackName"]},
+    )
+    return state
+
+
+def describe_stack_deletion(
+    db: Store, clients: Clients, settings: Settings, name: str, cluster_id: str, region: str, stack: dict[str, Any]
+) -> dict[str, Any]:
+    state = stacks.describe_deletion(clients.cloudformation(region), stack, settings.poll_scale)
+    if state["status"] != stack.get("status") and (state["done"] or state["failed"]):
+        entry = {"status": state["status"], **({"reason": state["reason"]} if state["failed"] else {})}
+        db.update_cluster(
+            name,
+            cluster_id,
+            _stack_entry(db, name, stack, entry),
+            event=(f"STACK_{state['status']}", f"Stack {stack['stackName']} is {state['status']}"),
+            event_details={"stack": stack["stackName"], "reason": state.get("reason")},
+        )
+    return state
+
+
+def delete_kubernetes_load_balancers(
+    db: Store, clients: Clients, name: str, cluster_id: str, region: str
+) -> dict[str, Any]:
+    vpc_id = (db.get_cluster(name).get("cluster") or {}).get("vpcId")
+    if not vpc_id:
+        return {"loadBalancers": [], "securityGroups": []}  # no VPC was ever built: nothing for Kubernetes to leave
+    removed = cleanup.delete_load_balancers(
+        clients.client("elb", region), clients.client("elbv2", region), clients.ec2(region), name, vpc_id
+    )
+    if removed["loadBalancers"] or removed["securityGroups"]:
+        db.add_event(
+            name,
+            cluster_id,
+            "KUBERNETES_RESOURCES_DELETED",
+            f"Deleted {len(removed['loadBalancers'])} load balancer(s) and "
+            f"{len(removed['securityGroups'])} security group(s) Kubernetes created",
+            **removed,
+        )
+    return removed
+
+
+def mark_deleted(db: Store, name: str, cluster_id: str, operation_id: str) -> dict[str, Any]:
+    db.update_cluster(
+        name,
+        cluster_id,
+        {"status": store.DELETED, "phase": PHASE_DONE, "deletedAt": store.utcnow()},
+        event=("DELETED", "Cluster deleted"),
+        remove=("operation",),
+        expect_operation=operation_id,
+    )
+    return {"status": store.DELETED}
+
+
+def record_delete_failure(
+    db: Store, name: str, cluster_id: str, operation_id: str, error: dict[str, Any]
+) -> dict[str, Any]:
+    failure = {k: v for k, v in explain_error(error).items() if v}
+    db.update_cluster(
+        name,
+        cluster_id,
+        {"status": store.DELETE_FAILED, "failure": failure},
+        event=("DELETE_FAILED", failure["reason"]),
+        event_details=failure,
+        remove=("operation",),
+        expect_operation=operation_id,
+    )
+    return {"status": store.DELETE_FAILED, "failure": failure}

@@ -14,11 +14,21 @@ ENV_CREATE_STATE_MACHINE_ARN = "EKSPRESS_CREATE_STATE_MACHINE_ARN"
 ENV_POLL_SCALE = "EKSPRESS_POLL_SCALE"
 ENV_ACCESS_STATE_MACHINE_ARN = "EKSPRESS_ACCESS_STATE_MACHINE_ARN"
 ENV_MASTERS_ALLOWED = "EKSPRESS_MASTERS_ALLOWED"
+ENV_DELETE_STATE_MACHINE_ARN = "EKSPRESS_DELETE_STATE_MACHINE_ARN"
+ENV_DEFAULT_LEASE_HOURS = "EKSPRESS_DEFAULT_LEASE_HOURS"
+ENV_MAX_LEASE_HOURS = "EKSPRESS_MAX_LEASE_HOURS"
+ENV_IDLE_HOURS = "EKSPRESS_IDLE_HOURS"
+ENV_REAP_GRACE_MINUTES = "EKSPRESS_REAP_GRACE_MINUTES"
+ENV_PROTECT_ALLOWED = "EKSPRESS_PROTECT_ALLOWED"
+ENV_NOTIFY_URL = "EKSPRESS_NOTIFY_URL"
+ENV_REAP_EVERY_MINUTES = "EKSPRESS_REAP_EVERY_MINUTES"
+ENV_IDLE_CPU_PERCENT = "EKSPRESS_IDLE_CPU_PERCENT"
 
 # Each workflow in statemachine/ and the variable that carries its ARN to the code.
 STATE_MACHINE_ENV = {
     "create_cluster": ENV_CREATE_STATE_MACHINE_ARN,
     "update_access": ENV_ACCESS_STATE_MACHINE_ARN,
+    "delete_cluster": ENV_DELETE_STATE_MACHINE_ARN,
 }
 
 
@@ -32,6 +42,21 @@ class Settings:
     access_state_machine_arn: str = ""
     # Callers (ARN glob patterns) allowed to map principals to system:masters. Empty: nobody.
     masters_allowed: tuple[str, ...] = ()
+    delete_state_machine_arn: str = ""
+    # Leases: every cluster expires unless extended; protected clusters (policy-gated) never do.
+    default_lease_hours: int = 8
+    max_lease_hours: int = 168
+    protect_allowed: tuple[str, ...] = ()
+    # Idle teardown: no recorded activity for this long (and, on AWS, nodes below this CPU)
+    # counts as idle; the owner is warned and the cluster deleted after the grace period.
+    idle_hours: int = 24
+    idle_cpu_percent: float = 5.0
+    reap_grace_minutes: int = 60
+    notify_url: str = ""
+
+
+def _patterns(variable: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in os.environ.get(variable, "").split(",") if p.strip())
 
 
 @lru_cache(maxsize=1)
@@ -41,5 +66,13 @@ def get_settings() -> Settings:
         create_state_machine_arn=os.environ.get(ENV_CREATE_STATE_MACHINE_ARN, ""),
         poll_scale=float(os.environ.get(ENV_POLL_SCALE, "1.0")),
         access_state_machine_arn=os.environ.get(ENV_ACCESS_STATE_MACHINE_ARN, ""),
-        masters_allowed=tuple(p.strip() for p in os.environ.get(ENV_MASTERS_ALLOWED, "").split(",") if p.strip()),
+        masters_allowed=_patterns(ENV_MASTERS_ALLOWED),
+        delete_state_machine_arn=os.environ.get(ENV_DELETE_STATE_MACHINE_ARN, ""),
+        default_lease_hours=int(os.environ.get(ENV_DEFAULT_LEASE_HOURS, "8")),
+        max_lease_hours=int(os.environ.get(ENV_MAX_LEASE_HOURS, "168")),
+        protect_allowed=_patterns(ENV_PROTECT_ALLOWED),
+        idle_hours=int(os.environ.get(ENV_IDLE_HOURS, "24")),
+        idle_cpu_percent=float(os.environ.get(ENV_IDLE_CPU_PERCENT, "5")),
+        reap_grace_minutes=int(os.environ.get(ENV_REAP_GRACE_MINUTES, "60")),
+        notify_url=os.environ.get(ENV_NOTIFY_URL, ""),
     )

@@ -248,6 +248,9 @@ class ClusterSpec(_Model):
     tags: dict[str, str] = Field(default_factory=dict)
     managed_node_groups: Annotated[list[NodegroupSpec] | None, Field(max_length=MAX_NODEGROUPS)] = None
     iam_identity_mappings: Annotated[list[IdentityMapping], Field(max_length=100)] = Field(default_factory=list)
+    # Lease: hours until the cluster is torn down unless extended (default and maximum are policy).
+    ttl_hours: Annotated[int, Field(ge=1, le=8760)] | None = None
+    protected: bool = False
 
     @field_validator("version", mode="before")
     @classmethod

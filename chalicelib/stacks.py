@@ -146,3 +146,61 @@ def first_failure(cfn: Any, stack_id: str) -> dict[str, str] | None:
         "status": chosen["ResourceStatus"],
         "reason": chosen.get("ResourceStatusReason") or chosen["ResourceStatus"],
     }
+
+
+# -- deletion -----------------------------------------------------------------------
+
+DELETED_STATUS = "DELETE_COMPLETE"
+# Deleting a control plane takes EKS some minutes, a node group a few.
+DELETE_SCHEDULE = {KIND_CLUSTER: (180, 20), KIND_NODEGROUP: (120, 10)}
+
+
+def owned_stacks(cfn: Any, cluster: str, cluster_id: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """(ours, not ours): live stacks named for the cluster, split by our cluster-id tag.
+
+    Only stacks carrying this cluster's id are ours to delete; anything else with a
+    matching name (eksctl's own, or another tool's) is reported and left alone.
+    """
+    prefixes = (naming.cluster_stack_name(cluster), naming.nodegroup_stack_name(cluster, ""))
+    ours: list[dict[str, str]] = []
+    others: list[dict[str, str]] = []
+    for page in cfn.get_paginator("describe_stacks").paginate():
+        for stack in page["Stacks"]:
+            name = stack["StackName"]
+            if stack["StackStatus"] == DELETED_STATUS or not (name == prefixes[0] or name.startswith(prefixes[1])):
+                continue
+            tags = {t["Key"]: t["Value"] for t in stack.get("Tags", [])}
+            kind = KIND_CLUSTER if name == prefixes[0] else KIND_NODEGROUP
+            ref = {"stackName": name, "stackId": stack["StackId"], "kind": kind}
+            (ours if tags.get(naming.TAG_CLUSTER_ID) == cluster_id else others).append(ref)
+    return ours, others
+
+
+def delete(cfn: Any, stack: dict[str, Any]) -> dict[str, Any]:
+    """Ask CloudFormation to delete a stack (by id, so a newer stack of that name is safe)."""
+    cfn.delete_stack(StackName=stack["stackId"])
+    return {**stack, "attempts": int(stack.get("attempts", 0)) + 1, "done": False, "failed": False}
+
+
+def describe_deletion(
+    cfn: Any, stack: dict[str, Any], scale: float = 1.0, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> dict[str, Any]:
+    """One look at a stack being deleted: done, failed (with the first failure) or wait."""
+    found = cfn.describe_stacks(StackName=stack["stackId"])["Stacks"][0]
+    status = found["StackStatus"]
+    since = found.get("DeletionTime") or found.get("LastUpdatedTime") or found["CreationTime"]
+    earliest, interval = DELETE_SCHEDULE[stack["kind"]]
+    elapsed = (now() - since).total_seconds()
+    base = min(MAX_WAIT, earliest - elapsed) if elapsed < earliest else interval
+    state = {
+        **stack,
+        "status": status,
+        "done": status == DELETED_STATUS,
+        "failed": status == "DELETE_FAILED",
+        "waitSeconds": max(1, math.ceil(base * scale)),
+    }
+    if state["failed"]:
+        failure = first_failure(cfn, found["StackId"])
+        state["reason"] = failure["reason"] if failure else found.get("StackStatusReason") or status
+        state["failedResource"] = failure["resource"] if failure else None
+    return state

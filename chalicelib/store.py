@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 INDEX_BY_NAME = "byName"
+# Sparse index of clusters the reaper may have to act on: only ACTIVE, unprotected
+# clusters carry gsi2pk, and gsi2sk is when they become reapable (lease end or idle
+# deadline, whichever is first). The sweep is one Query, however large the fleet.
+INDEX_BY_REAP_AT = "byReapAt"
+REAPABLE = "REAPABLE"
 KIND_CLUSTER = "CLUSTER"
 META = "META"
 
@@ -32,6 +37,8 @@ META = "META"
 CREATING = "CREATING"
 ACTIVE = "ACTIVE"
 FAILED = "FAILED"
+DELETING = "DELETING"
+DELETE_FAILED = "DELETE_FAILED"
 DELETED = "DELETED"
 
 
@@ -74,7 +81,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-_PRIVATE_KEYS = ("pk", "sk", "gsi1pk", "gsi1sk")
+_PRIVATE_KEYS = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
 
 
 def public_record(item: dict[str, Any]) -> dict[str, Any]:
@@ -168,28 +175,43 @@ class Store:
         fields: dict[str, Any],
         event: tuple[str, str] | None = None,
         event_details: dict[str, Any] | None = None,
+        remove: tuple[str, ...] = (),
+        expect_status: tuple[str, ...] = (),
+        expect_operation: str | None = None,
     ) -> None:
         """Set top-level fields (dotted keys set nested map entries), with an optional event.
 
         Conditional on the record still being the cluster `cluster_id`, so a
-        workflow left over from an earlier cluster of the same name cannot write.
+        workflow left over from an earlier cluster of the same name cannot write;
+        and, when given, on the status being one of `expect_status` and the
+        running operation being `expect_operation`.
         """
         now = self._now()
         fields = {**fields, "updatedAt": now}
         names: dict[str, str] = {"#cid": "clusterId"}
         values: dict[str, Any] = {":cid": cluster_id}
-        sets = []
+        sets, removes = [], []
         for i, (key, value) in enumerate(fields.items()):
-            parts = key.split(".")
-            path = ".".join(f"#f{i}_{j}" for j in range(len(parts)))
-            names.update({f"#f{i}_{j}": part for j, part in enumerate(parts)})
+            sets.append(f"{_path(names, f'f{i}', key)} = :v{i}")
             values[f":v{i}"] = value
-            sets.append(f"{path} = :v{i}")
+        for i, key in enumerate(remove):
+            removes.append(_path(names, f"r{i}", key))
+        conditions = ["#cid = :cid"]
+        if expect_status:
+            names["#status"] = "status"
+            slots = [f":s{i}" for i in range(len(expect_status))]
+            values.update(dict(zip(slots, expect_status, strict=True)))
+            conditions.append(f"#status IN ({', '.join(slots)})")
+        if expect_operation is not None:
+            names.update({"#op": "operation", "#opid": "id"})
+            values[":opid"] = expect_operation
+            conditions.append("#op.#opid = :opid")
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         update = {
             "TableName": self._table,
             "Key": to_item({"pk": _pk(name), "sk": META}),
-            "UpdateExpression": "SET " + ", ".join(sets),
-            "ConditionExpression": "#cid = :cid",
+            "UpdateExpression": expression,
+            "ConditionExpression": " AND ".join(conditions),
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": to_item(values),
         }
@@ -210,9 +232,74 @@ class Store:
             reasons = exc.response.get("CancellationReasons") or [{}]
             if reasons[0].get("Code") == "ConditionalCheckFailed":
                 raise ConflictError(
-                    f"cluster {name!r} is no longer the cluster {cluster_id}", cluster=name, clusterId=cluster_id
+                    f"cluster {name!r} changed meanwhile (another cluster, status or operation)",
+                    cluster=name,
+                    clusterId=cluster_id,
                 ) from None
             raise
+
+    def begin_operation(
+        self,
+        name: str,
+        operation: dict[str, Any],
+        fields: dict[str, Any],
+        supersedes: tuple[str, ...] = (),
+        remove: tuple[str, ...] = (),
+    ) -> dict[str, Any]:
+        """Make `operation` the cluster's one running operation, or ConflictError naming the running one.
+
+        Conditional in DynamoDB, so of two racing requests exactly one wins.
+        `supersedes` lists operation types this one may take over (delete takes
+        over a create: its workflow stops the create first).
+        """
+        record = self.get_cluster(name)
+        names = {"#op": "operation", "#type": "type", "#cid": "clusterId"}
+        values: dict[str, Any] = {":cid": record["clusterId"], ":op": operation}
+        condition = "#cid = :cid AND (attribute_not_exists(#op)"
+        for i, kind in enumerate(supersedes):
+            values[f":t{i}"] = kind
+            condition += f" OR #op.#type = :t{i}"
+        condition += ")"
+        sets = ["#op = :op", "updatedAt = :now"]
+        values[":now"] = self._now()
+        for i, (key, value) in enumerate(fields.items()):
+            sets.append(f"{_path(names, f'f{i}', key)} = :v{i}")
+            values[f":v{i}"] = value
+        removes = [_path(names, f"r{i}", key) for i, key in enumerate(remove)]
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=to_item({"pk": _pk(name), "sk": META}),
+                UpdateExpression="SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(values),
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            running = (self.find_cluster(name) or {}).get("operation") or {}
+            raise ConflictError(
+                f"cluster {name!r} is busy with a {running.get('type', 'another')} operation",
+                cluster=name,
+                operation=running,
+            ) from None
+        return {**record, **fields, "operation": operation}
+
+    def reapable(self, before: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Clusters whose reap time (lease end or idle deadline) is at or before `before`, soonest first."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": INDEX_BY_REAP_AT,
+            "KeyConditionExpression": "gsi2pk = :kind AND gsi2sk <= :before",
+            "ExpressionAttributeValues": to_item({":kind": REAPABLE, ":before": before}),
+        }
+        while len(items) < limit:
+            resp = self._ddb.query(**kwargs, Limit=limit - len(items))
+            items.extend(public_record(from_item(i)) for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return items
 
     # -- timeline --------------------------------------------------------------
 
@@ -254,6 +341,13 @@ class Store:
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
 
+def _path(names: dict[str, str], slot: str, key: str) -> str:
+    """An attribute path for `key` (dots separate nested names), its names added to `names`."""
+    parts = key.split(".")
+    names.update({f"#{slot}_{j}": part for j, part in enumerate(parts)})
+    return ".".join(f"#{slot}_{j}" for j in range(len(parts)))
+
+
 def _encode_token(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
 
@@ -261,7 +355,7 @@ def _encode_token(key: dict[str, Any]) -> str:
 def _decode_token(token: str) -> dict[str, Any]:
     try:
         key = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if not isinstance(key, dict) or set(key) != {"pk", "sk", "gsi1pk", "gsi1sk"}:
+        if not isinstance(key, dict) or set(key) != {"pk", "sk", "gsi1pk", "gsi1sk"}:  # byName keys
             raise ValueError("unexpected key")
     except (ValueError, TypeError):
         raise BadRequestError("nextToken is not a token this API issued", field="nextToken") from None
@@ -274,6 +368,8 @@ TABLE_DEFINITION: dict[str, Any] = {
         {"AttributeName": "sk", "AttributeType": "S"},
         {"AttributeName": "gsi1pk", "AttributeType": "S"},
         {"AttributeName": "gsi1sk", "AttributeType": "S"},
+        {"AttributeName": "gsi2pk", "AttributeType": "S"},
+        {"AttributeName": "gsi2sk", "AttributeType": "S"},
     ],
     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
     "GlobalSecondaryIndexes": [
@@ -284,7 +380,15 @@ TABLE_DEFINITION: dict[str, Any] = {
                 {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
             ],
             "Projection": {"ProjectionType": "ALL"},
-        }
+        },
+        {
+            "IndexName": INDEX_BY_REAP_AT,
+            "KeySchema": [
+                {"AttributeName": "gsi2pk", "KeyType": "HASH"},
+                {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        },
     ],
     "BillingMode": "PAY_PER_REQUEST",
 }

@@ -48,6 +48,22 @@ class RecordFailureInput(_Input):
     error: dict[str, Any]
 
 
+class StopCreateWorkflowInput(_Input):
+    createExecutionArn: str | None = None
+
+
+class RegionInput(_Input):
+    region: str
+
+
+class OperationInput(_Input):
+    operationId: str
+
+
+class RecordDeleteFailureInput(OperationInput):
+    error: dict[str, Any]
+
+
 class UpdateAwsAuthInput(_Input):
     nodegroupStacks: list[dict[str, Any]]
 
@@ -84,7 +100,8 @@ def describe_stack(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @tasks.lambda_function(name="mark_cluster_active")
 def mark_cluster_active(event: dict[str, Any], context: Any) -> dict[str, Any]:
     args = MarkClusterActiveInput.model_validate(event)
-    return clusters.mark_active(_store(), args.name, args.clusterId, args.clusterStack.get("outputs") or {})
+    outputs = args.clusterStack.get("outputs") or {}
+    return clusters.mark_active(_store(), get_settings(), args.name, args.clusterId, outputs)
 
 
 @tasks.lambda_function(name="record_failure")
@@ -109,3 +126,49 @@ def change_access(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def record_access_failure(event: dict[str, Any], context: Any) -> dict[str, Any]:
     args = RecordFailureInput.model_validate(event)
     return access.record_access_failure(_store(), args.name, args.clusterId, args.error)
+
+
+@tasks.lambda_function(name="stop_create_workflow")
+def stop_create_workflow(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    args = StopCreateWorkflowInput.model_validate(event)
+    return clusters.stop_create(default_clients().stepfunctions(), args.createExecutionArn)
+
+
+@tasks.lambda_function(name="list_cluster_stacks")
+def list_cluster_stacks(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    args = RegionInput.model_validate(event)
+    return clusters.list_stacks(_store(), default_clients(), args.name, args.clusterId, args.region)
+
+
+@tasks.lambda_function(name="delete_stack")
+def delete_stack(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    args = DescribeStackInput.model_validate(event)
+    return clusters.delete_stack(_store(), default_clients(), args.name, args.clusterId, args.region, args.stack)
+
+
+@tasks.lambda_function(name="describe_stack_deletion")
+def describe_stack_deletion(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    args = DescribeStackInput.model_validate(event)
+    return clusters.describe_stack_deletion(
+        _store(), default_clients(), get_settings(), args.name, args.clusterId, args.region, args.stack
+    )
+
+
+@tasks.lambda_function(name="delete_kubernetes_load_balancers")
+def delete_kubernetes_load_balancers(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    args = RegionInput.model_validate(event)
+    return clusters.delete_kubernetes_load_balancers(
+        _store(), default_clients(), args.name, args.clusterId, args.region
+    )
+
+
+@tasks.lambda_function(name="mark_cluster_deleted")
+def mark_cluster_deleted(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    args = OperationInput.model_validate(event)
+    return clusters.mark_deleted(_store(), args.name, args.clusterId, args.operationId)
+
+
+@tasks.lambda_function(name="record_delete_failure")
+def record_delete_failure(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    args = RecordDeleteFailureInput.model_validate(event)
+    return clusters.record_delete_failure(_store(), args.name, args.clusterId, args.operationId, args.error)

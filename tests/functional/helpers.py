@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from chalicelib import store
+from chalicelib import clusters
+from chalicelib.settings import get_settings
 from chalicelib.spec import ClusterSpec
 
 if TYPE_CHECKING:
@@ -16,19 +17,7 @@ def stack_outputs(cfn: Any, stack: str) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]}
 
 
-def given_a_requested_cluster(db: Store, body: dict[str, Any]) -> dict[str, Any]:
+def given_a_requested_cluster(db: Store, body: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
     """A record as POST /clusters leaves it, without starting a workflow."""
     spec = ClusterSpec.model_validate(body)
-    return db.create_cluster(
-        {
-            "name": spec.name,
-            "clusterId": uuid.uuid4().hex,
-            "status": store.CREATING,
-            "phase": "REQUESTED",
-            "region": spec.region,
-            "version": spec.version,
-            "owner": "tester",
-            "spec": spec.model_dump(mode="json"),
-            "stacks": {},
-        }
-    )
+    return db.create_cluster(clusters.new_record(spec, "tester", get_settings(), now or datetime.now(UTC)))

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 from chalicelib import clusters, store
+from chalicelib.settings import get_settings
 from tests.functional.helpers import given_a_requested_cluster
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ def test_mark_active_stores_how_to_reach_the_cluster(db: Store) -> None:
         "CertificateAuthorityData": "Q0E=",
     }
 
-    clusters.mark_active(db, "done", record["clusterId"], outputs)
+    clusters.mark_active(db, get_settings(), "done", record["clusterId"], outputs)
 
     stored = db.get_cluster("done")
     assert stored["status"] == store.ACTIVE

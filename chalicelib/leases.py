@@ -1,0 +1,167 @@
+"""Leases and idle teardown: every cluster ends unless someone still wants it.
+
+A cluster's *reap time* is the earlier of its lease end (`expiresAt`) and its idle
+deadline (`lastActivityAt` + idle hours). ACTIVE, unprotected clusters carry it in
+the sparse `byReapAt` index, so the hourly sweep is one Query however large the
+fleet. The sweep warns the owner first and deletes only after the grace period,
+unless the lease was extended (which moves the reap time and clears the warning).
+Every decision is written to the cluster's timeline.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from chalicelib import store
+from chalicelib.errors import ConflictError
+from chalicelib.observability import logger
+from chalicelib.policy import check_lease_hours
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from chalicelib.settings import Settings
+    from chalicelib.spec import ClusterSpec
+    from chalicelib.store import Store
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def initial_fields(spec: ClusterSpec, settings: Settings, now: datetime) -> dict[str, Any]:
+    """Lease fields of a new record."""
+    hours = spec.ttl_hours or settings.default_lease_hours
+    return {
+        "ttlHours": hours,
+        "expiresAt": iso(now + timedelta(hours=hours)),
+        "lastActivityAt": iso(now),
+        "protected": spec.protected,
+    }
+
+
+def reap_fields(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The index entry that puts an ACTIVE, unprotected cluster in front of the reaper."""
+    if record.get("protected"):
+        return {}
+    idle_deadline = parse_iso(record["lastActivityAt"]) + timedelta(hours=settings.idle_hours)
+    reap_at = min(parse_iso(record["expiresAt"]), idle_deadline)
+    return {"gsi2pk": store.REAPABLE, "gsi2sk": iso(reap_at), "reapAt": iso(reap_at)}
+
+
+def extend(db: Store, settings: Settings, name: str, hours: int, caller: str, now: datetime) -> dict[str, Any]:
+    """Extend the lease to `hours` from now (never shortening it) and clear any warning."""
+    check_lease_hours(hours, settings, "hours")
+    record = db.get_cluster(name)
+    if record["status"] not in (store.ACTIVE, store.CREATING):
+        raise ConflictError(
+            f"cluster {name!r} is {record['status']}; only a live cluster's lease can be extended",
+            cluster=name,
+            status=record["status"],
+        )
+    expires = max(parse_iso(record["expiresAt"]), now + timedelta(hours=hours))
+    updated = {**record, "expiresAt": iso(expires), "lastActivityAt": iso(now)}
+    fields: dict[str, Any] = {"expiresAt": updated["expiresAt"], "lastActivityAt": updated["lastActivityAt"]}
+    if record["status"] == store.ACTIVE:
+        fields.update(reap_fields(updated, settings))
+    db.update_cluster(
+        name,
+        record["clusterId"],
+        fields,
+        event=("LEASE_EXTENDED", f"Lease extended to {updated['expiresAt']} by {caller}"),
+        remove=("leaseWarnedAt",),
+        expect_status=(record["status"],),
+    )
+    return {"name": name, "expiresAt": updated["expiresAt"]}
+
+
+def sweep(
+    db: Store,
+    settings: Settings,
+    now: datetime,
+    notify: Callable[[dict[str, Any]], None],
+    delete: Callable[[str], dict[str, Any]],
+    busy: Callable[[dict[str, Any]], bool] = lambda record: False,
+    limit: int = 500,
+) -> dict[str, list[str]]:
+    """One pass of idle teardown. Returns the names warned, deleted and kept, by decision."""
+    outcome: dict[str, list[str]] = {"warned": [], "deleted": [], "waiting": [], "busy": []}
+    grace = timedelta(minutes=settings.reap_grace_minutes)
+    for record in db.reapable(iso(now), limit=limit):
+        name, cluster_id = record["name"], record["clusterId"]
+        expired = parse_iso(record["expiresAt"]) <= now
+        reason = "its lease ended" if expired else f"no activity for {settings.idle_hours} hours"
+        try:
+            if not expired and busy(record):
+                # The nodes are working even if nobody called us: that is activity.
+                touched = {**record, "lastActivityAt": iso(now)}
+                db.update_cluster(
+                    name,
+                    cluster_id,
+                    {"lastActivityAt": iso(now), **reap_fields(touched, settings)},
+                    event=("IDLE_CHECK_BUSY", "Nodes are busy; not idle"),
+                    expect_status=(store.ACTIVE,),
+                )
+                outcome["busy"].append(name)
+            elif "leaseWarnedAt" not in record:
+                delete_after = iso(now + grace)
+                db.update_cluster(
+                    name,
+                    cluster_id,
+                    {"leaseWarnedAt": iso(now)},
+                    event=("TEARDOWN_WARNING", f"Will be deleted after {delete_after}: {reason}"),
+                    event_details={"reason": reason, "deleteAfter": delete_after},
+                    expect_status=(store.ACTIVE,),
+                )
+                notify(
+                    {
+                        "type": "teardown_warning",
+                        "cluster": name,
+                        "owner": record.get("owner"),
+                        "reason": reason,
+                        "deleteAfter": delete_after,
+                        "expiresAt": record["expiresAt"],
+                    }
+                )
+                outcome["warned"].append(name)
+            elif parse_iso(record["leaseWarnedAt"]) + grace <= now:
+                db.add_event(name, cluster_id, "TEARDOWN", f"Deleting: {reason}; warned at {record['leaseWarnedAt']}")
+                delete(name)
+                notify({"type": "teardown_started", "cluster": name, "owner": record.get("owner"), "reason": reason})
+                outcome["deleted"].append(name)
+            else:
+                outcome["waiting"].append(name)
+        except ConflictError:
+            # The cluster changed under us (extended, deleted, busy): the next sweep sees it as it is now.
+            logger.info("reaper skipped a cluster that changed", extra={"cluster": name})
+    logger.info("reaper sweep", extra={k: len(v) for k, v in outcome.items()})
+    return outcome
+
+
+def webhook_notifier(url: str, timeout: float = 5.0) -> Callable[[dict[str, Any]], None]:
+    """POST each notification as JSON to `url`; failures are logged, never raised."""
+
+    def notify(message: dict[str, Any]) -> None:
+        if not url:
+            logger.info("notification", extra={"notification": message})
+            return
+        import urllib.request  # only the reaper sends notifications
+
+        request = urllib.request.Request(
+            url, data=json.dumps(message).encode(), method="POST", headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout):
+                pass
+        except OSError as exc:
+            logger.warning(
+                "notification failed", extra={"error": type(exc).__name__, "cluster": message.get("cluster")}
+            )
+
+    return notify
