@@ -90,6 +90,11 @@ def parse_spec(body: dict[str, Any]) -> ClusterSpec:
     return _validated(ClusterSpec, body, "cluster request")
 
 
+def _activity(record: dict[str, Any], what: str) -> None:
+    """Using a cluster through the API keeps it from being torn down as idle."""
+    leases.record_activity(_store(), get_settings(), record, what, datetime.now(UTC))
+
+
 @api.route("/clusters", methods=["POST"])
 @_handled
 def create_cluster() -> Response:
@@ -163,6 +168,7 @@ def add_access(name: str) -> Response:
     started = access.request_access_change(
         _store(), default_clients().stepfunctions(), get_settings(), name, access.ADD, change
     )
+    _activity(_store().get_cluster(name), f"access granted to {mapping.arn or mapping.account}")
     return _json(202, started, {"Location": f"/clusters/{name}/access"})
 
 
@@ -176,6 +182,7 @@ def remove_access(name: str) -> Response:
     started = access.request_access_change(
         _store(), default_clients().stepfunctions(), get_settings(), name, access.REMOVE, {"arn": arn}
     )
+    _activity(_store().get_cluster(name), f"access removed from {arn}")
     return _json(202, started, {"Location": f"/clusters/{name}/access"})
 
 
@@ -183,7 +190,9 @@ def remove_access(name: str) -> Response:
 @_handled
 def get_kubeconfig(name: str) -> Response:
     """A kubeconfig for the cluster (YAML; JSON when asked with Accept: application/json)."""
-    config = access.kubeconfig(_store().get_cluster(name))
+    record = _store().get_cluster(name)
+    config = access.kubeconfig(record)
+    _activity(record, "kubeconfig fetched")
     headers: Mapping[str, str] = api.current_request.headers or {}
     if "application/json" in headers.get("accept", ""):
         return _json(200, config)

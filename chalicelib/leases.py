@@ -10,6 +10,7 @@ Every decision is written to the cluster's timeline.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from chalicelib.policy import check_lease_hours
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from chalicelib.aws import Clients
     from chalicelib.settings import Settings
     from chalicelib.spec import ClusterSpec
     from chalicelib.store import Store
@@ -81,6 +83,35 @@ def extend(db: Store, settings: Settings, name: str, hours: int, caller: str, no
     return {"name": name, "expiresAt": updated["expiresAt"]}
 
 
+ACTIVITY_RESOLUTION = timedelta(minutes=5)
+
+
+def record_activity(db: Store, settings: Settings, record: dict[str, Any], what: str, now: datetime) -> None:
+    """Someone used the cluster through us: it is not idle. At most one write per few minutes.
+
+    Activity moves the idle deadline, never the lease: a cluster past its lease is
+    still torn down (after its warning), however busy.
+    """
+    if record.get("status") != store.ACTIVE:
+        return
+    last = record.get("lastActivityAt")
+    if last and now - parse_iso(last) < ACTIVITY_RESOLUTION:
+        return
+    touched = {**record, "lastActivityAt": iso(now)}
+    fields = {"lastActivityAt": touched["lastActivityAt"], **reap_fields(touched, settings)}
+    still_due = bool(fields.get("reapAt")) and parse_iso(fields["reapAt"]) <= now
+    # A conflict means it changed meanwhile (deleting): activity no longer matters.
+    with contextlib.suppress(ConflictError):
+        db.update_cluster(
+            record["name"],
+            record["clusterId"],
+            fields,
+            remove=() if still_due or "leaseWarnedAt" not in record else ("leaseWarnedAt",),
+            event=("ACTIVITY", f"Activity: {what}") if "leaseWarnedAt" in record and not still_due else None,
+            expect_status=(store.ACTIVE,),
+        )
+
+
 def sweep(
     db: Store,
     settings: Settings,
@@ -106,6 +137,7 @@ def sweep(
                     cluster_id,
                     {"lastActivityAt": iso(now), **reap_fields(touched, settings)},
                     event=("IDLE_CHECK_BUSY", "Nodes are busy; not idle"),
+                    remove=("leaseWarnedAt",),  # a later idle spell gets its own warning
                     expect_status=(store.ACTIVE,),
                 )
                 outcome["busy"].append(name)
@@ -142,6 +174,71 @@ def sweep(
             logger.info("reaper skipped a cluster that changed", extra={"cluster": name})
     logger.info("reaper sweep", extra={k: len(v) for k, v in outcome.items()})
     return outcome
+
+
+CPU_WINDOW = timedelta(hours=1)
+CPU_PERIOD_SECONDS = 300
+
+
+def node_cpu_busy(clients: Clients, settings: Settings, now: datetime) -> Callable[[dict[str, Any]], bool]:
+    """A check the sweep runs before calling a cluster idle: is any node group's CPU above the threshold?
+
+    Managed node groups run in Auto Scaling groups, for which EC2 publishes
+    `CPUUtilization`; a cluster is busy when any 5-minute average of any of its
+    groups over the last hour exceeded `idle_cpu_percent`. A cluster whose metrics
+    cannot be read is taken as busy (the lease still ends it): a missing permission
+    must never delete someone's working cluster.
+    """
+
+    def busy(record: dict[str, Any]) -> bool:
+        name, region = record["name"], record["region"]
+        try:
+            groups = _autoscaling_groups(clients.eks(region), name)
+            if not groups:
+                return False
+            peak = _peak_cpu(clients.client("cloudwatch", region), groups, now)
+        except Exception as exc:  # any AWS error: keep the cluster, say why
+            logger.warning("idle check failed", extra={"cluster": name, "error": type(exc).__name__})
+            return True
+        logger.info("idle check", extra={"cluster": name, "peakCpu": peak, "groups": len(groups)})
+        return peak is not None and peak > settings.idle_cpu_percent
+
+    return busy
+
+
+def _autoscaling_groups(eks: Any, cluster: str) -> list[str]:
+    names: list[str] = []
+    for page in eks.get_paginator("list_nodegroups").paginate(clusterName=cluster):
+        for nodegroup in page["nodegroups"]:
+            found = eks.describe_nodegroup(clusterName=cluster, nodegroupName=nodegroup)["nodegroup"]
+            names.extend(g["name"] for g in (found.get("resources") or {}).get("autoScalingGroups", []))
+    return names
+
+
+def _peak_cpu(cloudwatch: Any, groups: list[str], now: datetime) -> float | None:
+    """The highest 5-minute average CPU of any of the groups over the window (None: no data)."""
+    queries = [
+        {
+            "Id": f"g{i}",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/EC2",
+                    "MetricName": "CPUUtilization",
+                    "Dimensions": [{"Name": "AutoScalingGroupName", "Value": group}],
+                },
+                "Period": CPU_PERIOD_SECONDS,
+                "Stat": "Average",
+            },
+        }
+        for i, group in enumerate(groups[:500])  # GetMetricData takes up to 500 queries
+    ]
+    values: list[float] = []
+    for page in cloudwatch.get_paginator("get_metric_data").paginate(
+        MetricDataQueries=queries, StartTime=now - CPU_WINDOW, EndTime=now
+    ):
+        for result in page["MetricDataResults"]:
+            values.extend(result.get("Values", []))
+    return max(values) if values else None
 
 
 def webhook_notifier(url: str, timeout: float = 5.0) -> Callable[[dict[str, Any]], None]:

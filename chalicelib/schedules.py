@@ -26,12 +26,14 @@ def run_sweep(now: datetime | None = None) -> dict[str, list[str]]:
     clients = default_clients()
     db = Store(clients.dynamodb(), settings.table_name)
     sfn = clients.stepfunctions()
+    now = now or datetime.now(UTC)
     return leases.sweep(
         db,
         settings,
-        now or datetime.now(UTC),
+        now,
         notify=leases.webhook_notifier(settings.notify_url),
         delete=lambda name: clusters.request_delete(db, sfn, settings, name, REAPER),
+        busy=leases.node_cpu_busy(clients, settings, now),
     )
 
 
