@@ -5,23 +5,22 @@ from __future__ import annotations
 import functools
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib import access, clusters, leases, policy
+from chalicelib import access, clusters, leases, nodegroups, policy
 from chalicelib.aws import default_clients
-from chalicelib.errors import BadRequestError, EkspressError, SpecValidationError
+from chalicelib.errors import BadRequestError, EkspressError
 from chalicelib.observability import logger
 from chalicelib.settings import get_settings
-from chalicelib.spec import ClusterSpec, IdentityMapping, describe_errors
+from chalicelib.spec import ClusterSpec, IdentityMapping, validate
 from chalicelib.store import Store
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-M = TypeVar("M", bound=BaseModel)
 
 api = Blueprint(__name__)
 
@@ -77,17 +76,8 @@ def _body() -> dict[str, Any]:
     return body
 
 
-def _validated(model: type[M], body: dict[str, Any], what: str) -> M:
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        fields = describe_errors(exc)
-        names = ", ".join(sorted({f["field"] for f in fields}))
-        raise SpecValidationError(f"the {what} is invalid: {names}", fields=fields) from None
-
-
 def parse_spec(body: dict[str, Any]) -> ClusterSpec:
-    return _validated(ClusterSpec, body, "cluster request")
+    return validate(ClusterSpec, body, "cluster request")
 
 
 def _activity(record: dict[str, Any], what: str) -> None:
@@ -147,9 +137,42 @@ class LeaseRequest(BaseModel):
 @_handled
 def extend_lease(name: str) -> Response:
     """Extend the lease to `hours` from now (within the policy's maximum); clears a teardown warning."""
-    body = _validated(LeaseRequest, _body(), "lease request")
+    body = validate(LeaseRequest, _body(), "lease request")
     result = leases.extend(_store(), get_settings(), name, body.hours, _caller(), datetime.now(UTC))
     return _json(200, result)
+
+
+@api.route("/clusters/{name}/nodegroups", methods=["POST"])
+@_handled
+def add_nodegroup(name: str) -> Response:
+    """Add a managed node group (its own stack); 202 with the operation, 409 while another runs."""
+    started = nodegroups.request_add(
+        _store(), default_clients().stepfunctions(), get_settings(), name, _body(), _caller()
+    )
+    _activity(_store().get_cluster(name), "node group added")
+    return _json(202, started, {"Location": f"/clusters/{name}"})
+
+
+@api.route("/clusters/{name}/nodegroups/{nodegroup}", methods=["PATCH"])
+@_handled
+def scale_nodegroup(name: str, nodegroup: str) -> Response:
+    """Change a node group's minSize / desiredCapacity / maxSize through a stack update."""
+    started = nodegroups.request_scale(
+        _store(), default_clients().stepfunctions(), get_settings(), name, nodegroup, _body(), _caller()
+    )
+    _activity(_store().get_cluster(name), f"node group {nodegroup} scaled")
+    return _json(202, started, {"Location": f"/clusters/{name}"})
+
+
+@api.route("/clusters/{name}/nodegroups/{nodegroup}", methods=["DELETE"])
+@_handled
+def delete_nodegroup(name: str, nodegroup: str) -> Response:
+    """Delete a node group: its role leaves aws-auth, then its stack is deleted."""
+    started = nodegroups.request_delete(
+        _store(), default_clients().stepfunctions(), get_settings(), name, nodegroup, _caller()
+    )
+    _activity(_store().get_cluster(name), f"node group {nodegroup} deleted")
+    return _json(202, started, {"Location": f"/clusters/{name}"})
 
 
 @api.route("/clusters/{name}/access", methods=["GET"])
@@ -162,7 +185,7 @@ def get_access(name: str) -> Response:
 @api.route("/clusters/{name}/access", methods=["POST"])
 @_handled
 def add_access(name: str) -> Response:
-    mapping = _validated(IdentityMapping, _body(), "mapping")
+    mapping = validate(IdentityMapping, _body(), "mapping")
     policy.check_mappings([mapping], _caller(), get_settings())
     change = mapping.model_dump(mode="json", exclude_none=True)
     started = access.request_access_change(

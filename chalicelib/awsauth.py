@@ -129,6 +129,12 @@ def ensure_node_roles(auth: AuthMap, role_arns: list[str]) -> AuthMap:
     return auth
 
 
+def remove_node_role(auth: AuthMap, role_arn: str) -> AuthMap:
+    """Unmap a node role whose node group is going away (only the workflow does this)."""
+    auth.roles[:] = [e for e in auth.roles if not (e.get("rolearn") == role_arn and is_node_mapping(e))]
+    return auth
+
+
 def add(auth: AuthMap, mapping: IdentityMapping) -> AuthMap:
     """Add a mapping. Re-adding an identical entry changes nothing (idempotent)."""
     key, entry = mapping_entry(mapping)

@@ -98,6 +98,11 @@ def _spec(record: dict[str, Any]) -> ClusterSpec:
     return ClusterSpec.model_validate(record["spec"])
 
 
+def target_spec(record: dict[str, Any]) -> ClusterSpec:
+    """The spec a running change is heading for (a node group change carries one), else the record's."""
+    return ClusterSpec.model_validate((record.get("operation") or {}).get("spec") or record["spec"])
+
+
 def choose_zones(ec2: Any) -> list[str]:
     """Pick availability zones as eksctl does: available, EKS-supported, stable order."""
     resp = ec2.describe_availability_zones(
@@ -147,9 +152,15 @@ def create_cluster_stack(db: Store, clients: Clients, name: str, cluster_id: str
 
 
 def create_nodegroup_stack(db: Store, clients: Clients, name: str, cluster_id: str, nodegroup: str) -> dict[str, Any]:
-    """Create `eksctl-NAME-nodegroup-NG` for one node group of the spec."""
+    """Create `eksctl-NAME-nodegroup-NG` for one node group of the spec.
+
+    Also the first step of adding a node group to a live cluster: the group is then
+    in the spec the running operation is heading for, not yet in the record's spec.
+    """
     record = db.get_cluster(name)
-    spec = _spec(record)
+    spec = target_spec(record)
+    # A name can come back after its node group was deleted: the token is per operation.
+    token = (record.get("operation") or {}).get("id") or cluster_id
     group = next((g for g in spec.nodegroups if g.name == nodegroup), None)
     if group is None:
         raise ValueError(f"node group {nodegroup!r} is not in the spec of cluster {name!r}")
@@ -159,19 +170,15 @@ def create_nodegroup_stack(db: Store, clients: Clients, name: str, cluster_id: s
         stack_name,
         templates.to_json(templates.build_nodegroup_template(spec, group, cluster_id)),
         {**_stack_tags(spec, cluster_id), naming.TAG_NODEGROUP: nodegroup},
-        request_token=f"{cluster_id}-ng-{nodegroup}"[:128],
+        request_token=f"{token}-ng-{nodegroup}"[:128],
     )
+    entry = {"kind": stacks.KIND_NODEGROUP, "nodegroup": nodegroup, "stackId": ref["stackId"]}
     db.update_cluster(
         name,
         cluster_id,
         {
-            "phase": PHASE_NODEGROUPS,
-            f"stacks.{stack_name}": {
-                "kind": stacks.KIND_NODEGROUP,
-                "nodegroup": nodegroup,
-                "stackId": ref["stackId"],
-                "status": "CREATE_IN_PROGRESS",
-            },
+            **({"phase": PHASE_NODEGROUPS} if record["status"] == store.CREATING else {}),
+            f"stacks.{stack_name}": {**entry, "status": "CREATE_IN_PROGRESS"},
         },
         event=("STACK_CREATING", f"Creating stack {stack_name}"),
         event_details={"stack": stack_name, "nodegroup": nodegroup},

@@ -23,12 +23,14 @@ ENV_PROTECT_ALLOWED = "EKSPRESS_PROTECT_ALLOWED"
 ENV_NOTIFY_URL = "EKSPRESS_NOTIFY_URL"
 ENV_REAP_EVERY_MINUTES = "EKSPRESS_REAP_EVERY_MINUTES"
 ENV_IDLE_CPU_PERCENT = "EKSPRESS_IDLE_CPU_PERCENT"
+ENV_NODEGROUP_STATE_MACHINE_ARN = "EKSPRESS_NODEGROUP_STATE_MACHINE_ARN"
 
 # Each workflow in statemachine/ and the variable that carries its ARN to the code.
 STATE_MACHINE_ENV = {
     "create_cluster": ENV_CREATE_STATE_MACHINE_ARN,
     "update_access": ENV_ACCESS_STATE_MACHINE_ARN,
     "delete_cluster": ENV_DELETE_STATE_MACHINE_ARN,
+    "change_nodegroup": ENV_NODEGROUP_STATE_MACHINE_ARN,
 }
 
 
@@ -43,6 +45,7 @@ class Settings:
     # Callers (ARN glob patterns) allowed to map principals to system:masters. Empty: nobody.
     masters_allowed: tuple[str, ...] = ()
     delete_state_machine_arn: str = ""
+    nodegroup_state_machine_arn: str = ""
     # Leases: every cluster expires unless extended; protected clusters (policy-gated) never do.
     default_lease_hours: int = 8
     max_lease_hours: int = 168
@@ -68,6 +71,7 @@ def get_settings() -> Settings:
         access_state_machine_arn=os.environ.get(ENV_ACCESS_STATE_MACHINE_ARN, ""),
         masters_allowed=_patterns(ENV_MASTERS_ALLOWED),
         delete_state_machine_arn=os.environ.get(ENV_DELETE_STATE_MACHINE_ARN, ""),
+        nodegroup_state_machine_arn=os.environ.get(ENV_NODEGROUP_STATE_MACHINE_ARN, ""),
         default_lease_hours=int(os.environ.get(ENV_DEFAULT_LEASE_HOURS, "8")),
         max_lease_hours=int(os.environ.get(ENV_MAX_LEASE_HOURS, "168")),
         protect_allowed=_patterns(ENV_PROTECT_ALLOWED),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -26,6 +26,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from chalicelib import naming
+from chalicelib.errors import SpecValidationError
 
 SUPPORTED_VERSIONS = ("1.30", "1.31", "1.32", "1.33", "1.34")
 DEFAULT_VERSION = "1.33"
@@ -193,6 +194,20 @@ class NodegroupSpec(_Model):
         return self
 
 
+class ScalingRequest(_Model):
+    """`PATCH /clusters/{name}/nodegroups/{ng}`: any of the three sizes, as eksctl scales."""
+
+    min_size: int | None = Field(default=None, ge=0, le=MAX_NODES_PER_GROUP)
+    max_size: int | None = Field(default=None, ge=1, le=MAX_NODES_PER_GROUP)
+    desired_capacity: int | None = Field(default=None, ge=0, le=MAX_NODES_PER_GROUP)
+
+    @model_validator(mode="after")
+    def _something(self) -> ScalingRequest:
+        if self.min_size is None and self.max_size is None and self.desired_capacity is None:
+            raise ValueError("send at least one of minSize, maxSize, desiredCapacity")
+        return self
+
+
 IAM_PRINCIPAL_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9_+=,.@/-]+$"
 ACCOUNT_PATTERN = r"^[0-9]{12}$"
 GROUP_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9:._@-]*$"
@@ -320,3 +335,16 @@ def describe_errors(error: ValidationError) -> list[dict[str, str]]:
         {"field": field_path(tuple(e["loc"])) or "(body)", "rule": e["type"], "message": e["msg"]}
         for e in error.errors(include_url=False)
     ]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(model: type[M], body: dict[str, Any], what: str) -> M:
+    """Validate a request body; a 422 names every field, its rule and why."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        fields = describe_errors(exc)
+        names = ", ".join(sorted({f["field"] for f in fields}))
+        raise SpecValidationError(f"the {what} is invalid: {names}", fields=fields) from None

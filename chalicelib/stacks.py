@@ -92,6 +92,31 @@ def create_stack(
         return {"stackName": stack_name, "stackId": existing["StackId"]}
 
 
+NO_UPDATES = "No updates are to be performed"
+
+
+def update_stack(cfn: Any, stack: dict[str, Any], template_body: str, cluster_id: str) -> dict[str, Any]:
+    """Update one of our stacks to a new template; an unchanged template is already done.
+
+    The stack must carry this cluster's id tag: an update never touches a stack we
+    did not create. Tags are kept as they are (CloudFormation keeps them when
+    `Tags` is not sent).
+    """
+    found = cfn.describe_stacks(StackName=stack["stackId"])["Stacks"][0]
+    tags = {t["Key"]: t["Value"] for t in found.get("Tags", [])}
+    if tags.get(naming.TAG_CLUSTER_ID) != cluster_id:
+        raise StackNotOursError(
+            f"stack {found['StackName']} was not created for this cluster", stack=found["StackName"]
+        )
+    try:
+        cfn.update_stack(StackName=stack["stackId"], TemplateBody=template_body, Capabilities=["CAPABILITY_IAM"])
+    except cfn.exceptions.ClientError as exc:
+        if NO_UPDATES not in str(exc):
+            raise
+        return {**stack, "unchanged": True}
+    return {**stack, "unchanged": False}
+
+
 def describe(
     cfn: Any,
     stack_id: str,
@@ -102,7 +127,8 @@ def describe(
     """One look at a stack: its status, outputs when done, the first failure when failed."""
     stack = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
     status = stack["StackStatus"]
-    elapsed = (now() - stack["CreationTime"]).total_seconds()
+    # An update's clock starts at the update, not at the stack's creation.
+    elapsed = (now() - (stack.get("LastUpdatedTime") or stack["CreationTime"])).total_seconds()
     state: dict[str, Any] = {
         "stackName": stack["StackName"],
         "stackId": stack["StackId"],

@@ -245,6 +245,7 @@ class Store:
         fields: dict[str, Any],
         supersedes: tuple[str, ...] = (),
         remove: tuple[str, ...] = (),
+        expect_status: tuple[str, ...] = (),
     ) -> dict[str, Any]:
         """Make `operation` the cluster's one running operation, or ConflictError naming the running one.
 
@@ -253,13 +254,20 @@ class Store:
         over a create: its workflow stops the create first).
         """
         record = self.get_cluster(name)
-        names = {"#op": "operation", "#type": "type", "#cid": "clusterId"}
+        names = {"#op": "operation", "#cid": "clusterId"}
+        if supersedes:
+            names["#type"] = "type"
         values: dict[str, Any] = {":cid": record["clusterId"], ":op": operation}
         condition = "#cid = :cid AND (attribute_not_exists(#op)"
         for i, kind in enumerate(supersedes):
             values[f":t{i}"] = kind
             condition += f" OR #op.#type = :t{i}"
         condition += ")"
+        if expect_status:
+            names["#status"] = "status"
+            statuses = [f":s{i}" for i in range(len(expect_status))]
+            values.update(dict(zip(statuses, expect_status, strict=True)))
+            condition += f" AND #status IN ({', '.join(statuses)})"
         sets = ["#op = :op", "updatedAt = :now"]
         values[":now"] = self._now()
         for i, (key, value) in enumerate(fields.items()):
@@ -276,11 +284,16 @@ class Store:
                 ExpressionAttributeValues=to_item(values),
             )
         except self._ddb.exceptions.ConditionalCheckFailedException:
-            running = (self.find_cluster(name) or {}).get("operation") or {}
+            current = self.find_cluster(name) or {}
+            running = current.get("operation") or {}
+            if not running and expect_status and current.get("status") not in expect_status:
+                raise ConflictError(
+                    f"cluster {name!r} is {current.get('status')}", cluster=name, status=current.get("status")
+                ) from None
             raise ConflictError(
                 f"cluster {name!r} is busy with a {running.get('type', 'another')} operation",
                 cluster=name,
-                operation=running,
+                operation={k: v for k, v in running.items() if k != "spec"},
             ) from None
         return {**record, **fields, "operation": operation}
 

@@ -12,7 +12,7 @@ from typing import Any
 from chalice.app import Blueprint
 from pydantic import BaseModel, ConfigDict
 
-from chalicelib import access, clusters
+from chalicelib import access, clusters, nodegroups
 from chalicelib.aws import default_clients
 from chalicelib.settings import get_settings
 from chalicelib.store import Store
@@ -66,6 +66,10 @@ class RecordDeleteFailureInput(OperationInput):
 
 class UpdateAwsAuthInput(_Input):
     nodegroupStacks: list[dict[str, Any]]
+
+
+class ChangeNodeRoleInput(DescribeStackInput):
+    action: str
 
 
 class ChangeAccessInput(_Input):
@@ -172,3 +176,31 @@ def mark_cluster_deleted(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def record_delete_failure(event: dict[str, Any], context: Any) -> dict[str, Any]:
     args = RecordDeleteFailureInput.model_validate(event)
     return clusters.record_delete_failure(_store(), args.name, args.clusterId, args.operationId, args.error)
+
+
+@tasks.lambda_function(name="update_nodegroup_stack")
+def update_nodegroup_stack(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    args = DescribeStackInput.model_validate(event)
+    return nodegroups.update_nodegroup_stack(
+        _store(), default_clients(), args.name, args.clusterId, args.region, args.stack
+    )
+
+
+@tasks.lambda_function(name="change_node_role")
+def change_node_role(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    args = ChangeNodeRoleInput.model_validate(event)
+    return nodegroups.change_node_role(
+        _store(), default_clients(), args.name, args.clusterId, args.region, args.action, args.stack
+    )
+
+
+@tasks.lambda_function(name="finish_nodegroup_change")
+def finish_nodegroup_change(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    args = OperationInput.model_validate(event)
+    return nodegroups.finish(_store(), args.name, args.clusterId, args.operationId)
+
+
+@tasks.lambda_function(name="record_nodegroup_failure")
+def record_nodegroup_failure(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    args = RecordDeleteFailureInput.model_validate(event)
+    return nodegroups.record_failure(_store(), args.name, args.clusterId, args.operationId, args.error)
