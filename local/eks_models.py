@@ -150,6 +150,29 @@ class EKSNodegroupModel(CloudFormationModel):
         )
         return cls(nodegroup, account_id, region_name)
 
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        original_resource: EKSNodegroupModel,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> EKSNodegroupModel:
+        """Scaling is an in-place update on AWS (UpdateNodegroupConfig); so it is here."""
+        scaling = cloudformation_json.get("Properties", {}).get("ScalingConfig", {})
+        ng = original_resource.nodegroup
+        eks_backends[account_id][region_name].update_nodegroup_config(
+            cluster_name=ng.cluster_name,
+            nodegroup_name=ng.nodegroup_name,
+            scaling_config={
+                "minSize": int(scaling.get("MinSize", ng.scaling_config["minSize"])),
+                "maxSize": int(scaling.get("MaxSize", ng.scaling_config["maxSize"])),
+                "desiredSize": int(scaling.get("DesiredSize", ng.scaling_config["desiredSize"])),
+            },
+        )
+        return original_resource
+
     def delete(self, account_id: str, region_name: str) -> None:
         backend = eks_backends[account_id][region_name]
         cluster = backend.clusters.get(self.nodegroup.cluster_name)

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import json
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
+from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import CloudFormationBackend, Event, Stack
 from moto.cloudformation.parsing import OutputMap
 
@@ -69,6 +72,7 @@ class StackBehaviour:
 behaviour = StackBehaviour()
 _original_create_resources = Stack.create_resources
 _original_delete_stack = CloudFormationBackend.delete_stack
+_original_update_stack = CloudFormationBackend.update_stack
 
 
 def _resource_event(stack: Stack, logical_id: str, status: str, reason: str | None) -> Event:
@@ -147,6 +151,14 @@ def _delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> None:
     _mark_delete_failed(stack, fault)
 
 
+def _update_stack(self: CloudFormationBackend, name: str, template: str, *args: Any, **kwargs: Any) -> Stack:
+    """CloudFormation refuses an update that changes nothing; moto would run it."""
+    stack = self.get_stack(name)
+    if json.loads(template) == json.loads(stack.template) and not kwargs.get("parameters"):
+        raise ValidationError(stack.stack_id, message="No updates are to be performed.")
+    return _original_update_stack(self, name, template, *args, **kwargs)
+
+
 def _culprit(stack: Stack, message: str) -> str:
     """The logical id of the resource an error message names (by physical id), else the stack."""
     for logical_id in stack.template_dict.get("Resources", {}):
@@ -179,5 +191,6 @@ def _set_status(self: Stack, value: str | None) -> None:
 def install() -> None:
     Stack.create_resources = _create_resources  # type: ignore[method-assign]
     CloudFormationBackend.delete_stack = _delete_stack  # type: ignore[method-assign]
+    CloudFormationBackend.update_stack = _update_stack  # type: ignore[method-assign]
     # A data descriptor on the class: every read of `stack.status` first lets due stacks settle.
     Stack.status = property(_get_status, _set_status)  # type: ignore[assignment,method-assign]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.config import default_user_config
 
 from chalicelib import settings
 from chalicelib.aws import Clients, reset_default_clients
@@ -24,6 +25,8 @@ REGION = "us-west-2"
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # An engine started earlier in this process may have pointed boto3 at a server.
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    # ...and told moto to run state machines; here executions only exist, as tests start and stop them.
+    monkeypatch.setitem(default_user_config, "stepfunctions", {"execute_state_machine": False})
     monkeypatch.setenv(settings.ENV_TABLE_NAME, TABLE)
     monkeypatch.setenv(settings.ENV_POLL_SCALE, "1.0")
     settings.get_settings.cache_clear()
