@@ -35,10 +35,16 @@ ZONES_WANTED = 3
 ZONES_REQUIRED = 2
 
 
-def new_record(spec: ClusterSpec, owner: str, settings: Settings, now: datetime) -> dict[str, Any]:
-    """The record of a requested cluster, before anything is created for it."""
+def new_record(
+    spec: ClusterSpec, owner: str, settings: Settings, now: datetime, notify: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The record of a requested cluster, before anything is created for it.
+
+    `notify` says where to announce progress (Slack's response_url); it is never shown by the API.
+    """
     cluster_id = uuid.uuid4().hex
     return {
+        **({"notify": notify} if notify else {}),
         "name": spec.name,
         "clusterId": cluster_id,
         "status": store.CREATING,
@@ -54,9 +60,11 @@ def new_record(spec: ClusterSpec, owner: str, settings: Settings, now: datetime)
     }
 
 
-def request_create(spec: ClusterSpec, owner: str, db: Store, sfn: Any, settings: Settings) -> dict[str, Any]:
+def request_create(
+    spec: ClusterSpec, owner: str, db: Store, sfn: Any, settings: Settings, notify: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Record a new cluster (the name must be free) and start its create workflow."""
-    record = db.create_cluster(new_record(spec, owner, settings, datetime.now(UTC)))
+    record = db.create_cluster(new_record(spec, owner, settings, datetime.now(UTC), notify))
     cluster_id = record["clusterId"]
     try:
         arn = workflow.start(
@@ -81,11 +89,19 @@ def request_create(spec: ClusterSpec, owner: str, db: Store, sfn: Any, settings:
     db.update_cluster(
         spec.name, cluster_id, {"executionArn": arn}, event=("WORKFLOW_STARTED", "Create workflow started")
     )
-    return {**record, "executionArn": arn}
+    return {**without_private(record), "executionArn": arn}
+
+
+PRIVATE_FIELDS = ("notify",)
+
+
+def without_private(record: dict[str, Any]) -> dict[str, Any]:
+    """The record as callers may see it: no delivery addresses (Slack's are credentials)."""
+    return {k: v for k, v in record.items() if k not in PRIVATE_FIELDS}
 
 
 def describe_cluster(db: Store, name: str, with_events: bool = True) -> dict[str, Any]:
-    record = db.get_cluster(name)
+    record = without_private(db.get_cluster(name))
     if with_events:
         record["events"] = db.list_events(name, record["clusterId"])
     return record
@@ -324,7 +340,7 @@ def request_delete(db: Store, sfn: Any, settings: Settings, name: str, caller: s
         event=("DELETE_REQUESTED", f"Deletion requested by {caller}"),
         event_details={"operation": operation_id, "executionArn": arn},
     )
-    return {**record, "operation": {**operation, "executionArn": arn}}
+    return {**without_private(record), "operation": {**operation, "executionArn": arn}}
 
 
 def stop_create(sfn: Any, create_execution_arn: str | None) -> dict[str, Any]:

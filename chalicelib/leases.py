@@ -11,7 +11,6 @@ Every decision is written to the cluster's timeline.
 from __future__ import annotations
 
 import contextlib
-import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -239,26 +238,3 @@ def _peak_cpu(cloudwatch: Any, groups: list[str], now: datetime) -> float | None
         for result in page["MetricDataResults"]:
             values.extend(result.get("Values", []))
     return max(values) if values else None
-
-
-def webhook_notifier(url: str, timeout: float = 5.0) -> Callable[[dict[str, Any]], None]:
-    """POST each notification as JSON to `url`; failures are logged, never raised."""
-
-    def notify(message: dict[str, Any]) -> None:
-        if not url:
-            logger.info("notification", extra={"notification": message})
-            return
-        import urllib.request  # only the reaper sends notifications
-
-        request = urllib.request.Request(
-            url, data=json.dumps(message).encode(), method="POST", headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout):
-                pass
-        except OSError as exc:
-            logger.warning(
-                "notification failed", extra={"error": type(exc).__name__, "cluster": message.get("cluster")}
-            )
-
-    return notify

@@ -8,7 +8,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Rate
 
-from chalicelib import clusters, leases
+from chalicelib import clusters, leases, notify
 from chalicelib.aws import default_clients
 from chalicelib.settings import ENV_REAP_EVERY_MINUTES, get_settings
 from chalicelib.store import Store
@@ -31,7 +31,7 @@ def run_sweep(now: datetime | None = None) -> dict[str, list[str]]:
         db,
         settings,
         now,
-        notify=leases.webhook_notifier(settings.notify_url),
+        notify=notify.teardown_notifier(settings),
         delete=lambda name: clusters.request_delete(db, sfn, settings, name, REAPER),
         busy=leases.node_cpu_busy(clients, settings, now),
     )

@@ -24,6 +24,12 @@ ENV_NOTIFY_URL = "EKSPRESS_NOTIFY_URL"
 ENV_REAP_EVERY_MINUTES = "EKSPRESS_REAP_EVERY_MINUTES"
 ENV_IDLE_CPU_PERCENT = "EKSPRESS_IDLE_CPU_PERCENT"
 ENV_NODEGROUP_STATE_MACHINE_ARN = "EKSPRESS_NODEGROUP_STATE_MACHINE_ARN"
+ENV_SLACK_SECRET_ID = "EKSPRESS_SLACK_SECRET_ID"
+ENV_SLACK_SECRET_PARAMETER = "EKSPRESS_SLACK_SECRET_PARAMETER"
+ENV_SLACK_ADMINS = "EKSPRESS_SLACK_ADMINS"
+ENV_SLACK_TEAMS = "EKSPRESS_SLACK_TEAMS"
+ENV_SLACK_CHANNELS = "EKSPRESS_SLACK_CHANNELS"
+ENV_SLACK_WEBHOOK_URL = "EKSPRESS_SLACK_WEBHOOK_URL"
 
 # Each workflow in statemachine/ and the variable that carries its ARN to the code.
 STATE_MACHINE_ENV = {
@@ -56,6 +62,16 @@ class Settings:
     idle_cpu_percent: float = 5.0
     reap_grace_minutes: int = 60
     notify_url: str = ""
+    # Slack: the signing secret lives in Secrets Manager (id) or SSM (parameter name).
+    slack_secret_id: str = ""
+    slack_secret_parameter: str = ""
+    # Slack user ids that may extend or delete anyone's cluster; workspaces and channels
+    # the command is accepted from (empty: any).
+    slack_admins: tuple[str, ...] = ()
+    slack_teams: tuple[str, ...] = ()
+    slack_channels: tuple[str, ...] = ()
+    # An incoming webhook for messages with no response_url to answer (teardown warnings).
+    slack_webhook_url: str = ""
 
 
 def _patterns(variable: str) -> tuple[str, ...]:
@@ -79,4 +95,10 @@ def get_settings() -> Settings:
         idle_cpu_percent=float(os.environ.get(ENV_IDLE_CPU_PERCENT, "5")),
         reap_grace_minutes=int(os.environ.get(ENV_REAP_GRACE_MINUTES, "60")),
         notify_url=os.environ.get(ENV_NOTIFY_URL, ""),
+        slack_secret_id=os.environ.get(ENV_SLACK_SECRET_ID, ""),
+        slack_secret_parameter=os.environ.get(ENV_SLACK_SECRET_PARAMETER, ""),
+        slack_admins=_patterns(ENV_SLACK_ADMINS),
+        slack_teams=_patterns(ENV_SLACK_TEAMS),
+        slack_channels=_patterns(ENV_SLACK_CHANNELS),
+        slack_webhook_url=os.environ.get(ENV_SLACK_WEBHOOK_URL, ""),
     )

@@ -82,6 +82,8 @@ def _plain(value: Any) -> Any:
 
 
 _PRIVATE_KEYS = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+# The TTL attribute: DynamoDB deletes an item some time after this epoch second.
+TTL_ATTRIBUTE = "expiresAtEpoch"
 
 
 def public_record(item: dict[str, Any]) -> dict[str, Any]:
@@ -313,6 +315,25 @@ class Store:
                 break
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
         return items
+
+    # -- once-only keys --------------------------------------------------------
+
+    def claim_once(self, key: str, ttl_seconds: int, now_epoch: int) -> bool:
+        """True the first time `key` is claimed; False for a repeat within its lifetime.
+
+        Items expire through the table's TTL attribute (`expiresAtEpoch`); until
+        DynamoDB removes them, an expired claim can be taken again.
+        """
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=to_item({"pk": f"ONCE#{key}", "sk": "ONCE", "expiresAtEpoch": now_epoch + ttl_seconds}),
+                ConditionExpression="attribute_not_exists(pk) OR expiresAtEpoch < :now",
+                ExpressionAttributeValues=to_item({":now": now_epoch}),
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     # -- timeline --------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from typing import Any
 from chalice.app import Blueprint
 from pydantic import BaseModel, ConfigDict
 
-from chalicelib import access, clusters, nodegroups
+from chalicelib import access, clusters, nodegroups, notify
 from chalicelib.aws import default_clients
 from chalicelib.settings import get_settings
 from chalicelib.store import Store
@@ -70,6 +70,10 @@ class UpdateAwsAuthInput(_Input):
 
 class ChangeNodeRoleInput(DescribeStackInput):
     action: str
+
+
+class NotifyInput(_Input):
+    event: str
 
 
 class ChangeAccessInput(_Input):
@@ -204,3 +208,9 @@ def finish_nodegroup_change(event: dict[str, Any], context: Any) -> dict[str, An
 def record_nodegroup_failure(event: dict[str, Any], context: Any) -> dict[str, Any]:
     args = RecordDeleteFailureInput.model_validate(event)
     return nodegroups.record_failure(_store(), args.name, args.clusterId, args.operationId, args.error)
+
+
+@tasks.lambda_function(name="notify")
+def notify_cluster_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    args = NotifyInput.model_validate(event)
+    return notify.cluster_event(_store(), get_settings(), args.name, args.event)

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from chalicelib import naming, settings
 from chalicelib.aws import reset_default_clients
-from chalicelib.store import TABLE_DEFINITION
+from chalicelib.store import TABLE_DEFINITION, TTL_ATTRIBUTE
 
 ROOT = Path(__file__).resolve().parent.parent
 STATEMACHINE_DIR = ROOT / "statemachine"
@@ -36,6 +36,8 @@ ACCESS_KEY = "testing"
 SECRET_KEY = "testing"
 # What moto's STS answers GetCallerIdentity with for keys it did not issue.
 CREATOR_ARN = f"arn:aws:sts::{ACCOUNT_ID}:user/moto"
+SLACK_SECRET_NAME = "ekspress/local/slack-signing-secret"
+LOCAL_SLACK_SIGNING_SECRET = "local-slack-signing-secret"
 
 
 def _tiny_zip() -> bytes:
@@ -65,6 +67,7 @@ class LocalEngine:
     nodegroup_seconds: float = 0.0
     poll_scale: float = 0.01
     table_name: str = "ekspress-local"
+    slack_signing_secret: str = LOCAL_SLACK_SIGNING_SECRET
     endpoint: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
     # Credentials the Kubernetes emulators accept: access key → secret, and → caller ARN.
@@ -164,6 +167,12 @@ class LocalEngine:
 
         ddb = self.client("dynamodb")
         ddb.create_table(TableName=self.table_name, **TABLE_DEFINITION)
+        ddb.update_time_to_live(
+            TableName=self.table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+        )
+        # The Slack signing secret, where a deployment keeps it (local tools sign with it).
+        self.client("secretsmanager").create_secret(Name=SLACK_SECRET_NAME, SecretString=self.slack_signing_secret)
+        os.environ[settings.ENV_SLACK_SECRET_ID] = SLACK_SECRET_NAME
         role = self.client("iam").create_role(
             RoleName="ekspress-local-role",
             AssumeRolePolicyDocument=json.dumps(

@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     server = create_local_server(app, Config(chalice_stage="local"), args.host, args.port)
     print(f"ekspress local engine: AWS (moto) at {engine.endpoint}", flush=True)
     print(f"ekspress API on http://{args.host}:{args.port}  (Ctrl-C stops)", flush=True)
+    print(f"Slack: `python -m local.slack create NAME` signs commands with '{engine.slack_signing_secret}'", flush=True)
 
     def stop(*_: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

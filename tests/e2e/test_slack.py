@@ -1,0 +1,189 @@
+"""Slack on the local engine: signed commands through to the workflow, and what it posts back."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from chalicelib import leases, settings
+from chalicelib.schedules import run_sweep
+from local.engine import LOCAL_SLACK_SIGNING_SECRET
+from local.slack import Receiver, command_fields, post_form
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from tests.e2e.conftest import Api
+
+TEAM, OWNER, OTHER, ADMIN = "T1", "U1OWNER", "U2OTHER", "U9ADMIN"
+
+
+@pytest.fixture
+def hook() -> Iterator[Receiver]:
+    receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def config(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Set Slack settings for one test; the app re-reads them."""
+
+    def refresh() -> None:
+        settings.get_settings.cache_clear()
+
+    monkeypatch.setenv(settings.ENV_SLACK_ADMINS, ADMIN)
+    refresh()
+    yield monkeypatch
+    monkeypatch.undo()
+    refresh()
+
+
+class Slack:
+    def __init__(self, base: str, hook: Receiver) -> None:
+        self.base, self.hook = base, hook
+
+    def command(self, text: str, user: str = OWNER, team: str = TEAM, **sign: Any) -> tuple[int, Any]:
+        fields = command_fields(text, self.hook.url, team, user, "C1")
+        return post_form(
+            f"{self.base}/slack/commands", fields, sign.get("secret", LOCAL_SLACK_SIGNING_SECRET), sign.get("timestamp")
+        )
+
+    def click(self, action_id: str, cluster: str, user: str = OWNER) -> tuple[int, Any]:
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "team_id": TEAM},
+            "team": {"id": TEAM},
+            "actions": [{"action_id": action_id, "value": cluster}],
+            "response_url": self.hook.url,
+        }
+        return post_form(
+            f"{self.base}/slack/interactions", {"payload": json.dumps(payload)}, LOCAL_SLACK_SIGNING_SECRET
+        )
+
+    def said(self, words: str, timeout: float = 60) -> dict[str, Any]:
+        found = self.hook.wait_for(lambda m: words in json.dumps(m), timeout)
+        assert found is not None, f"no message with {words!r}; got {[m.get('text') for m in self.hook.messages]}"
+        return found
+
+
+@pytest.fixture
+def slack(api: Api, hook: Receiver, config: pytest.MonkeyPatch) -> Slack:
+    return Slack(api.base, hook)
+
+
+def text_of(reply: Any) -> str:
+    return json.dumps(reply)
+
+
+def test_create_reaches_active_and_the_result_arrives_at_the_response_url(slack: Slack, api: Api) -> None:
+    status, reply = slack.command("create chat-a nodes=3 type=m5.xlarge ttl=4h region=eu-west-1")
+
+    assert status == 200
+    assert reply["response_type"] == "in_channel"
+    assert "Creating *chat-a*" in text_of(reply)
+    slack.said("control plane is up")
+    ready = slack.said("chat-a is ready")
+    assert "aws eks update-kubeconfig --name chat-a --region eu-west-1" in text_of(ready)
+    record = api.call("GET", "/clusters/chat-a").body
+    assert record["status"] == "ACTIVE"
+    assert record["owner"] == f"slack:{TEAM}/{OWNER}"
+    assert record["spec"]["managedNodeGroups"][0]["desiredCapacity"] == 3
+    assert record["ttlHours"] == 4
+    assert "notify" not in record, "the response_url is a credential and never shown"
+    assert record["cluster"]["endpoint"] in text_of(ready)
+
+
+def test_status_list_extend_and_delete_with_ownership(slack: Slack, api: Api) -> None:
+    assert slack.command("create chat-b")[0] == 200
+    api.wait_for("chat-b", {"ACTIVE"})
+
+    assert "`ACTIVE`" in text_of(slack.command("status chat-b")[1])
+    assert "chat-b" in text_of(slack.command("list")[1])
+    assert "only the owner" in text_of(slack.command("extend chat-b 4h", user=OTHER)[1])
+    assert "only the owner" in text_of(slack.command("delete chat-b", user=OTHER)[1])
+    before = api.call("GET", "/clusters/chat-b").body["expiresAt"]
+    assert "now ends" in text_of(slack.command("extend chat-b 2d")[1])
+    assert api.call("GET", "/clusters/chat-b").body["expiresAt"] > before
+
+    status, reply = slack.command("delete chat-b", user=ADMIN)
+
+    assert status == 200 and "Deleting *chat-b*" in text_of(reply)
+    slack.said("chat-b deleted")
+    assert api.call("GET", "/clusters/chat-b").body["status"] == "DELETED"
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("", "Usage"),
+        ("help", "Usage"),
+        ("launch x", "unknown command `launch`"),
+        ("create", "needs a cluster name"),
+        ("create x size=3", "unknown option `size`"),
+        ("create x nodes=many", "nodes must be a number"),
+        ("extend x soon", "must look like `8h`"),
+        ("create Bad_Name! region=nowhere", "region"),
+        ("status ghost", "ghost"),
+    ],
+)
+def test_mistakes_are_answered_with_usage_or_the_rule_never_a_trace(slack: Slack, text: str, says: str) -> None:
+    status, reply = slack.command(text)
+
+    assert status == 200
+    assert reply["response_type"] == "ephemeral"
+    assert says in text_of(reply)
+    assert "Traceback" not in text_of(reply)
+
+
+def test_forged_stale_and_replayed_requests_are_refused(slack: Slack) -> None:
+    assert slack.command("list", secret="not-the-secret")[0] == 401
+    assert slack.command("list", timestamp=int(time.time()) - 301)[0] == 401
+    assert slack.command("list", timestamp=int(time.time()) + 301)[0] == 401
+
+    fields = command_fields("list", slack.hook.url, TEAM, OWNER, "C1")
+    stamp = int(time.time())
+    first = post_form(f"{slack.base}/slack/commands", fields, LOCAL_SLACK_SIGNING_SECRET, stamp)
+    replay = post_form(f"{slack.base}/slack/commands", fields, LOCAL_SLACK_SIGNING_SECRET, stamp)
+    assert (first[0], replay[0]) == (200, 401)
+
+
+def test_only_configured_workspaces_may_use_it(slack: Slack, config: pytest.MonkeyPatch) -> None:
+    config.setenv(settings.ENV_SLACK_TEAMS, TEAM)
+    settings.get_settings.cache_clear()
+
+    assert "not enabled" in text_of(slack.command("list", team="T-ELSEWHERE")[1])
+    assert "not enabled" not in text_of(slack.command("list")[1])
+
+
+def test_the_teardown_warning_has_buttons_that_extend_or_delete(
+    slack: Slack, api: Api, config: pytest.MonkeyPatch
+) -> None:
+    config.setenv(settings.ENV_SLACK_WEBHOOK_URL, slack.hook.url)
+    settings.get_settings.cache_clear()
+    for name in ("chat-c", "chat-d"):
+        assert slack.command(f"create {name} ttl=1h")[0] == 200
+        api.wait_for(name, {"ACTIVE"})
+
+    swept = run_sweep(datetime.now(UTC) + timedelta(hours=1, minutes=1))
+
+    assert sorted(swept["warned"]) == ["chat-c", "chat-d"]
+    warning = slack.said("chat-c will be deleted after")
+    buttons = {e["action_id"] for b in warning["blocks"] if b["type"] == "actions" for e in b["elements"]}
+    assert buttons == {"extend_24h", "delete_now"}
+    assert f"<@{OWNER}>" in text_of(warning)
+
+    assert slack.click("extend_24h", "chat-c", user=OTHER)[0] == 200
+    slack.said("only the owner of chat-c")
+    assert slack.click("extend_24h", "chat-c")[0] == 200
+    slack.said("The lease of *chat-c* now ends")
+    assert leases.parse_iso(api.call("GET", "/clusters/chat-c").body["expiresAt"]) > datetime.now(UTC) + timedelta(
+        hours=23
+    )
+    assert slack.click("delete_now", "chat-d")[0] == 200
+    slack.said("chat-d deleted")
+    assert api.call("GET", "/clusters/chat-d").body["status"] == "DELETED"
