@@ -85,10 +85,21 @@ def _activity(record: dict[str, Any], what: str) -> None:
     leases.record_activity(_store(), get_settings(), record, what, datetime.now(UTC))
 
 
-@api.route("/clusters", methods=["POST"])
+YAML_TYPES = ("application/x-yaml", "application/yaml", "text/yaml")
+
+
+@api.route("/clusters", methods=["POST"], content_types=["application/json", *YAML_TYPES])
 @_handled
 def create_cluster() -> Response:
-    spec = parse_spec(_body())
+    """A cluster request as JSON, or an eksctl ClusterConfig as YAML."""
+    headers: Mapping[str, str] = api.current_request.headers or {}
+    if headers.get("content-type", "").split(";")[0].strip() in YAML_TYPES:
+        from chalicelib import clusterconfig
+
+        raw = api.current_request.raw_body or b""
+        spec = clusterconfig.parse(raw.encode() if isinstance(raw, str) else raw)
+    else:
+        spec = parse_spec(_body())
     policy.check_request(spec, _caller(), get_settings())
     record = clusters.request_create(spec, _caller(), _store(), default_clients().stepfunctions(), get_settings())
     return _json(202, record, {"Location": f"/clusters/{spec.name}"})
@@ -209,6 +220,27 @@ def remove_access(name: str) -> Response:
     return _json(202, started, {"Location": f"/clusters/{name}/access"})
 
 
+@api.route("/clusters/{name}/config", methods=["GET"])
+@_handled
+def get_cluster_config(name: str) -> Response:
+    """The cluster's spec as an eksctl ClusterConfig (YAML; JSON with Accept: application/json)."""
+    from chalicelib import clusterconfig
+
+    config = clusterconfig.from_spec(ClusterSpec.model_validate(_store().get_cluster(name)["spec"]))
+    return _yaml_or_json(config)
+
+
+def _yaml_or_json(document: dict[str, Any]) -> Response:
+    headers: Mapping[str, str] = api.current_request.headers or {}
+    if "application/json" in headers.get("accept", ""):
+        return _json(200, document)
+    import yaml  # only these routes render YAML
+
+    return Response(
+        body=yaml.safe_dump(document, sort_keys=False), status_code=200, headers={"Content-Type": "application/yaml"}
+    )
+
+
 @api.route("/clusters/{name}/kubeconfig", methods=["GET"])
 @_handled
 def get_kubeconfig(name: str) -> Response:
@@ -216,11 +248,4 @@ def get_kubeconfig(name: str) -> Response:
     record = _store().get_cluster(name)
     config = access.kubeconfig(record)
     _activity(record, "kubeconfig fetched")
-    headers: Mapping[str, str] = api.current_request.headers or {}
-    if "application/json" in headers.get("accept", ""):
-        return _json(200, config)
-    import yaml  # only this route renders YAML
-
-    return Response(
-        body=yaml.safe_dump(config, sort_keys=False), status_code=200, headers={"Content-Type": "application/yaml"}
-    )
+    return _yaml_or_json(config)

@@ -138,7 +138,7 @@ def create_cluster_stack(db: Store, clients: Clients, name: str, cluster_id: str
     """Create `eksctl-NAME-cluster` (idempotent for the same cluster id)."""
     record = db.get_cluster(name)
     spec = _spec(record)
-    zones = record.get("zones") or choose_zones(clients.ec2(spec.region))
+    zones = record.get("zones") or spec.availability_zones or choose_zones(clients.ec2(spec.region))
     stack_name = naming.cluster_stack_name(name)
     template = templates.build_cluster_template(spec, cluster_id, zones)
     ref = stacks.create_stack(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -98,8 +98,50 @@ def _name_rule(value: str) -> str:
     return value
 
 
+NAT_MODES = ("Single", "HighlyAvailable", "Disable")
+LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+AMI_FAMILIES = {  # eksctl's amiFamily → EKS AmiType, per processor
+    "AmazonLinux2023": ("AL2023_x86_64_STANDARD", "AL2023_ARM_64_STANDARD"),
+    "AmazonLinux2": ("AL2_x86_64", "AL2_ARM_64"),
+    "Bottlerocket": ("BOTTLEROCKET_x86_64", "BOTTLEROCKET_ARM_64"),
+}
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+class NatSpec(_Model):
+    gateway: Literal["Single", "HighlyAvailable", "Disable"] = "Single"
+
+
+class EndpointsSpec(_Model):
+    public_access: bool = True
+    private_access: bool = False
+
+    @model_validator(mode="after")
+    def _reachable(self) -> EndpointsSpec:
+        if not self.public_access and not self.private_access:
+            raise PydanticCustomError("endpoint_unreachable", "publicAccess and privateAccess cannot both be false")
+        return self
+
+
 class VpcSpec(_Model):
     cidr: str = DEFAULT_VPC_CIDR
+    nat: NatSpec = Field(default_factory=NatSpec)
+    cluster_endpoints: EndpointsSpec = Field(default_factory=EndpointsSpec)
+    public_access_cid_rs: Annotated[list[str], Field(alias="publicAccessCIDRs", max_length=40)] = Field(
+        default_factory=list
+    )
+
+    @field_validator("public_access_cid_rs")
+    @classmethod
+    def _cidrs(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.IPv4Network(value, strict=True)
+            except ValueError as exc:
+                raise PydanticCustomError(
+                    "cidr_invalid", "'{value}' is not an IPv4 network ({reason})", {"value": value, "reason": str(exc)}
+                ) from None
+        return values
 
     @field_validator("cidr")
     @classmethod
@@ -120,6 +162,23 @@ class VpcSpec(_Model):
         return str(network)
 
 
+class TaintSpec(_Model):
+    key: Annotated[str, Field(min_length=1, max_length=63)]
+    value: Annotated[str, Field(max_length=63)] | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
+
+
+class UpdateConfigSpec(_Model):
+    max_unavailable: Annotated[int, Field(ge=1, le=100)] | None = None
+    max_unavailable_percentage: Annotated[int, Field(ge=1, le=100)] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> UpdateConfigSpec:
+        if (self.max_unavailable is None) == (self.max_unavailable_percentage is None):
+            raise PydanticCustomError("one_of", "give exactly one of maxUnavailable and maxUnavailablePercentage")
+        return self
+
+
 class NodegroupSpec(_Model):
     """One managed node group (`managedNodeGroups[]` in eksctl)."""
 
@@ -132,6 +191,35 @@ class NodegroupSpec(_Model):
     volume_size: Annotated[int, Field(ge=4, le=16384)] = DEFAULT_VOLUME_SIZE
     labels: Annotated[dict[str, str], Field(max_length=50)] = Field(default_factory=dict)
     private_networking: bool = False
+    instance_types: Annotated[
+        list[Annotated[str, Field(max_length=32, pattern=INSTANCE_TYPE_PATTERN)]] | None,
+        Field(min_length=1, max_length=20),
+    ] = None
+    spot: bool = False
+    ami_family: Literal["AmazonLinux2023", "AmazonLinux2", "Bottlerocket"] = "AmazonLinux2023"
+    taints: Annotated[list[TaintSpec], Field(max_length=50)] = Field(default_factory=list)
+    tags: dict[str, str] = Field(default_factory=dict)
+    update_config: UpdateConfigSpec | None = None
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        return _check_tags(tags)
+
+    @model_validator(mode="after")
+    def _one_way_to_name_types(self) -> NodegroupSpec:
+        if self.instance_types is None:
+            return self
+        # A stored spec carries both, the first of instanceTypes as instanceType; a request names one.
+        if "instance_type" in self.model_fields_set and self.instance_type != self.instance_types[0]:
+            raise PydanticCustomError("one_of", "give instanceType or instanceTypes, not both (as eksctl)")
+        object.__setattr__(self, "instance_type", self.instance_types[0])
+        return self
+
+    @property
+    def types(self) -> list[str]:
+        """The instance types the group may run (the first decides the processor)."""
+        return list(self.instance_types or [self.instance_type])
 
     @field_validator("max_size")
     @classmethod
@@ -253,6 +341,47 @@ class IdentityMapping(_Model):
         return "mapRoles" if ":role/" in str(self.arn) else "mapUsers"
 
 
+class ClusterLoggingSpec(_Model):
+    enable_types: Annotated[list[str], Field(max_length=5)] = Field(default_factory=list)
+
+    @field_validator("enable_types")
+    @classmethod
+    def _types(cls, values: list[str]) -> list[str]:
+        if any(v in ("*", "all") for v in values):
+            return list(LOG_TYPES)
+        unknown = [v for v in values if v not in LOG_TYPES]
+        if unknown:
+            raise PydanticCustomError(
+                "log_type",
+                "unknown log type(s) {unknown}; choose from {known}, '*' or 'all'",
+                {"unknown": ", ".join(unknown), "known": ", ".join(LOG_TYPES)},
+            )
+        return list(dict.fromkeys(values))
+
+
+class CloudWatchSpec(_Model):
+    cluster_logging: ClusterLoggingSpec = Field(default_factory=ClusterLoggingSpec)
+
+
+class KubernetesNetworkSpec(_Model):
+    service_ipv4_cidr: str | None = Field(default=None, alias="serviceIPv4CIDR")
+
+    @field_validator("service_ipv4_cidr")
+    @classmethod
+    def _service_cidr(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            network = ipaddress.IPv4Network(value, strict=True)
+        except ValueError as exc:
+            raise PydanticCustomError("cidr_invalid", "not an IPv4 network ({reason})", {"reason": str(exc)}) from None
+        if not 12 <= network.prefixlen <= 24 or not any(network.subnet_of(r) for r in PRIVATE_RANGES[:3]):
+            raise PydanticCustomError(
+                "service_cidr", "must be a /12 to /24 block in 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 (EKS rule)"
+            )
+        return str(network)
+
+
 class ClusterSpec(_Model):
     """What `POST /clusters` accepts."""
 
@@ -263,6 +392,11 @@ class ClusterSpec(_Model):
     tags: dict[str, str] = Field(default_factory=dict)
     managed_node_groups: Annotated[list[NodegroupSpec] | None, Field(max_length=MAX_NODEGROUPS)] = None
     iam_identity_mappings: Annotated[list[IdentityMapping], Field(max_length=100)] = Field(default_factory=list)
+    availability_zones: Annotated[
+        list[Annotated[str, Field(pattern=r"^[a-z0-9-]+[a-z]$")]] | None, Field(min_length=2, max_length=3)
+    ] = None
+    cloud_watch: CloudWatchSpec | None = None
+    kubernetes_network_config: KubernetesNetworkSpec | None = None
     # Lease: hours until the cluster is torn down unless extended (default and maximum are policy).
     ttl_hours: Annotated[int, Field(ge=1, le=8760)] | None = None
     protected: bool = False
@@ -309,6 +443,26 @@ class ClusterSpec(_Model):
                         group.name,
                     )
                 )
+        for index, zone in enumerate(self.availability_zones or []):
+            if not zone.startswith(self.region) or len(zone) != len(self.region) + 1:
+                problems.append(
+                    (("availabilityZones", index), "zone_region", f"{zone} is not a zone of {self.region}", zone)
+                )
+        if len(set(self.availability_zones or [])) != len(self.availability_zones or []):
+            problems.append(
+                (("availabilityZones",), "duplicate_zone", "a zone is listed twice", self.availability_zones)
+            )
+        if self.vpc.nat.gateway == "Disable":
+            for index, group in enumerate(groups):
+                if group.private_networking:
+                    problems.append(
+                        (
+                            ("managedNodeGroups", index, "privateNetworking"),
+                            "no_nat",
+                            "nodes in private subnets need a NAT gateway to join; vpc.nat.gateway is Disable",
+                            True,
+                        )
+                    )
         if problems:
             _errors("ClusterSpec", problems)
         return self

@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import naming
+from chalicelib.spec import AMI_FAMILIES
 
 if TYPE_CHECKING:
     from chalicelib.spec import ClusterSpec, NodegroupSpec
@@ -36,6 +37,8 @@ SUBNET_SPLIT_BITS = 3
 WORKER_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
 # Graviton families end in "g" (m6g, c7g, t4g, r8g...) and need the ARM AMI.
 _ARM_FAMILY = re.compile(r"^[a-z]+\d+[a-z]*g[a-z]*\.")
+# Kubernetes taint effects as AWS::EKS::Nodegroup spells them.
+TAINT_EFFECT = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE", "NoExecute": "NO_EXECUTE"}
 
 
 def export_name(cluster: str, output: str) -> str:
@@ -119,23 +122,39 @@ class _ClusterBuilder:
             {"RouteTableId": public_rt, "DestinationCidrBlock": "0.0.0.0/0", "GatewayId": igw},
             DependsOn="VPCGatewayAttachment",
         )
-        self.add("NATIP", "AWS::EC2::EIP", {"Domain": "vpc", "Tags": self.ec2_tags("NATIP")})
-        nat = self.add(
-            "NATGateway",
+        mode = self.spec.vpc.nat.gateway
+        if mode == "Single":
+            nat = self.nat_gateway("", public[0])
+            private_rt = self.route_table("PrivateRouteTable", vpc, private)
+            self.private_route("NATPrivateSubnetRoute", private_rt, nat)
+        elif mode == "HighlyAvailable":  # one NAT gateway and route table per zone, as eksctl
+            for index, (public_subnet, private_subnet) in enumerate(zip(public, private, strict=True)):
+                zone = str(index + 1)
+                nat = self.nat_gateway(zone, public_subnet)
+                private_rt = self.route_table(f"PrivateRouteTable{zone}", vpc, [private_subnet])
+                self.private_route(f"NATPrivateSubnetRoute{zone}", private_rt, nat)
+        else:  # Disable: private subnets reach only the VPC
+            self.route_table("PrivateRouteTable", vpc, private)
+        return public, private
+
+    def nat_gateway(self, suffix: str, subnet: dict[str, str]) -> dict[str, str]:
+        self.add(f"NATIP{suffix}", "AWS::EC2::EIP", {"Domain": "vpc", "Tags": self.ec2_tags(f"NATIP{suffix}")})
+        return self.add(
+            f"NATGateway{suffix}",
             "AWS::EC2::NatGateway",
             {
-                "AllocationId": {"Fn::GetAtt": ["NATIP", "AllocationId"]},
-                "SubnetId": public[0],
-                "Tags": self.ec2_tags("NATGateway"),
+                "AllocationId": {"Fn::GetAtt": [f"NATIP{suffix}", "AllocationId"]},
+                "SubnetId": subnet,
+                "Tags": self.ec2_tags(f"NATGateway{suffix}"),
             },
         )
-        private_rt = self.route_table("PrivateRouteTable", vpc, private)
+
+    def private_route(self, logical_id: str, table: dict[str, str], nat: dict[str, str]) -> None:
         self.add(
-            "NATPrivateSubnetRoute",
+            logical_id,
             "AWS::EC2::Route",
-            {"RouteTableId": private_rt, "DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": nat},
+            {"RouteTableId": table, "DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": nat},
         )
-        return public, private
 
     def subnets(self, kind: str, cidrs: list[str], tags: dict[str, str], vpc: dict[str, str]) -> list[dict[str, str]]:
         refs = []
@@ -180,22 +199,28 @@ def build_cluster_template(spec: ClusterSpec, cluster_id: str, zones: list[str])
         },
     )
     b.resources["ServiceRole"] = _role("eks.amazonaws.com", ("AmazonEKSClusterPolicy",), _tag_list(b.tags))
-    b.add(
-        "ControlPlane",
-        "AWS::EKS::Cluster",
-        {
-            "Name": spec.name,
-            "Version": spec.version,
-            "RoleArn": {"Fn::GetAtt": ["ServiceRole", "Arn"]},
-            "ResourcesVpcConfig": {
-                "SecurityGroupIds": [security_group],
-                "SubnetIds": public + private,
-                "EndpointPublicAccess": True,
-                "EndpointPrivateAccess": False,
-            },
-            "Tags": _tag_list(b.tags),
-        },
-    )
+    endpoints = spec.vpc.cluster_endpoints
+    vpc_config: dict[str, Any] = {
+        "SecurityGroupIds": [security_group],
+        "SubnetIds": public + private,
+        "EndpointPublicAccess": endpoints.public_access,
+        "EndpointPrivateAccess": endpoints.private_access,
+    }
+    if spec.vpc.public_access_cid_rs and endpoints.public_access:
+        vpc_config["PublicAccessCidrs"] = list(spec.vpc.public_access_cid_rs)
+    control_plane: dict[str, Any] = {
+        "Name": spec.name,
+        "Version": spec.version,
+        "RoleArn": {"Fn::GetAtt": ["ServiceRole", "Arn"]},
+        "ResourcesVpcConfig": vpc_config,
+        "Tags": _tag_list(b.tags),
+    }
+    if spec.cloud_watch and spec.cloud_watch.cluster_logging.enable_types:
+        enabled = [{"Type": t} for t in spec.cloud_watch.cluster_logging.enable_types]
+        control_plane["Logging"] = {"ClusterLogging": {"EnabledTypes": enabled}}
+    if spec.kubernetes_network_config and spec.kubernetes_network_config.service_ipv4_cidr:
+        control_plane["KubernetesNetworkConfig"] = {"ServiceIpv4Cidr": spec.kubernetes_network_config.service_ipv4_cidr}
+    b.add("ControlPlane", "AWS::EKS::Cluster", control_plane)
     outputs = {
         OUTPUT_CLUSTER_NAME: {"Ref": "ControlPlane"},
         OUTPUT_ENDPOINT: {"Fn::GetAtt": ["ControlPlane", "Endpoint"]},
@@ -220,13 +245,14 @@ def build_cluster_template(spec: ClusterSpec, cluster_id: str, zones: list[str])
     }
 
 
-def ami_type(instance_type: str) -> str:
-    return "AL2023_ARM_64_STANDARD" if _ARM_FAMILY.match(instance_type) else "AL2023_x86_64_STANDARD"
+def ami_type(instance_type: str, family: str = "AmazonLinux2023") -> str:
+    x86, arm = AMI_FAMILIES[family]
+    return arm if _ARM_FAMILY.match(instance_type) else x86
 
 
 def build_nodegroup_template(spec: ClusterSpec, nodegroup: NodegroupSpec, cluster_id: str) -> dict[str, Any]:
     """The `eksctl-NAME-nodegroup-NG` stack: node role and managed node group."""
-    tags = {**spec.tags, **naming.ownership_tags(spec.name, cluster_id)}
+    tags = {**spec.tags, **nodegroup.tags, **naming.ownership_tags(spec.name, cluster_id)}
     tags.update({naming.TAG_NODEGROUP: nodegroup.name, naming.TAG_EKSCTL_NODEGROUP: nodegroup.name})
     subnets = OUTPUT_SUBNETS_PRIVATE if nodegroup.private_networking else OUTPUT_SUBNETS_PUBLIC
     properties: dict[str, Any] = {
@@ -239,13 +265,26 @@ def build_nodegroup_template(spec: ClusterSpec, nodegroup: NodegroupSpec, cluste
             "DesiredSize": nodegroup.desired_capacity,
             "MaxSize": nodegroup.max_size,
         },
-        "InstanceTypes": [nodegroup.instance_type],
-        "AmiType": ami_type(nodegroup.instance_type),
+        "InstanceTypes": nodegroup.types,
+        "AmiType": ami_type(nodegroup.types[0], nodegroup.ami_family),
+        "CapacityType": "SPOT" if nodegroup.spot else "ON_DEMAND",
         "DiskSize": nodegroup.volume_size,
         "Tags": tags,  # AWS::EKS::Nodegroup takes a map, not a list
     }
     if nodegroup.labels:
         properties["Labels"] = dict(nodegroup.labels)
+    if nodegroup.taints:
+        properties["Taints"] = [
+            {"Key": t.key, **({"Value": t.value} if t.value else {}), "Effect": TAINT_EFFECT[t.effect]}
+            for t in nodegroup.taints
+        ]
+    if nodegroup.update_config:
+        update = nodegroup.update_config
+        properties["UpdateConfig"] = (
+            {"MaxUnavailable": update.max_unavailable}
+            if update.max_unavailable is not None
+            else {"MaxUnavailablePercentage": update.max_unavailable_percentage}
+        )
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"EKS managed node group {nodegroup.name} of cluster {spec.name} [created by ekspress]",

@@ -51,6 +51,32 @@ VARIANTS = [
         ZONES,
     ),
     ({"name": "empty", "managedNodeGroups": []}, ZONES),
+    (
+        {
+            "name": "kitchen-sink",
+            "vpc": {
+                "nat": {"gateway": "HighlyAvailable"},
+                "clusterEndpoints": {"publicAccess": True, "privateAccess": True},
+                "publicAccessCIDRs": ["203.0.113.0/24"],
+            },
+            "cloudWatch": {"clusterLogging": {"enableTypes": ["audit", "authenticator"]}},
+            "kubernetesNetworkConfig": {"serviceIPv4CIDR": "172.20.0.0/16"},
+            "managedNodeGroups": [
+                {
+                    "name": "spot",
+                    "instanceTypes": ["m5.large", "m5a.large"],
+                    "spot": True,
+                    "amiFamily": "Bottlerocket",
+                    "taints": [{"key": "dedicated", "value": "batch", "effect": "NoSchedule"}],
+                    "tags": {"purpose": "batch"},
+                    "updateConfig": {"maxUnavailablePercentage": 25},
+                    "privateNetworking": True,
+                }
+            ],
+        },
+        ZONES,
+    ),
+    ({"name": "no-nat", "vpc": {"nat": {"gateway": "Disable"}}}, ZONES[:2]),
 ]
 
 

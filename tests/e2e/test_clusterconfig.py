@@ -1,0 +1,97 @@
+"""eksctl ClusterConfig YAML over HTTP: create from it, export it, and refuse what is unsupported."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+if TYPE_CHECKING:
+    from local.engine import LocalEngine
+    from tests.e2e.conftest import Api
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
+REGION = "eu-west-1"
+CONFIG = f"""
+apiVersion: eksctl.io/v1alpha5
+kind: ClusterConfig
+metadata:
+  name: from-yaml
+  region: {REGION}
+  tags: {{team: platform}}
+vpc:
+  cidr: 10.30.0.0/16
+  nat: {{gateway: HighlyAvailable}}
+managedNodeGroups:
+  - name: spot
+    instanceTypes: [m5.large, m5a.large]
+    spot: true
+    desiredCapacity: 3
+    maxSize: 5
+    taints: [{{key: dedicated, value: batch, effect: NoSchedule}}]
+"""
+
+
+def send(api: Api, method: str, path: str, body: bytes | None = None, **headers: str) -> tuple[int, Any, str]:
+    request = urllib.request.Request(api.base + path, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            raw, status, kind = resp.read(), resp.status, resp.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as err:
+        raw, status, kind = err.read(), err.code, err.headers.get("Content-Type", "")
+    return status, json.loads(raw) if "json" in kind else raw.decode(), kind
+
+
+def test_a_clusterconfig_creates_what_it_describes(api: Api, engine: LocalEngine) -> None:
+    status, body, _ = send(api, "POST", "/clusters", CONFIG.encode(), **{"Content-Type": "application/x-yaml"})
+    assert status == 202, body
+    record = api.wait_for("from-yaml", {"ACTIVE", "FAILED"})
+    assert record["status"] == "ACTIVE", record.get("failure")
+
+    cfn = engine.client("cloudformation", REGION)
+    cluster = json.loads(json.dumps(cfn.get_template(StackName="eksctl-from-yaml-cluster")["TemplateBody"]))
+    kinds = [r["Type"] for r in cluster["Resources"].values()]
+    assert kinds.count("AWS::EC2::NatGateway") == len(record["zones"])
+    nodegroup = cfn.get_template(StackName="eksctl-from-yaml-nodegroup-spot")["TemplateBody"]
+    properties = nodegroup["Resources"]["ManagedNodeGroup"]["Properties"]
+    assert (properties["CapacityType"], properties["InstanceTypes"]) == ("SPOT", ["m5.large", "m5a.large"])
+    described = engine.client("eks", REGION).describe_nodegroup(clusterName="from-yaml", nodegroupName="spot")
+    assert described["nodegroup"]["scalingConfig"]["desiredSize"] == 3
+
+
+def test_the_exported_config_creates_the_same_cluster_elsewhere(api: Api) -> None:
+    if api.call("GET", "/clusters/from-yaml").status == 404:  # run on its own
+        send(api, "POST", "/clusters", CONFIG.encode(), **{"Content-Type": "application/yaml"})
+    api.wait_for("from-yaml", {"ACTIVE"})
+    status, exported, kind = send(api, "GET", "/clusters/from-yaml/config")
+    assert status == 200 and kind == "application/yaml"
+    document = yaml.safe_load(exported)
+    document["metadata"]["name"] = "copy-of-yaml"
+
+    status, body, _ = send(
+        api, "POST", "/clusters", yaml.safe_dump(document).encode(), **{"Content-Type": "application/yaml"}
+    )
+
+    assert status == 202, body
+    original = api.call("GET", "/clusters/from-yaml").body["spec"]
+    copy = api.call("GET", "/clusters/copy-of-yaml").body["spec"]
+    assert {**copy, "name": "from-yaml"} == original
+
+
+def test_the_example_files_get_a_422_naming_their_unsupported_fields(api: Api) -> None:
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        status, body, _ = send(api, "POST", "/clusters", path.read_bytes(), **{"Content-Type": "application/x-yaml"})
+        assert status == 422, path.name
+        assert body["fields"] and all(f["rule"] == "unsupported_field" for f in body["fields"]), path.name
+
+
+def test_unsafe_yaml_is_a_400(api: Api) -> None:
+    status, body, _ = send(
+        api, "POST", "/clusters", b"metadata: !!python/object:os.system {}", **{"Content-Type": "application/x-yaml"}
+    )
+    assert status == 400
+    assert "tags are not accepted" in body["message"]

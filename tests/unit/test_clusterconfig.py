@@ -1,0 +1,297 @@
+"""eksctl ClusterConfig in and out: the example files, safe YAML, templates, round trips."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chalicelib import clusterconfig, templates
+from chalicelib.errors import BadRequestError, SpecValidationError
+from chalicelib.spec import ClusterSpec
+from tests.unit.test_templates import ZONES, all_templates, cfn_lint, resources_of_type
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
+# Each example file and exactly the fields it uses that are not supported (and why).
+EXPECTED_UNSUPPORTED = {
+    "eksctl-01-simple-cluster.yaml": ["nodeGroups"],
+    "eksctl-15-managed-nodes.yaml": [
+        "managedNodeGroups[0].availabilityZones",
+        "managedNodeGroups[0].securityGroups",
+        "managedNodeGroups[0].ssh",
+        "managedNodeGroups[0].iam",
+        "managedNodeGroups[2].ami",
+        "managedNodeGroups[2].preBootstrapCommands",
+        "managedNodeGroups[2].overrideBootstrapCommand",
+        "managedNodeGroups[3].launchTemplate",
+    ],
+    "eksctl-35-iamidentitymappings.yaml": [
+        "iamIdentityMappings[2].serviceName",
+        "iamIdentityMappings[2].namespace",
+        "nodeGroups",
+    ],
+}
+
+
+def config(**fields: Any) -> bytes:
+    document = {"apiVersion": "eksctl.io/v1alpha5", "kind": "ClusterConfig", **fields}
+    return yaml.safe_dump(document).encode()
+
+
+def test_every_example_file_is_listed() -> None:
+    assert sorted(p.name for p in EXAMPLES.glob("*.yaml")) == sorted(EXPECTED_UNSUPPORTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_UNSUPPORTED))
+def test_each_example_gets_a_422_naming_exactly_its_unsupported_fields(name: str) -> None:
+    with pytest.raises(SpecValidationError) as refused:
+        clusterconfig.parse((EXAMPLES / name).read_bytes())
+
+    fields = refused.value.details["fields"]
+    assert [f["field"] for f in fields] == EXPECTED_UNSUPPORTED[name]
+    assert {f["rule"] for f in fields} == {"unsupported_field"}
+    if "nodeGroups" in EXPECTED_UNSUPPORTED[name]:
+        (self_managed,) = [f for f in fields if f["field"] == "nodeGroups"]
+        assert "use managedNodeGroups" in self_managed["message"]
+
+
+def test_the_examples_without_their_unsupported_fields_build() -> None:
+    """What the examples do use maps onto templates: strip the refused fields and build them."""
+    for name, paths in EXPECTED_UNSUPPORTED.items():
+        document = yaml.safe_load((EXAMPLES / name).read_text())
+        for path in paths:
+            parent: Any = document
+            parts = path.replace("]", "").replace("[", ".").split(".")
+            for part in parts[:-1]:
+                parent = parent[int(part)] if part.isdigit() else parent[part]
+            del parent[parts[-1]]
+        if document.get("iamIdentityMappings"):  # a mapping with only refused fields is left out
+            document["iamIdentityMappings"] = [m for m in document["iamIdentityMappings"] if m]
+        spec = clusterconfig.parse(yaml.safe_dump(document).encode())
+        for template in all_templates(spec, ZONES):
+            assert cfn_lint(template, spec.region) == [], name
+
+
+def test_example_15_keeps_its_managed_node_group_settings() -> None:
+    document = yaml.safe_load((EXAMPLES / "eksctl-15-managed-nodes.yaml").read_text())
+    group = document["managedNodeGroups"][0]
+    for unsupported in ("availabilityZones", "securityGroups", "ssh", "iam"):
+        del group[unsupported]
+    spec = clusterconfig.parse(config(metadata=document["metadata"], managedNodeGroups=[group]))
+
+    properties = templates.build_nodegroup_template(spec, spec.nodegroups[0], "cid")["Resources"]["ManagedNodeGroup"][
+        "Properties"
+    ]
+    assert properties["ScalingConfig"] == {"MinSize": 2, "DesiredSize": 3, "MaxSize": 4}
+    assert properties["DiskSize"] == 20
+    assert properties["Labels"] == {"role": "worker"}
+    assert properties["Taints"] == [
+        {"Key": "key1", "Value": "value1", "Effect": "NO_SCHEDULE"},
+        {"Key": "key2", "Effect": "NO_EXECUTE"},
+    ]
+    assert properties["Tags"]["nodegroup-role"] == "worker"
+    assert properties["UpdateConfig"] == {"MaxUnavailable": 3}
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        (b"a: !!python/object:os.system {}", "tags are not accepted"),
+        (b"metadata: !Ref Something", "tags are not accepted"),
+        (b"base: &b {name: x}\nmetadata: *b", "anchors and aliases"),
+        (b"a: [" * 20 + b"]" * 20, "nests deeper"),
+        (b"x: " + b"y" * (clusterconfig.MAX_YAML_BYTES + 1), "larger than"),
+        (b"a: 1\n---\nb: 2\n", "exactly one"),
+        (b"a: [unclosed", "not valid YAML"),
+    ],
+)
+def test_yaml_is_read_safely(raw: bytes, problem: str) -> None:
+    with pytest.raises(BadRequestError, match=problem):
+        clusterconfig.load_yaml(raw)
+
+
+def test_api_version_and_kind_are_checked() -> None:
+    raw = yaml.safe_dump({"apiVersion": "eksctl.io/v1alpha4", "kind": "Cluster", "metadata": {"name": "x"}})
+    with pytest.raises(SpecValidationError) as refused:
+        clusterconfig.parse(raw.encode())
+    assert [f["field"] for f in refused.value.details["fields"]] == ["apiVersion", "kind"]
+
+
+def test_errors_name_clusterconfig_paths() -> None:
+    raw = config(metadata={"name": "-bad"}, managedNodeGroups=[{"name": "a", "minSize": 3, "maxSize": 1}])
+    with pytest.raises(SpecValidationError) as refused:
+        clusterconfig.parse(raw)
+    assert {f["field"] for f in refused.value.details["fields"]} == {"metadata.name", "managedNodeGroups[0].maxSize"}
+
+
+def test_cluster_fields_reach_the_cluster_template() -> None:
+    spec = clusterconfig.parse(
+        config(
+            metadata={"name": "wide", "region": "eu-west-1", "version": "1.31", "tags": {"team": "x"}},
+            availabilityZones=["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+            vpc={
+                "cidr": "10.1.0.0/16",
+                "nat": {"gateway": "HighlyAvailable"},
+                "clusterEndpoints": {"publicAccess": True, "privateAccess": True},
+                "publicAccessCIDRs": ["198.51.100.0/24"],
+            },
+            cloudWatch={"clusterLogging": {"enableTypes": ["all"]}},
+            kubernetesNetworkConfig={"serviceIPv4CIDR": "172.20.0.0/16"},
+        )
+    )
+    assert spec.availability_zones == ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+    template = templates.build_cluster_template(spec, "cid", spec.availability_zones or [])
+
+    assert len(resources_of_type(template, "AWS::EC2::NatGateway")) == 3
+    assert len(resources_of_type(template, "AWS::EC2::RouteTable")) == 4
+    control = template["Resources"]["ControlPlane"]["Properties"]
+    assert control["Version"] == "1.31"
+    assert control["ResourcesVpcConfig"]["EndpointPrivateAccess"] is True
+    assert control["ResourcesVpcConfig"]["PublicAccessCidrs"] == ["198.51.100.0/24"]
+    assert [t["Type"] for t in control["Logging"]["ClusterLogging"]["EnabledTypes"]] == [
+        "api",
+        "audit",
+        "authenticator",
+        "controllerManager",
+        "scheduler",
+    ]
+    assert control["KubernetesNetworkConfig"] == {"ServiceIpv4Cidr": "172.20.0.0/16"}
+    assert cfn_lint(template, "eu-west-1") == []
+
+
+def test_without_nat_private_subnets_have_no_default_route_and_private_nodes_are_refused() -> None:
+    spec = clusterconfig.parse(config(metadata={"name": "closed"}, vpc={"nat": {"gateway": "Disable"}}))
+    template = templates.build_cluster_template(spec, "cid", ZONES[:2])
+    assert resources_of_type(template, "AWS::EC2::NatGateway") == {}
+    assert len(resources_of_type(template, "AWS::EC2::Route")) == 1  # the public route to the internet gateway
+
+    with pytest.raises(SpecValidationError) as refused:
+        clusterconfig.parse(
+            config(
+                metadata={"name": "closed"},
+                vpc={"nat": {"gateway": "Disable"}},
+                managedNodeGroups=[{"name": "p", "privateNetworking": True}],
+            )
+        )
+    assert refused.value.details["fields"][0]["rule"] == "no_nat"
+
+
+def test_node_group_fields_reach_the_node_group_template() -> None:
+    spec = clusterconfig.parse(
+        config(
+            metadata={"name": "ng"},
+            managedNodeGroups=[
+                {
+                    "name": "arm-spot",
+                    "instanceTypes": ["m6g.large", "m7g.large"],
+                    "spot": True,
+                    "amiFamily": "AmazonLinux2",
+                    "updateConfig": {"maxUnavailablePercentage": 33},
+                }
+            ],
+        )
+    )
+    properties = templates.build_nodegroup_template(spec, spec.nodegroups[0], "cid")["Resources"]["ManagedNodeGroup"][
+        "Properties"
+    ]
+    assert properties["InstanceTypes"] == ["m6g.large", "m7g.large"]
+    assert properties["CapacityType"] == "SPOT"
+    assert properties["AmiType"] == "AL2_ARM_64"
+    assert properties["UpdateConfig"] == {"MaxUnavailablePercentage": 33}
+
+
+def test_a_stored_spec_with_both_instance_fields_reads_back() -> None:
+    spec = ClusterSpec.model_validate(
+        {"name": "x", "managedNodeGroups": [{"name": "a", "instanceTypes": ["c5.large"]}]}
+    )
+    again = ClusterSpec.model_validate(spec.model_dump(mode="json", exclude_none=True))
+    assert again == spec and again.nodegroups[0].instance_type == "c5.large"
+
+
+def test_instance_type_and_instance_types_are_exclusive() -> None:
+    with pytest.raises(SpecValidationError) as refused:
+        clusterconfig.parse(
+            config(
+                metadata={"name": "x"},
+                managedNodeGroups=[{"name": "a", "instanceType": "m5.large", "instanceTypes": ["c5.large"]}],
+            )
+        )
+    assert refused.value.details["fields"][0]["rule"] == "one_of"
+
+
+def test_export_then_import_gives_the_same_spec() -> None:
+    spec = ClusterSpec.model_validate(
+        {
+            "name": "round",
+            "region": "ap-northeast-1",
+            "tags": {"team": "x"},
+            "vpc": {"cidr": "10.9.0.0/16", "nat": {"gateway": "HighlyAvailable"}, "publicAccessCIDRs": ["1.2.3.0/24"]},
+            "managedNodeGroups": [
+                {
+                    "name": "a",
+                    "instanceTypes": ["c5.large"],
+                    "spot": True,
+                    "taints": [{"key": "k", "effect": "NoExecute"}],
+                },
+                {"name": "b", "labels": {"x": "y"}, "privateNetworking": True, "minSize": 1, "maxSize": 5},
+            ],
+            "iamIdentityMappings": [{"arn": "arn:aws:iam::123456789012:role/dev", "groups": ["dev"]}],
+            "cloudWatch": {"clusterLogging": {"enableTypes": ["api"]}},
+        }
+    )
+
+    exported = yaml.safe_dump(clusterconfig.from_spec(spec), sort_keys=False).encode()
+
+    assert clusterconfig.parse(exported) == spec
+
+
+NAMES = st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True)
+NODEGROUP = st.fixed_dictionaries(
+    {
+        "instanceType": st.sampled_from(["m5.large", "c6g.xlarge", "t3.medium"]),
+        "desiredCapacity": st.integers(0, 20),
+        "volumeSize": st.integers(20, 500),
+        "privateNetworking": st.booleans(),
+        "spot": st.booleans(),
+        "amiFamily": st.sampled_from(["AmazonLinux2023", "AmazonLinux2", "Bottlerocket"]),
+        "labels": st.dictionaries(
+            st.from_regex(r"[a-z]{1,8}", fullmatch=True), st.from_regex(r"[a-z0-9]{0,8}", fullmatch=True), max_size=3
+        ),
+    }
+)
+SPECS = st.fixed_dictionaries(
+    {
+        "name": NAMES,
+        "region": st.sampled_from(["us-west-2", "eu-west-1", "ap-northeast-1"]),
+        "version": st.sampled_from(["1.30", "1.31", "1.32", "1.33", "1.34"]),
+        "vpc": st.fixed_dictionaries(
+            {
+                "cidr": st.sampled_from(["192.168.0.0/16", "10.0.0.0/16", "172.16.0.0/20", "10.42.0.0/24"]),
+                "nat": st.fixed_dictionaries({"gateway": st.sampled_from(["Single", "HighlyAvailable"])}),
+            }
+        ),
+        "managedNodeGroups": st.lists(NODEGROUP, max_size=3),
+        "cloudWatch": st.fixed_dictionaries(
+            {
+                "clusterLogging": st.fixed_dictionaries(
+                    {"enableTypes": st.lists(st.sampled_from(["api", "audit"]), max_size=2)}
+                )
+            }
+        ),
+    }
+)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=SPECS, zone_count=st.integers(2, 3))
+def test_any_valid_spec_builds_templates_that_pass_cfn_lint(body: dict[str, Any], zone_count: int) -> None:
+    groups = [{**g, "name": f"ng{i}"} for i, g in enumerate(body["managedNodeGroups"])]
+    spec = ClusterSpec.model_validate({**body, "managedNodeGroups": groups})
+    zones = [f"{spec.region}{z}" for z in "abc"[:zone_count]]
+    for template in all_templates(spec, zones):
+        assert cfn_lint(template, spec.region) == [], json.dumps(body)
