@@ -34,6 +34,9 @@ _NODEGROUP = {
     "tags": LEAF,
     "privateNetworking": LEAF,
     "updateConfig": {"maxUnavailable": LEAF, "maxUnavailablePercentage": LEAF},
+    "availabilityZones": LEAF,
+    "volumeType": LEAF,
+    "maxPodsPerNode": LEAF,
 }
 SUPPORTED: dict[str, Any] = {
     "apiVersion": LEAF,
@@ -50,13 +53,26 @@ SUPPORTED: dict[str, Any] = {
     "iamIdentityMappings": [{"arn": LEAF, "username": LEAF, "groups": LEAF, "noDuplicateARNs": LEAF, "account": LEAF}],
     "cloudWatch": {"clusterLogging": {"enableTypes": LEAF}},
     "kubernetesNetworkConfig": {"serviceIPv4CIDR": LEAF},
+    "iam": {"withOIDC": LEAF},
+    "addons": [{"name": LEAF, "version": LEAF}],
+    "accessConfig": {
+        "authenticationMode": LEAF,
+        "bootstrapClusterCreatorAdminPermissions": LEAF,
+        "accessEntries": [
+            {
+                "principalARN": LEAF,
+                "kubernetesGroups": LEAF,
+                "kubernetesUsername": LEAF,
+                "accessPolicies": [{"policyARN": LEAF, "accessScope": {"type": LEAF, "namespaces": LEAF}}],
+            }
+        ],
+    },
 }
 # Why some well-known fields are refused, in the words a user needs.
 REASONS = {
     "nodeGroups": "self-managed node groups are not supported; use managedNodeGroups",
-    "iam": "IAM settings (OIDC provider, service accounts) are not supported yet",
-    "addons": "EKS add-ons are not supported yet",
-    "accessConfig": "access entries are not supported yet; use iamIdentityMappings (aws-auth)",
+    "serviceAccounts": "IAM roles for service accounts are not supported yet (iam.withOIDC is)",
+    "podIdentityAssociations": "pod identity associations are not supported yet",
     "fargateProfiles": "Fargate profiles are not supported",
     "secretsEncryption": "secrets encryption with KMS is not supported yet",
     "ssh": "SSH access to nodes is not supported",

@@ -200,6 +200,12 @@ class NodegroupSpec(_Model):
     taints: Annotated[list[TaintSpec], Field(max_length=50)] = Field(default_factory=list)
     tags: dict[str, str] = Field(default_factory=dict)
     update_config: UpdateConfigSpec | None = None
+    # Zones of the cluster's availabilityZones to put the nodes in (default: all of them).
+    availability_zones: Annotated[list[str] | None, Field(min_length=1, max_length=3)] = None
+    # These two need a launch template; the node group stack makes one.
+    # io1/io2 need volumeIOPS, which is not supported yet.
+    volume_type: Literal["gp2", "gp3", "sc1", "st1"] | None = None
+    max_pods_per_node: Annotated[int, Field(ge=1, le=737)] | None = None
 
     @field_validator("tags")
     @classmethod
@@ -214,6 +220,14 @@ class NodegroupSpec(_Model):
         if "instance_type" in self.model_fields_set and self.instance_type != self.instance_types[0]:
             raise PydanticCustomError("one_of", "give instanceType or instanceTypes, not both (as eksctl)")
         object.__setattr__(self, "instance_type", self.instance_types[0])
+        return self
+
+    @model_validator(mode="after")
+    def _max_pods_needs_a_known_bootstrap(self) -> NodegroupSpec:
+        if self.max_pods_per_node is not None and self.ami_family == "AmazonLinux2":
+            raise PydanticCustomError(
+                "max_pods_ami", "maxPodsPerNode is supported with amiFamily AmazonLinux2023 or Bottlerocket"
+            )
         return self
 
     @property
@@ -341,6 +355,63 @@ class IdentityMapping(_Model):
         return "mapRoles" if ":role/" in str(self.arn) else "mapUsers"
 
 
+ADDON_NAMES = ("vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "eks-pod-identity-agent")
+
+
+class AddonSpec(_Model):
+    name: Literal["vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "eks-pod-identity-agent"]
+    version: Annotated[str, Field(pattern=r"^(latest|v\d+\.\d+\.\d+-eksbuild\.\d+)$")] | None = None
+
+
+class IamSpec(_Model):
+    with_oidc: bool = Field(default=False, alias="withOIDC")
+
+
+class AccessScopeSpec(_Model):
+    type: Literal["cluster", "namespace"]
+    namespaces: Annotated[list[str], Field(max_length=20)] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _namespaces(self) -> AccessScopeSpec:
+        if (self.type == "namespace") != bool(self.namespaces):
+            raise PydanticCustomError("scope", "a namespace scope needs namespaces; a cluster scope takes none")
+        return self
+
+
+class AccessPolicySpec(_Model):
+    policy_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:eks::aws:cluster-access-policy/[A-Za-z]+$")] = Field(
+        alias="policyARN"
+    )
+    access_scope: AccessScopeSpec
+
+
+class AccessEntrySpec(_Model):
+    principal_arn: Annotated[str, Field(pattern=IAM_PRINCIPAL_PATTERN)] = Field(alias="principalARN")
+    kubernetes_groups: Annotated[list[Annotated[str, Field(pattern=GROUP_PATTERN)]], Field(max_length=20)] = Field(
+        default_factory=list
+    )
+    kubernetes_username: str | None = None
+    access_policies: Annotated[list[AccessPolicySpec], Field(max_length=20)] = Field(default_factory=list)
+
+    @field_validator("kubernetes_groups")
+    @classmethod
+    def _no_system_groups(cls, groups: list[str]) -> list[str]:
+        reserved = [g for g in groups if g.startswith("system:")]
+        if reserved:
+            raise PydanticCustomError(
+                "group_reserved",
+                "EKS access entries cannot name system: groups ({groups}); use accessPolicies",
+                {"groups": ", ".join(reserved)},
+            )
+        return groups
+
+
+class AccessConfigSpec(_Model):
+    authentication_mode: Literal["CONFIG_MAP", "API_AND_CONFIG_MAP", "API"] = "API_AND_CONFIG_MAP"
+    bootstrap_cluster_creator_admin_permissions: bool = True
+    access_entries: Annotated[list[AccessEntrySpec], Field(max_length=100)] = Field(default_factory=list)
+
+
 class ClusterLoggingSpec(_Model):
     enable_types: Annotated[list[str], Field(max_length=5)] = Field(default_factory=list)
 
@@ -397,6 +468,9 @@ class ClusterSpec(_Model):
     ] = None
     cloud_watch: CloudWatchSpec | None = None
     kubernetes_network_config: KubernetesNetworkSpec | None = None
+    iam: IamSpec | None = None
+    addons: Annotated[list[AddonSpec], Field(max_length=10)] = Field(default_factory=list)
+    access_config: AccessConfigSpec | None = None
     # Lease: hours until the cluster is torn down unless extended (default and maximum are policy).
     ttl_hours: Annotated[int, Field(ge=1, le=8760)] | None = None
     protected: bool = False
@@ -451,6 +525,40 @@ class ClusterSpec(_Model):
         if len(set(self.availability_zones or [])) != len(self.availability_zones or []):
             problems.append(
                 (("availabilityZones",), "duplicate_zone", "a zone is listed twice", self.availability_zones)
+            )
+        cluster_zones = set(self.availability_zones or [])
+        for index, group in enumerate(groups):
+            for z, zone in enumerate(group.availability_zones or []):
+                if zone not in cluster_zones:
+                    problems.append(
+                        (
+                            ("managedNodeGroups", index, "availabilityZones", z),
+                            "zone_not_in_cluster",
+                            f"{zone} is not one of the cluster's availabilityZones (set those to choose node zones)",
+                            zone,
+                        )
+                    )
+        names = [a.name for a in self.addons]
+        if len(set(names)) != len(names):
+            problems.append((("addons",), "duplicate_addon", "an add-on is listed twice", names))
+        access = self.access_config
+        if access and access.authentication_mode == "CONFIG_MAP" and access.access_entries:
+            problems.append(
+                (
+                    ("accessConfig", "accessEntries"),
+                    "access_mode",
+                    "access entries need authenticationMode API or API_AND_CONFIG_MAP",
+                    None,
+                )
+            )
+        if access and access.authentication_mode == "API" and self.iam_identity_mappings:
+            problems.append(
+                (
+                    ("iamIdentityMappings",),
+                    "access_mode",
+                    "with authenticationMode API the aws-auth ConfigMap is ignored; use accessConfig.accessEntries",
+                    None,
+                )
             )
         if self.vpc.nat.gateway == "Disable":
             for index, group in enumerate(groups):

@@ -28,6 +28,7 @@ OUTPUT_SUBNETS_PRIVATE = "SubnetsPrivate"
 OUTPUT_SECURITY_GROUP = "SecurityGroup"
 OUTPUT_SERVICE_ROLE_ARN = "ServiceRoleARN"
 OUTPUT_NODE_ROLE_ARN = "NodeInstanceRoleARN"
+OUTPUT_OIDC_PROVIDER_ARN = "OIDCProviderARN"
 OUTPUT_NODEGROUP_NAME = "NodegroupName"
 
 MIN_ZONES = 2
@@ -220,7 +221,57 @@ def build_cluster_template(spec: ClusterSpec, cluster_id: str, zones: list[str])
         control_plane["Logging"] = {"ClusterLogging": {"EnabledTypes": enabled}}
     if spec.kubernetes_network_config and spec.kubernetes_network_config.service_ipv4_cidr:
         control_plane["KubernetesNetworkConfig"] = {"ServiceIpv4Cidr": spec.kubernetes_network_config.service_ipv4_cidr}
+    access = spec.access_config
+    if access:
+        control_plane["AccessConfig"] = {
+            "AuthenticationMode": access.authentication_mode,
+            "BootstrapClusterCreatorAdminPermissions": access.bootstrap_cluster_creator_admin_permissions,
+        }
     b.add("ControlPlane", "AWS::EKS::Cluster", control_plane)
+    cluster_ref = {"Ref": "ControlPlane"}
+    if spec.iam and spec.iam.with_oidc:
+        b.add(
+            "OIDCProvider",
+            "AWS::IAM::OIDCProvider",
+            {
+                "Url": {"Fn::GetAtt": ["ControlPlane", "OpenIdConnectIssuerUrl"]},
+                "ClientIdList": ["sts.amazonaws.com"],
+                "Tags": _tag_list(b.tags),
+            },
+        )
+    for addon in spec.addons:
+        properties: dict[str, Any] = {
+            "ClusterName": cluster_ref,
+            "AddonName": addon.name,
+            "ResolveConflicts": "OVERWRITE",
+            "Tags": _tag_list(b.tags),
+        }
+        if addon.version and addon.version != "latest":
+            properties["AddonVersion"] = addon.version
+        b.add(f"Addon{_logical(addon.name)}", "AWS::EKS::Addon", properties)
+    for index, entry in enumerate(access.access_entries if access else []):
+        properties = {
+            "ClusterName": cluster_ref,
+            "PrincipalArn": entry.principal_arn,
+            "Type": "STANDARD",
+            "Tags": _tag_list(b.tags),
+        }
+        if entry.kubernetes_groups:
+            properties["KubernetesGroups"] = list(entry.kubernetes_groups)
+        if entry.kubernetes_username:
+            properties["Username"] = entry.kubernetes_username
+        if entry.access_policies:
+            properties["AccessPolicies"] = [
+                {
+                    "PolicyArn": policy.policy_arn,
+                    "AccessScope": {
+                        "Type": policy.access_scope.type,
+                        **({"Namespaces": policy.access_scope.namespaces} if policy.access_scope.namespaces else {}),
+                    },
+                }
+                for policy in entry.access_policies
+            ]
+        b.add(f"AccessEntry{index + 1}", "AWS::EKS::AccessEntry", properties)
     outputs = {
         OUTPUT_CLUSTER_NAME: {"Ref": "ControlPlane"},
         OUTPUT_ENDPOINT: {"Fn::GetAtt": ["ControlPlane", "Endpoint"]},
@@ -231,7 +282,12 @@ def build_cluster_template(spec: ClusterSpec, cluster_id: str, zones: list[str])
         OUTPUT_SUBNETS_PRIVATE: {"Fn::Join": [",", private]},
         OUTPUT_SECURITY_GROUP: security_group,
         OUTPUT_SERVICE_ROLE_ARN: {"Fn::GetAtt": ["ServiceRole", "Arn"]},
+        # One per zone too, so a node group can keep to some of the zones.
+        **{f"{OUTPUT_SUBNETS_PUBLIC}{i + 1}": subnet for i, subnet in enumerate(public)},
+        **{f"{OUTPUT_SUBNETS_PRIVATE}{i + 1}": subnet for i, subnet in enumerate(private)},
     }
+    if spec.iam and spec.iam.with_oidc:
+        outputs[OUTPUT_OIDC_PROVIDER_ARN] = {"Ref": "OIDCProvider"}
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"EKS cluster {spec.name} (dedicated VPC, control plane) [created by ekspress]",
@@ -254,12 +310,18 @@ def build_nodegroup_template(spec: ClusterSpec, nodegroup: NodegroupSpec, cluste
     """The `eksctl-NAME-nodegroup-NG` stack: node role and managed node group."""
     tags = {**spec.tags, **nodegroup.tags, **naming.ownership_tags(spec.name, cluster_id)}
     tags.update({naming.TAG_NODEGROUP: nodegroup.name, naming.TAG_EKSCTL_NODEGROUP: nodegroup.name})
-    subnets = OUTPUT_SUBNETS_PRIVATE if nodegroup.private_networking else OUTPUT_SUBNETS_PUBLIC
+    kind = OUTPUT_SUBNETS_PRIVATE if nodegroup.private_networking else OUTPUT_SUBNETS_PUBLIC
+    if nodegroup.availability_zones:
+        cluster_zones = list(spec.availability_zones or [])
+        picked = [cluster_zones.index(z) + 1 for z in nodegroup.availability_zones]
+        subnet_ids: Any = [{"Fn::ImportValue": export_name(spec.name, f"{kind}{i}")} for i in picked]
+    else:
+        subnet_ids = {"Fn::Split": [",", {"Fn::ImportValue": export_name(spec.name, kind)}]}
     properties: dict[str, Any] = {
         "ClusterName": spec.name,
         "NodegroupName": nodegroup.name,
         "NodeRole": {"Fn::GetAtt": ["NodeInstanceRole", "Arn"]},
-        "Subnets": {"Fn::Split": [",", {"Fn::ImportValue": export_name(spec.name, subnets)}]},
+        "Subnets": subnet_ids,
         "ScalingConfig": {
             "MinSize": nodegroup.min_size,
             "DesiredSize": nodegroup.desired_capacity,
@@ -273,6 +335,15 @@ def build_nodegroup_template(spec: ClusterSpec, nodegroup: NodegroupSpec, cluste
     }
     if nodegroup.labels:
         properties["Labels"] = dict(nodegroup.labels)
+    resources: dict[str, Any] = {}
+    if nodegroup.volume_type or nodegroup.max_pods_per_node:
+        # EKS takes the disk from the launch template then, never from DiskSize.
+        del properties["DiskSize"]
+        resources["LaunchTemplate"] = _launch_template(nodegroup, tags)
+        properties["LaunchTemplate"] = {
+            "Id": {"Ref": "LaunchTemplate"},
+            "Version": {"Fn::GetAtt": ["LaunchTemplate", "LatestVersionNumber"]},
+        }
     if nodegroup.taints:
         properties["Taints"] = [
             {"Key": t.key, **({"Value": t.value} if t.value else {}), "Effect": TAINT_EFFECT[t.effect]}
@@ -290,6 +361,7 @@ def build_nodegroup_template(spec: ClusterSpec, nodegroup: NodegroupSpec, cluste
         "Description": f"EKS managed node group {nodegroup.name} of cluster {spec.name} [created by ekspress]",
         "Resources": {
             "NodeInstanceRole": _role("ec2.amazonaws.com", WORKER_POLICIES, _tag_list(tags)),
+            **resources,
             "ManagedNodeGroup": {"Type": "AWS::EKS::Nodegroup", "Properties": properties},
         },
         "Outputs": {
@@ -297,3 +369,48 @@ def build_nodegroup_template(spec: ClusterSpec, nodegroup: NodegroupSpec, cluste
             OUTPUT_NODEGROUP_NAME: {"Value": {"Fn::GetAtt": ["ManagedNodeGroup", "NodegroupName"]}},
         },
     }
+
+
+def _logical(name: str) -> str:
+    """`aws-ebs-csi-driver` → `AwsEbsCsiDriver` (CloudFormation logical ids are alphanumeric)."""
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name))
+
+
+def _node_user_data(nodegroup: NodegroupSpec) -> str | None:
+    """Settings the node's bootstrap reads, in the format its AMI family expects."""
+    if nodegroup.max_pods_per_node is None:
+        return None
+    if nodegroup.ami_family == "Bottlerocket":
+        return f"[settings.kubernetes]\nmax-pods = {nodegroup.max_pods_per_node}\n"
+    # AL2023's nodeadm reads a NodeConfig from a MIME part; EKS merges its own parts in.
+    return (
+        'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="//"\n\n'
+        "--//\nContent-Type: application/node.eks.aws\n\n"
+        "apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  kubelet:\n    config:\n"
+        f"      maxPods: {nodegroup.max_pods_per_node}\n\n--//--\n"
+    )
+
+
+def _launch_template(nodegroup: NodegroupSpec, tags: dict[str, str]) -> dict[str, Any]:
+    # Bottlerocket keeps containers on its second (data) volume; the others on the root volume.
+    device = "/dev/xvdb" if nodegroup.ami_family == "Bottlerocket" else "/dev/xvda"
+    data: dict[str, Any] = {
+        "BlockDeviceMappings": [
+            {
+                "DeviceName": device,
+                "Ebs": {
+                    "VolumeSize": nodegroup.volume_size,
+                    "VolumeType": nodegroup.volume_type or "gp3",
+                    "Encrypted": True,
+                },
+            }
+        ],
+        "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 2},
+        "TagSpecifications": [
+            {"ResourceType": kind, "Tags": _tag_list(tags)} for kind in ("instance", "volume", "network-interface")
+        ],
+    }
+    user_data = _node_user_data(nodegroup)
+    if user_data:
+        data["UserData"] = {"Fn::Base64": user_data}
+    return {"Type": "AWS::EC2::LaunchTemplate", "Properties": {"LaunchTemplateData": data}}

@@ -9,11 +9,14 @@ attributes (endpoint, CA, ARN) flow into the stack outputs.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
 from moto.eks.models import eks_backends
+from moto.iam.models import iam_backends
+from moto.utilities.utils import get_partition
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -178,6 +181,51 @@ class EKSNodegroupModel(CloudFormationModel):
         cluster = backend.clusters.get(self.nodegroup.cluster_name)
         if cluster is not None and self.nodegroup.nodegroup_name in cluster.nodegroups:
             backend.delete_nodegroup(cluster.name, self.nodegroup.nodegroup_name)
+
+
+class OIDCProviderModel(CloudFormationModel):
+    """AWS::IAM::OIDCProvider (moto has the IAM API but no CloudFormation model): IRSA's trust anchor."""
+
+    def __init__(self, provider: Any, account_id: str) -> None:
+        self.provider = provider
+        self.account_id = account_id
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::IAM::OIDCProvider"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return str(self.provider.arn)
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        return self.provider.arn
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> OIDCProviderModel:
+        props = cloudformation_json["Properties"]
+        provider = iam_backends[account_id][get_partition(region_name)].create_open_id_connect_provider(
+            url=props["Url"],
+            thumbprint_list=props.get("ThumbprintList") or [],
+            client_id_list=props.get("ClientIdList") or [],
+            tags=props.get("Tags") or [],
+        )
+        return cls(provider, account_id)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = iam_backends[account_id][get_partition(region_name)]
+        with contextlib.suppress(Exception):  # already gone
+            backend.delete_open_id_connect_provider(self.provider.arn)
 
 
 def register() -> None:

@@ -95,3 +95,47 @@ def test_unsafe_yaml_is_a_400(api: Api) -> None:
     )
     assert status == 400
     assert "tags are not accepted" in body["message"]
+
+
+MODERN = f"""
+apiVersion: eksctl.io/v1alpha5
+kind: ClusterConfig
+metadata: {{name: modern, region: {REGION}}}
+availabilityZones: [{REGION}a, {REGION}b, {REGION}c]
+iam: {{withOIDC: true}}
+addons: [{{name: vpc-cni}}, {{name: kube-proxy}}, {{name: coredns}}]
+accessConfig:
+  authenticationMode: API_AND_CONFIG_MAP
+  accessEntries:
+    - principalARN: arn:aws:iam::123456789012:role/viewers
+      accessPolicies:
+        - policyARN: arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy
+          accessScope: {{type: cluster}}
+managedNodeGroups:
+  - name: zonal
+    availabilityZones: [{REGION}b]
+    volumeType: gp3
+    maxPodsPerNode: 110
+"""
+
+
+def test_oidc_addons_access_entries_and_a_zonal_node_group_become_active(api: Api, engine: LocalEngine) -> None:
+    status, body, _ = send(api, "POST", "/clusters", MODERN.encode(), **{"Content-Type": "application/x-yaml"})
+    assert status == 202, body
+    record = api.wait_for("modern", {"ACTIVE", "FAILED"})
+    assert record["status"] == "ACTIVE", record.get("failure")
+    assert record["zones"] == [f"{REGION}a", f"{REGION}b", f"{REGION}c"]
+
+    described = engine.client("eks", REGION).describe_nodegroup(clusterName="modern", nodegroupName="zonal")
+    ec2 = engine.client("ec2", REGION)
+    zones = {
+        s["AvailabilityZone"] for s in ec2.describe_subnets(SubnetIds=described["nodegroup"]["subnets"])["Subnets"]
+    }
+    assert zones == {f"{REGION}b"}
+    cluster = engine.client("cloudformation", REGION).get_template(StackName="eksctl-modern-cluster")["TemplateBody"]
+    kinds = sorted({r["Type"] for r in cluster["Resources"].values()})
+    assert {"AWS::IAM::OIDCProvider", "AWS::EKS::Addon", "AWS::EKS::AccessEntry"} <= set(kinds)
+    providers = engine.client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    outputs = engine.client("cloudformation", REGION).describe_stacks(StackName="eksctl-modern-cluster")["Stacks"][0]
+    arn = {o["OutputKey"]: o["OutputValue"] for o in outputs["Outputs"]}["OIDCProviderARN"]
+    assert arn in [p["Arn"] for p in providers]

@@ -21,7 +21,6 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
 EXPECTED_UNSUPPORTED = {
     "eksctl-01-simple-cluster.yaml": ["nodeGroups"],
     "eksctl-15-managed-nodes.yaml": [
-        "managedNodeGroups[0].availabilityZones",
         "managedNodeGroups[0].securityGroups",
         "managedNodeGroups[0].ssh",
         "managedNodeGroups[0].iam",
@@ -70,6 +69,9 @@ def test_the_examples_without_their_unsupported_fields_build() -> None:
             for part in parts[:-1]:
                 parent = parent[int(part)] if part.isdigit() else parent[part]
             del parent[parts[-1]]
+        zones = sorted({z for g in document.get("managedNodeGroups", []) for z in g.get("availabilityZones", [])})
+        if zones:  # node group zones are chosen among the cluster's
+            document["availabilityZones"] = zones
         if document.get("iamIdentityMappings"):  # a mapping with only refused fields is left out
             document["iamIdentityMappings"] = [m for m in document["iamIdentityMappings"] if m]
         spec = clusterconfig.parse(yaml.safe_dump(document).encode())
@@ -295,3 +297,124 @@ def test_any_valid_spec_builds_templates_that_pass_cfn_lint(body: dict[str, Any]
     zones = [f"{spec.region}{z}" for z in "abc"[:zone_count]]
     for template in all_templates(spec, zones):
         assert cfn_lint(template, spec.region) == [], json.dumps(body)
+
+
+def test_oidc_addons_and_access_entries_reach_the_cluster_template() -> None:
+    spec = clusterconfig.parse(
+        config(
+            metadata={"name": "modern", "region": "us-west-2"},
+            iam={"withOIDC": True},
+            addons=[{"name": "vpc-cni", "version": "v1.18.3-eksbuild.2"}, {"name": "coredns"}, {"name": "kube-proxy"}],
+            accessConfig={
+                "authenticationMode": "API",
+                "accessEntries": [
+                    {
+                        "principalARN": "arn:aws:iam::123456789012:role/viewers",
+                        "kubernetesGroups": ["viewers"],
+                        "accessPolicies": [
+                            {
+                                "policyARN": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+                                "accessScope": {"type": "namespace", "namespaces": ["default"]},
+                            }
+                        ],
+                    }
+                ],
+            },
+        )
+    )
+    template = templates.build_cluster_template(spec, "cid", ZONES[:2])
+
+    oidc = template["Resources"]["OIDCProvider"]["Properties"]
+    assert oidc["Url"] == {"Fn::GetAtt": ["ControlPlane", "OpenIdConnectIssuerUrl"]}
+    assert template["Outputs"]["OIDCProviderARN"]["Value"] == {"Ref": "OIDCProvider"}
+    addons = resources_of_type(template, "AWS::EKS::Addon")
+    assert sorted(a["Properties"]["AddonName"] for a in addons.values()) == ["coredns", "kube-proxy", "vpc-cni"]
+    assert template["Resources"]["AddonVpcCni"]["Properties"]["AddonVersion"] == "v1.18.3-eksbuild.2"
+    assert "AddonVersion" not in template["Resources"]["AddonCoredns"]["Properties"]
+    control = template["Resources"]["ControlPlane"]["Properties"]
+    assert control["AccessConfig"]["AuthenticationMode"] == "API"
+    (entry,) = resources_of_type(template, "AWS::EKS::AccessEntry").values()
+    assert entry["Properties"]["PrincipalArn"] == "arn:aws:iam::123456789012:role/viewers"
+    assert entry["Properties"]["AccessPolicies"][0]["AccessScope"] == {"Type": "namespace", "Namespaces": ["default"]}
+    assert cfn_lint(template, "us-west-2") == []
+
+
+def test_node_groups_can_keep_to_some_zones_and_get_a_launch_template_when_needed() -> None:
+    spec = clusterconfig.parse(
+        config(
+            metadata={"name": "lt", "region": "us-west-2"},
+            availabilityZones=["us-west-2a", "us-west-2b", "us-west-2c"],
+            managedNodeGroups=[
+                {"name": "one-zone", "availabilityZones": ["us-west-2b"], "volumeType": "gp2", "volumeSize": 100},
+                {"name": "dense", "maxPodsPerNode": 110},
+                {"name": "bottle", "amiFamily": "Bottlerocket", "maxPodsPerNode": 58},
+            ],
+        )
+    )
+    one_zone, dense, bottle = (templates.build_nodegroup_template(spec, group, "cid") for group in spec.nodegroups)
+
+    properties = one_zone["Resources"]["ManagedNodeGroup"]["Properties"]
+    assert properties["Subnets"] == [{"Fn::ImportValue": "eksctl-lt-cluster::SubnetsPublic2"}]
+    assert "DiskSize" not in properties
+    assert properties["LaunchTemplate"]["Id"] == {"Ref": "LaunchTemplate"}
+    disk = one_zone["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]["BlockDeviceMappings"][0]
+    assert disk == {"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 100, "VolumeType": "gp2", "Encrypted": True}}
+    assert (
+        "maxPods: 110"
+        in dense["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]
+    )
+    bottle_data = bottle["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    assert "max-pods = 58" in bottle_data["UserData"]["Fn::Base64"]
+    assert bottle_data["BlockDeviceMappings"][0]["DeviceName"] == "/dev/xvdb"
+    cluster = templates.build_cluster_template(spec, "cid", spec.availability_zones or [])
+    assert cluster["Outputs"]["SubnetsPublic2"]["Export"]["Name"] == "eksctl-lt-cluster::SubnetsPublic2"
+    for template in (cluster, one_zone, dense, bottle):
+        assert cfn_lint(template, "us-west-2") == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "where", "rule"),
+    [
+        (
+            {"managedNodeGroups": [{"name": "a", "availabilityZones": ["us-west-2a"]}]},
+            "managedNodeGroups[0].availabilityZones[0]",
+            "zone_not_in_cluster",
+        ),
+        (
+            {"managedNodeGroups": [{"name": "a", "amiFamily": "AmazonLinux2", "maxPodsPerNode": 50}]},
+            "managedNodeGroups[0]",
+            "max_pods_ami",
+        ),
+        (
+            {
+                "accessConfig": {
+                    "authenticationMode": "CONFIG_MAP",
+                    "accessEntries": [{"principalARN": "arn:aws:iam::123456789012:role/x"}],
+                }
+            },
+            "accessConfig.accessEntries",
+            "access_mode",
+        ),
+        (
+            {"accessConfig": {"authenticationMode": "API"}, "iamIdentityMappings": [{"account": "123456789012"}]},
+            "iamIdentityMappings",
+            "access_mode",
+        ),
+        (
+            {
+                "accessConfig": {
+                    "accessEntries": [
+                        {"principalARN": "arn:aws:iam::123456789012:role/x", "kubernetesGroups": ["system:masters"]}
+                    ]
+                }
+            },
+            "accessConfig.accessEntries[0].kubernetesGroups",
+            "group_reserved",
+        ),
+        ({"addons": [{"name": "istio"}]}, "addons[0].name", "literal_error"),
+    ],
+)
+def test_combinations_eks_refuses_are_refused_here(fields: dict[str, Any], where: str, rule: str) -> None:
+    with pytest.raises(SpecValidationError) as refused:
+        clusterconfig.parse(config(metadata={"name": "x", "region": "us-west-2"}, **fields))
+    assert (where, rule) in [(f["field"], f["rule"]) for f in refused.value.details["fields"]]

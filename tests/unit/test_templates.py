@@ -61,6 +61,21 @@ VARIANTS = [
             },
             "cloudWatch": {"clusterLogging": {"enableTypes": ["audit", "authenticator"]}},
             "kubernetesNetworkConfig": {"serviceIPv4CIDR": "172.20.0.0/16"},
+            "iam": {"withOIDC": True},
+            "addons": [{"name": "vpc-cni"}, {"name": "coredns", "version": "v1.11.3-eksbuild.1"}],
+            "accessConfig": {
+                "accessEntries": [
+                    {
+                        "principalARN": "arn:aws:iam::123456789012:role/admins",
+                        "accessPolicies": [
+                            {
+                                "policyARN": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                                "accessScope": {"type": "cluster"},
+                            }
+                        ],
+                    }
+                ]
+            },
             "managedNodeGroups": [
                 {
                     "name": "spot",
@@ -71,6 +86,8 @@ VARIANTS = [
                     "tags": {"purpose": "batch"},
                     "updateConfig": {"maxUnavailablePercentage": 25},
                     "privateNetworking": True,
+                    "volumeType": "gp3",
+                    "maxPodsPerNode": 58,
                 }
             ],
         },
