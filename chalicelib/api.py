@@ -7,10 +7,10 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from chalice.app import Blueprint, Response
+from chalice.app import Blueprint, IAMAuthorizer, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib import access, clusters, leases, nodegroups, policy
+from chalicelib import access, clusters, identity, leases, nodegroups, policy
 from chalicelib.aws import default_clients
 from chalicelib.errors import BadRequestError, EkspressError
 from chalicelib.observability import logger
@@ -23,11 +23,12 @@ if TYPE_CHECKING:
 
 
 api = Blueprint(__name__)
+# Every platform route: API Gateway verifies the caller's SigV4 signature (AWS_IAM).
+IAM = IAMAuthorizer()
 
 MAX_BODY_BYTES = 64 * 1024
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
-ANONYMOUS = "anonymous"
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -39,11 +40,12 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
 
 
 def _handled(view: Callable[..., Response]) -> Callable[..., Response]:
-    """Domain errors become JSON responses with their status; nothing else leaks."""
+    """Every request names a verified caller (else 401); domain errors become JSON with their status."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
         try:
+            _caller()
             return view(*args, **kwargs)
         except EkspressError as exc:
             if exc.status >= 500:
@@ -58,9 +60,16 @@ def _store() -> Store:
 
 
 def _caller() -> str:
-    """The IAM principal API Gateway verified (AWS_IAM auth), or `anonymous` locally."""
-    identity = (api.current_request.context or {}).get("identity") or {}
-    return identity.get("userArn") or ANONYMOUS
+    """The verified caller: the IAM principal (AWS_IAM auth), or a signed header on the local engine."""
+    request = api.current_request
+    return identity.caller(request.context, request.headers, get_settings().local_identity_key)
+
+
+def _owned(name: str, action: str) -> str:
+    """The caller, once it is sure they may `action` this cluster (owner or admin); else 403."""
+    caller = _caller()
+    policy.check_owner(_store().get_cluster(name), caller, get_settings(), action)
+    return caller
 
 
 def _body() -> dict[str, Any]:
@@ -88,7 +97,7 @@ def _activity(record: dict[str, Any], what: str) -> None:
 YAML_TYPES = ("application/x-yaml", "application/yaml", "text/yaml")
 
 
-@api.route("/clusters", methods=["POST"], content_types=["application/json", *YAML_TYPES])
+@api.route("/clusters", methods=["POST"], content_types=["application/json", *YAML_TYPES], authorizer=IAM)
 @_handled
 def create_cluster() -> Response:
     """A cluster request as JSON, or an eksctl ClusterConfig as YAML."""
@@ -112,7 +121,7 @@ def _page_args(params: Mapping[str, str]) -> tuple[int, str | None]:
     return int(raw), params.get("nextToken") or None
 
 
-@api.route("/clusters", methods=["GET"])
+@api.route("/clusters", methods=["GET"], authorizer=IAM)
 @_handled
 def list_clusters() -> Response:
     limit, token = _page_args(api.current_request.query_params or {})
@@ -124,17 +133,18 @@ def list_clusters() -> Response:
     return _json(200, body)
 
 
-@api.route("/clusters/{name}", methods=["GET"])
+@api.route("/clusters/{name}", methods=["GET"], authorizer=IAM)
 @_handled
 def get_cluster(name: str) -> Response:
     return _json(200, clusters.describe_cluster(_store(), name))
 
 
-@api.route("/clusters/{name}", methods=["DELETE"])
+@api.route("/clusters/{name}", methods=["DELETE"], authorizer=IAM)
 @_handled
 def delete_cluster(name: str) -> Response:
     """Start deleting the cluster → 202; 409 while another operation runs (a create is taken over)."""
-    record = clusters.request_delete(_store(), default_clients().stepfunctions(), get_settings(), name, _caller())
+    caller = _owned(name, "delete")
+    record = clusters.request_delete(_store(), default_clients().stepfunctions(), get_settings(), name, caller)
     return _json(202, record, {"Location": f"/clusters/{name}"})
 
 
@@ -144,60 +154,64 @@ class LeaseRequest(BaseModel):
     hours: int = Field(ge=1, le=8760)
 
 
-@api.route("/clusters/{name}/lease", methods=["POST"])
+@api.route("/clusters/{name}/lease", methods=["POST"], authorizer=IAM)
 @_handled
 def extend_lease(name: str) -> Response:
     """Extend the lease to `hours` from now (within the policy's maximum); clears a teardown warning."""
     body = validate(LeaseRequest, _body(), "lease request")
-    result = leases.extend(_store(), get_settings(), name, body.hours, _caller(), datetime.now(UTC))
+    result = leases.extend(_store(), get_settings(), name, body.hours, _owned(name, "extend"), datetime.now(UTC))
     return _json(200, result)
 
 
-@api.route("/clusters/{name}/nodegroups", methods=["POST"])
+@api.route("/clusters/{name}/nodegroups", methods=["POST"], authorizer=IAM)
 @_handled
 def add_nodegroup(name: str) -> Response:
     """Add a managed node group (its own stack); 202 with the operation, 409 while another runs."""
-    started = nodegroups.request_add(
-        _store(), default_clients().stepfunctions(), get_settings(), name, _body(), _caller()
-    )
+    caller = _owned(name, "add node groups to")
+    started = nodegroups.request_add(_store(), default_clients().stepfunctions(), get_settings(), name, _body(), caller)
     _activity(_store().get_cluster(name), "node group added")
     return _json(202, started, {"Location": f"/clusters/{name}"})
 
 
-@api.route("/clusters/{name}/nodegroups/{nodegroup}", methods=["PATCH"])
+@api.route("/clusters/{name}/nodegroups/{nodegroup}", methods=["PATCH"], authorizer=IAM)
 @_handled
 def scale_nodegroup(name: str, nodegroup: str) -> Response:
     """Change a node group's minSize / desiredCapacity / maxSize through a stack update."""
     started = nodegroups.request_scale(
-        _store(), default_clients().stepfunctions(), get_settings(), name, nodegroup, _body(), _caller()
+        _store(), default_clients().stepfunctions(), get_settings(), name, nodegroup, _body(), _owned(name, "scale")
     )
     _activity(_store().get_cluster(name), f"node group {nodegroup} scaled")
     return _json(202, started, {"Location": f"/clusters/{name}"})
 
 
-@api.route("/clusters/{name}/nodegroups/{nodegroup}", methods=["DELETE"])
+@api.route("/clusters/{name}/nodegroups/{nodegroup}", methods=["DELETE"], authorizer=IAM)
 @_handled
 def delete_nodegroup(name: str, nodegroup: str) -> Response:
     """Delete a node group: its role leaves aws-auth, then its stack is deleted."""
     started = nodegroups.request_delete(
-        _store(), default_clients().stepfunctions(), get_settings(), name, nodegroup, _caller()
+        _store(),
+        default_clients().stepfunctions(),
+        get_settings(),
+        name,
+        nodegroup,
+        _owned(name, "delete node groups of"),
     )
     _activity(_store().get_cluster(name), f"node group {nodegroup} deleted")
     return _json(202, started, {"Location": f"/clusters/{name}"})
 
 
-@api.route("/clusters/{name}/access", methods=["GET"])
+@api.route("/clusters/{name}/access", methods=["GET"], authorizer=IAM)
 @_handled
 def get_access(name: str) -> Response:
     """The cluster's aws-auth mappings, read live from its Kubernetes API."""
     return _json(200, access.read_access(_store(), default_clients(), name))
 
 
-@api.route("/clusters/{name}/access", methods=["POST"])
+@api.route("/clusters/{name}/access", methods=["POST"], authorizer=IAM)
 @_handled
 def add_access(name: str) -> Response:
     mapping = validate(IdentityMapping, _body(), "mapping")
-    policy.check_mappings([mapping], _caller(), get_settings())
+    policy.check_mappings([mapping], _owned(name, "change access to"), get_settings())
     change = mapping.model_dump(mode="json", exclude_none=True)
     started = access.request_access_change(
         _store(), default_clients().stepfunctions(), get_settings(), name, access.ADD, change
@@ -206,13 +220,14 @@ def add_access(name: str) -> Response:
     return _json(202, started, {"Location": f"/clusters/{name}/access"})
 
 
-@api.route("/clusters/{name}/access", methods=["DELETE"])
+@api.route("/clusters/{name}/access", methods=["DELETE"], authorizer=IAM)
 @_handled
 def remove_access(name: str) -> Response:
     params: Mapping[str, str] = api.current_request.query_params or {}
     arn = params.get("arn", "")
     if not arn:
         raise BadRequestError("say which mapping to remove: ?arn=<IAM role/user ARN or account id>", field="arn")
+    _owned(name, "change access to")
     started = access.request_access_change(
         _store(), default_clients().stepfunctions(), get_settings(), name, access.REMOVE, {"arn": arn}
     )
@@ -220,7 +235,7 @@ def remove_access(name: str) -> Response:
     return _json(202, started, {"Location": f"/clusters/{name}/access"})
 
 
-@api.route("/clusters/{name}/config", methods=["GET"])
+@api.route("/clusters/{name}/config", methods=["GET"], authorizer=IAM)
 @_handled
 def get_cluster_config(name: str) -> Response:
     """The cluster's spec as an eksctl ClusterConfig (YAML; JSON with Accept: application/json)."""
@@ -241,7 +256,7 @@ def _yaml_or_json(document: dict[str, Any]) -> Response:
     )
 
 
-@api.route("/clusters/{name}/kubeconfig", methods=["GET"])
+@api.route("/clusters/{name}/kubeconfig", methods=["GET"], authorizer=IAM)
 @_handled
 def get_kubeconfig(name: str) -> Response:
     """A kubeconfig for the cluster (YAML; JSON when asked with Accept: application/json)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import ForbiddenError, SpecValidationError
 from chalicelib.spec import MASTERS_GROUP
@@ -55,3 +55,13 @@ def check_request(spec: ClusterSpec, caller: str, settings: Settings) -> None:
             "does not allow it for this caller",
             field="protected",
         )
+
+
+def check_owner(record: dict[str, Any], caller: str, settings: Settings, action: str) -> None:
+    """Only the cluster's owner, or an admin the policy names, may change or delete it."""
+    if record.get("owner") == caller or _allowed(caller, settings.admins):
+        return
+    raise ForbiddenError(
+        f"{caller} may not {action} cluster {record.get('name')!r}: only its owner or an admin (EKSPRESS_ADMINS) may",
+        cluster=record.get("name"),
+    )

@@ -25,6 +25,8 @@ ENV_REAP_EVERY_MINUTES = "EKSPRESS_REAP_EVERY_MINUTES"
 ENV_IDLE_CPU_PERCENT = "EKSPRESS_IDLE_CPU_PERCENT"
 ENV_NODEGROUP_STATE_MACHINE_ARN = "EKSPRESS_NODEGROUP_STATE_MACHINE_ARN"
 ENV_SLACK_SECRET_ID = "EKSPRESS_SLACK_SECRET_ID"
+ENV_ADMINS = "EKSPRESS_ADMINS"
+ENV_LOCAL_IDENTITY_KEY = "EKSPRESS_LOCAL_IDENTITY_KEY"
 ENV_SLACK_SECRET_PARAMETER = "EKSPRESS_SLACK_SECRET_PARAMETER"
 ENV_SLACK_ADMINS = "EKSPRESS_SLACK_ADMINS"
 ENV_SLACK_TEAMS = "EKSPRESS_SLACK_TEAMS"
@@ -72,6 +74,10 @@ class Settings:
     slack_channels: tuple[str, ...] = ()
     # An incoming webhook for messages with no response_url to answer (teardown warnings).
     slack_webhook_url: str = ""
+    # IAM principals (ARN globs) who may change or delete anyone's cluster.
+    admins: tuple[str, ...] = ()
+    # Set only by the local engine: lets a signed header name the caller (see identity.py).
+    local_identity_key: str = ""
 
 
 def _patterns(variable: str) -> tuple[str, ...]:
@@ -101,4 +107,6 @@ def get_settings() -> Settings:
         slack_teams=_patterns(ENV_SLACK_TEAMS),
         slack_channels=_patterns(ENV_SLACK_CHANNELS),
         slack_webhook_url=os.environ.get(ENV_SLACK_WEBHOOK_URL, ""),
+        admins=_patterns(ENV_ADMINS),
+        local_identity_key=os.environ.get(ENV_LOCAL_IDENTITY_KEY, ""),
     )

@@ -38,6 +38,7 @@ SECRET_KEY = "testing"
 CREATOR_ARN = f"arn:aws:sts::{ACCOUNT_ID}:user/moto"
 SLACK_SECRET_NAME = "ekspress/local/slack-signing-secret"
 LOCAL_SLACK_SIGNING_SECRET = "local-slack-signing-secret"
+LOCAL_IDENTITY_KEY = "local-identity-key"
 
 
 def _tiny_zip() -> bytes:
@@ -68,6 +69,7 @@ class LocalEngine:
     poll_scale: float = 0.01
     table_name: str = "ekspress-local"
     slack_signing_secret: str = LOCAL_SLACK_SIGNING_SECRET
+    identity_key: str = LOCAL_IDENTITY_KEY
     endpoint: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
     # Credentials the Kubernetes emulators accept: access key → secret, and → caller ARN.
@@ -115,6 +117,8 @@ class LocalEngine:
                 "AWS_REGION": self.region,
                 settings.ENV_TABLE_NAME: self.table_name,
                 settings.ENV_POLL_SCALE: str(self.poll_scale),
+                # Callers are named by a header signed with this key (there is no API Gateway here).
+                settings.ENV_LOCAL_IDENTITY_KEY: self.identity_key,
             }
         )
         for unset in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):

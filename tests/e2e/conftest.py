@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from chalicelib import identity
 from local import stack_timing
-from local.engine import LocalEngine
+from local.engine import LOCAL_IDENTITY_KEY, LocalEngine
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -34,11 +35,16 @@ class Api:
     def __init__(self, base: str) -> None:
         self.base = base
 
-    def call(self, method: str, path: str, body: Any = None, raw: bytes | None = None) -> Reply:
+    def call(
+        self, method: str, path: str, body: Any = None, raw: bytes | None = None, caller: str | None = None
+    ) -> Reply:
+        """One request; `caller` plays that IAM principal (signed as the local engine expects)."""
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        req = urllib.request.Request(
-            self.base + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
+        headers = {"Content-Type": "application/json"}
+        if caller:
+            headers[identity.CALLER_HEADER] = caller
+            headers[identity.SIGNATURE_HEADER] = identity.sign(LOCAL_IDENTITY_KEY, caller)
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
                 return Reply(resp.status, self._decode(resp.read(), resp.headers), dict(resp.headers))

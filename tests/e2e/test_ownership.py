@@ -1,0 +1,87 @@
+"""Who may do what over HTTP: callers are IAM principals; only the owner or an admin changes a cluster."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from typing import TYPE_CHECKING
+
+import pytest
+
+from chalicelib import identity, settings
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from tests.e2e.conftest import Api
+
+ALICE = "arn:aws:iam::123456789012:role/alice"
+BOB = "arn:aws:sts::123456789012:assumed-role/bob/session"
+ADMIN = "arn:aws:iam::123456789012:role/platform-admin"
+
+
+@pytest.fixture(scope="module")
+def owned(api: Api) -> str:
+    assert api.call("POST", "/clusters", {"name": "alices"}, caller=ALICE).status == 202
+    assert api.wait_for("alices", {"ACTIVE"})["owner"] == ALICE
+    return "alices"
+
+
+@pytest.fixture
+def admins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv(settings.ENV_ADMINS, "arn:aws:iam::123456789012:role/platform-*")
+    settings.get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    settings.get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("DELETE", "/clusters/alices", None),
+        ("POST", "/clusters/alices/lease", {"hours": 4}),
+        ("POST", "/clusters/alices/nodegroups", {"name": "extra"}),
+        ("PATCH", "/clusters/alices/nodegroups/ng-1", {"desiredCapacity": 1, "minSize": 1}),
+        ("DELETE", "/clusters/alices/nodegroups/ng-1", None),
+        ("POST", "/clusters/alices/access", {"arn": "arn:aws:iam::123456789012:role/x", "groups": ["viewers"]}),
+        ("DELETE", "/clusters/alices/access?arn=arn:aws:iam::123456789012:role/x", None),
+    ],
+)
+def test_someone_else_may_not_change_the_cluster(api: Api, owned: str, method: str, path: str, body: object) -> None:
+    reply = api.call(method, path, body, caller=BOB)
+
+    assert reply.status == 403, reply.body
+    assert "only its owner or an admin" in reply.body["message"]
+    assert "operation" not in api.call("GET", "/clusters/alices", caller=BOB).body, api.call(
+        "GET", "/clusters/alices"
+    ).body.get("operation")
+
+
+def test_anyone_authenticated_may_read(api: Api, owned: str) -> None:
+    assert api.call("GET", "/clusters/alices", caller=BOB).status == 200
+    assert api.call("GET", "/clusters", caller=BOB).status == 200
+
+
+def test_the_owner_and_an_admin_may(api: Api, owned: str, admins: None) -> None:
+    assert api.call("POST", "/clusters/alices/lease", {"hours": 4}, caller=ALICE).status == 200
+    assert api.call("POST", "/clusters/alices/lease", {"hours": 5}, caller=ADMIN).status == 200
+    events = api.call("GET", "/clusters/alices").body["events"]
+    assert [e["message"].rsplit(" by ", 1)[1] for e in events if e["type"] == "LEASE_EXTENDED"] == [ALICE, ADMIN]
+
+
+def test_a_forged_caller_header_is_refused(api: Api) -> None:
+    request = urllib.request.Request(
+        api.base + "/clusters",
+        headers={identity.CALLER_HEADER: ADMIN, identity.SIGNATURE_HEADER: identity.sign("guessed", ADMIN)},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 401
+
+
+def test_without_the_local_key_only_api_gateways_identity_counts() -> None:
+    context = {"identity": {"userArn": ALICE}}
+    assert identity.caller(context, {}, "") == ALICE
+    with pytest.raises(identity.UnauthenticatedError):
+        identity.caller({}, {identity.CALLER_HEADER: ADMIN, identity.SIGNATURE_HEADER: "x"}, "")
