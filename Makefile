@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format typecheck install clean
+.PHONY: run test lint format typecheck install clean bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m venv $(VENV)
@@ -22,6 +22,9 @@ test: $(STAMP)  ## lint, type-check, then every test (unit, functional, e2e)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+bench: $(STAMP)  ## benchmarks: figures and ratios, written to bench/RESULTS.md
+	$(BIN)/python -m bench.run
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

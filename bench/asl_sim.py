@@ -1,0 +1,299 @@
+"""A small Step Functions interpreter that walks the real `statemachine/*.asl.json` on a virtual clock.
+
+Why: what a workflow costs (state transitions, Lambda invocations) and how soon it notices
+that a stack finished depend on the shape of the ASL and on the waits the tasks choose,
+not on AWS latency. Walking the real ASL files against task handlers that answer from
+sampled stack durations gives those figures for hours of simulated time in milliseconds.
+
+Supported: Task, Choice, Wait (`Seconds`, `SecondsPath`), Map (inline; `ItemsPath`,
+`ItemSelector`/`Parameters`, `MaxConcurrency`), Pass, Succeed, Fail; `Parameters` with
+`.$` paths and `States.JsonToString`, `InputPath`, `ResultPath` (including null),
+`OutputPath`, `Catch`. Not modelled: `Retry` (no task fails in these simulations),
+`ResultSelector`, other intrinsic functions (they raise, so a new one is noticed).
+
+Billing as Step Functions Standard counts it: every state entered is one transition,
+so a Map costs its own entry plus every state of every iteration.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import operator
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+_JSON_TO_STRING = re.compile(r"^States\.JsonToString\((.+)\)$")
+_COMPARATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "BooleanEquals": operator.eq,
+    "StringEquals": operator.eq,
+    "NumericEquals": operator.eq,
+    "NumericLessThan": operator.lt,
+    "NumericLessThanEquals": operator.le,
+    "NumericGreaterThan": operator.gt,
+    "NumericGreaterThanEquals": operator.ge,
+}
+
+
+class SimError(Exception):
+    """A state's error, as Step Functions names it (`Error`, `Cause`), at a virtual time."""
+
+    def __init__(self, error: str, cause: str = "", at: float | None = None) -> None:
+        super().__init__(f"{error}: {cause}")
+        self.error = error
+        self.cause = cause
+        self.at = at
+
+
+@dataclass
+class Trace:
+    """What one execution was billed for: transitions (by state and type) and Lambda invocations."""
+
+    transitions: int = 0
+    invocations: int = 0
+    by_state: Counter[str] = field(default_factory=Counter)
+    by_type: Counter[str] = field(default_factory=Counter)
+
+    def enter(self, name: str, kind: str) -> None:
+        self.transitions += 1
+        self.by_state[name] += 1
+        self.by_type[kind] += 1
+
+
+@dataclass
+class Outcome:
+    status: str  # SUCCEEDED or FAILED
+    output: Any
+    end: float
+    error: SimError | None = None
+
+
+@dataclass
+class _Step:
+    data: Any
+    now: float
+    next: str | None
+    status: str | None = None
+    error: SimError | None = None
+
+
+def task_resources(machine: dict[str, Any]) -> Iterator[str]:
+    """Every Task `Resource` in a state machine, Map iterations included."""
+    for state in machine["States"].values():
+        if state["Type"] == "Task":
+            yield state["Resource"]
+        if state["Type"] == "Map":
+            yield from task_resources(state.get("ItemProcessor") or state["Iterator"])
+
+
+def read_path(path: str, data: Any, context: dict[str, Any]) -> Any:
+    """A reference path (`$.a.b`, `$$.Map.Item.Value`); SimError when it is not there."""
+    root, rest = (context, path[2:]) if path.startswith("$$") else (data, path[1:])
+    value = root
+    for part in filter(None, rest.split(".")):
+        if not isinstance(value, dict) or part not in value:
+            raise SimError("States.Runtime", f"path {path} not found")
+        value = value[part]
+    return value
+
+
+def evaluate(expression: str, data: Any, context: dict[str, Any]) -> Any:
+    """The value of a `.$` field: a path or `States.JsonToString(path)`."""
+    match = _JSON_TO_STRING.match(expression)
+    if match:
+        return json.dumps(evaluate(match.group(1), data, context), separators=(",", ":"))
+    if expression.startswith("States."):
+        raise NotImplementedError(f"intrinsic function not modelled: {expression}")
+    return read_path(expression, data, context)
+
+
+def resolve(template: Any, data: Any, context: dict[str, Any]) -> Any:
+    """A `Parameters`/`ItemSelector` template with its `.$` fields filled in."""
+    if isinstance(template, dict):
+        out: dict[str, Any] = {}
+        for key, value in template.items():
+            if key.endswith(".$"):
+                out[key[:-2]] = evaluate(value, data, context)
+            else:
+                out[key] = resolve(value, data, context)
+        return out
+    if isinstance(template, list):
+        return [resolve(v, data, context) for v in template]
+    return template
+
+
+def _set(data: Any, parts: list[str], value: Any) -> dict[str, Any]:
+    base = dict(data) if isinstance(data, dict) else {}
+    base[parts[0]] = value if len(parts) == 1 else _set(base.get(parts[0]), parts[1:], value)
+    return base
+
+
+def apply_result_path(data: Any, result: Any, state: dict[str, Any]) -> Any:
+    """ResultPath: `$` (the default) replaces the input, null keeps it, `$.a.b` sets a field."""
+    path = state.get("ResultPath", "$")
+    if path is None:
+        return data
+    if path == "$":
+        return result
+    return _set(data, path[2:].split("."), result)
+
+
+def matches(rule: dict[str, Any], data: Any, context: dict[str, Any]) -> bool:
+    """One Choice rule (with And/Or/Not, IsNull, IsPresent and the comparison operators)."""
+    if "And" in rule:
+        return all(matches(r, data, context) for r in rule["And"])
+    if "Or" in rule:
+        return any(matches(r, data, context) for r in rule["Or"])
+    if "Not" in rule:
+        return not matches(rule["Not"], data, context)
+    variable = rule["Variable"]
+    if "IsPresent" in rule:
+        try:
+            read_path(variable, data, context)
+        except SimError:
+            return not rule["IsPresent"]
+        return bool(rule["IsPresent"])
+    value = read_path(variable, data, context)
+    if "IsNull" in rule:
+        return (value is None) == bool(rule["IsNull"])
+    for name, compare in _COMPARATORS.items():
+        if name in rule or f"{name}Path" in rule:
+            other = rule[name] if name in rule else read_path(rule[f"{name}Path"], data, context)
+            return _comparable(name, value) and compare(value, other)
+    raise NotImplementedError(f"Choice rule not modelled: {sorted(rule)}")
+
+
+def _comparable(name: str, value: Any) -> bool:
+    if name.startswith("Boolean"):
+        return isinstance(value, bool)
+    if name.startswith("Numeric"):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+class Interpreter:
+    """Runs one state machine definition; every execution adds to the `trace` it is given.
+
+    `latency()` is how long a Task takes (Lambda invoke and its AWS calls). `fixed_wait`,
+    when set, replaces every Wait state's duration: the "poll every N seconds" baseline.
+    """
+
+    def __init__(
+        self,
+        definition: dict[str, Any],
+        handlers: dict[str, Callable[[dict[str, Any], float], Any]],
+        latency: Callable[[], float],
+        fixed_wait: float | None = None,
+    ) -> None:
+        missing = sorted(set(task_resources(definition)) - set(handlers))
+        if missing:
+            raise ValueError(f"no simulated handler for {', '.join(missing)}")
+        self.definition = definition
+        self.handlers = handlers
+        self.latency = latency
+        self.fixed_wait = fixed_wait
+
+    def run(self, data: Any, start: float, trace: Trace) -> Outcome:
+        return self._machine(self.definition, data, start, {}, trace)
+
+    def _machine(
+        self, machine: dict[str, Any], data: Any, now: float, context: dict[str, Any], trace: Trace
+    ) -> Outcome:
+        name = machine["StartAt"]
+        while True:
+            state = machine["States"][name]
+            trace.enter(name, state["Type"])
+            try:
+                step = self._step(state, data, now, context, trace)
+            except SimError as err:
+                now = err.at if err.at is not None else now
+                catch = next(
+                    (c for c in state.get("Catch", []) if {"States.ALL", err.error} & set(c["ErrorEquals"])), None
+                )
+                if catch is None:
+                    return Outcome("FAILED", data, now, err)
+                data = apply_result_path(data, {"Error": err.error, "Cause": err.cause}, catch)
+                name = catch["Next"]
+                continue
+            data, now = step.data, step.now
+            if step.status is not None:
+                return Outcome(step.status, data, now, step.error)
+            if step.next is None:
+                return Outcome("SUCCEEDED", data, now)
+            name = step.next
+
+    def _step(self, state: dict[str, Any], data: Any, now: float, context: dict[str, Any], trace: Trace) -> _Step:
+        kind = state["Type"]
+        effective = read_path(state["InputPath"], data, context) if state.get("InputPath") else data
+        if kind == "Task":
+            return self._task(state, data, effective, now, context, trace)
+        if kind == "Map":
+            return self._map(state, data, effective, now, context, trace)
+        if kind == "Wait":
+            if self.fixed_wait is not None:
+                seconds = self.fixed_wait
+            else:
+                seconds = (
+                    state["Seconds"] if "Seconds" in state else read_path(state["SecondsPath"], effective, context)
+                )
+            return _Step(self._output(state, effective), now + float(seconds), state.get("Next"))
+        if kind == "Choice":
+            chosen = next((c["Next"] for c in state["Choices"] if matches(c, effective, context)), state.get("Default"))
+            if chosen is None:
+                raise SimError("States.NoChoiceMatched", "no rule matched and there is no Default")
+            return _Step(self._output(state, effective), now, chosen)
+        if kind == "Pass":
+            result = resolve(state["Parameters"], effective, context) if "Parameters" in state else state.get("Result")
+            result = effective if result is None and "Result" not in state else result
+            return _Step(self._output(state, apply_result_path(data, result, state)), now, state.get("Next"))
+        if kind == "Succeed":
+            return _Step(self._output(state, effective), now, None, status="SUCCEEDED")
+        if kind == "Fail":
+            cause = evaluate(state["CausePath"], effective, context) if "CausePath" in state else state.get("Cause", "")
+            return _Step(data, now, None, status="FAILED", error=SimError(state.get("Error", "States.Fail"), cause))
+        raise NotImplementedError(f"state type not modelled: {kind}")
+
+    def _task(
+        self, state: dict[str, Any], data: Any, effective: Any, now: float, context: dict[str, Any], trace: Trace
+    ) -> _Step:
+        params = resolve(state["Parameters"], effective, context) if "Parameters" in state else effective
+        trace.invocations += 1
+        result = self.handlers[state["Resource"]](params, now)
+        end = now + self.latency()
+        return _Step(self._output(state, apply_result_path(data, result, state)), end, state.get("Next"))
+
+    def _map(
+        self, state: dict[str, Any], data: Any, effective: Any, now: float, context: dict[str, Any], trace: Trace
+    ) -> _Step:
+        """Iterations run side by side (up to MaxConcurrency); the Map ends with the last one."""
+        items = read_path(state.get("ItemsPath", "$"), effective, context)
+        selector = state.get("ItemSelector") or state.get("Parameters")
+        processor = state.get("ItemProcessor") or state["Iterator"]
+        limit = int(state.get("MaxConcurrency", 0)) or max(1, len(items))
+        free_at = [now] * min(limit, max(1, len(items)))
+        results: list[Any] = []
+        end = now
+        for index, item in enumerate(items):
+            start = heapq.heappop(free_at)
+            item_context = {**context, "Map": {"Item": {"Index": index, "Value": item}}}
+            item_input = resolve(selector, effective, item_context) if selector else item
+            outcome = self._machine(processor, item_input, start, item_context, trace)
+            if outcome.status != "SUCCEEDED":
+                error = outcome.error or SimError("States.TaskFailed")
+                raise SimError(error.error, error.cause, at=outcome.end)
+            heapq.heappush(free_at, outcome.end)
+            results.append(outcome.output)
+            end = max(end, outcome.end)
+        return _Step(self._output(state, apply_result_path(data, results, state)), end, state.get("Next"))
+
+    @staticmethod
+    def _output(state: dict[str, Any], data: Any) -> Any:
+        path = state.get("OutputPath", "$")
+        if path is None:
+            return {}
+        return data if path == "$" else read_path(path, data, {})
