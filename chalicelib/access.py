@@ -65,16 +65,17 @@ def configure_cluster_access(
 
 
 def read_access(db: Store, clients: Clients, name: str) -> dict[str, Any]:
-    record = _active(db, name)
+    record = require_active(db, name)
     current = connect(clients, record["region"], name).get_configmap(awsauth.NAMESPACE, awsauth.NAME)
     return awsauth.parse(current).to_dict()
 
 
-def _active(db: Store, name: str) -> dict[str, Any]:
+def require_active(db: Store, name: str, what: str = "access") -> dict[str, Any]:
+    """The record of an ACTIVE cluster; a 409 saying `what` waits for ACTIVE otherwise."""
     record = db.get_cluster(name)
     if record["status"] != store.ACTIVE:
         raise ConflictError(
-            f"cluster {name!r} is {record['status']}; access can be changed once it is ACTIVE",
+            f"cluster {name!r} is {record['status']}; {what} can be changed once it is ACTIVE",
             cluster=name,
             status=record["status"],
         )
@@ -85,7 +86,7 @@ def request_access_change(
     db: Store, sfn: Any, settings: Settings, name: str, action: str, change: dict[str, Any]
 ) -> dict[str, Any]:
     """Start the access workflow for one add or remove; refuse node roles up front."""
-    record = _active(db, name)
+    record = require_active(db, name)
     if action == REMOVE and change["arn"] in (record.get("nodeRoles") or []):
         raise awsauth.ProtectedMappingError(f"{change['arn']} is a node role; its mapping cannot be removed")
     operation_id = uuid.uuid4().hex

@@ -13,7 +13,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import awsauth, kubeauth, naming, stacks, store, templates, workflow
-from chalicelib.access import connect
+from chalicelib.access import connect, require_active
 from chalicelib.clusters import explain_error, target_spec
 from chalicelib.errors import ConflictError, NotFoundError, WorkflowStartError
 from chalicelib.observability import logger
@@ -27,17 +27,6 @@ if TYPE_CHECKING:
 OPERATION_NODEGROUP = "nodegroup"
 ADD, SCALE, DELETE = "add", "scale", "delete"
 _DONE_EVENTS = {ADD: "NODEGROUP_ADDED", SCALE: "NODEGROUP_SCALED", DELETE: "NODEGROUP_DELETED"}
-
-
-def _live(db: Store, name: str) -> dict[str, Any]:
-    record = db.get_cluster(name)
-    if record["status"] != store.ACTIVE:
-        raise ConflictError(
-            f"cluster {name!r} is {record['status']}; node groups can be changed once it is ACTIVE",
-            cluster=name,
-            status=record["status"],
-        )
-    return record
 
 
 def _group(spec: ClusterSpec, nodegroup: str) -> NodegroupSpec:
@@ -69,7 +58,7 @@ def _stack_ref(record: dict[str, Any], nodegroup: str) -> dict[str, Any]:
 def request_add(
     db: Store, sfn: Any, settings: Settings, name: str, body: dict[str, Any], caller: str
 ) -> dict[str, Any]:
-    record = _live(db, name)
+    record = require_active(db, name, "node groups")
     spec = ClusterSpec.model_validate(record["spec"])
     group = validate(NodegroupSpec, body, "node group")
     if any(g.name == group.name for g in spec.nodegroups):
@@ -81,7 +70,7 @@ def request_add(
 def request_scale(
     db: Store, sfn: Any, settings: Settings, name: str, nodegroup: str, body: dict[str, Any], caller: str
 ) -> dict[str, Any]:
-    record = _live(db, name)
+    record = require_active(db, name, "node groups")
     spec = ClusterSpec.model_validate(record["spec"])
     current = _group(spec, nodegroup)
     sizes = validate(ScalingRequest, body, "scaling request").model_dump(mode="json", exclude_none=True)
@@ -93,7 +82,7 @@ def request_scale(
 
 
 def request_delete(db: Store, sfn: Any, settings: Settings, name: str, nodegroup: str, caller: str) -> dict[str, Any]:
-    record = _live(db, name)
+    record = require_active(db, name, "node groups")
     spec = ClusterSpec.model_validate(record["spec"])
     _group(spec, nodegroup)
     target = _with_groups(spec, [g for g in _dumped(spec) if g["name"] != nodegroup])
