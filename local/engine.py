@@ -83,7 +83,7 @@ class LocalEngine:
         from moto.core.config import default_user_config
         from moto.server import ThreadedMotoServer
 
-        from local import ddb_atomic, ec2_models, eks_models, lambda_runtime, stack_timing
+        from local import audit, ddb_atomic, ec2_models, eks_models, lambda_runtime, stack_timing
 
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         default_user_config["lambda"] = {"use_docker": False}
@@ -91,6 +91,7 @@ class LocalEngine:
         ddb_atomic.install()
         ec2_models.install()
         lambda_runtime.install()
+        audit.install()
         stack_timing.install()
         stack_timing.behaviour.cluster_seconds = self.cluster_seconds
         stack_timing.behaviour.nodegroup_seconds = self.nodegroup_seconds

@@ -17,6 +17,8 @@ from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from local import audit
+
 
 @dataclass
 class LambdaContext:
@@ -70,7 +72,8 @@ def _invoke(
     )
     try:
         event = json.loads(body) if body else {}
-        result = resolve_handler(fn.handler)(event, context)
+        with audit.acting_as(audit.principal_of(fn.handler)):
+            result = resolve_handler(fn.handler)(event, context)
         payload = json.dumps(result)
         invocations.record(fn.function_name, "ok")
     except Exception as exc:  # reported to the caller as Lambda does, never raised into moto
