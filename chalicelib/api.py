@@ -109,7 +109,7 @@ def create_cluster() -> Response:
         spec = clusterconfig.parse(raw.encode() if isinstance(raw, str) else raw)
     else:
         spec = parse_spec(_body())
-    policy.check_request(spec, _caller(), get_settings())
+    policy.check_request(spec, _caller(), get_settings(), _store())
     record = clusters.request_create(spec, _caller(), _store(), default_clients().stepfunctions(), get_settings())
     return _json(202, record, {"Location": f"/clusters/{spec.name}"})
 

@@ -441,7 +441,8 @@ def mark_deleted(db: Store, name: str, cluster_id: str, operation_id: str) -> di
         cluster_id,
         {"status": store.DELETED, "phase": PHASE_DONE, "deletedAt": store.utcnow()},
         event=("DELETED", "Cluster deleted"),
-        remove=("operation",),
+        # A deleted cluster no longer counts against its owner (the byOwner index is sparse).
+        remove=("operation", *store.OWNER_KEYS),
         expect_operation=operation_id,
     )
     return {"status": store.DELETED}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from chalicelib import awsauth, kubeauth, naming, stacks, store, templates, workflow
+from chalicelib import awsauth, kubeauth, naming, policy, stacks, store, templates, workflow
 from chalicelib.access import connect, require_active
 from chalicelib.clusters import explain_error, target_spec
 from chalicelib.errors import ConflictError, NotFoundError, WorkflowStartError
@@ -64,6 +64,7 @@ def request_add(
     if any(g.name == group.name for g in spec.nodegroups):
         raise ConflictError(f"cluster {name!r} already has a node group {group.name!r}", nodegroup=group.name)
     target = _with_groups(spec, [*_dumped(spec), group.model_dump(mode="json", exclude_none=True)])
+    policy.check_nodegroup_change(spec, target, group.name, settings)
     return _begin(db, sfn, settings, record, ADD, group.name, target, None, caller)
 
 
@@ -78,6 +79,7 @@ def request_scale(
     scaled = validate(NodegroupSpec, {**current.model_dump(mode="json", exclude_none=True), **sizes}, "node group")
     groups = [scaled.model_dump(mode="json", exclude_none=True) if g["name"] == nodegroup else g for g in _dumped(spec)]
     target = _with_groups(spec, groups)
+    policy.check_nodegroup_change(spec, target, nodegroup, settings)
     return _begin(db, sfn, settings, record, SCALE, nodegroup, target, _stack_ref(record, nodegroup), caller)
 
 

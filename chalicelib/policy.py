@@ -6,11 +6,20 @@ import fnmatch
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import ForbiddenError, SpecValidationError
+from chalicelib.settings import (
+    ENV_ALLOWED_INSTANCE_TYPES,
+    ENV_ALLOWED_REGIONS,
+    ENV_ALLOWED_VERSIONS,
+    ENV_MAX_CLUSTERS_PER_OWNER,
+    ENV_MAX_NODES_PER_CLUSTER,
+    ENV_MAX_NODES_PER_NODEGROUP,
+)
 from chalicelib.spec import MASTERS_GROUP
 
 if TYPE_CHECKING:
     from chalicelib.settings import Settings
-    from chalicelib.spec import ClusterSpec, IdentityMapping
+    from chalicelib.spec import ClusterSpec, IdentityMapping, NodegroupSpec
+    from chalicelib.store import Store
 
 
 def check_mappings(mappings: list[IdentityMapping], caller: str, settings: Settings) -> None:
@@ -44,8 +53,12 @@ def check_lease_hours(hours: int, settings: Settings, field: str) -> None:
         )
 
 
-def check_request(spec: ClusterSpec, caller: str, settings: Settings) -> None:
-    """Everything the policy says about a create request, before any AWS call."""
+def check_request(spec: ClusterSpec, caller: str, settings: Settings, db: Store) -> None:
+    """Everything the policy says about a create request, before any AWS call.
+
+    Rules on the request's own fields come first, all at once (one 422 naming each field,
+    its rule and the setting); the owner's cluster count (a Query) only when they pass.
+    """
     check_mappings(spec.iam_identity_mappings, caller, settings)
     if spec.ttl_hours is not None:
         check_lease_hours(spec.ttl_hours, settings, "ttlHours")
@@ -55,6 +68,130 @@ def check_request(spec: ClusterSpec, caller: str, settings: Settings) -> None:
             "does not allow it for this caller",
             field="protected",
         )
+    problems: list[dict[str, str]] = []
+    if settings.allowed_regions and spec.region not in settings.allowed_regions:
+        problems.append(
+            _problem(
+                "region", "region_not_allowed", f"{spec.region} is not", settings.allowed_regions, ENV_ALLOWED_REGIONS
+            )
+        )
+    if settings.allowed_versions and spec.version not in settings.allowed_versions:
+        problems.append(
+            _problem(
+                "version",
+                "version_not_allowed",
+                f"Kubernetes {spec.version} is not",
+                settings.allowed_versions,
+                ENV_ALLOWED_VERSIONS,
+            )
+        )
+    for index, group in enumerate(spec.nodegroups):
+        prefix = f"managedNodeGroups[{index}]."
+        problems += _instance_type_problems(group, settings, prefix)
+        problems += _group_size_problems(group, settings, prefix)
+    problems += _cluster_size_problems(spec, settings, "managedNodeGroups")
+    _refuse(problems)
+    check_cluster_quota(db, caller, settings)
+
+
+def check_cluster_quota(db: Store, owner: str, settings: Settings) -> None:
+    """An owner may hold at most `max_clusters_per_owner` clusters that are not DELETED; else 403.
+
+    Counted before the new record is written, so two requests racing for an owner's
+    last slot may both pass: a guardrail, not a hard quota.
+    """
+    limit = settings.max_clusters_per_owner
+    if limit <= 0:
+        return
+    held = db.count_owned(owner)
+    if held >= limit:
+        raise ForbiddenError(
+            f"{owner} already holds {held} cluster(s); the service policy allows at most {limit} per owner "
+            f"({ENV_MAX_CLUSTERS_PER_OWNER}). Delete one first.",
+            rule="clusters_per_owner",
+            setting=ENV_MAX_CLUSTERS_PER_OWNER,
+            limit=limit,
+            held=held,
+        )
+
+
+def check_nodegroup_change(before: ClusterSpec, after: ClusterSpec, nodegroup: str, settings: Settings) -> None:
+    """A node group added or scaled: fields are named as in its request body.
+
+    A new group's instance types must be allowed; its maxSize and the cluster's total
+    may not pass the limits, though a change that does not grow them (a scale-down of a
+    cluster the policy has since tightened) is never refused.
+    """
+    group = next(g for g in after.nodegroups if g.name == nodegroup)
+    old = next((g for g in before.nodegroups if g.name == nodegroup), None)
+    problems: list[dict[str, str]] = []
+    if old is None:
+        problems += _instance_type_problems(group, settings, "")
+    if old is None or (group.max_size or 0) > (old.max_size or 0):
+        problems += _group_size_problems(group, settings, "")
+    if _total_nodes(after) > _total_nodes(before):
+        problems += _cluster_size_problems(after, settings, "maxSize")
+    _refuse(problems)
+
+
+def _problem(field: str, rule: str, subject: str, allowed: tuple[str, ...], variable: str) -> dict[str, str]:
+    return {
+        "field": field,
+        "rule": rule,
+        "message": f"{subject} allowed by the service policy; allowed: {', '.join(allowed)} ({variable})",
+    }
+
+
+def _instance_type_problems(group: NodegroupSpec, settings: Settings, prefix: str) -> list[dict[str, str]]:
+    patterns = settings.allowed_instance_types
+    if not patterns:
+        return []
+    problems = []
+    for index, kind in enumerate(group.types):
+        if not _allowed(kind, patterns):
+            field = f"{prefix}instanceTypes[{index}]" if group.instance_types is not None else f"{prefix}instanceType"
+            problems.append(
+                _problem(field, "instance_type_not_allowed", f"{kind} is not", patterns, ENV_ALLOWED_INSTANCE_TYPES)
+            )
+    return problems
+
+
+def _group_size_problems(group: NodegroupSpec, settings: Settings, prefix: str) -> list[dict[str, str]]:
+    limit = settings.max_nodes_per_nodegroup
+    if limit <= 0 or (group.max_size or 0) <= limit:
+        return []
+    return [
+        {
+            "field": f"{prefix}maxSize",
+            "rule": "nodes_per_nodegroup",
+            "message": f"maxSize ({group.max_size}) may be at most {limit} per node group "
+            f"({ENV_MAX_NODES_PER_NODEGROUP})",
+        }
+    ]
+
+
+def _total_nodes(spec: ClusterSpec) -> int:
+    return sum(g.max_size or 0 for g in spec.nodegroups)
+
+
+def _cluster_size_problems(spec: ClusterSpec, settings: Settings, field: str) -> list[dict[str, str]]:
+    limit, total = settings.max_nodes_per_cluster, _total_nodes(spec)
+    if limit <= 0 or total <= limit:
+        return []
+    return [
+        {
+            "field": field,
+            "rule": "nodes_per_cluster",
+            "message": f"the node groups' maxSize add up to {total}; a cluster may have at most {limit} nodes "
+            f"({ENV_MAX_NODES_PER_CLUSTER})",
+        }
+    ]
+
+
+def _refuse(problems: list[dict[str, str]]) -> None:
+    if problems:
+        names = ", ".join(sorted({p["field"] for p in problems}))
+        raise SpecValidationError(f"the request breaks the service policy: {names}", fields=problems)
 
 
 def check_owner(record: dict[str, Any], caller: str, settings: Settings, action: str) -> None:

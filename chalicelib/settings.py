@@ -32,6 +32,13 @@ ENV_SLACK_ADMINS = "EKSPRESS_SLACK_ADMINS"
 ENV_SLACK_TEAMS = "EKSPRESS_SLACK_TEAMS"
 ENV_SLACK_CHANNELS = "EKSPRESS_SLACK_CHANNELS"
 ENV_SLACK_WEBHOOK_URL = "EKSPRESS_SLACK_WEBHOOK_URL"
+# Guardrails: what a cluster request may ask for (see policy.py). Unset: no limit beyond EKS's own.
+ENV_ALLOWED_REGIONS = "EKSPRESS_ALLOWED_REGIONS"
+ENV_ALLOWED_INSTANCE_TYPES = "EKSPRESS_ALLOWED_INSTANCE_TYPES"
+ENV_ALLOWED_VERSIONS = "EKSPRESS_ALLOWED_VERSIONS"
+ENV_MAX_NODES_PER_NODEGROUP = "EKSPRESS_MAX_NODES_PER_NODEGROUP"
+ENV_MAX_NODES_PER_CLUSTER = "EKSPRESS_MAX_NODES_PER_CLUSTER"
+ENV_MAX_CLUSTERS_PER_OWNER = "EKSPRESS_MAX_CLUSTERS_PER_OWNER"
 
 # Each workflow in statemachine/ and the variable that carries its ARN to the code.
 STATE_MACHINE_ENV = {
@@ -78,6 +85,17 @@ class Settings:
     admins: tuple[str, ...] = ()
     # Set only by the local engine: lets a signed header name the caller (see identity.py).
     local_identity_key: str = ""
+    # Guardrails. Empty tuples allow anything the request model accepts; 0 means no limit.
+    allowed_regions: tuple[str, ...] = ()
+    # Instance type globs (`m5.*`, `t3.large`).
+    allowed_instance_types: tuple[str, ...] = ()
+    allowed_versions: tuple[str, ...] = ()
+    # maxSize of one node group; EKS's own quota is 450.
+    max_nodes_per_nodegroup: int = 450
+    # The sum of maxSize over a cluster's node groups.
+    max_nodes_per_cluster: int = 0
+    # Clusters one owner may hold that are not DELETED.
+    max_clusters_per_owner: int = 0
 
 
 def _patterns(variable: str) -> tuple[str, ...]:
@@ -109,4 +127,10 @@ def get_settings() -> Settings:
         slack_webhook_url=os.environ.get(ENV_SLACK_WEBHOOK_URL, ""),
         admins=_patterns(ENV_ADMINS),
         local_identity_key=os.environ.get(ENV_LOCAL_IDENTITY_KEY, ""),
+        allowed_regions=_patterns(ENV_ALLOWED_REGIONS),
+        allowed_instance_types=_patterns(ENV_ALLOWED_INSTANCE_TYPES),
+        allowed_versions=_patterns(ENV_ALLOWED_VERSIONS),
+        max_nodes_per_nodegroup=int(os.environ.get(ENV_MAX_NODES_PER_NODEGROUP, "450")),
+        max_nodes_per_cluster=int(os.environ.get(ENV_MAX_NODES_PER_CLUSTER, "0")),
+        max_clusters_per_owner=int(os.environ.get(ENV_MAX_CLUSTERS_PER_OWNER, "0")),
     )

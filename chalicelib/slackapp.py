@@ -171,7 +171,7 @@ def run(command: slack.Command, settings: Settings, team: str, user: str, channe
         return slack.status(clusters.describe_cluster(db, command.name))
     if command.action == "create":
         spec = validate(ClusterSpec, slack.create_body(command), "cluster request")
-        policy.check_request(spec, owner, settings)
+        policy.check_request(spec, owner, settings, db)
         record = clusters.request_create(spec, owner, db, default_clients().stepfunctions(), settings, reply_to)
         return slack.create_started(record)
     record = db.get_cluster(command.name)

@@ -3,6 +3,8 @@
 Layout (single table):
 - `pk=CLUSTER#<name>, sk=META`: the cluster record. Also carries `gsi1pk=CLUSTER`,
   `gsi1sk=<name>` so listing is a Query on index `byName`, never a Scan.
+- While a cluster is not DELETED its record also carries `gsi3pk=OWNER#<owner>`,
+  `gsi3sk=<name>` (sparse index `byOwner`), so counting an owner's clusters is a Query.
 - `pk=CLUSTER#<name>, sk=EVENT#<clusterId>#<time>#<seq>`: the timeline. Events are
   keyed by clusterId so a name created again after deletion starts a new timeline.
 
@@ -30,6 +32,9 @@ INDEX_BY_NAME = "byName"
 # deadline, whichever is first). The sweep is one Query, however large the fleet.
 INDEX_BY_REAP_AT = "byReapAt"
 REAPABLE = "REAPABLE"
+# Sparse index of live clusters by owner (policy: clusters per owner). Keys only: it is counted, never read.
+INDEX_BY_OWNER = "byOwner"
+OWNER_KEYS = ("gsi3pk", "gsi3sk")
 KIND_CLUSTER = "CLUSTER"
 META = "META"
 
@@ -48,6 +53,10 @@ def utcnow() -> str:
 
 def _pk(name: str) -> str:
     return f"CLUSTER#{name}"
+
+
+def _owner_pk(owner: str) -> str:
+    return f"OWNER#{owner}"
 
 
 def _serializer() -> tuple[Any, Any]:
@@ -81,7 +90,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-_PRIVATE_KEYS = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+_PRIVATE_KEYS = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", *OWNER_KEYS)
 # The TTL attribute: DynamoDB deletes an item some time after this epoch second.
 TTL_ATTRIBUTE = "expiresAtEpoch"
 
@@ -109,6 +118,7 @@ class Store:
             "sk": META,
             "gsi1pk": KIND_CLUSTER,
             "gsi1sk": record["name"],
+            **({"gsi3pk": _owner_pk(record["owner"]), "gsi3sk": record["name"]} if record.get("owner") else {}),
             "createdAt": now,
             "updatedAt": now,
         }
@@ -299,6 +309,23 @@ class Store:
             ) from None
         return {**record, **fields, "operation": operation}
 
+    def count_owned(self, owner: str) -> int:
+        """How many clusters `owner` holds that are not DELETED (a Query on the sparse `byOwner` index)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": INDEX_BY_OWNER,
+            "KeyConditionExpression": "gsi3pk = :owner",
+            "ExpressionAttributeValues": to_item({":owner": _owner_pk(owner)}),
+            "Select": "COUNT",
+        }
+        count = 0
+        while True:
+            resp = self._ddb.query(**kwargs)
+            count += int(resp.get("Count", 0))
+            if "LastEvaluatedKey" not in resp:
+                return count
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
     def reapable(self, before: str, limit: int = 100) -> list[dict[str, Any]]:
         """Clusters whose reap time (lease end or idle deadline) is at or before `before`, soonest first."""
         items: list[dict[str, Any]] = []
@@ -404,6 +431,8 @@ TABLE_DEFINITION: dict[str, Any] = {
         {"AttributeName": "gsi1sk", "AttributeType": "S"},
         {"AttributeName": "gsi2pk", "AttributeType": "S"},
         {"AttributeName": "gsi2sk", "AttributeType": "S"},
+        {"AttributeName": "gsi3pk", "AttributeType": "S"},
+        {"AttributeName": "gsi3sk", "AttributeType": "S"},
     ],
     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
     "GlobalSecondaryIndexes": [
@@ -422,6 +451,14 @@ TABLE_DEFINITION: dict[str, Any] = {
                 {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
             ],
             "Projection": {"ProjectionType": "ALL"},
+        },
+        {
+            "IndexName": INDEX_BY_OWNER,
+            "KeySchema": [
+                {"AttributeName": "gsi3pk", "KeyType": "HASH"},
+                {"AttributeName": "gsi3sk", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
         },
     ],
     "BillingMode": "PAY_PER_REQUEST",

@@ -116,3 +116,22 @@ def test_a_forged_page_token_is_a_bad_request(db: Store) -> None:
 def test_an_unknown_cluster_is_not_found(db: Store) -> None:
     with pytest.raises(NotFoundError):
         db.get_cluster("nope")
+
+
+def test_given_clusters_of_two_owners_then_each_counts_only_their_live_ones(db: Store) -> None:
+    for name, owner in (("a1", "alice"), ("a2", "alice"), ("b1", "bob")):
+        db.create_cluster({**_record(name, f"id-{name}"), "owner": owner})
+
+    db.update_cluster("a1", "id-a1", {"status": store.DELETED}, remove=store.OWNER_KEYS)
+
+    assert (db.count_owned("alice"), db.count_owned("bob"), db.count_owned("carol")) == (1, 1, 0)
+    assert not set(store.OWNER_KEYS) & set(db.get_cluster("a2"))
+
+
+def test_given_a_deleted_name_taken_by_another_owner_then_it_counts_for_the_new_owner(db: Store) -> None:
+    db.create_cluster({**_record("shared", "old"), "owner": "alice"})
+    db.update_cluster("shared", "old", {"status": store.DELETED}, remove=store.OWNER_KEYS)
+
+    db.create_cluster({**_record("shared", "new"), "owner": "bob"})
+
+    assert (db.count_owned("alice"), db.count_owned("bob")) == (0, 1)
