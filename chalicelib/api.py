@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from chalice.app import Blueprint, IAMAuthorizer, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib import access, clusters, identity, leases, nodegroups, policy
+from chalicelib import access, clusters, idempotency, identity, leases, nodegroups, policy
 from chalicelib.aws import default_clients
 from chalicelib.errors import BadRequestError, EkspressError
 from chalicelib.observability import logger
@@ -53,6 +53,58 @@ def _handled(view: Callable[..., Response]) -> Callable[..., Response]:
             return _json(exc.status, exc.to_dict())
 
     return wrapper
+
+
+def _idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
+    """With an `Idempotency-Key` header, a retried request gets the first answer (see idempotency.py).
+
+    Without the header the view simply runs. Inside `_handled`, so the caller is verified first.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        request = api.current_request
+        headers: Mapping[str, str] = request.headers or {}
+        key = headers.get(idempotency.HEADER)
+        if key is None:
+            return view(*args, **kwargs)
+
+        def respond() -> dict[str, Any]:
+            response = view(*args, **kwargs)
+            return {"status": response.status_code, "body": response.body, "headers": dict(response.headers)}
+
+        reply = idempotency.run(
+            default_clients().dynamodb(),
+            get_settings().table_name,
+            _caller(),
+            idempotency.check_key(key),
+            _fingerprint(),
+            respond,
+            request.lambda_context,
+        )
+        return Response(body=reply["body"], status_code=reply["status"], headers=reply["headers"])
+
+    return wrapper
+
+
+def _fingerprint() -> dict[str, Any]:
+    """What makes two requests the same request: route, path parameters, query and body (JSON by value)."""
+    request = api.current_request
+    raw = request.raw_body or b""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    try:
+        body: Any = json.loads(text) if text else None
+    except ValueError:
+        body = text
+    params = request.query_params
+    headers: Mapping[str, str] = request.headers or {}
+    return {
+        "route": f"{request.method} {request.path}",
+        "params": request.uri_params or {},
+        "query": {k: params.getlist(k) for k in params} if params else {},
+        "contentType": headers.get("content-type", "").split(";")[0].strip(),
+        "body": body,
+    }
 
 
 def _store() -> Store:
@@ -99,6 +151,7 @@ YAML_TYPES = ("application/x-yaml", "application/yaml", "text/yaml")
 
 @api.route("/clusters", methods=["POST"], content_types=["application/json", *YAML_TYPES], authorizer=IAM)
 @_handled
+@_idempotent
 def create_cluster() -> Response:
     """A cluster request as JSON, or an eksctl ClusterConfig as YAML."""
     headers: Mapping[str, str] = api.current_request.headers or {}
@@ -141,6 +194,7 @@ def get_cluster(name: str) -> Response:
 
 @api.route("/clusters/{name}", methods=["DELETE"], authorizer=IAM)
 @_handled
+@_idempotent
 def delete_cluster(name: str) -> Response:
     """Start deleting the cluster → 202; 409 while another operation runs (a create is taken over)."""
     caller = _owned(name, "delete")
@@ -156,6 +210,7 @@ class LeaseRequest(BaseModel):
 
 @api.route("/clusters/{name}/lease", methods=["POST"], authorizer=IAM)
 @_handled
+@_idempotent
 def extend_lease(name: str) -> Response:
     """Extend the lease to `hours` from now (within the policy's maximum); clears a teardown warning."""
     body = validate(LeaseRequest, _body(), "lease request")
@@ -165,6 +220,7 @@ def extend_lease(name: str) -> Response:
 
 @api.route("/clusters/{name}/nodegroups", methods=["POST"], authorizer=IAM)
 @_handled
+@_idempotent
 def add_nodegroup(name: str) -> Response:
     """Add a managed node group (its own stack); 202 with the operation, 409 while another runs."""
     caller = _owned(name, "add node groups to")
@@ -175,6 +231,7 @@ def add_nodegroup(name: str) -> Response:
 
 @api.route("/clusters/{name}/nodegroups/{nodegroup}", methods=["PATCH"], authorizer=IAM)
 @_handled
+@_idempotent
 def scale_nodegroup(name: str, nodegroup: str) -> Response:
     """Change a node group's minSize / desiredCapacity / maxSize through a stack update."""
     started = nodegroups.request_scale(
@@ -186,6 +243,7 @@ def scale_nodegroup(name: str, nodegroup: str) -> Response:
 
 @api.route("/clusters/{name}/nodegroups/{nodegroup}", methods=["DELETE"], authorizer=IAM)
 @_handled
+@_idempotent
 def delete_nodegroup(name: str, nodegroup: str) -> Response:
     """Delete a node group: its role leaves aws-auth, then its stack is deleted."""
     started = nodegroups.request_delete(
@@ -209,6 +267,7 @@ def get_access(name: str) -> Response:
 
 @api.route("/clusters/{name}/access", methods=["POST"], authorizer=IAM)
 @_handled
+@_idempotent
 def add_access(name: str) -> Response:
     mapping = validate(IdentityMapping, _body(), "mapping")
     policy.check_mappings([mapping], _owned(name, "change access to"), get_settings())
@@ -222,6 +281,7 @@ def add_access(name: str) -> Response:
 
 @api.route("/clusters/{name}/access", methods=["DELETE"], authorizer=IAM)
 @_handled
+@_idempotent
 def remove_access(name: str) -> Response:
     params: Mapping[str, str] = api.current_request.query_params or {}
     arn = params.get("arn", "")

@@ -1,0 +1,143 @@
+"""Idempotency-Key against moto's DynamoDB: replays, reuse with another request, per-caller keys."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from chalicelib import idempotency, store
+from chalicelib.errors import ConflictError, NotFoundError, SpecValidationError
+
+if TYPE_CHECKING:
+    from chalicelib.store import Store
+
+from tests.functional.conftest import TABLE
+
+ALICE = "arn:aws:iam::123456789012:role/alice"
+BOB = "arn:aws:iam::123456789012:role/bob"
+CREATE = {
+    "route": "POST /clusters",
+    "params": {},
+    "query": {},
+    "contentType": "application/json",
+    "body": {"name": "a"},
+}
+
+
+class Counter:
+    """A view that answers 202 with how many times it ran."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> dict[str, Any]:
+        self.calls += 1
+        return {"status": 202, "body": f'{{"run": {self.calls}}}', "headers": {"Location": "/clusters/a"}}
+
+
+class Context:
+    """The part of Lambda's context Powertools reads: time left before the invocation is cut off."""
+
+    def __init__(self, remaining_ms: int = 30_000) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+class CutOff(BaseException):
+    """Lambda ending an invocation mid-way: no handler runs, nothing is cleaned up."""
+
+
+def _run(
+    db: Store, caller: str, key: str, request: dict[str, Any], respond: Any, context: Context | None = None
+) -> dict[str, Any]:
+    return idempotency.run(db._ddb, TABLE, caller, key, request, respond, context or Context())
+
+
+def test_given_a_key_when_the_same_request_comes_again_then_the_first_answer_is_replayed(db: Store) -> None:
+    view = Counter()
+
+    first = _run(db, ALICE, "k-1", CREATE, view)
+    again = _run(db, ALICE, "k-1", dict(CREATE), view)
+
+    assert view.calls == 1
+    assert first == {"status": 202, "body": '{"run": 1}', "headers": {"Location": "/clusters/a"}}
+    assert again["status"] == 202 and again["body"] == first["body"]
+    assert again["headers"] == {"Location": "/clusters/a", idempotency.REPLAYED_HEADER: "true"}
+
+
+def test_given_a_used_key_when_another_request_brings_it_then_422_names_the_header(db: Store) -> None:
+    view = Counter()
+    _run(db, ALICE, "k-1", CREATE, view)
+
+    with pytest.raises(SpecValidationError) as refused:
+        _run(db, ALICE, "k-1", {**CREATE, "body": {"name": "b"}}, view)
+
+    assert refused.value.details["fields"][0]["field"] == idempotency.HEADER
+    assert refused.value.details["fields"][0]["rule"] == "idempotency_key_reused"
+    assert view.calls == 1
+
+
+def test_given_two_callers_with_one_key_then_neither_sees_the_others_answer(db: Store) -> None:
+    view = Counter()
+
+    alice = _run(db, ALICE, "shared", CREATE, view)
+    bob = _run(db, BOB, "shared", CREATE, view)
+
+    assert (alice["body"], bob["body"]) == ('{"run": 1}', '{"run": 2}')
+    assert idempotency.REPLAYED_HEADER not in bob["headers"]
+
+
+def test_given_a_request_still_running_when_its_key_comes_again_then_409(db: Store) -> None:
+    seen: list[BaseException] = []
+
+    def slow() -> dict[str, Any]:
+        with pytest.raises(ConflictError) as busy:
+            _run(db, ALICE, "k-busy", CREATE, Counter())
+        seen.append(busy.value)
+        return Counter()()
+
+    _run(db, ALICE, "k-busy", CREATE, slow)
+
+    assert seen and seen[0].details["header"] == idempotency.HEADER
+
+
+def test_given_a_failed_request_then_its_key_may_be_retried(db: Store) -> None:
+    def failing() -> dict[str, Any]:
+        raise NotFoundError("cluster 'a' not found")
+
+    with pytest.raises(NotFoundError):
+        _run(db, ALICE, "k-retry", CREATE, failing)
+    view = Counter()
+
+    assert _run(db, ALICE, "k-retry", CREATE, view)["body"] == '{"run": 1}'
+
+
+def test_given_a_request_cut_off_mid_way_then_its_key_is_free_once_its_time_is_up(db: Store) -> None:
+    def cut_off() -> dict[str, Any]:
+        raise CutOff
+
+    with pytest.raises(CutOff):
+        _run(db, ALICE, "k-cut", CREATE, cut_off, Context(remaining_ms=1))
+    time.sleep(0.05)
+    view = Counter()
+
+    assert _run(db, ALICE, "k-cut", CREATE, view)["body"] == '{"run": 1}'
+
+
+def test_the_record_lives_in_the_callers_partition_and_expires_by_the_tables_ttl(db: Store) -> None:
+    _run(db, ALICE, "k-ttl", CREATE, Counter())
+
+    items = db._ddb.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": idempotency.caller_partition(ALICE)}},
+    )["Items"]
+
+    assert len(items) == 1 and items[0]["sk"]["S"].startswith("request#")
+    expires = int(items[0][store.TTL_ATTRIBUTE]["N"])
+    assert abs(expires - (time.time() + idempotency.KEEP_SECONDS)) < 60
+    assert "k-ttl" not in str(items[0]), "keys are stored hashed"
