@@ -134,19 +134,27 @@ def _stack_tags(spec: ClusterSpec, cluster_id: str) -> dict[str, str]:
     return {**spec.tags, **naming.ownership_tags(spec.name, cluster_id)}
 
 
-def create_cluster_stack(db: Store, clients: Clients, name: str, cluster_id: str) -> dict[str, Any]:
-    """Create `eksctl-NAME-cluster` (idempotent for the same cluster id)."""
+def create_cluster_stack(
+    db: Store, clients: Clients, name: str, cluster_id: str, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Create `eksctl-NAME-cluster` (idempotent for the same cluster id).
+
+    With a deployment's `settings`, CloudFormation builds it with the stack role and the
+    service's Kubernetes roles get access entries.
+    """
     record = db.get_cluster(name)
     spec = _spec(record)
     zones = record.get("zones") or spec.availability_zones or choose_zones(clients.ec2(spec.region))
     stack_name = naming.cluster_stack_name(name)
-    template = templates.build_cluster_template(spec, cluster_id, zones)
+    service_roles = settings.kubernetes_role_arns if settings else ()
+    template = templates.build_cluster_template(spec, cluster_id, zones, service_roles)
     ref = stacks.create_stack(
         clients.cloudformation(spec.region),
         stack_name,
         templates.to_json(template),
         _stack_tags(spec, cluster_id),
         request_token=f"{cluster_id}-cluster",
+        role_arn=settings.stack_role_arn if settings else "",
     )
     db.update_cluster(
         name,
@@ -167,7 +175,9 @@ def create_cluster_stack(db: Store, clients: Clients, name: str, cluster_id: str
     return {**ref, "kind": stacks.KIND_CLUSTER}
 
 
-def create_nodegroup_stack(db: Store, clients: Clients, name: str, cluster_id: str, nodegroup: str) -> dict[str, Any]:
+def create_nodegroup_stack(
+    db: Store, clients: Clients, name: str, cluster_id: str, nodegroup: str, settings: Settings | None = None
+) -> dict[str, Any]:
     """Create `eksctl-NAME-nodegroup-NG` for one node group of the spec.
 
     Also the first step of adding a node group to a live cluster: the group is then
@@ -187,6 +197,7 @@ def create_nodegroup_stack(db: Store, clients: Clients, name: str, cluster_id: s
         templates.to_json(templates.build_nodegroup_template(spec, group, cluster_id)),
         {**_stack_tags(spec, cluster_id), naming.TAG_NODEGROUP: nodegroup},
         request_token=f"{token}-ng-{nodegroup}"[:128],
+        role_arn=settings.stack_role_arn if settings else "",
     )
     entry = {"kind": stacks.KIND_NODEGROUP, "nodegroup": nodegroup, "stackId": ref["stackId"]}
     db.update_cluster(
@@ -383,9 +394,15 @@ def _stack_entry(db: Store, name: str, stack: dict[str, Any], entry: dict[str, A
 
 
 def delete_stack(
-    db: Store, clients: Clients, name: str, cluster_id: str, region: str, stack: dict[str, Any]
+    db: Store,
+    clients: Clients,
+    name: str,
+    cluster_id: str,
+    region: str,
+    stack: dict[str, Any],
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
-    state = stacks.delete(clients.cloudformation(region), stack)
+    state = stacks.delete(clients.cloudformation(region), stack, settings.stack_role_arn if settings else "")
     attempt = "" if state["attempts"] == 1 else f" (attempt {state['attempts']})"
     fields = _stack_entry(db, name, stack, {"status": "DELETE_IN_PROGRESS"})
     db.update_cluster(

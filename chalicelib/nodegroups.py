@@ -152,14 +152,21 @@ def _begin(
 
 
 def update_nodegroup_stack(
-    db: Store, clients: Clients, name: str, cluster_id: str, region: str, stack: dict[str, Any]
+    db: Store,
+    clients: Clients,
+    name: str,
+    cluster_id: str,
+    region: str,
+    stack: dict[str, Any],
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     """Update the node group's stack to the template of the spec the operation is heading for."""
     record = db.get_cluster(name)
     spec = target_spec(record)
     group = _group(spec, stack["nodegroup"])
     template = templates.to_json(templates.build_nodegroup_template(spec, group, cluster_id))
-    result = stacks.update_stack(clients.cloudformation(region), stack, template, cluster_id)
+    role_arn = settings.stack_role_arn if settings else ""
+    result = stacks.update_stack(clients.cloudformation(region), stack, template, cluster_id, role_arn)
     sizes = f"min {group.min_size}, desired {group.desired_capacity}, max {group.max_size}"
     db.update_cluster(
         name,

@@ -90,6 +90,16 @@ def check_request(spec: ClusterSpec, caller: str, settings: Settings, db: Store)
         problems += _instance_type_problems(group, settings, prefix)
         problems += _group_size_problems(group, settings, prefix)
     problems += _cluster_size_problems(spec, settings, "managedNodeGroups")
+    access = spec.access_config
+    if settings.kubernetes_role_arns and access and access.authentication_mode == "CONFIG_MAP":
+        # The service reaches each cluster's Kubernetes API through access entries.
+        problems.append(
+            {
+                "field": "accessConfig.authenticationMode",
+                "rule": "access_entries_required",
+                "message": "this deployment manages clusters through access entries: use API_AND_CONFIG_MAP or API",
+            }
+        )
     _refuse(problems)
     check_cluster_quota(db, caller, settings)
 

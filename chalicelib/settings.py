@@ -32,6 +32,10 @@ ENV_SLACK_ADMINS = "EKSPRESS_SLACK_ADMINS"
 ENV_SLACK_TEAMS = "EKSPRESS_SLACK_TEAMS"
 ENV_SLACK_CHANNELS = "EKSPRESS_SLACK_CHANNELS"
 ENV_SLACK_WEBHOOK_URL = "EKSPRESS_SLACK_WEBHOOK_URL"
+# Set by the deployment (infra/template.yaml): the role CloudFormation builds eksctl-*
+# stacks with, and the roles of the functions that speak to Kubernetes.
+ENV_STACK_ROLE_ARN = "EKSPRESS_STACK_ROLE_ARN"
+ENV_KUBERNETES_ROLE_ARNS = "EKSPRESS_KUBERNETES_ROLE_ARNS"
 # Guardrails: what a cluster request may ask for (see policy.py). Unset: no limit beyond EKS's own.
 ENV_ALLOWED_REGIONS = "EKSPRESS_ALLOWED_REGIONS"
 ENV_ALLOWED_INSTANCE_TYPES = "EKSPRESS_ALLOWED_INSTANCE_TYPES"
@@ -85,6 +89,10 @@ class Settings:
     admins: tuple[str, ...] = ()
     # Set only by the local engine: lets a signed header name the caller (see identity.py).
     local_identity_key: str = ""
+    # CloudFormation's service role for our stacks (empty: the caller's own credentials).
+    stack_role_arn: str = ""
+    # IAM roles given cluster-admin access entries on every cluster (the service's own).
+    kubernetes_role_arns: tuple[str, ...] = ()
     # Guardrails. Empty tuples allow anything the request model accepts; 0 means no limit.
     allowed_regions: tuple[str, ...] = ()
     # Instance type globs (`m5.*`, `t3.large`).
@@ -127,6 +135,8 @@ def get_settings() -> Settings:
         slack_webhook_url=os.environ.get(ENV_SLACK_WEBHOOK_URL, ""),
         admins=_patterns(ENV_ADMINS),
         local_identity_key=os.environ.get(ENV_LOCAL_IDENTITY_KEY, ""),
+        stack_role_arn=os.environ.get(ENV_STACK_ROLE_ARN, ""),
+        kubernetes_role_arns=_patterns(ENV_KUBERNETES_ROLE_ARNS),
         allowed_regions=_patterns(ENV_ALLOWED_REGIONS),
         allowed_instance_types=_patterns(ENV_ALLOWED_INSTANCE_TYPES),
         allowed_versions=_patterns(ENV_ALLOWED_VERSIONS),

@@ -65,12 +65,14 @@ def create_stack(
     template_body: str,
     tags: dict[str, str],
     request_token: str,
+    role_arn: str = "",
 ) -> dict[str, str]:
     """Create a stack, or return the one this same request already created.
 
     `request_token` (the cluster id plus the step) is CloudFormation's
     ClientRequestToken, so a retried call is recognised by AWS too. A stack of
     that name that is not ours, or belongs to another cluster, is refused.
+    `role_arn` is the service role CloudFormation builds the stack with.
     """
     try:
         resp = cfn.create_stack(
@@ -79,6 +81,7 @@ def create_stack(
             Capabilities=["CAPABILITY_IAM"],
             Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
             ClientRequestToken=request_token,
+            **_role(role_arn),
         )
         return {"stackName": stack_name, "stackId": resp["StackId"]}
     except cfn.exceptions.AlreadyExistsException:
@@ -95,7 +98,13 @@ def create_stack(
 NO_UPDATES = "No updates are to be performed"
 
 
-def update_stack(cfn: Any, stack: dict[str, Any], template_body: str, cluster_id: str) -> dict[str, Any]:
+def _role(role_arn: str) -> dict[str, str]:
+    return {"RoleARN": role_arn} if role_arn else {}
+
+
+def update_stack(
+    cfn: Any, stack: dict[str, Any], template_body: str, cluster_id: str, role_arn: str = ""
+) -> dict[str, Any]:
     """Update one of our stacks to a new template; an unchanged template is already done.
 
     The stack must carry this cluster's id tag: an update never touches a stack we
@@ -109,7 +118,9 @@ def update_stack(cfn: Any, stack: dict[str, Any], template_body: str, cluster_id
             f"stack {found['StackName']} was not created for this cluster", stack=found["StackName"]
         )
     try:
-        cfn.update_stack(StackName=stack["stackId"], TemplateBody=template_body, Capabilities=["CAPABILITY_IAM"])
+        cfn.update_stack(
+            StackName=stack["stackId"], TemplateBody=template_body, Capabilities=["CAPABILITY_IAM"], **_role(role_arn)
+        )
     except cfn.exceptions.ClientError as exc:
         if NO_UPDATES not in str(exc):
             raise
@@ -202,9 +213,9 @@ def owned_stacks(cfn: Any, cluster: str, cluster_id: str) -> tuple[list[dict[str
     return ours, others
 
 
-def delete(cfn: Any, stack: dict[str, Any]) -> dict[str, Any]:
+def delete(cfn: Any, stack: dict[str, Any], role_arn: str = "") -> dict[str, Any]:
     """Ask CloudFormation to delete a stack (by id, so a newer stack of that name is safe)."""
-    cfn.delete_stack(StackName=stack["stackId"])
+    cfn.delete_stack(StackName=stack["stackId"], **_role(role_arn))
     return {**stack, "attempts": int(stack.get("attempts", 0)) + 1, "done": False, "failed": False}
 
 

@@ -88,13 +88,15 @@ def _store() -> Store:
 @tasks.lambda_function(name="create_cluster_stack")
 def create_cluster_stack(event: dict[str, Any], context: Any) -> dict[str, Any]:
     args = CreateClusterStackInput.model_validate(event)
-    return clusters.create_cluster_stack(_store(), default_clients(), args.name, args.clusterId)
+    return clusters.create_cluster_stack(_store(), default_clients(), args.name, args.clusterId, get_settings())
 
 
 @tasks.lambda_function(name="create_nodegroup_stack")
 def create_nodegroup_stack(event: dict[str, Any], context: Any) -> dict[str, Any]:
     args = CreateNodegroupStackInput.model_validate(event)
-    return clusters.create_nodegroup_stack(_store(), default_clients(), args.name, args.clusterId, args.nodegroup)
+    return clusters.create_nodegroup_stack(
+        _store(), default_clients(), args.name, args.clusterId, args.nodegroup, get_settings()
+    )
 
 
 @tasks.lambda_function(name="describe_stack")
@@ -151,7 +153,9 @@ def list_cluster_stacks(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @tasks.lambda_function(name="delete_stack")
 def delete_stack(event: dict[str, Any], context: Any) -> dict[str, Any]:
     args = DescribeStackInput.model_validate(event)
-    return clusters.delete_stack(_store(), default_clients(), args.name, args.clusterId, args.region, args.stack)
+    return clusters.delete_stack(
+        _store(), default_clients(), args.name, args.clusterId, args.region, args.stack, get_settings()
+    )
 
 
 @tasks.lambda_function(name="describe_stack_deletion")
@@ -186,7 +190,7 @@ def record_delete_failure(event: dict[str, Any], context: Any) -> dict[str, Any]
 def update_nodegroup_stack(event: dict[str, Any], context: Any) -> dict[str, Any]:
     args = DescribeStackInput.model_validate(event)
     return nodegroups.update_nodegroup_stack(
-        _store(), default_clients(), args.name, args.clusterId, args.region, args.stack
+        _store(), default_clients(), args.name, args.clusterId, args.region, args.stack, get_settings()
     )
 
 

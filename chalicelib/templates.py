@@ -58,6 +58,10 @@ def subnet_cidrs(vpc_cidr: str, zone_count: int) -> tuple[list[str], list[str]]:
     return blocks[:zone_count], blocks[zone_count : 2 * zone_count]
 
 
+# The EKS access policy the service's own roles hold on every cluster.
+CLUSTER_ADMIN_POLICY = "arn:${AWS::Partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+
 def _policy_arn(name: str) -> dict[str, str]:
     return {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::aws:policy/{name}"}
 
@@ -183,8 +187,14 @@ class _ClusterBuilder:
         return table
 
 
-def build_cluster_template(spec: ClusterSpec, cluster_id: str, zones: list[str]) -> dict[str, Any]:
-    """The `eksctl-NAME-cluster` stack: network, security group, service role, control plane."""
+def build_cluster_template(
+    spec: ClusterSpec, cluster_id: str, zones: list[str], service_roles: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The `eksctl-NAME-cluster` stack: network, security group, service role, control plane.
+
+    `service_roles` (the service's own functions that speak to Kubernetes) each get a
+    cluster-admin access entry, so they reach the cluster whoever created it.
+    """
     if len(zones) < MIN_ZONES:
         raise ValueError(f"EKS needs subnets in at least {MIN_ZONES} availability zones, got {len(zones)}")
     b = _ClusterBuilder(spec, cluster_id, zones)
@@ -226,6 +236,11 @@ def build_cluster_template(spec: ClusterSpec, cluster_id: str, zones: list[str])
         control_plane["AccessConfig"] = {
             "AuthenticationMode": access.authentication_mode,
             "BootstrapClusterCreatorAdminPermissions": access.bootstrap_cluster_creator_admin_permissions,
+        }
+    elif service_roles:
+        control_plane["AccessConfig"] = {
+            "AuthenticationMode": "API_AND_CONFIG_MAP",
+            "BootstrapClusterCreatorAdminPermissions": True,
         }
     b.add("ControlPlane", "AWS::EKS::Cluster", control_plane)
     cluster_ref = {"Ref": "ControlPlane"}
@@ -272,6 +287,23 @@ def build_cluster_template(spec: ClusterSpec, cluster_id: str, zones: list[str])
                 for policy in entry.access_policies
             ]
         b.add(f"AccessEntry{index + 1}", "AWS::EKS::AccessEntry", properties)
+    for index, role in enumerate(service_roles):
+        b.add(
+            f"ServiceAccessEntry{index + 1}",
+            "AWS::EKS::AccessEntry",
+            {
+                "ClusterName": cluster_ref,
+                "PrincipalArn": role,
+                "Type": "STANDARD",
+                "AccessPolicies": [
+                    {
+                        "PolicyArn": {"Fn::Sub": CLUSTER_ADMIN_POLICY},
+                        "AccessScope": {"Type": "cluster"},
+                    }
+                ],
+                "Tags": _tag_list(b.tags),
+            },
+        )
     outputs = {
         OUTPUT_CLUSTER_NAME: {"Ref": "ControlPlane"},
         OUTPUT_ENDPOINT: {"Fn::GetAtt": ["ControlPlane", "Endpoint"]},

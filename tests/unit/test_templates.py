@@ -239,3 +239,29 @@ def test_templates_import_no_aws_sdk() -> None:
     code = "import sys, chalicelib.templates; print('boto3' in sys.modules or 'botocore' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+SERVICE_ROLES = (
+    "arn:aws:iam::123456789012:role/ekspress-dev-UpdateAwsAuthRole-ABC",
+    "arn:aws:iam::123456789012:role/ekspress-dev-ApiHandlerRole-DEF",
+)
+
+
+def test_service_roles_get_cluster_admin_access_entries() -> None:
+    """A deployment's Kubernetes-speaking functions reach every cluster, whoever created it."""
+    template = templates.build_cluster_template(spec_of({"name": "mz"}), "cid", ZONES[:2], SERVICE_ROLES)
+    entries = resources_of_type(template, "AWS::EKS::AccessEntry")
+    assert sorted(e["Properties"]["PrincipalArn"] for e in entries.values()) == sorted(SERVICE_ROLES)
+    for entry in entries.values():
+        (policy,) = entry["Properties"]["AccessPolicies"]
+        assert policy["PolicyArn"]["Fn::Sub"].endswith("/AmazonEKSClusterAdminPolicy")
+        assert policy["AccessScope"] == {"Type": "cluster"}
+    access = template["Resources"]["ControlPlane"]["Properties"]["AccessConfig"]
+    assert access["AuthenticationMode"] == "API_AND_CONFIG_MAP"
+    assert cfn_lint(template, "ap-northeast-1") == []
+
+
+def test_without_service_roles_the_cluster_keeps_eks_defaults() -> None:
+    template = templates.build_cluster_template(spec_of({"name": "mz"}), "cid", ZONES[:2])
+    assert resources_of_type(template, "AWS::EKS::AccessEntry") == {}
+    assert "AccessConfig" not in template["Resources"]["ControlPlane"]["Properties"]
