@@ -3,8 +3,13 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The IaC scanner has its own environment: its pins clash with the runtime's boto3.
+SCAN_VENV ?= .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed
+STAGE ?= dev
+BUILD ?= build
 
-.PHONY: run test lint format typecheck install clean bench
+.PHONY: run test lint format typecheck install clean bench package deploy policies
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m venv $(VENV)
@@ -12,12 +17,18 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+$(SCAN_STAMP): requirements-scan.txt
+	$(PY) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/pip install --quiet --upgrade pip
+	$(SCAN_VENV)/bin/pip install --quiet -r requirements-scan.txt
+	touch $(SCAN_STAMP)
+
+install: $(STAMP) $(SCAN_STAMP)
 
 run: $(STAMP)  ## serve the API on http://localhost:8000 against the embedded local engine
 	$(BIN)/python -m local.run
 
-test: $(STAMP)  ## lint, type-check, then every test (unit, functional, e2e)
+test: $(STAMP) $(SCAN_STAMP)  ## lint, type-check, then every test (unit, functional, e2e)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -25,6 +36,20 @@ test: $(STAMP)  ## lint, type-check, then every test (unit, functional, e2e)
 
 bench: $(STAMP)  ## benchmarks: figures and ratios, written to bench/RESULTS.md
 	$(BIN)/python -m bench.run
+
+package: $(STAMP)  ## the deployable template for STAGE in $(BUILD)/, offline (infra/README.md)
+	$(BIN)/python -m infra.package --stage $(STAGE) --out $(BUILD)
+
+deploy: package  ## deploy STAGE to the AWS account of your credentials: make deploy STAGE=dev BUCKET=...
+	@test -n "$(BUCKET)" || { echo "BUCKET=<an S3 bucket of yours for code packages> is required"; exit 2; }
+	$(BIN)/aws cloudformation package --template-file $(BUILD)/sam.yaml --s3-bucket $(BUCKET) \
+		--output-template-file $(BUILD)/packaged.yaml
+	$(BIN)/aws cloudformation deploy --template-file $(BUILD)/packaged.yaml --stack-name ekspress-$(STAGE) \
+		--s3-bucket $(BUCKET) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset
+	$(BIN)/aws cloudformation describe-stacks --stack-name ekspress-$(STAGE) --query 'Stacks[0].Outputs' --output table
+
+policies: $(STAMP)  ## rewrite .chalice/policies/ from infra/policies.py
+	$(BIN)/python -m infra.policies
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -38,4 +63,4 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SCAN_VENV) $(BUILD) .pytest_cache .mypy_cache .ruff_cache

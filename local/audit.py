@@ -27,9 +27,22 @@ _installed = False
 API_HANDLER = "api_handler"  # Chalice's name for the function behind the REST API
 
 
-def iam_action(service_model: Any, operation: str) -> str:
+# DynamoDB transactions are authorized as the item operations inside them.
+_TRANSACT_ITEMS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
+def iam_actions(service_model: Any, operation: str, params: Any) -> set[str]:
     prefix = service_model.signing_name or service_model.endpoint_prefix
-    return f"{_IAM_PREFIX.get(prefix, prefix)}:{operation}"
+    prefix = _IAM_PREFIX.get(prefix, prefix)
+    if prefix == "dynamodb" and operation in ("TransactWriteItems", "TransactGetItems"):
+        kinds = {kind for item in params.get("TransactItems", []) for kind in item}
+        return {f"dynamodb:{_TRANSACT_ITEMS.get(kind, 'GetItem')}" for kind in kinds}
+    return {f"{prefix}:{operation}"}
 
 
 @contextlib.contextmanager
@@ -65,9 +78,9 @@ def install() -> None:
     def _make_api_call(self: BaseClient, operation_name: str, api_params: Any) -> Any:
         function = _principal.get()
         if function is not None:
-            action = iam_action(self.meta.service_model, operation_name)
+            called = iam_actions(self.meta.service_model, operation_name, api_params)
             with _lock:
-                _calls[function].add(action)
+                _calls[function].update(called)
         return original(self, operation_name, api_params)
 
     BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]

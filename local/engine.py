@@ -77,13 +77,18 @@ class LocalEngine:
     secrets: dict[str, str] = field(default_factory=lambda: {ACCESS_KEY: SECRET_KEY})
     identities: dict[str, str] = field(default_factory=lambda: {ACCESS_KEY: CREATOR_ARN})
     emulators: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # A `make package` build folder: deploy it as an operator would (`aws cloudformation
+    # package` + `deploy`) instead of creating the resources one by one.
+    package_dir: Path | None = None
+    stack_name: str = f"ekspress-{STAGE}"
     _server: Any = None
+    _replaced_env: dict[str, str | None] = field(default_factory=dict)
 
     def start(self) -> LocalEngine:
         from moto.core.config import default_user_config
         from moto.server import ThreadedMotoServer
 
-        from local import audit, ddb_atomic, ec2_models, eks_models, lambda_runtime, stack_timing
+        from local import audit, ddb_atomic, ec2_models, eks_models, lambda_runtime, sam, stack_timing
 
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         default_user_config["lambda"] = {"use_docker": False}
@@ -92,6 +97,7 @@ class LocalEngine:
         ec2_models.install()
         lambda_runtime.install()
         audit.install()
+        sam.install()
         stack_timing.install()
         stack_timing.behaviour.cluster_seconds = self.cluster_seconds
         stack_timing.behaviour.nodegroup_seconds = self.nodegroup_seconds
@@ -127,7 +133,10 @@ class LocalEngine:
         eks_models.cluster_created_hooks.append(self._attach_kubernetes)
         eks_models.cluster_deleted_hooks.append(self._detach_kubernetes)
         self._refresh()
-        self.deploy()
+        if self.package_dir is not None:
+            self.deploy_package(self.package_dir)
+        else:
+            self.deploy()
         return self
 
     def _attach_kubernetes(self, cluster: Any, region: str) -> None:
@@ -220,6 +229,47 @@ class LocalEngine:
             self.outputs[stem] = arn
         self._refresh()
 
+    def deploy_package(self, build: Path) -> None:
+        """Deploy a `make package` build with the standard tools, then run as its API handler would.
+
+        The same two commands `make deploy` runs against AWS, against this engine; its
+        CloudFormation runs the SAM transform (local/sam.py). Afterwards this process
+        takes the API handler's environment from the deployed function, and the Lambda
+        runtime checks every task function's environment against it.
+        """
+        import subprocess
+        import sys
+
+        from local import lambda_runtime
+
+        bucket = f"{self.stack_name}-artifacts"
+        self.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": self.region})
+        aws = str(Path(sys.executable).with_name("aws"))
+        packaged = build / "packaged.yaml"
+        for command in (
+            ["cloudformation", "package", "--template-file", str(build / "sam.yaml"), "--s3-bucket", bucket,
+             "--output-template-file", str(packaged)],
+            ["cloudformation", "deploy", "--template-file", str(packaged), "--stack-name", self.stack_name,
+             "--s3-bucket", bucket, "--capabilities", "CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+        ):  # fmt: skip
+            done = subprocess.run([aws, *command], capture_output=True, text=True, env=dict(os.environ))
+            if done.returncode != 0:
+                raise RuntimeError(f"aws {' '.join(command[:2])} failed: {done.stderr.strip()[-2000:]}")
+        cfn = self.client("cloudformation")
+        stack = cfn.describe_stacks(StackName=self.stack_name)["Stacks"][0]
+        if stack["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+            raise RuntimeError(f"stack {self.stack_name} is {stack['StackStatus']}: {stack.get('StackStatusReason')}")
+        self.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        function = self.outputs["APIHandlerName"]  # Chalice's output
+        environment = self.client("lambda").get_function_configuration(FunctionName=function)["Environment"]
+        self._replaced_env = {k: os.environ.get(k) for k in environment["Variables"]}
+        os.environ.update(environment["Variables"])
+        # The operator puts the Slack app's signing secret into the secret the stack made.
+        secret = self.outputs["SlackSigningSecretArn"]
+        self.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=self.slack_signing_secret)
+        lambda_runtime.strict_environment = True
+        self._refresh()
+
     def stop(self) -> None:
         from local import eks_models
 
@@ -232,6 +282,17 @@ class LocalEngine:
         for emulator in self.emulators.values():
             emulator.stop()
         self.emulators.clear()
+        if self.package_dir is not None:
+            from local import lambda_runtime
+
+            lambda_runtime.strict_environment = False
+            # The deployment's settings must not outlive it in this process.
+            for key, value in self._replaced_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            self._refresh()
         if self._server is not None:
             self._server.stop()
             self._server = None

@@ -52,6 +52,26 @@ class InvocationLog:
 
 
 invocations = InvocationLog()
+# Set when the engine runs a deployed template: every function must be configured with
+# exactly the ekspress settings this process runs with (the deployment's wiring).
+strict_environment = False
+SETTINGS_PREFIX = "EKSPRESS_"
+
+
+def check_environment(function_name: str, configured: dict[str, str]) -> None:
+    """A function whose configured settings differ from the running ones is miswired: fail like it would."""
+    if not strict_environment:
+        return
+    import os
+
+    from chalicelib.settings import ENV_LOCAL_IDENTITY_KEY  # the engine's own, never deployed
+
+    names = {k for k in (*configured, *os.environ) if k.startswith(SETTINGS_PREFIX)} - {ENV_LOCAL_IDENTITY_KEY}
+    wrong = sorted(k for k in names if configured.get(k) != os.environ.get(k))
+    if wrong:
+        raise RuntimeError(f"{function_name} is deployed with other settings than the service runs with: {wrong}")
+
+
 _original_invoke = LambdaSimpleBackend.invoke
 
 
@@ -71,6 +91,7 @@ def _invoke(
         timeout_ms=int(fn.timeout or 60) * 1000,
     )
     try:
+        check_environment(fn.function_name, dict(fn.environment_vars or {}))
         event = json.loads(body) if body else {}
         with audit.acting_as(audit.principal_of(fn.handler)):
             result = resolve_handler(fn.handler)(event, context)

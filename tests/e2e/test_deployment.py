@@ -1,0 +1,274 @@
+"""The deployable template: packaged offline, transformed, linted, scanned, deployed
+into the local engine with `aws cloudformation package`/`deploy`, and driven end to end.
+
+The deployed run proves the wiring: state machine substitutions, the settings each
+function is configured with (the runtime refuses a function whose settings differ
+from the API's), the per-function policies (every AWS action a function called must
+be allowed by its own policy), the stack role and the AWS_IAM API.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import yaml
+from cfnlint.api import ManualArgs, lint
+
+from chalicelib import naming, settings
+from chalicelib.store import TABLE_DEFINITION, TTL_ATTRIBUTE
+from infra import policies
+from infra.package import package
+from local import audit, sam
+from local.engine import LocalEngine
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from tests.e2e.conftest import Api
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECKOV = ROOT / ".venv-scan" / "bin" / "checkov"
+REGION = "us-west-2"
+PLACEHOLDER = re.compile(r"\$\{(\w+)FunctionArn\}")
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`make package` for the local stage (what `make deploy STAGE=...` ships)."""
+    return package("local", tmp_path_factory.mktemp("package") / "build").parent
+
+
+@pytest.fixture(scope="module")
+def template(build: Path) -> dict[str, Any]:
+    return dict(yaml.safe_load((build / "sam.yaml").read_text()))
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == kind}
+
+
+@pytest.fixture(scope="module")
+def transformed(template: dict[str, Any], monkeypatch_module: pytest.MonkeyPatch) -> dict[str, Any]:
+    """What CloudFormation runs after `aws cloudformation package` and the SAM transform."""
+    monkeypatch_module.setenv("AWS_DEFAULT_REGION", REGION)
+    packaged = json.loads(json.dumps(template))
+    for resource in packaged["Resources"].values():
+        props = resource.get("Properties", {})
+        if "CodeUri" in props:
+            props["CodeUri"] = "s3://artifacts/deployment.zip"
+        if "DefinitionUri" in props:
+            props["DefinitionUri"] = {"Bucket": "artifacts", "Key": props["DefinitionUri"]}
+    return sam.transform(packaged)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+# --- the template as packaged -------------------------------------------------------
+
+
+def test_policy_files_are_what_infra_policies_writes() -> None:
+    on_disk = {p: p.read_text() for p in policies.POLICY_DIR.glob("*.json")}
+    assert on_disk == policies.rendered(), "run `make policies` after changing infra/policies.py"
+
+
+def test_every_function_has_its_own_role_with_its_own_policy(template: dict[str, Any]) -> None:
+    from app import app
+
+    names = {fn.name for fn in app.pure_lambda_functions} | {e.name for e in app.event_sources} | {"api_handler"}
+    assert set(policies.POLICIES) == names
+    functions = resources(template, "AWS::Serverless::Function")
+    roles = {logical: fn["Properties"]["Role"]["Fn::GetAtt"][0] for logical, fn in functions.items()}
+    assert len(set(roles.values())) == len(functions) == len(names)
+    for logical, role in roles.items():
+        (policy,) = template["Resources"][role]["Properties"]["Policies"]
+        assert policy["PolicyDocument"]["Statement"], logical
+    assert "DefaultRole" not in template["Resources"]
+
+
+def test_table_is_the_one_the_code_queries(template: dict[str, Any]) -> None:
+    table = template["Resources"]["ClustersTable"]
+    props = table["Properties"]
+    for key in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode"):
+        assert props[key] == TABLE_DEFINITION[key], key
+    assert props["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+
+
+def test_state_machines_fill_every_placeholder_from_this_stack(template: dict[str, Any], build: Path) -> None:
+    machines = resources(template, "AWS::Serverless::StateMachine")
+    stems = {m["Properties"]["DefinitionUri"].split("/")[-1].removesuffix(".asl.json"): m for m in machines.values()}
+    assert set(stems) == set(settings.STATE_MACHINE_ENV)
+    invokable = {
+        ref["Fn::GetAtt"][0]
+        for policy in template["Resources"]["StateMachineRole"]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        if statement["Action"] == "lambda:InvokeFunction"
+        for ref in statement["Resource"]
+    }
+    for stem, machine in stems.items():
+        props = machine["Properties"]
+        assert props["Name"] == {"Fn::Sub": "${AWS::StackName}-" + stem.replace("_", "-")}
+        used = set(PLACEHOLDER.findall((build / props["DefinitionUri"]).read_text()))
+        substitutions = props["DefinitionSubstitutions"]
+        assert set(substitutions) == {f"{task}FunctionArn" for task in used}, stem
+        for key, value in substitutions.items():
+            assert value == {"Fn::GetAtt": [key.removesuffix("FunctionArn"), "Arn"]}
+        assert {key.removesuffix("FunctionArn") for key in substitutions} <= invokable
+
+
+def test_every_function_is_configured_with_this_stack(template: dict[str, Any]) -> None:
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    known = {value for name, value in vars(settings).items() if name.startswith("ENV_")}
+    assert {k for k in variables if k.startswith("EKSPRESS_")} <= known
+    for stem, env_name in settings.STATE_MACHINE_ENV.items():
+        assert variables[env_name]["Fn::Sub"].endswith(":stateMachine:${AWS::StackName}-" + stem.replace("_", "-"))
+    assert variables[settings.ENV_TABLE_NAME] == {"Ref": "ClustersTable"}
+
+
+def test_platform_routes_need_iam_and_slack_routes_need_slack(template: dict[str, Any]) -> None:
+    body = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    for path, operations in body["paths"].items():
+        for method, operation in operations.items():
+            secured = operation.get("security") == [{"sigv4": []}]
+            assert secured != path.startswith("/slack/"), f"{method.upper()} {path}"
+
+
+def test_transformed_template_passes_cfn_lint(transformed: dict[str, Any]) -> None:
+    matches = lint(json.dumps(transformed), config=ManualArgs(regions=[REGION]))
+    assert [f"{m.rule.id} {m.message}" for m in matches] == []
+
+
+def test_checkov_finds_nothing_unexplained(transformed: dict[str, Any], tmp_path: Path) -> None:
+    """Every check checkov fails is either fixed or skipped in infra/checkov.yaml and explained in infra/README.md."""
+    assert CHECKOV.exists(), "the IaC scanner is missing: `make test` installs it into .venv-scan"
+    target = tmp_path / "ekspress.template.json"
+    target.write_text(json.dumps(transformed))
+    config = ROOT / "infra" / "checkov.yaml"
+    done = subprocess.run(
+        [str(CHECKOV), "--config-file", str(config), "-f", str(target), "-o", "json"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "BC_SKIP_MAPPING": "TRUE", "LOG_LEVEL": "ERROR"},
+        timeout=300,
+    )
+    report = json.loads(done.stdout)
+    results = report["results"]
+    failed = [f"{c['check_id']} {c['resource']}" for c in results["failed_checks"]]
+    assert failed == []
+    assert results["passed_checks"], "checkov checked nothing"
+    skipped = yaml.safe_load(config.read_text())["skip-check"]
+    readme = (ROOT / "infra" / "README.md").read_text()
+    assert [check for check in skipped if f"`{check}`" not in readme] == []
+
+
+# --- the template, deployed into the local engine ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def engine(build: Path) -> Iterator[LocalEngine]:
+    audit.reset()
+    eng = LocalEngine(region=REGION, poll_scale=0.001, package_dir=build).start()
+    yield eng
+    eng.stop()
+
+
+def test_deployed_api_methods_are_iam_authorized(engine: LocalEngine) -> None:
+    apigw = engine.client("apigateway")
+    api_id = engine.outputs["RestAPIId"]
+    seen = {}
+    for resource in apigw.get_resources(restApiId=api_id)["items"]:
+        for method in resource.get("resourceMethods") or {}:
+            found = apigw.get_method(restApiId=api_id, resourceId=resource["id"], httpMethod=method)
+            seen[f"{method} {resource['path']}"] = found["authorizationType"]
+    assert seen["POST /clusters"] == "AWS_IAM"
+    assert seen["POST /slack/commands"] == "NONE"
+    assert {route for route, auth in seen.items() if auth != "AWS_IAM"} == {
+        "POST /slack/commands",
+        "POST /slack/interactions",
+    }
+
+
+def allowed(function: str) -> list[str]:
+    actions: list[str] = []
+    for statement in policies.document(function)["Statement"]:
+        listed = statement["Action"]
+        actions += [listed] if isinstance(listed, str) else listed
+    return [a.lower() for a in actions]
+
+
+def test_create_access_and_delete_run_from_the_deployment_with_least_privilege(engine: LocalEngine, api: Api) -> None:
+    created = api.call("POST", "/clusters", {"name": "deployed", "region": REGION})
+    assert created.status == 202, created.body
+    active = api.wait_for("deployed", {"ACTIVE", "FAILED"})
+    assert active["status"] == "ACTIVE", active.get("lastFailure")
+
+    # CloudFormation built the cluster with the stack role; the service's roles have access entries.
+    cfn = engine.client("cloudformation")
+    stack_role = engine.client("lambda").get_function_configuration(FunctionName=engine.outputs["APIHandlerName"])
+    role_arn = stack_role["Environment"]["Variables"][settings.ENV_STACK_ROLE_ARN]
+    stack = cfn.describe_stacks(StackName=naming.cluster_stack_name("deployed"))["Stacks"][0]
+    assert stack["RoleARN"] == role_arn
+    body = cfn.get_template(StackName=naming.cluster_stack_name("deployed"))["TemplateBody"]  # botocore parses JSON
+    entries = {
+        r["Properties"]["PrincipalArn"] for r in body["Resources"].values() if r["Type"] == "AWS::EKS::AccessEntry"
+    }
+    kube_roles = stack_role["Environment"]["Variables"][settings.ENV_KUBERNETES_ROLE_ARNS].split(",")
+    assert entries == set(kube_roles) and len(kube_roles) == 4
+
+    added = api.call(
+        "POST", "/clusters/deployed/access", {"arn": "arn:aws:iam::123456789012:role/dev", "username": "dev"}
+    )
+    assert added.status == 202, added.body
+    for _ in range(150):
+        mappings = api.call("GET", "/clusters/deployed/access").body
+        if any(m.get("rolearn") == "arn:aws:iam::123456789012:role/dev" for m in mappings.get("mapRoles", [])):
+            break
+        import time
+
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"the mapping never arrived: {mappings}")
+
+    # The schedule's function, invoked as EventBridge would.
+    lam = engine.client("lambda")
+    reaper = next(
+        f["FunctionName"]
+        for f in lam.list_functions()["Functions"]
+        if f["Handler"] == "chalicelib.schedules.reap_idle_clusters"
+    )
+    scheduled = {
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-11-25T12:00:00Z",
+        "region": REGION,
+        "resources": ["arn:aws:events:us-west-2:123456789012:rule/ekspress-local-ReapIdleClusters"],
+        "detail": {},
+    }
+    invoked = lam.invoke(FunctionName=reaper, Payload=json.dumps(scheduled).encode())
+    assert "FunctionError" not in invoked, invoked["Payload"].read()
+
+    assert api.call("DELETE", "/clusters/deployed").status == 202
+    assert api.wait_for("deployed", {"DELETED", "DELETE_FAILED"})["status"] == "DELETED"
+
+    called = audit.actions()
+    excess = {
+        fn: sorted(a for a in actions if not any(fnmatch.fnmatchcase(a.lower(), p) for p in allowed(fn)))
+        for fn, actions in called.items()
+    }
+    assert {fn: a for fn, a in excess.items() if a} == {}
+    # The run reached the functions that matter, so the comparison above means something.
+    assert {"api_handler", "create_cluster_stack", "update_aws_auth", "change_access", "delete_stack"} <= set(called)
