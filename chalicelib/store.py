@@ -414,10 +414,26 @@ def _encode_token(key: dict[str, Any]) -> str:
 
 
 def _decode_token(token: str) -> dict[str, Any]:
+    """The byName key a nextToken carries, only if it is one list_clusters could have issued.
+
+    Anything else (wrong keys, types or values) would reach DynamoDB as an invalid
+    ExclusiveStartKey and fail there; it is a 400 here.
+    """
     try:
         key = json.loads(base64.urlsafe_b64decode(token.encode()))
         if not isinstance(key, dict) or set(key) != {"pk", "sk", "gsi1pk", "gsi1sk"}:  # byName keys
             raise ValueError("unexpected key")
+        values = {
+            name: value.get("S") if isinstance(value, dict) and len(value) == 1 else None for name, value in key.items()
+        }
+        name = values["gsi1sk"]
+        if not isinstance(name, str) or values != {
+            "pk": _pk(name),
+            "sk": META,
+            "gsi1pk": KIND_CLUSTER,
+            "gsi1sk": name,
+        }:
+            raise ValueError("not a cluster key")
     except (ValueError, TypeError):
         raise BadRequestError("nextToken is not a token this API issued", field="nextToken") from None
     return key

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -111,6 +113,25 @@ def test_listing_pages_through_every_cluster_in_name_order(db: Store) -> None:
 def test_a_forged_page_token_is_a_bad_request(db: Store) -> None:
     with pytest.raises(BadRequestError):
         db.list_clusters(next_token="bm90LWEtdG9rZW4=")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        {"pk": "CLUSTER#a", "sk": "META", "gsi1pk": "CLUSTER", "gsi1sk": "a"},
+        {"pk": {"N": "1"}, "sk": {"S": "META"}, "gsi1pk": {"S": "CLUSTER"}, "gsi1sk": {"S": "a"}},
+        {"pk": {"S": "CLUSTER#a"}, "sk": {"S": "META"}, "gsi1pk": {"S": "OTHER"}, "gsi1sk": {"S": "a"}},
+        {"pk": {"S": "CLUSTER#b"}, "sk": {"S": "META"}, "gsi1pk": {"S": "CLUSTER"}, "gsi1sk": {"S": "a"}},
+        {"pk": {"S": "CLUSTER#a"}, "sk": {"S": "EVENT#x"}, "gsi1pk": {"S": "CLUSTER"}, "gsi1sk": {"S": "a"}},
+    ],
+)
+def test_a_token_shaped_like_ours_but_not_a_cluster_key_is_a_bad_request(db: Store, key: dict[str, Any]) -> None:
+    db.create_cluster(_record("a"))
+    token = base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+    with pytest.raises(BadRequestError) as refused:
+        db.list_clusters(next_token=token)
+    assert refused.value.details["field"] == "nextToken"
 
 
 def test_an_unknown_cluster_is_not_found(db: Store) -> None:
