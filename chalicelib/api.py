@@ -8,14 +8,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, IAMAuthorizer, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import access, clusters, idempotency, identity, leases, nodegroups, policy
 from chalicelib.aws import default_clients
 from chalicelib.errors import BadRequestError, EkspressError
 from chalicelib.observability import logger
 from chalicelib.settings import get_settings
-from chalicelib.spec import ClusterSpec, IdentityMapping, validate
+from chalicelib.spec import ClusterSpec, IdentityMapping, LeaseRequest, validate
 from chalicelib.store import Store
 
 if TYPE_CHECKING:
@@ -202,12 +201,6 @@ def delete_cluster(name: str) -> Response:
     return _json(202, record, {"Location": f"/clusters/{name}"})
 
 
-class LeaseRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    hours: int = Field(ge=1, le=8760)
-
-
 @api.route("/clusters/{name}/lease", methods=["POST"], authorizer=IAM)
 @_handled
 @_idempotent
@@ -324,3 +317,12 @@ def get_kubeconfig(name: str) -> Response:
     config = access.kubeconfig(record)
     _activity(record, "kubeconfig fetched")
     return _yaml_or_json(config)
+
+
+@api.route("/openapi.json", methods=["GET"], authorizer=IAM)
+@_handled
+def get_openapi() -> Response:
+    """This API described as OpenAPI 3.1, from the route table and the request models."""
+    from chalicelib import openapi  # only this route builds JSON Schemas
+
+    return _json(200, openapi.document(api.current_app.routes))

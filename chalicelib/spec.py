@@ -310,6 +310,14 @@ class ScalingRequest(_Model):
         return self
 
 
+class LeaseRequest(BaseModel):
+    """`POST /clusters/{name}/lease`: the lease ends `hours` from now (within the policy's maximum)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hours: int = Field(ge=1, le=8760)
+
+
 IAM_PRINCIPAL_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9_+=,.@/-]+$"
 ACCOUNT_PATTERN = r"^[0-9]{12}$"
 GROUP_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9:._@-]*$"
