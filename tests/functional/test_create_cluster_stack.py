@@ -72,3 +72,22 @@ def test_a_stack_of_that_name_we_did_not_create_is_refused(db: Store, clients: C
 
     with pytest.raises(StackNotOursError):
         clusters.create_cluster_stack(db, clients, "theirs", record["clusterId"])
+
+
+def test_a_deployment_builds_with_its_stack_role_and_grants_its_kubernetes_roles(db: Store, clients: Clients) -> None:
+    from chalicelib.settings import Settings
+
+    role = "arn:aws:iam::123456789012:role/ekspress-dev-CloudFormationRole-X"
+    kube = ("arn:aws:iam::123456789012:role/ekspress-dev-UpdateAwsAuthRole-Y",)
+    deployed = Settings(
+        table_name="t", create_state_machine_arn="", poll_scale=1.0, stack_role_arn=role, kubernetes_role_arns=kube
+    )
+    record = given_a_requested_cluster(db, {"name": "deployed", "region": REGION})
+
+    ref = clusters.create_cluster_stack(db, clients, "deployed", record["clusterId"], deployed)
+
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    assert cfn.describe_stacks(StackName=ref["stackId"])["Stacks"][0]["RoleARN"] == role
+    body = cfn.get_template(StackName=ref["stackId"])["TemplateBody"]
+    entries = [r for r in body["Resources"].values() if r["Type"] == "AWS::EKS::AccessEntry"]
+    assert [e["Properties"]["PrincipalArn"] for e in entries] == list(kube)
