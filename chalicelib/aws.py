@@ -13,6 +13,36 @@ from typing import Any
 # Retries for throttling and transient faults happen in botocore ("standard"
 # mode, with its retry quota); workflow-level retries live in the ASL.
 _CLIENT_CONFIG = {"retries": {"mode": "standard", "max_attempts": 5}}
+# The codes AWS throttles with, as the ASL's Retry names them (statemachine/*.asl.json).
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+    }
+)
+
+
+class ThrottledError(Exception):
+    """AWS still throttled after botocore's retries. Subclasses are named by AWS's error code."""
+
+
+def throttled_error(exc: BaseException) -> ThrottledError | None:
+    """`exc` as an exception named by its AWS error code, if AWS throttled it and botocore named it otherwise.
+
+    Step Functions matches a task's error by the exception's type name. botocore names
+    an error after its code only when the service models it: CloudFormation's
+    `Throttling` and EC2's `RequestLimitExceeded` arrive as `ClientError`, which the
+    ASL's throttling Retry would never match.
+    """
+    response = getattr(exc, "response", None)
+    code = ((response or {}).get("Error") or {}).get("Code") if isinstance(response, dict) else None
+    if code not in THROTTLING_CODES or type(exc).__name__ == code:
+        return None
+    named: type[ThrottledError] = type(str(code), (ThrottledError,), {"__module__": __name__})
+    return named(str(exc))
 
 
 class Clients:

@@ -7,17 +7,32 @@ transient ones and routes the rest to "Record Failure".
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
 from pydantic import BaseModel, ConfigDict
 
 from chalicelib import access, clusters, nodegroups, notify
-from chalicelib.aws import default_clients
+from chalicelib.aws import default_clients, throttled_error
 from chalicelib.settings import get_settings
 from chalicelib.store import Store
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 tasks = Blueprint(__name__)
+
+
+@tasks.middleware("pure_lambda")
+def name_throttling_errors(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """A task AWS kept throttling fails with AWS's error code as its error name, so the ASL retries it."""
+    try:
+        return get_response(event)
+    except Exception as exc:
+        named = throttled_error(exc)
+        if named is None:
+            raise
+        raise named from exc
 
 
 class _Input(BaseModel):
