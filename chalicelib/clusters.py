@@ -246,6 +246,8 @@ def mark_active(
         "securityGroupId": cluster_outputs.get(templates.OUTPUT_SECURITY_GROUP),
     }
     record = db.get_cluster(name)
+    if _already(record, cluster_id, store.ACTIVE):
+        return {"status": store.ACTIVE}
     db.update_cluster(
         name,
         cluster_id,
@@ -263,6 +265,16 @@ def mark_active(
     )
     logger.info("cluster active", extra={"cluster": name, "clusterId": cluster_id})
     return {"status": store.ACTIVE}
+
+
+def _already(record: dict[str, Any] | None, cluster_id: str, status: str) -> bool:
+    """This create already ended in `status`: the step is a retry whose first reply was lost, and is done."""
+    return (
+        record is not None
+        and record.get("clusterId") == cluster_id
+        and record.get("status") == status
+        and "operation" not in record
+    )
 
 
 def explain_error(error: dict[str, Any]) -> dict[str, Any]:
@@ -290,6 +302,9 @@ def explain_error(error: dict[str, Any]) -> dict[str, Any]:
 def record_failure(db: Store, name: str, cluster_id: str, error: dict[str, Any]) -> dict[str, Any]:
     failure = explain_error(error)
     failure = {k: v for k, v in failure.items() if v}
+    record = db.find_cluster(name)
+    if record is not None and _already(record, cluster_id, store.FAILED):
+        return {"status": store.FAILED, "failure": record.get("failure")}
     db.update_cluster(
         name,
         cluster_id,

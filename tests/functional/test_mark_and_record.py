@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+import pytest
+
 from chalicelib import clusters, store
+from chalicelib.errors import ConflictError
 from chalicelib.settings import get_settings
 from tests.functional.helpers import given_a_requested_cluster
 
@@ -40,3 +43,34 @@ def test_record_failure_keeps_the_reason_of_a_crashed_task(db: Store) -> None:
     assert stored["failure"] == {"error": "AccessDenied", "reason": "not allowed to cloudformation:CreateStack"}
     event = db.list_events("crash", record["clusterId"])[-1]
     assert (event["type"], event["message"]) == ("FAILED", "not allowed to cloudformation:CreateStack")
+
+
+def test_mark_active_retried_after_its_reply_was_lost_is_done_not_a_conflict(db: Store) -> None:
+    record = given_a_requested_cluster(db, {"name": "twice"})
+    clusters.mark_active(db, get_settings(), "twice", record["clusterId"], {"Endpoint": "https://x.eks"})
+
+    again = clusters.mark_active(db, get_settings(), "twice", record["clusterId"], {"Endpoint": "https://x.eks"})
+
+    assert again == {"status": store.ACTIVE}
+    assert [e["type"] for e in db.list_events("twice", record["clusterId"])].count("ACTIVE") == 1
+
+
+def test_mark_active_after_a_delete_took_over_is_still_refused(db: Store) -> None:
+    record = given_a_requested_cluster(db, {"name": "taken-over"})
+    db.begin_operation("taken-over", {"type": "delete", "id": "op-1"}, {"status": store.DELETING}, ("create",))
+
+    with pytest.raises(ConflictError):
+        clusters.mark_active(db, get_settings(), "taken-over", record["clusterId"], {})
+
+    assert db.get_cluster("taken-over")["status"] == store.DELETING
+
+
+def test_record_failure_retried_after_its_reply_was_lost_keeps_the_first_failure(db: Store) -> None:
+    record = given_a_requested_cluster(db, {"name": "failed-twice"})
+    error = {"Error": "StackFailed", "Cause": json.dumps({"reason": "no capacity", "stackName": "s"})}
+    clusters.record_failure(db, "failed-twice", record["clusterId"], error)
+
+    again = clusters.record_failure(db, "failed-twice", record["clusterId"], error)
+
+    assert again == {"status": store.FAILED, "failure": {"error": "StackFailed", "reason": "no capacity", "stack": "s"}}
+    assert [e["type"] for e in db.list_events("failed-twice", record["clusterId"])].count("FAILED") == 1
