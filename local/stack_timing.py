@@ -124,6 +124,8 @@ def _settle(stack: Stack) -> None:
     # Roll back as CloudFormation would; a model moto cannot delete leaves debris, not an error.
     with contextlib.suppress(Exception):
         stack.resource_map.delete()
+    # A rolled-back stack has no outputs; resolving moto's lazy ones would create the resources again.
+    stack.output_map = OutputMap(stack.resource_map, {"Outputs": {}}, stack.stack_id)
     stack._add_stack_event("ROLLBACK_COMPLETE")
     stack.__dict__["_ekspress_status"] = "ROLLBACK_COMPLETE"
 
