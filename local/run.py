@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     from app import app
 
     server = create_local_server(app, Config(chalice_stage="local"), args.host, args.port)
+    # Chalice's server listens with a backlog of 5, and resets connections past it under a burst.
+    server.server.socket.listen(512)
     print(f"ekspress local engine: AWS (moto) at {engine.endpoint}", flush=True)
     print(f"ekspress API on http://{args.host}:{args.port}  (Ctrl-C stops)", flush=True)
     print(f"Slack: `python -m local.slack create NAME` signs commands with '{engine.slack_signing_secret}'", flush=True)

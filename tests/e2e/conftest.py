@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 ENGINE_REGION = "us-west-2"
+LISTEN_BACKLOG = 512
 
 
 @dataclass
@@ -93,6 +94,8 @@ def api_base() -> Iterator[str]:
     from app import app
 
     server = create_local_server(app, Config(chalice_stage="local"), "127.0.0.1", 0)
+    # Its socket listens with a backlog of 5; bursts of concurrent requests (test_load) would be reset.
+    server.server.socket.listen(LISTEN_BACKLOG)
     port = server.server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

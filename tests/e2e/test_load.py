@@ -1,0 +1,54 @@
+"""Load through the HTTP API: racing creates of the same names, and a crowd editing one cluster's aws-auth.
+
+Chalice's local server is threaded (a thread per connection, the request thread-local), so these
+requests really run at once; DynamoDB's conditions and aws-auth's resourceVersion keep them apart.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from local import faults as engine_faults
+from local.engine import LocalEngine
+from reliability import scenarios
+from tests.e2e.conftest import ENGINE_REGION
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[LocalEngine]:
+    eng = LocalEngine(region=ENGINE_REGION, poll_scale=0.001).start()
+    engine_faults.install()
+    yield eng
+    eng.stop()
+
+
+@pytest.fixture
+def api(engine: LocalEngine, api_base: str) -> Iterator[scenarios.CountingApi]:
+    yield scenarios.CountingApi(api_base)
+    scenarios.reset()
+
+
+def test_racing_creates_start_one_workflow_per_name_and_refuse_the_rest_with_409(
+    api: scenarios.CountingApi, engine: LocalEngine
+) -> None:
+    outcome = scenarios.concurrent_creates(api, engine)
+
+    assert outcome.failures == [], outcome.facts
+    assert outcome.tried == scenarios.LOAD_NAMES * scenarios.LOAD_REQUESTS_PER_NAME
+    assert outcome.facts["statuses"] == {202: scenarios.LOAD_NAMES, 409: 150}
+    assert outcome.facts["workflows"] == scenarios.LOAD_NAMES
+
+
+def test_concurrent_access_edits_on_one_cluster_all_end_up_in_aws_auth(
+    api: scenarios.CountingApi, engine: LocalEngine
+) -> None:
+    outcome = scenarios.concurrent_access_edits(api, engine)
+
+    assert outcome.failures == [], outcome.facts
+    assert outcome.tried == scenarios.LOAD_ACCESS_EDITS
+    assert outcome.lost == []
