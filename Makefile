@@ -9,7 +9,7 @@ SCAN_STAMP := $(SCAN_VENV)/.installed
 STAGE ?= dev
 BUILD ?= build
 
-.PHONY: run test lint format typecheck install clean bench package deploy policies
+.PHONY: run test lint format typecheck install clean bench package deploy policies reliability
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m venv $(VENV)
@@ -50,6 +50,9 @@ deploy: package  ## deploy STAGE to the AWS account of your credentials: make de
 
 policies: $(STAMP)  ## rewrite .chalice/policies/ from infra/policies.py
 	$(BIN)/python -m infra.policies
+
+reliability: $(STAMP)  ## fault and load scenarios on the local engine: a table, written into README.md
+	$(BIN)/python -m reliability
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

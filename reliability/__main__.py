@@ -1,0 +1,114 @@
+"""`make reliability`: run every fault and load scenario, print the table, write it into README.md.
+
+The scenarios are `reliability.scenarios`, the ones tests/e2e asserts on. The table goes
+between the README's `<!-- reliability:begin -->` and `<!-- reliability:end -->` markers,
+so what the README says is what the last run printed. Exit status 1 if any scenario failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import logging
+import re
+import sys
+import threading
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bench.report import Section
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from reliability.scenarios import CountingApi, Outcome
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+BEGIN, END = "<!-- reliability:begin -->", "<!-- reliability:end -->"
+HEADERS = ("scenario", "requests tried", "5xx seen", "faults injected", "records lost", "result")
+
+
+@contextlib.contextmanager
+def local_api() -> Iterator[tuple[CountingApi, object]]:
+    """The local engine with faults installed, and the API on Chalice's local server, quietly."""
+    from chalice.config import Config
+    from chalice.local import ChaliceRequestHandler, create_local_server
+
+    from local import faults
+    from local.engine import LocalEngine
+    from reliability.scenarios import CountingApi
+
+    warnings.filterwarnings("ignore", message="IAMAuthorizer is not a supported in local mode")
+    engine = LocalEngine(poll_scale=0.001).start()
+    faults.install()
+    from app import app
+    from chalicelib.observability import SERVICE
+
+    logging.getLogger(SERVICE).setLevel(logging.ERROR)
+    config = Config(chalice_stage="local")
+    server = create_local_server(app, config, "127.0.0.1", 0)
+    server.server.socket.listen(512)  # Chalice's backlog of 5 resets bursts of connections
+    quiet = type("QuietHandler", (ChaliceRequestHandler,), {"log_message": lambda self, *args: None})
+    server.server.RequestHandlerClass = functools.partial(quiet, app_object=app, config=config)
+    threading.Thread(target=server.server.serve_forever, daemon=True).start()
+    try:
+        yield CountingApi(f"http://127.0.0.1:{server.server.server_address[1]}"), engine
+    finally:
+        server.shutdown()
+        engine.stop()
+
+
+def row(outcome: Outcome) -> list[object]:
+    result = "pass" if outcome.ok else "FAIL: " + "; ".join(outcome.failures)
+    return [outcome.scenario, outcome.tried, len(outcome.five_xx), outcome.injected, len(outcome.lost), result]
+
+
+def write_readme(table: str, path: Path = README) -> None:
+    text = path.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{path.name} has no {BEGIN} ... {END} markers")
+    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
+    path.write_text(pattern.sub(lambda _: f"{BEGIN}\n{table.rstrip()}\n{END}", text, count=1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--no-readme", action="store_true", help="print the table only")
+    args = parser.parse_args(argv)
+
+    from reliability import scenarios
+
+    rows: list[list[object]] = []
+    ok = True
+    with local_api() as (api, engine):
+        for scenario in (*scenarios.FAULTS, *scenarios.LOAD):
+            started = time.monotonic()
+            try:
+                outcome = scenario(api, engine)  # type: ignore[arg-type]
+                rows.append(row(outcome))
+                ok &= outcome.ok
+                detail = ", ".join(f"{k} {v}" for k, v in outcome.facts.items() if k != "stacks")
+            except Exception as exc:  # a broken scenario is reported, the others still run
+                traceback.print_exc()
+                rows.append([scenario.__name__, "-", "-", "-", "-", f"FAIL: {type(exc).__name__}: {exc}"])
+                ok = False
+                detail = ""
+            finally:
+                scenarios.reset()
+            print(f"{scenario.__name__}: {time.monotonic() - started:.1f} s {detail}", file=sys.stderr, flush=True)
+    section = Section("Reliability")
+    section.table(HEADERS, rows)
+    table = "\n".join(section.lines)
+    print(table)
+    if not args.no_readme:
+        write_readme(table)
+        print(f"written to {README.name}", file=sys.stderr)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
