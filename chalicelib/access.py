@@ -116,17 +116,35 @@ def _subject(change: dict[str, Any]) -> str:
 
 
 def apply_access_change(
-    db: Store, clients: Clients, name: str, cluster_id: str, region: str, change: dict[str, Any]
+    db: Store,
+    clients: Clients,
+    name: str,
+    cluster_id: str,
+    region: str,
+    change: dict[str, Any],
+    retried: bool = False,
 ) -> dict[str, Any]:
-    """Workflow step: merge one mapping change into aws-auth and note it on the timeline."""
+    """Workflow step: merge one mapping change into aws-auth and note it on the timeline.
+
+    `retried` (the state's retry count is not 0): an earlier attempt may have made the
+    change and lost its reply, so a mapping to remove that is already gone is done.
+    Adding is idempotent by itself.
+    """
     action = change["action"]
     if action == ADD:
         mapping = IdentityMapping.model_validate({k: v for k, v in change.items() if k != "action"})
         merged = kubeauth.update_aws_auth(connect(clients, region, name), lambda auth: awsauth.add(auth, mapping))
     elif action == REMOVE:
-        merged = kubeauth.update_aws_auth(
-            connect(clients, region, name), lambda auth: awsauth.remove(auth, change["arn"])
-        )
+
+        def remove(auth: awsauth.AuthMap) -> awsauth.AuthMap:
+            try:
+                return awsauth.remove(auth, change["arn"])
+            except awsauth.MappingNotFoundError:
+                if not retried:
+                    raise
+                return auth
+
+        merged = kubeauth.update_aws_auth(connect(clients, region, name), remove)
     else:
         raise ValueError(f"unknown access action {action!r}")
     db.add_event(name, cluster_id, "ACCESS_CHANGED", f"{action} {_subject(change)}")

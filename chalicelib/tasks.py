@@ -94,6 +94,7 @@ class NotifyInput(_Input):
 class ChangeAccessInput(_Input):
     region: str
     change: dict[str, Any]
+    retryCount: int = 0
 
 
 def _store() -> Store:
@@ -144,7 +145,9 @@ def update_aws_auth(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @tasks.lambda_function(name="change_access")
 def change_access(event: dict[str, Any], context: Any) -> dict[str, Any]:
     args = ChangeAccessInput.model_validate(event)
-    return access.apply_access_change(_store(), default_clients(), args.name, args.clusterId, args.region, args.change)
+    return access.apply_access_change(
+        _store(), default_clients(), args.name, args.clusterId, args.region, args.change, retried=args.retryCount > 0
+    )
 
 
 @tasks.lambda_function(name="record_access_failure")

@@ -354,6 +354,30 @@ def crash_once(api: CountingApi, engine: LocalEngine, name: str = "crashy") -> O
     return outcome
 
 
+def access_change_crash(api: CountingApi, engine: LocalEngine, name: str = "flaky") -> Outcome:
+    """Mapping changes whose task dies once after its write: the retry finds the change made and succeeds."""
+    outcome = Outcome("aws-auth changes crash once after their work", api)
+    create_active(api, name)
+    changes = [
+        ("POST", f"/clusters/{name}/access", {"arn": ALICE, "username": "alice", "groups": ["viewers"]}),
+        ("DELETE", f"/clusters/{name}/access?arn={ALICE}", None),
+    ]
+    replies = []
+    for number, (method, path, body) in enumerate(changes, start=1):
+        faults.crash_lambda("change_access", times=1, after=True, contains=f'"{name}"')
+        replies.append(api.call(method, path, body))
+        done = wait_for_executions(engine, "update_access", f"access-{name}-", number, timeout=60)
+
+    outcome.injected = faults.count("lambda")
+    events = [e["type"] for e in api.record(name).get("events", [])]
+    outcome.check("both changes are accepted (202)", [r.status for r in replies] == [202, 202])
+    outcome.check("every crash fired", faults.armed() == 0 and outcome.injected == len(changes))
+    outcome.check("both access workflows succeeded", [e["status"] for e in done] == ["SUCCEEDED"] * len(changes))
+    outcome.check("no change is reported failed", "ACCESS_CHANGE_FAILED" not in events)
+    outcome.check("the mapping added then removed is gone", ALICE not in mapped_arns(aws_auth(api, name)))
+    return outcome
+
+
 def aws_auth_conflict(api: CountingApi, engine: LocalEngine, name: str = "racy") -> Outcome:
     """Someone else writes aws-auth between our read and our write (409): we merge, nobody's mapping is lost."""
     outcome = Outcome("409 Conflict on the aws-auth write", api)
@@ -538,6 +562,7 @@ FAULTS: tuple[Callable[[CountingApi, LocalEngine], Outcome], ...] = (
     throttle_storm,
     failed_stack,
     crash_once,
+    access_change_crash,
     aws_auth_conflict,
     conditional_check,
 )

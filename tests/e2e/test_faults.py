@@ -78,3 +78,12 @@ def test_a_lost_dynamodb_condition_is_a_clear_409_never_a_5xx(api: scenarios.Cou
 
     assert outcome.failures == []
     assert outcome.five_xx == []
+
+
+def test_access_changes_that_crash_after_their_write_are_retried_and_succeed(
+    api: scenarios.CountingApi, engine: LocalEngine
+) -> None:
+    outcome = scenarios.access_change_crash(api, engine)
+
+    assert outcome.failures == [], outcome.facts
+    assert outcome.injected == 2

@@ -124,3 +124,26 @@ def test_removing_a_node_role_through_the_task_is_refused(db: Store, clients: Cl
         change = {"action": access.REMOVE, "arn": node_role}
         access.apply_access_change(db, clients, "authz", built["clusterId"], REGION, change)
     assert node_role in {m["rolearn"] for m in aws_auth(clients)["mapRoles"]}
+
+
+def test_a_retried_removal_whose_first_attempt_removed_the_mapping_is_done(
+    db: Store, clients: Clients, built: dict[str, Any]
+) -> None:
+    access.configure_cluster_access(db, clients, "authz", built["clusterId"], built["nodegroupStacks"])
+    change = {"action": access.REMOVE, "arn": DEV}
+    access.apply_access_change(db, clients, "authz", built["clusterId"], REGION, change)
+
+    again = access.apply_access_change(db, clients, "authz", built["clusterId"], REGION, change, retried=True)
+
+    assert DEV not in {m["rolearn"] for m in again["mapRoles"]}
+    assert DEV not in {m["rolearn"] for m in aws_auth(clients)["mapRoles"]}
+
+
+def test_removing_a_mapping_that_is_not_there_fails_on_the_first_attempt(
+    db: Store, clients: Clients, built: dict[str, Any]
+) -> None:
+    access.configure_cluster_access(db, clients, "authz", built["clusterId"], built["nodegroupStacks"])
+
+    with pytest.raises(awsauth.MappingNotFoundError):
+        change = {"action": access.REMOVE, "arn": "arn:aws:iam::123456789012:role/Nobody"}
+        access.apply_access_change(db, clients, "authz", built["clusterId"], REGION, change)
