@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from local.engine import LocalEngine
 
@@ -24,6 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cluster-seconds", type=float, default=10.0, help="simulated cluster stack duration")
     parser.add_argument("--nodegroup-seconds", type=float, default=5.0, help="simulated node group stack duration")
     parser.add_argument("--poll-scale", type=float, default=0.01, help="multiplier on the workflow's polling waits")
+    parser.add_argument(
+        "--package",
+        type=Path,
+        help="deploy this `make package STAGE=local` build with aws cloudformation package/deploy, "
+        "as on AWS, instead of creating the resources directly",
+    )
     args = parser.parse_args(argv)
 
     engine = LocalEngine(
@@ -31,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         cluster_seconds=args.cluster_seconds,
         nodegroup_seconds=args.nodegroup_seconds,
         poll_scale=args.poll_scale,
+        package_dir=args.package,
     ).start()
 
     # Imported after the engine set the environment the app reads.
@@ -43,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     # Chalice's server listens with a backlog of 5, and resets connections past it under a burst.
     server.server.socket.listen(512)
     print(f"ekspress local engine: AWS (moto) at {engine.endpoint}", flush=True)
+    if args.package:
+        print(f"deployed {args.package} as stack {engine.stack_name}", flush=True)
     print(f"ekspress API on http://{args.host}:{args.port}  (Ctrl-C stops)", flush=True)
     print(f"Slack: `python -m local.slack create NAME` signs commands with '{engine.slack_signing_secret}'", flush=True)
 
