@@ -37,11 +37,19 @@ class Api:
         self.base = base
 
     def call(
-        self, method: str, path: str, body: Any = None, raw: bytes | None = None, caller: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        raw: bytes | None = None,
+        caller: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Reply:
         """One request; `caller` plays that IAM principal (signed as the local engine expects)."""
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         headers = {"Content-Type": "application/json"}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
         if caller:
             headers[identity.CALLER_HEADER] = caller
             headers[identity.SIGNATURE_HEADER] = identity.sign(LOCAL_IDENTITY_KEY, caller)

@@ -208,8 +208,10 @@ def allowed(function: str) -> list[str]:
 
 
 def test_create_access_and_delete_run_from_the_deployment_with_least_privilege(engine: LocalEngine, api: Api) -> None:
-    created = api.call("POST", "/clusters", {"name": "deployed", "region": REGION})
+    request = {"name": "deployed", "region": REGION}
+    created = api.call("POST", "/clusters", request, idempotency_key="deploy-test-1")
     assert created.status == 202, created.body
+    assert api.call("POST", "/clusters", request, idempotency_key="deploy-test-1").body == created.body
     active = api.wait_for("deployed", {"ACTIVE", "FAILED"})
     assert active["status"] == "ACTIVE", active.get("lastFailure")
 

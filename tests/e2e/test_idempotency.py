@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from typing import TYPE_CHECKING, Any
 
-from chalicelib import identity
-from local.engine import LOCAL_IDENTITY_KEY
-from tests.e2e.conftest import Reply
-
 if TYPE_CHECKING:
-    from tests.e2e.conftest import Api
+    from tests.e2e.conftest import Api, Reply
 
 ALICE = "arn:aws:iam::123456789012:role/alice"
 BOB = "arn:aws:iam::123456789012:role/bob"
 
 
 def call(api: Api, method: str, path: str, body: Any, key: str | None, caller: str = ALICE) -> Reply:
-    """Api.call with an Idempotency-Key header."""
-    headers = {
-        "Content-Type": "application/json",
-        identity.CALLER_HEADER: caller,
-        identity.SIGNATURE_HEADER: identity.sign(LOCAL_IDENTITY_KEY, caller),
-    }
-    if key is not None:
-        headers["Idempotency-Key"] = key
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(api.base + path, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as resp:
-            return Reply(resp.status, json.loads(resp.read()), dict(resp.headers))
-    except urllib.error.HTTPError as err:
-        return Reply(err.code, json.loads(err.read()), dict(err.headers))
+    return api.call(method, path, body, caller=caller, idempotency_key=key)
 
 
 def _types(api: Api, name: str) -> list[str]:
