@@ -166,7 +166,12 @@ POLICIES: dict[str, list[Statement]] = {
             "Resource": _executions("create-cluster"),
         }
     ],
-    "list_cluster_stacks": [table("GetItem", "TransactWriteItems"), *stacks("DescribeStacks")],
+    "list_cluster_stacks": [
+        table("GetItem", "TransactWriteItems"),
+        # Listing (DescribeStacks without a name) is authorized on every stack; the code
+        # keeps only eksctl-* stacks tagged with this cluster's id.
+        {"Sid": "ListStacks", "Effect": "Allow", "Action": "cloudformation:DescribeStacks", "Resource": "*"},
+    ],
     "delete_stack": [table("GetItem", "TransactWriteItems"), *stacks("DeleteStack", "DescribeStacks")],
     "describe_stack_deletion": [
         table("GetItem", "TransactWriteItems"),
