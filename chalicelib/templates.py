@@ -287,7 +287,9 @@ def build_cluster_template(
                 for policy in entry.access_policies
             ]
         b.add(f"AccessEntry{index + 1}", "AWS::EKS::AccessEntry", properties)
-    for index, role in enumerate(service_roles):
+    requested = {entry.principal_arn for entry in (access.access_entries if access else [])}
+    # A principal has one access entry: a role the request already names keeps the request's.
+    for index, role in enumerate(r for r in service_roles if r not in requested):
         b.add(
             f"ServiceAccessEntry{index + 1}",
             "AWS::EKS::AccessEntry",

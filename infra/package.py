@@ -23,7 +23,11 @@ TEMPLATE_FILE = "sam.yaml"
 
 def package(stage: str, out: Path) -> Path:
     """Build the stage's template into `out`; returns the template's path."""
+    out = out.resolve()
     if out.exists():
+        # Only ever remove an earlier build (never the repository or a folder of other things).
+        if out == ROOT or out in ROOT.parents or (any(out.iterdir()) and not (out / TEMPLATE_FILE).exists()):
+            raise SystemExit(f"{out} is not an earlier build (no {TEMPLATE_FILE}); choose an empty or new folder")
         shutil.rmtree(out)
     env = dict(os.environ)
     # Chalice wants a region to package even though nothing is deployed; ARNs in the

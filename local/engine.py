@@ -133,10 +133,15 @@ class LocalEngine:
         eks_models.cluster_created_hooks.append(self._attach_kubernetes)
         eks_models.cluster_deleted_hooks.append(self._detach_kubernetes)
         self._refresh()
-        if self.package_dir is not None:
-            self.deploy_package(self.package_dir)
-        else:
-            self.deploy()
+        try:
+            if self.package_dir is not None:
+                self.deploy_package(self.package_dir)
+            else:
+                self.deploy()
+        except BaseException:
+            # A half-started engine must not leave its settings or server to later tests.
+            self.stop()
+            raise
         return self
 
     def _attach_kubernetes(self, cluster: Any, region: str) -> None:
