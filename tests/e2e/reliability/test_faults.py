@@ -4,29 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pytest
-
-from local import faults as engine_faults
-from local.engine import LocalEngine
 from reliability import scenarios
-from tests.e2e.conftest import ENGINE_REGION
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[LocalEngine]:
-    eng = LocalEngine(region=ENGINE_REGION, poll_scale=0.001).start()
-    engine_faults.install()
-    yield eng
-    eng.stop()
-
-
-@pytest.fixture
-def api(engine: LocalEngine, api_base: str) -> Iterator[scenarios.CountingApi]:
-    yield scenarios.CountingApi(api_base)
-    scenarios.reset()
+    from local.engine import LocalEngine
 
 
 def test_throttling_within_botocore_retries_is_absorbed_and_the_create_succeeds(
