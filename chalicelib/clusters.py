@@ -130,6 +130,11 @@ def choose_zones(ec2: Any) -> list[str]:
     return zones[:ZONES_WANTED]
 
 
+def stack_role(settings: Settings | None) -> str:
+    """The role CloudFormation builds our stacks with in a deployment ("": the caller's own)."""
+    return settings.stack_role_arn if settings else ""
+
+
 def _stack_tags(spec: ClusterSpec, cluster_id: str) -> dict[str, str]:
     return {**spec.tags, **naming.ownership_tags(spec.name, cluster_id)}
 
@@ -154,7 +159,7 @@ def create_cluster_stack(
         templates.to_json(template),
         _stack_tags(spec, cluster_id),
         request_token=f"{cluster_id}-cluster",
-        role_arn=settings.stack_role_arn if settings else "",
+        role_arn=stack_role(settings),
     )
     db.update_cluster(
         name,
@@ -197,7 +202,7 @@ def create_nodegroup_stack(
         templates.to_json(templates.build_nodegroup_template(spec, group, cluster_id)),
         {**_stack_tags(spec, cluster_id), naming.TAG_NODEGROUP: nodegroup},
         request_token=f"{token}-ng-{nodegroup}"[:128],
-        role_arn=settings.stack_role_arn if settings else "",
+        role_arn=stack_role(settings),
     )
     entry = {"kind": stacks.KIND_NODEGROUP, "nodegroup": nodegroup, "stackId": ref["stackId"]}
     db.update_cluster(
@@ -417,7 +422,7 @@ def delete_stack(
     stack: dict[str, Any],
     settings: Settings | None = None,
 ) -> dict[str, Any]:
-    state = stacks.delete(clients.cloudformation(region), stack, settings.stack_role_arn if settings else "")
+    state = stacks.delete(clients.cloudformation(region), stack, stack_role(settings))
     attempt = "" if state["attempts"] == 1 else f" (attempt {state['attempts']})"
     fields = _stack_entry(db, name, stack, {"status": "DELETE_IN_PROGRESS"})
     db.update_cluster(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib import awsauth, kubeauth, naming, policy, stacks, store, templates, workflow
 from chalicelib.access import connect, require_active
-from chalicelib.clusters import explain_error, target_spec
+from chalicelib.clusters import explain_error, stack_role, target_spec
 from chalicelib.errors import ConflictError, NotFoundError, WorkflowStartError
 from chalicelib.observability import logger
 from chalicelib.spec import ClusterSpec, NodegroupSpec, ScalingRequest, validate
@@ -165,8 +165,7 @@ def update_nodegroup_stack(
     spec = target_spec(record)
     group = _group(spec, stack["nodegroup"])
     template = templates.to_json(templates.build_nodegroup_template(spec, group, cluster_id))
-    role_arn = settings.stack_role_arn if settings else ""
-    result = stacks.update_stack(clients.cloudformation(region), stack, template, cluster_id, role_arn)
+    result = stacks.update_stack(clients.cloudformation(region), stack, template, cluster_id, stack_role(settings))
     sizes = f"min {group.min_size}, desired {group.desired_capacity}, max {group.max_size}"
     db.update_cluster(
         name,

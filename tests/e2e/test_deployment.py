@@ -13,6 +13,7 @@ import fnmatch
 import json
 import re
 import subprocess
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -217,15 +218,16 @@ def test_create_access_and_delete_run_from_the_deployment_with_least_privilege(e
 
     # CloudFormation built the cluster with the stack role; the service's roles have access entries.
     cfn = engine.client("cloudformation")
-    stack_role = engine.client("lambda").get_function_configuration(FunctionName=engine.outputs["APIHandlerName"])
-    role_arn = stack_role["Environment"]["Variables"][settings.ENV_STACK_ROLE_ARN]
+    api_function = engine.client("lambda").get_function_configuration(FunctionName=engine.outputs["APIHandlerName"])
+    deployed = api_function["Environment"]["Variables"]
+    role_arn = deployed[settings.ENV_STACK_ROLE_ARN]
     stack = cfn.describe_stacks(StackName=naming.cluster_stack_name("deployed"))["Stacks"][0]
     assert stack["RoleARN"] == role_arn
     body = cfn.get_template(StackName=naming.cluster_stack_name("deployed"))["TemplateBody"]  # botocore parses JSON
     entries = {
         r["Properties"]["PrincipalArn"] for r in body["Resources"].values() if r["Type"] == "AWS::EKS::AccessEntry"
     }
-    kube_roles = stack_role["Environment"]["Variables"][settings.ENV_KUBERNETES_ROLE_ARNS].split(",")
+    kube_roles = deployed[settings.ENV_KUBERNETES_ROLE_ARNS].split(",")
     assert entries == set(kube_roles) and len(kube_roles) == 4
 
     added = api.call(
@@ -236,8 +238,6 @@ def test_create_access_and_delete_run_from_the_deployment_with_least_privilege(e
         mappings = api.call("GET", "/clusters/deployed/access").body
         if any(m.get("rolearn") == "arn:aws:iam::123456789012:role/dev" for m in mappings.get("mapRoles", [])):
             break
-        import time
-
         time.sleep(0.2)
     else:
         raise AssertionError(f"the mapping never arrived: {mappings}")
