@@ -28,10 +28,11 @@ install: $(STAMP) $(SCAN_STAMP)
 run: $(STAMP)  ## serve the API on http://localhost:8000 against the embedded local engine
 	$(BIN)/python -m local.run
 
-test: $(STAMP) $(SCAN_STAMP)  ## lint, type-check, then every test (unit, functional, e2e)
+test: $(STAMP) $(SCAN_STAMP)  ## lint, type-check, layer contracts, then every test (unit, functional, e2e)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: $(STAMP)  ## benchmarks: figures and ratios, written to bench/RESULTS.md

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from chalice import Chalice
 
-from chalicelib.api import api
-from chalicelib.schedules import schedules
-from chalicelib.slackapp import slack_routes
-from chalicelib.tasks import tasks
+from chalicelib.handlers.api import api
+from chalicelib.handlers.schedules import schedules
+from chalicelib.handlers.slack_routes import slack_routes
+from chalicelib.handlers.tasks import tasks
 
 app = Chalice(app_name="ekspress")
 app.register_blueprint(api)

@@ -82,13 +82,23 @@ class _Step:
     error: SimError | None = None
 
 
+def iteration(state: dict[str, Any]) -> dict[str, Any]:
+    """The state machine a Map state runs per item (`ItemProcessor`, or the older `Iterator`)."""
+    processor: dict[str, Any] = state.get("ItemProcessor") or state["Iterator"]
+    return processor
+
+
+def states(machine: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every state of a state machine in file order, each Map's iteration states right after the Map."""
+    for state in machine["States"].values():
+        yield state
+        if state["Type"] == "Map":
+            yield from states(iteration(state))
+
+
 def task_resources(machine: dict[str, Any]) -> Iterator[str]:
     """Every Task `Resource` in a state machine, Map iterations included."""
-    for state in machine["States"].values():
-        if state["Type"] == "Task":
-            yield state["Resource"]
-        if state["Type"] == "Map":
-            yield from task_resources(state.get("ItemProcessor") or state["Iterator"])
+    return (state["Resource"] for state in states(machine) if state["Type"] == "Task")
 
 
 def read_path(path: str, data: Any, context: dict[str, Any]) -> Any:
@@ -273,7 +283,7 @@ class Interpreter:
         """Iterations run side by side (up to MaxConcurrency); the Map ends with the last one."""
         items = read_path(state.get("ItemsPath", "$"), effective, context)
         selector = state.get("ItemSelector") or state.get("Parameters")
-        processor = state.get("ItemProcessor") or state["Iterator"]
+        processor = iteration(state)
         limit = int(state.get("MaxConcurrency", 0)) or max(1, len(items))
         free_at = [now] * min(limit, max(1, len(items)))
         results: list[Any] = []

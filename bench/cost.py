@@ -2,7 +2,7 @@
 
 Measured on the simulation, not on AWS: each of `SAMPLES` clusters with two node groups
 gets stack durations drawn with a fixed seed, then is created and deleted through the real
-`statemachine/*.asl.json` with the real `chalicelib.stacks` describe code choosing the waits
+`statemachine/*.asl.json` with the real `chalicelib.cfn.stacks` describe code choosing the waits
 (`bench.workflow_sim`). The same draws run with the Wait states replaced by a constant 5 s
 and 30 s, the usual alternatives. Step Functions bills per state transition and Lambda
 per invocation, so those counts are the cost; detection lag is how long a finished stack

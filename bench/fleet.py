@@ -143,11 +143,11 @@ def _value_size(value: dict[str, Any]) -> int:
 
 def fleet_items(rng: random.Random) -> list[dict[str, Any]]:
     """Every item of a 10,000-cluster table, as the store writes them (DynamoDB JSON)."""
-    from chalicelib import clusters
-    from chalicelib.leases import iso
-    from chalicelib.settings import get_settings
-    from chalicelib.spec import ClusterSpec
-    from chalicelib.store import Store
+    from chalicelib.aws.store import Store
+    from chalicelib.model.settings import get_settings
+    from chalicelib.model.spec import ClusterSpec
+    from chalicelib.operations import create
+    from chalicelib.operations.leases import iso
 
     settings = dataclasses.replace(get_settings(), table_name=TABLE)  # the defaults a deployment reads
     capture = _Capture()
@@ -157,7 +157,7 @@ def fleet_items(rng: random.Random) -> list[dict[str, Any]]:
         name = f"fleet-{i:05d}"
         created = NOW - timedelta(hours=rng.uniform(1, 24 * 30))
         spec = ClusterSpec.model_validate({"name": name, "managedNodeGroups": [{"name": "ng-1"}, {"name": "ng-2"}]})
-        record = clusters.new_record(spec, f"arn:aws:iam::123456789012:user/u{i % 97}", settings, created)
+        record = create.new_record(spec, f"arn:aws:iam::123456789012:user/u{i % 97}", settings, created)
         status = rng.choices(statuses, weights)[0]
         if status != "CREATING":
             record.pop("operation", None)  # the create finished (mark_active and friends remove it)
@@ -173,7 +173,7 @@ def fleet_items(rng: random.Random) -> list[dict[str, Any]]:
 
 def _lifecycle(record: dict[str, Any], status: str, rng: random.Random, settings: Any) -> dict[str, Any]:
     """The fields a record has once it reached `status` (reap index fields when ACTIVE and unprotected)."""
-    from chalicelib.leases import iso, reap_fields
+    from chalicelib.operations.leases import iso, reap_fields
 
     fields: dict[str, Any] = {"status": status.replace("_PROTECTED", ""), "phase": "DONE"}
     if status.startswith("ACTIVE"):
@@ -240,8 +240,8 @@ def in_process_aws() -> Iterator[Any]:
 
 
 def run() -> Section:
-    from chalicelib.leases import iso
-    from chalicelib.store import TABLE_DEFINITION, Store, from_item
+    from chalicelib.aws.store import TABLE_DEFINITION, Store, from_item
+    from chalicelib.operations.leases import iso
 
     section = Section("5. Fleet scale: 10,000 clusters in DynamoDB (moto, in-process)")
     started = time.perf_counter()

@@ -1,6 +1,6 @@
 """One cluster's create and delete workflows, simulated over the real ASL and the real polling code.
 
-The describe tasks call `chalicelib.stacks.describe` and `describe_deletion` — the code the
+The describe tasks call `chalicelib.cfn.stacks.describe` and `describe_deletion` — the code the
 deployed Lambdas run, which chooses `waitSeconds` (through `next_wait_seconds` for creates)
 — against a CloudFormation double whose stacks finish at sampled times on the virtual
 clock. The Wait states read that `waitSeconds` through `SecondsPath`, as deployed. Every
@@ -18,8 +18,10 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.asl_sim import Interpreter, Outcome, Trace
-from chalicelib import naming, stacks, workflow
+from bench.asl_sim import Interpreter, Outcome, Trace, states
+from chalicelib.aws import workflow
+from chalicelib.cfn import stacks
+from chalicelib.model import naming
 
 if TYPE_CHECKING:
     import random
@@ -67,13 +69,7 @@ def definition(stem: str) -> dict[str, Any]:
 
 def seconds_paths(machine: dict[str, Any]) -> list[str]:
     """Where the Wait states read their duration (`SecondsPath`), Map iterations included."""
-    paths = []
-    for state in machine["States"].values():
-        if state["Type"] == "Wait" and "SecondsPath" in state:
-            paths.append(state["SecondsPath"])
-        if state["Type"] == "Map":
-            paths.extend(seconds_paths(state.get("ItemProcessor") or state["Iterator"]))
-    return paths
+    return [state["SecondsPath"] for state in states(machine) if state["Type"] == "Wait" and "SecondsPath" in state]
 
 
 def placeholder(task: str) -> str:
@@ -170,7 +166,7 @@ class _Exceptions:
 
 
 class FakeCloudFormation:
-    """The CloudFormation calls `chalicelib.stacks` makes, answered at virtual time `now`.
+    """The CloudFormation calls `chalicelib.cfn.stacks` makes, answered at virtual time `now`.
 
     Every call is recorded as (time, operation), so the API budget can be counted.
     `DeletionTime` is reported from the moment a delete starts (as DescribeStacks does).

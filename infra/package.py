@@ -50,7 +50,8 @@ def package(stage: str, out: Path) -> Path:
         env=env,
         check=True,
     )
-    shutil.copytree(ROOT / "statemachine", out / "statemachine")
+    # Only the definitions deploy; the convention checker beside them is a development tool.
+    shutil.copytree(ROOT / "statemachine", out / "statemachine", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     return out / TEMPLATE_FILE
 
 

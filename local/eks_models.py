@@ -3,7 +3,7 @@
 moto's CloudFormation skips resource types it has no model for; it has none for
 EKS. These register themselves (moto finds models through
 `CloudFormationModel.__subclasses__()`), so stacks built by
-`chalicelib.templates` create real moto EKS clusters and node groups, whose
+`chalicelib.cfn.templates` create real moto EKS clusters and node groups, whose
 attributes (endpoint, CA, ARN) flow into the stack outputs.
 """
 
@@ -18,11 +18,13 @@ from moto.eks.models import eks_backends
 from moto.iam.models import iam_backends
 from moto.utilities.utils import get_partition
 
+from local.cfn_models import LocalModel, refresh
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 # Called with each new moto EKS cluster and its region; the local engine uses this to
-# give the cluster a real Kubernetes API endpoint (see local/kube_emulator.py).
+# give the cluster a real Kubernetes API endpoint (see local/kube/).
 cluster_created_hooks: list[Callable[[Any, str], None]] = []
 cluster_deleted_hooks: list[Callable[[Any, str], None]] = []
 
@@ -33,50 +35,28 @@ def _tags(raw: Any) -> dict[str, str]:
     return dict(raw or {})  # AWS::EKS::Nodegroup takes a map
 
 
-class EKSClusterModel(CloudFormationModel):
+class EKSClusterModel(LocalModel, CloudFormationModel):
+    CFN_TYPE = "AWS::EKS::Cluster"
+    CFN_NAME_PROPERTY = "Name"
+    CFN_ATTRIBUTES = {
+        "Arn": lambda m: m.cluster.arn,
+        "Endpoint": lambda m: m.cluster.endpoint,
+        "CertificateAuthorityData": lambda m: m.cluster.certificate_authority["data"],
+        "ClusterSecurityGroupId": lambda m: (m.cluster.resources_vpc_config or {}).get("clusterSecurityGroupId", ""),
+        "OpenIdConnectIssuerUrl": lambda m: m.cluster.identity["oidc"]["issuer"],
+    }
+
     def __init__(self, cluster: Any, account_id: str, region_name: str) -> None:
         self.cluster = cluster
         self.account_id = account_id
         self.region_name = region_name
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::EKS::Cluster"
 
     @property
     def physical_resource_id(self) -> str:
         return str(self.cluster.name)
 
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in {
-            "Arn",
-            "Endpoint",
-            "CertificateAuthorityData",
-            "ClusterSecurityGroupId",
-            "OpenIdConnectIssuerUrl",
-        }
-
-    def get_cfn_attribute(self, attribute_name: str) -> Any:
-        c = self.cluster
-        values = {
-            "Arn": c.arn,
-            "Endpoint": c.endpoint,
-            "CertificateAuthorityData": c.certificate_authority["data"],
-            "ClusterSecurityGroupId": (c.resources_vpc_config or {}).get("clusterSecurityGroupId", ""),
-            "OpenIdConnectIssuerUrl": c.identity["oidc"]["issuer"],
-        }
-        return values[attribute_name]
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
-    ) -> EKSClusterModel:
-        props = cloudformation_json["Properties"]
+    def create(cls, props: dict[str, Any], resource_name: str, account_id: str, region_name: str) -> EKSClusterModel:
         vpc = props.get("ResourcesVpcConfig", {})
         cluster = eks_backends[account_id][region_name].create_cluster(
             name=props.get("Name", resource_name),
@@ -103,37 +83,26 @@ class EKSClusterModel(CloudFormationModel):
                 hook(cluster, region_name)
 
 
-class EKSNodegroupModel(CloudFormationModel):
+class EKSNodegroupModel(LocalModel, CloudFormationModel):
+    CFN_TYPE = "AWS::EKS::Nodegroup"
+    CFN_NAME_PROPERTY = "NodegroupName"
+    CFN_ATTRIBUTES = {
+        "Arn": lambda m: m.nodegroup.arn,
+        "ClusterName": lambda m: m.nodegroup.cluster_name,
+        "NodegroupName": lambda m: m.nodegroup.nodegroup_name,
+    }
+
     def __init__(self, nodegroup: Any, account_id: str, region_name: str) -> None:
         self.nodegroup = nodegroup
         self.account_id = account_id
         self.region_name = region_name
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "NodegroupName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::EKS::Nodegroup"
 
     @property
     def physical_resource_id(self) -> str:
         return f"{self.nodegroup.cluster_name}/{self.nodegroup.nodegroup_name}"
 
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in {"Arn", "ClusterName", "NodegroupName"}
-
-    def get_cfn_attribute(self, attribute_name: str) -> Any:
-        ng = self.nodegroup
-        return {"Arn": ng.arn, "ClusterName": ng.cluster_name, "NodegroupName": ng.nodegroup_name}[attribute_name]
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
-    ) -> EKSNodegroupModel:
-        props = cloudformation_json["Properties"]
+    def create(cls, props: dict[str, Any], resource_name: str, account_id: str, region_name: str) -> EKSNodegroupModel:
         scaling = props.get("ScalingConfig", {})
         nodegroup = eks_backends[account_id][region_name].create_nodegroup(
             cluster_name=props["ClusterName"],
@@ -183,37 +152,22 @@ class EKSNodegroupModel(CloudFormationModel):
             backend.delete_nodegroup(cluster.name, self.nodegroup.nodegroup_name)
 
 
-class OIDCProviderModel(CloudFormationModel):
+class OIDCProviderModel(LocalModel, CloudFormationModel):
     """AWS::IAM::OIDCProvider (moto has the IAM API but no CloudFormation model): IRSA's trust anchor."""
+
+    CFN_TYPE = "AWS::IAM::OIDCProvider"
+    CFN_ATTRIBUTES = {"Arn": lambda m: m.provider.arn}
 
     def __init__(self, provider: Any, account_id: str) -> None:
         self.provider = provider
         self.account_id = account_id
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::IAM::OIDCProvider"
 
     @property
     def physical_resource_id(self) -> str:
         return str(self.provider.arn)
 
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> Any:
-        return self.provider.arn
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
-    ) -> OIDCProviderModel:
-        props = cloudformation_json["Properties"]
+    def create(cls, props: dict[str, Any], resource_name: str, account_id: str, region_name: str) -> OIDCProviderModel:
         provider = iam_backends[account_id][get_partition(region_name)].create_open_id_connect_provider(
             url=props["Url"],
             thumbprint_list=props.get("ThumbprintList") or [],
@@ -230,6 +184,5 @@ class OIDCProviderModel(CloudFormationModel):
 
 def register() -> None:
     """Make moto's CloudFormation see the models above (its model list is cached)."""
-    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
-        cached.cache_clear()
+    refresh()
     assert parsing.get_model_map()["AWS::EKS::Cluster"] is EKSClusterModel

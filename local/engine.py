@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from chalicelib import naming, settings
-from chalicelib.aws import reset_default_clients
-from chalicelib.store import TABLE_DEFINITION, TTL_ATTRIBUTE
+from chalicelib.aws.clients import reset_default_clients
+from chalicelib.aws.store import TABLE_DEFINITION, TTL_ATTRIBUTE
+from chalicelib.model import naming, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 STATEMACHINE_DIR = ROOT / "statemachine"
@@ -39,6 +39,15 @@ CREATOR_ARN = f"arn:aws:sts::{ACCOUNT_ID}:user/moto"
 SLACK_SECRET_NAME = "ekspress/local/slack-signing-secret"
 LOCAL_SLACK_SIGNING_SECRET = "local-slack-signing-secret"
 LOCAL_IDENTITY_KEY = "local-identity-key"
+# The settings `deploy()` configures every function with: those infra/template.yaml gives them
+# (its Globals, and the stage's in .chalice/config.json) but the stack role and the Kubernetes
+# roles, which the fast deploy does not create (empty: the caller's own credentials, no entries).
+FUNCTION_SETTINGS = (
+    settings.ENV_TABLE_NAME,
+    settings.ENV_POLL_SCALE,
+    settings.ENV_SLACK_SECRET_ID,
+    *settings.STATE_MACHINE_ENV.values(),
+)
 
 
 def _tiny_zip() -> bytes:
@@ -146,7 +155,7 @@ class LocalEngine:
 
     def _attach_kubernetes(self, cluster: Any, region: str) -> None:
         """Give a new EKS cluster a live Kubernetes API: endpoint and CA from its own emulator."""
-        from local.kube_emulator import KubeEmulator
+        from local.kube import KubeEmulator
         from local.nodes import nodes_of
 
         emulator = KubeEmulator(
@@ -182,6 +191,8 @@ class LocalEngine:
 
     def deploy(self) -> None:
         """Create the table, functions and state machine exactly as infra/ names them."""
+        from moto.utilities.utils import get_partition
+
         from app import app
 
         ddb = self.client("dynamodb")
@@ -207,8 +218,14 @@ class LocalEngine:
                 }
             ),
         )["Role"]["Arn"]
+        # The functions know the state machines by name, as infra/template.yaml wires them: the
+        # machines reference the functions, so no ARN can come back the other way.
+        machines = {stem: f"ekspress-{STAGE}-{stem.replace('_', '-')}" for stem in settings.STATE_MACHINE_ENV}
+        prefix = f"arn:{get_partition(self.region)}:states:{self.region}:{ACCOUNT_ID}:stateMachine:"
+        for stem, env_name in settings.STATE_MACHINE_ENV.items():
+            os.environ[env_name] = prefix + machines[stem]
         lam = self.client("lambda")
-        env = {k: os.environ[k] for k in (settings.ENV_TABLE_NAME, settings.ENV_POLL_SCALE)}
+        env = {k: os.environ[k] for k in FUNCTION_SETTINGS}
         substitutions: dict[str, str] = {}
         for fn in app.pure_lambda_functions:
             created = lam.create_function(
@@ -226,11 +243,12 @@ class LocalEngine:
         self.outputs = {"table": self.table_name, **substitutions}
         for stem, env_name in settings.STATE_MACHINE_ENV.items():
             arn = sfn.create_state_machine(
-                name=f"ekspress-{STAGE}-{stem.replace('_', '-')}",
+                name=machines[stem],
                 definition=state_machine_definition(f"{stem}.asl.json", substitutions),
                 roleArn=role,
             )["stateMachineArn"]
-            os.environ[env_name] = arn
+            if arn != os.environ[env_name]:
+                raise RuntimeError(f"state machine {arn}: the functions look for {os.environ[env_name]}")
             self.outputs[stem] = arn
         self._refresh()
 

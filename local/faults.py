@@ -255,7 +255,7 @@ def install() -> None:
     global _installed_moto
     if not _installed_moto:
         _hook_moto_responses()
-        _hook_kube_emulator()
+        _hook_kube_api()
         _installed_moto = True
     _hook_lambda_runtime()
 
@@ -347,8 +347,8 @@ def _hook_lambda_runtime() -> None:
     LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
 
 
-def _hook_kube_emulator() -> None:
-    from local.kube_emulator import KubeEmulator
+def _hook_kube_api() -> None:
+    from local.kube import KubeEmulator
 
     original_create = KubeEmulator._create
     original_replace = KubeEmulator._replace

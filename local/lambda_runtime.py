@@ -64,7 +64,7 @@ def check_environment(function_name: str, configured: dict[str, str]) -> None:
         return
     import os
 
-    from chalicelib.settings import ENV_LOCAL_IDENTITY_KEY  # the engine's own, never deployed
+    from chalicelib.model.settings import ENV_LOCAL_IDENTITY_KEY  # the engine's own, never deployed
 
     names = {k for k in (*configured, *os.environ) if k.startswith(SETTINGS_PREFIX)} - {ENV_LOCAL_IDENTITY_KEY}
     wrong = sorted(k for k in names if configured.get(k) != os.environ.get(k))

@@ -14,6 +14,8 @@ from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 
+from local.cfn_models import LocalModel, refresh
+
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 _installed = False
 
@@ -83,33 +85,25 @@ def _import_swagger(api: Any, body: dict[str, Any], account_id: str, region_name
                 )
 
 
-class SecretModel(CloudFormationModel):
+class SecretModel(LocalModel, CloudFormationModel):
     """AWS::SecretsManager::Secret, which moto's CloudFormation lacks: Ref is the secret's ARN."""
+
+    CFN_TYPE = "AWS::SecretsManager::Secret"
+    CFN_NAME_PROPERTY = "Name"
 
     def __init__(self, arn: str) -> None:
         self.arn = arn
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SecretsManager::Secret"
 
     @property
     def physical_resource_id(self) -> str:
         return self.arn
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
-    ) -> SecretModel:
+    def create(cls, properties: dict[str, Any], resource_name: str, account_id: str, region_name: str) -> SecretModel:
         import secrets
 
         from moto.secretsmanager.models import secretsmanager_backends
 
-        properties = cloudformation_json.get("Properties", {})
         value = properties.get("SecretString") or secrets.token_urlsafe(24)
         created = secretsmanager_backends[account_id][region_name].create_secret(
             name=properties.get("Name", resource_name),
@@ -129,10 +123,7 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    from moto.cloudformation import parsing
-
-    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
-        cached.cache_clear()
+    refresh()
     from moto.cloudformation import models as cfn
     from moto.stepfunctions.models import StateMachine, cfn_to_api_tags
     from moto.stepfunctions.responses import get_backend

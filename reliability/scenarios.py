@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 DEV = "arn:aws:iam::123456789012:role/Dev"
 ALICE = "arn:aws:iam::123456789012:user/alice"
-# botocore's standard retry mode makes this many attempts per call (chalicelib/aws.py).
+# botocore's standard retry mode makes this many attempts per call (chalicelib/aws/clients.py).
 BOTOCORE_ATTEMPTS = 5
 LOAD_NAMES = 50
 LOAD_REQUESTS_PER_NAME = 4

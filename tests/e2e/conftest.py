@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from chalicelib import identity
+from chalicelib.aws import identity
 from local import stack_timing
 from local.engine import LOCAL_IDENTITY_KEY, LocalEngine
 
@@ -78,6 +78,17 @@ class Api:
                 return dict(record)
             time.sleep(0.2)
         raise AssertionError(f"{name} never reached {statuses}; saw {seen}")
+
+
+def finished_execution(engine: LocalEngine, execution_arn: str, timeout: float = 30) -> dict[str, Any]:
+    """The execution once it has ended: the record can say FAILED while its last states still run."""
+    sfn = engine.client("stepfunctions")
+    deadline = time.monotonic() + timeout
+    while True:
+        execution: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+        if execution["status"] != "RUNNING" or time.monotonic() > deadline:
+            return execution
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from local.engine import LocalEngine
     from tests.e2e.conftest import Api
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
+# Copies of eksctl example files, each headed by its source and licence.
+EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "clusterconfigs"
 REGION = "eu-west-1"
 CONFIG = f"""
 apiVersion: eksctl.io/v1alpha5
@@ -83,7 +84,9 @@ def test_the_exported_config_creates_the_same_cluster_elsewhere(api: Api) -> Non
 
 
 def test_the_example_files_get_a_422_naming_their_unsupported_fields(api: Api) -> None:
-    for path in sorted(EXAMPLES.glob("*.yaml")):
+    paths = sorted(EXAMPLES.glob("*.yaml"))
+    assert paths, f"no example files in {EXAMPLES}"
+    for path in paths:
         status, body, _ = send(api, "POST", "/clusters", path.read_bytes(), **{"Content-Type": "application/x-yaml"})
         assert status == 422, path.name
         assert body["fields"] and all(f["rule"] == "unsupported_field" for f in body["fields"]), path.name

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chalicelib import naming
+from chalicelib.model import naming
 from local import stack_timing
+from tests.e2e.conftest import finished_execution
 
 if TYPE_CHECKING:
     from local.engine import LocalEngine
@@ -100,8 +101,7 @@ def test_given_a_cluster_stack_that_fails_then_the_record_says_which_resource_an
     assert record["stacks"]["eksctl-broken-cluster"]["status"] == "ROLLBACK_COMPLETE"
     assert record["events"][-1]["type"] == "FAILED"
     assert record["events"][-1]["message"] == reason
-    execution = engine.client("stepfunctions").describe_execution(executionArn=record["executionArn"])
-    assert execution["status"] == "FAILED"
+    assert finished_execution(engine, record["executionArn"])["status"] == "FAILED"
     # No node group was started after the control plane failed.
     assert not [s for s in record["stacks"] if "-nodegroup-" in s]
 

@@ -13,7 +13,9 @@ import fnmatch
 import json
 import re
 import subprocess
+import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +23,8 @@ import pytest
 import yaml
 from cfnlint.api import ManualArgs, lint
 
-from chalicelib import naming, settings
-from chalicelib.store import TABLE_DEFINITION, TTL_ATTRIBUTE
+from chalicelib.aws.store import TABLE_DEFINITION, TTL_ATTRIBUTE
+from chalicelib.model import naming, settings
 from infra import policies
 from infra.package import package
 from local import audit, sam
@@ -94,6 +96,73 @@ def test_every_function_has_its_own_role_with_its_own_policy(template: dict[str,
         (policy,) = template["Resources"][role]["Properties"]["Policies"]
         assert policy["PolicyDocument"]["Statement"], logical
     assert "DefaultRole" not in template["Resources"]
+
+
+# A step's input as the workflows send it: enough for the step to reach its first AWS call.
+_STACK = {
+    "stackName": "eksctl-probe-cluster",
+    "stackId": "arn:aws:cloudformation:us-west-2:1:stack/x/y",
+    "kind": "cluster",
+}
+_STEP = {"name": "probe", "clusterId": "c1", "region": REGION}
+_FAILED = {**_STEP, "operationId": "op", "error": {"Error": "StackFailed", "Cause": "no capacity"}}
+PROBE_EVENTS: dict[str, dict[str, Any]] = {
+    "create_cluster_stack": _STEP,
+    "create_nodegroup_stack": {**_STEP, "nodegroup": "ng"},
+    "describe_stack": {**_STEP, "stack": _STACK},
+    "update_aws_auth": {**_STEP, "nodegroupStacks": []},
+    "mark_cluster_active": {**_STEP, "clusterStack": {"outputs": {}}},
+    "record_failure": _FAILED,
+    "notify": {**_STEP, "event": "created"},
+    "change_access": {**_STEP, "change": {"action": "add", "arn": "arn:aws:iam::1:role/x", "username": "x"}},
+    "record_access_failure": _FAILED,
+    "stop_create_workflow": {**_STEP, "createExecutionArn": "arn:aws:states:us-west-2:1:execution:create:x"},
+    "list_cluster_stacks": _STEP,
+    "delete_stack": {**_STEP, "stack": _STACK},
+    "describe_stack_deletion": {**_STEP, "stack": _STACK},
+    "delete_kubernetes_load_balancers": _STEP,
+    "mark_cluster_deleted": {**_STEP, "operationId": "op"},
+    "record_delete_failure": _FAILED,
+    "update_nodegroup_stack": {**_STEP, "stack": {**_STACK, "kind": "nodegroup", "nodegroup": "ng"}},
+    "change_node_role": {**_STEP, "action": "add", "stack": {**_STACK, "kind": "nodegroup", "nodegroup": "ng"}},
+    "finish_nodegroup_change": {**_STEP, "operationId": "op"},
+    "record_nodegroup_failure": _FAILED,
+}
+
+
+def test_every_handler_works_when_lambda_imports_its_module_alone(
+    template: dict[str, Any], build: Path, tmp_path: Path
+) -> None:
+    """Lambda imports each function's Handler module directly, never app.py: each task must
+    still parse its input and name a throttled AWS call `Throttling`, which the ASL retries."""
+    code = tmp_path / "task"
+    with zipfile.ZipFile(build / "deployment.zip") as package_zip:
+        package_zip.extractall(code)  # the code as Lambda unpacks it
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(code),
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        **{name: "probe" for name in settings.STATE_MACHINE_ENV.values()},
+        settings.ENV_TABLE_NAME: "probe",
+    }
+    functions = resources(template, "AWS::Serverless::Function")
+    handlers = {logical: fn["Properties"]["Handler"] for logical, fn in functions.items()}
+    events = {"".join(word.title() for word in name.split("_")): event for name, event in PROBE_EVENTS.items()}
+    tasks = {logical: handler for logical, handler in handlers.items() if ".handlers.tasks." in handler}
+    assert set(tasks) == set(events), "every task needs a probe event, and only tasks"
+
+    def probe(handler: str, *event: dict[str, Any]) -> str:
+        args = [sys.executable, str(ROOT / "tests" / "e2e" / "lambda_probe.py"), handler, *map(json.dumps, event)]
+        done = subprocess.run(args, env=env, cwd=code, capture_output=True, text=True, timeout=60, check=False)
+        # The last line is the probe's answer; Powertools logs go to stdout before it.
+        return (done.stdout.strip() or done.stderr.strip()).splitlines()[-1]
+
+    outcomes = {logical: probe(handler, events[logical]) for logical, handler in tasks.items()}
+    assert outcomes == dict.fromkeys(tasks, "Throttling")
+    for name in set(handlers) - set(tasks):
+        assert probe(handlers[name]) == "imported", name
 
 
 def test_table_is_the_one_the_code_queries(template: dict[str, Any]) -> None:
@@ -247,7 +316,7 @@ def test_create_access_and_delete_run_from_the_deployment_with_least_privilege(e
     reaper = next(
         f["FunctionName"]
         for f in lam.list_functions()["Functions"]
-        if f["Handler"] == "chalicelib.schedules.reap_idle_clusters"
+        if f["Handler"] == "chalicelib.handlers.schedules.reap_idle_clusters"
     )
     scheduled = {
         "version": "0",

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from chalicelib import leases, settings
-from chalicelib.schedules import run_sweep
+from chalicelib.handlers.schedules import run_sweep
+from chalicelib.model import settings
+from chalicelib.operations import leases
 from local.slack import Receiver
 
 if TYPE_CHECKING:

@@ -17,8 +17,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from chalicelib import identity
-from chalicelib.spec import ClusterSpec
+from chalicelib.aws import identity
+from chalicelib.model.spec import ClusterSpec
 from local.engine import LOCAL_IDENTITY_KEY
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def test_the_document_describes_every_platform_route(document: dict[str, Any]) -
         (path, method.lower())
         for path, methods in app.routes.items()
         for method, entry in methods.items()
-        if entry.view_function.__module__ == "chalicelib.api"
+        if entry.view_function.__module__ == "chalicelib.handlers.api"
     }
 
     described = {(path, method) for path, methods in document["paths"].items() for method in methods}

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from chalicelib import identity, settings
+from chalicelib.aws import identity
+from chalicelib.model import settings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

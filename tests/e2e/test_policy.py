@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from chalicelib import settings
+from chalicelib.model import settings
 from local.engine import LOCAL_SLACK_SIGNING_SECRET
 from local.slack import command_fields, post_form
 

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from chalicelib import leases, settings
-from chalicelib.schedules import run_sweep
+from chalicelib.handlers.schedules import run_sweep
+from chalicelib.model import settings
+from chalicelib.operations import leases
 from local.engine import LOCAL_SLACK_SIGNING_SECRET
 from local.slack import Receiver, command_fields, post_form
 

@@ -9,9 +9,9 @@ import pytest
 from moto import mock_aws
 from moto.core.config import default_user_config
 
-from chalicelib import settings
-from chalicelib.aws import Clients, reset_default_clients
-from chalicelib.store import TABLE_DEFINITION, Store
+from chalicelib.aws.clients import Clients, reset_default_clients
+from chalicelib.aws.store import TABLE_DEFINITION, Store
+from chalicelib.model import settings
 from local import ddb_atomic, ec2_models, eks_models, stack_timing
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def db() -> Store:
 @pytest.fixture
 def kube() -> Iterator[dict[tuple[str, str], Any]]:
     """Give every EKS cluster created in this test a live Kubernetes API emulator."""
-    from local.kube_emulator import KubeEmulator
+    from local.kube import KubeEmulator
 
     emulators: dict[tuple[str, str], Any] = {}
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from chalicelib import clusters
-from chalicelib.settings import get_settings
-from chalicelib.spec import ClusterSpec
+from chalicelib.aws.clients import Clients
+from chalicelib.model.settings import get_settings
+from chalicelib.model.spec import ClusterSpec
+from chalicelib.operations import create
+from chalicelib.operations.context import Context
 
 if TYPE_CHECKING:
-    from chalicelib.store import Store
+    from chalicelib.aws.store import Store
+    from chalicelib.model.settings import Settings
+
+REGION = "us-west-2"
 
 
 def stack_outputs(cfn: Any, stack: str) -> dict[str, str]:
@@ -20,4 +25,9 @@ def stack_outputs(cfn: Any, stack: str) -> dict[str, str]:
 def given_a_requested_cluster(db: Store, body: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
     """A record as POST /clusters leaves it, without starting a workflow."""
     spec = ClusterSpec.model_validate(body)
-    return db.create_cluster(clusters.new_record(spec, "tester", get_settings(), now or datetime.now(UTC)))
+    return db.create_cluster(create.new_record(spec, "tester", get_settings(), now or datetime.now(UTC)))
+
+
+def step_context(db: Store | None = None, clients: Clients | None = None, settings: Settings | None = None) -> Context:
+    """What a workflow step runs with: the test's store and moto-backed clients, the test's settings."""
+    return Context(clients or Clients(REGION), settings or get_settings(), store=db)

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 
-from chalicelib import clusters, naming
-from chalicelib.errors import StackNotOursError
-from tests.functional.helpers import given_a_requested_cluster
+from chalicelib.model import naming, steps
+from chalicelib.model.errors import StackNotOursError
+from chalicelib.operations import create
+from tests.functional.helpers import given_a_requested_cluster, step_context
 
 if TYPE_CHECKING:
-    from chalicelib.aws import Clients
-    from chalicelib.store import Store
+    from chalicelib.aws.clients import Clients
+    from chalicelib.aws.store import Store
 
 REGION = "ap-northeast-1"
 
@@ -21,7 +22,9 @@ REGION = "ap-northeast-1"
 def test_creates_the_cluster_stack_and_records_it(db: Store, clients: Clients) -> None:
     record = given_a_requested_cluster(db, {"name": "mz-k8s", "region": REGION})
 
-    ref = clusters.create_cluster_stack(db, clients, "mz-k8s", record["clusterId"])
+    ref = create.create_cluster_stack(
+        step_context(db=db, clients=clients), steps.ClusterStep(name="mz-k8s", clusterId=record["clusterId"])
+    )
 
     assert ref["stackName"] == "eksctl-mz-k8s-cluster"
     cfn = boto3.client("cloudformation", region_name=REGION)
@@ -29,7 +32,7 @@ def test_creates_the_cluster_stack_and_records_it(db: Store, clients: Clients) -
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     assert naming.is_ours({t["Key"]: t["Value"] for t in stack["Tags"]}, "mz-k8s")
     stored = db.get_cluster("mz-k8s")
-    assert stored["phase"] == clusters.PHASE_CLUSTER_STACK
+    assert stored["phase"] == create.PHASE_CLUSTER_STACK
     assert stored["stacks"]["eksctl-mz-k8s-cluster"]["stackId"] == ref["stackId"]
     # Zones are EKS-usable zones of the cluster's region, remembered for retries.
     assert len(stored["zones"]) == 3
@@ -39,7 +42,9 @@ def test_creates_the_cluster_stack_and_records_it(db: Store, clients: Clients) -
 def test_the_stack_builds_a_vpc_and_a_control_plane(db: Store, clients: Clients) -> None:
     record = given_a_requested_cluster(db, {"name": "net", "region": REGION, "vpc": {"cidr": "10.10.0.0/16"}})
 
-    clusters.create_cluster_stack(db, clients, "net", record["clusterId"])
+    create.create_cluster_stack(
+        step_context(db=db, clients=clients), steps.ClusterStep(name="net", clusterId=record["clusterId"])
+    )
 
     ec2 = boto3.client("ec2", region_name=REGION)
     vpcs = ec2.describe_vpcs(Filters=[{"Name": "cidr", "Values": ["10.10.0.0/16"]}])["Vpcs"]
@@ -54,8 +59,12 @@ def test_the_stack_builds_a_vpc_and_a_control_plane(db: Store, clients: Clients)
 def test_a_retried_task_returns_the_same_stack(db: Store, clients: Clients) -> None:
     record = given_a_requested_cluster(db, {"name": "again", "region": REGION})
 
-    first = clusters.create_cluster_stack(db, clients, "again", record["clusterId"])
-    second = clusters.create_cluster_stack(db, clients, "again", record["clusterId"])
+    first = create.create_cluster_stack(
+        step_context(db=db, clients=clients), steps.ClusterStep(name="again", clusterId=record["clusterId"])
+    )
+    second = create.create_cluster_stack(
+        step_context(db=db, clients=clients), steps.ClusterStep(name="again", clusterId=record["clusterId"])
+    )
 
     assert first == second
     cfn = boto3.client("cloudformation", region_name=REGION)
@@ -71,11 +80,13 @@ def test_a_stack_of_that_name_we_did_not_create_is_refused(db: Store, clients: C
     record = given_a_requested_cluster(db, {"name": "theirs", "region": REGION})
 
     with pytest.raises(StackNotOursError):
-        clusters.create_cluster_stack(db, clients, "theirs", record["clusterId"])
+        create.create_cluster_stack(
+            step_context(db=db, clients=clients), steps.ClusterStep(name="theirs", clusterId=record["clusterId"])
+        )
 
 
 def test_a_deployment_builds_with_its_stack_role_and_grants_its_kubernetes_roles(db: Store, clients: Clients) -> None:
-    from chalicelib.settings import Settings
+    from chalicelib.model.settings import Settings
 
     role = "arn:aws:iam::123456789012:role/ekspress-dev-CloudFormationRole-X"
     kube = ("arn:aws:iam::123456789012:role/ekspress-dev-UpdateAwsAuthRole-Y",)
@@ -84,7 +95,10 @@ def test_a_deployment_builds_with_its_stack_role_and_grants_its_kubernetes_roles
     )
     record = given_a_requested_cluster(db, {"name": "deployed", "region": REGION})
 
-    ref = clusters.create_cluster_stack(db, clients, "deployed", record["clusterId"], deployed)
+    ref = create.create_cluster_stack(
+        step_context(db=db, clients=clients, settings=deployed),
+        steps.ClusterStep(name="deployed", clusterId=record["clusterId"]),
+    )
 
     cfn = boto3.client("cloudformation", region_name=REGION)
     assert cfn.describe_stacks(StackName=ref["stackId"])["Stacks"][0]["RoleARN"] == role

@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 
-from chalicelib import clusters, naming, templates
-from tests.functional.helpers import given_a_requested_cluster, stack_outputs
+from chalicelib.cfn import templates
+from chalicelib.model import naming, steps
+from chalicelib.operations import create
+from tests.functional.helpers import given_a_requested_cluster, stack_outputs, step_context
 
 if TYPE_CHECKING:
-    from chalicelib.aws import Clients
-    from chalicelib.store import Store
+    from chalicelib.aws.clients import Clients
+    from chalicelib.aws.store import Store
 
 REGION = "eu-west-1"
 BODY = {
@@ -28,12 +30,16 @@ BODY = {
 @pytest.fixture
 def cluster_id(db: Store, clients: Clients) -> str:
     record = given_a_requested_cluster(db, BODY)
-    clusters.create_cluster_stack(db, clients, "pool", record["clusterId"])
+    create.create_cluster_stack(
+        step_context(db=db, clients=clients), steps.ClusterStep(name="pool", clusterId=record["clusterId"])
+    )
     return str(record["clusterId"])
 
 
 def test_creates_a_node_group_in_the_cluster_with_its_sizes(db: Store, clients: Clients, cluster_id: str) -> None:
-    ref = clusters.create_nodegroup_stack(db, clients, "pool", cluster_id, "public")
+    ref = create.create_nodegroup_stack(
+        step_context(db=db, clients=clients), steps.NodegroupStep(name="pool", clusterId=cluster_id, nodegroup="public")
+    )
 
     assert ref["stackName"] == naming.nodegroup_stack_name("pool", "public")
     group = boto3.client("eks", region_name=REGION).describe_nodegroup(clusterName="pool", nodegroupName="public")
@@ -44,7 +50,10 @@ def test_creates_a_node_group_in_the_cluster_with_its_sizes(db: Store, clients: 
 
 
 def test_private_networking_puts_nodes_in_the_private_subnets(db: Store, clients: Clients, cluster_id: str) -> None:
-    clusters.create_nodegroup_stack(db, clients, "pool", cluster_id, "private")
+    create.create_nodegroup_stack(
+        step_context(db=db, clients=clients),
+        steps.NodegroupStep(name="pool", clusterId=cluster_id, nodegroup="private"),
+    )
 
     cfn = boto3.client("cloudformation", region_name=REGION)
     outputs = stack_outputs(cfn, "eksctl-pool-cluster")
@@ -54,7 +63,9 @@ def test_private_networking_puts_nodes_in_the_private_subnets(db: Store, clients
 
 
 def test_the_node_role_is_an_output_for_aws_auth(db: Store, clients: Clients, cluster_id: str) -> None:
-    ref = clusters.create_nodegroup_stack(db, clients, "pool", cluster_id, "public")
+    ref = create.create_nodegroup_stack(
+        step_context(db=db, clients=clients), steps.NodegroupStep(name="pool", clusterId=cluster_id, nodegroup="public")
+    )
 
     cfn = boto3.client("cloudformation", region_name=REGION)
     outputs = stack_outputs(cfn, ref["stackId"])
@@ -63,4 +74,7 @@ def test_the_node_role_is_an_output_for_aws_auth(db: Store, clients: Clients, cl
 
 def test_a_node_group_not_in_the_spec_is_refused(db: Store, clients: Clients, cluster_id: str) -> None:
     with pytest.raises(ValueError, match="not in the spec"):
-        clusters.create_nodegroup_stack(db, clients, "pool", cluster_id, "ghost")
+        create.create_nodegroup_stack(
+            step_context(db=db, clients=clients),
+            steps.NodegroupStep(name="pool", clusterId=cluster_id, nodegroup="ghost"),
+        )

@@ -8,15 +8,19 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 
-from chalicelib import clusters, naming, stacks, store
-from chalicelib.errors import ConflictError
-from chalicelib.settings import get_settings
+from chalicelib.aws import store
+from chalicelib.aws.clients import Clients
+from chalicelib.cfn import kinds, stacks
+from chalicelib.model import naming, steps
+from chalicelib.model.errors import ConflictError
+from chalicelib.model.settings import get_settings
+from chalicelib.operations import create, delete
 from local import stack_timing
-from tests.functional.helpers import given_a_requested_cluster
+from tests.functional.helpers import given_a_requested_cluster, step_context
 
 if TYPE_CHECKING:
-    from chalicelib.aws import Clients
-    from chalicelib.store import Store
+    from chalicelib.aws.clients import Clients
+    from chalicelib.aws.store import Store
 
 REGION = "us-west-2"
 EMPTY = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
@@ -27,9 +31,14 @@ def built(db: Store, clients: Clients, name: str, nodegroups: tuple[str, ...] = 
     body = {"name": name, "managedNodeGroups": [{"name": ng} for ng in nodegroups]}
     record = given_a_requested_cluster(db, body)
     cluster_id = str(record["clusterId"])
-    clusters.create_cluster_stack(db, clients, name, cluster_id)
+    create.create_cluster_stack(
+        step_context(db=db, clients=clients), steps.ClusterStep(name=name, clusterId=cluster_id)
+    )
     for nodegroup in nodegroups:
-        clusters.create_nodegroup_stack(db, clients, name, cluster_id, nodegroup)
+        create.create_nodegroup_stack(
+            step_context(db=db, clients=clients),
+            steps.NodegroupStep(name=name, clusterId=cluster_id, nodegroup=nodegroup),
+        )
     return cluster_id
 
 
@@ -45,7 +54,9 @@ def test_only_stacks_tagged_with_the_cluster_id_are_listed(db: Store, clients: C
     )
     cfn.create_stack(StackName="eksctl-webshop-cluster", TemplateBody=EMPTY)
 
-    listed = clusters.list_stacks(db, clients, "web", cluster_id, REGION)
+    listed = delete.list_stacks(
+        step_context(db=db, clients=clients), steps.RegionStep(name="web", clusterId=cluster_id, region=REGION)
+    )
 
     assert sorted(s["stackName"] for s in listed["nodegroupStacks"]) == [
         "eksctl-web-nodegroup-a",
@@ -58,10 +69,18 @@ def test_only_stacks_tagged_with_the_cluster_id_are_listed(db: Store, clients: C
 
 def test_a_node_group_stack_is_deleted_and_its_record_entry_follows(db: Store, clients: Clients) -> None:
     cluster_id = built(db, clients, "web")
-    stack = clusters.list_stacks(db, clients, "web", cluster_id, REGION)["nodegroupStacks"][0]
+    stack = delete.list_stacks(
+        step_context(db=db, clients=clients), steps.RegionStep(name="web", clusterId=cluster_id, region=REGION)
+    )["nodegroupStacks"][0]
 
-    started = clusters.delete_stack(db, clients, "web", cluster_id, REGION, stack)
-    state = clusters.describe_stack_deletion(db, clients, get_settings(), "web", cluster_id, REGION, started)
+    started = delete.delete_stack(
+        step_context(db=db, clients=clients),
+        steps.StackStep(name="web", clusterId=cluster_id, region=REGION, stack=stack),
+    )
+    state = delete.describe_stack_deletion(
+        step_context(db=db, clients=clients, settings=get_settings()),
+        steps.StackStep(name="web", clusterId=cluster_id, region=REGION, stack=started),
+    )
 
     assert (started["attempts"], state["done"], state["status"]) == (1, True, "DELETE_COMPLETE")
     assert db.get_cluster("web")["stacks"]["eksctl-web-nodegroup-a"]["status"] == "DELETE_COMPLETE"
@@ -71,18 +90,37 @@ def test_a_node_group_stack_is_deleted_and_its_record_entry_follows(db: Store, c
 def test_a_failed_deletion_names_the_resource_and_the_retry_counts_attempts(db: Store, clients: Clients) -> None:
     cluster_id = built(db, clients, "web")
     stack_timing.behaviour.fail_delete("eksctl-web-cluster", "ControlPlane", "Cluster has dependent resources")
-    stack = clusters.list_stacks(db, clients, "web", cluster_id, REGION)["clusterStack"]
+    stack = delete.list_stacks(
+        step_context(db=db, clients=clients), steps.RegionStep(name="web", clusterId=cluster_id, region=REGION)
+    )["clusterStack"]
 
-    first = clusters.delete_stack(db, clients, "web", cluster_id, REGION, stack)
-    failed = clusters.describe_stack_deletion(db, clients, get_settings(), "web", cluster_id, REGION, first)
+    first = delete.delete_stack(
+        step_context(db=db, clients=clients),
+        steps.StackStep(name="web", clusterId=cluster_id, region=REGION, stack=stack),
+    )
+    failed = delete.describe_stack_deletion(
+        step_context(db=db, clients=clients, settings=get_settings()),
+        steps.StackStep(name="web", clusterId=cluster_id, region=REGION, stack=first),
+    )
     assert (failed["failed"], failed["failedResource"]) == (True, "ControlPlane")
     assert failed["reason"] == "Cluster has dependent resources"
 
     # The workflow's Choice sends a first failure back to Delete Cluster Stack, once.
-    node_stack = clusters.list_stacks(db, clients, "web", cluster_id, REGION)["nodegroupStacks"][0]
-    clusters.delete_stack(db, clients, "web", cluster_id, REGION, node_stack)
-    second = clusters.delete_stack(db, clients, "web", cluster_id, REGION, failed)
-    done = clusters.describe_stack_deletion(db, clients, get_settings(), "web", cluster_id, REGION, second)
+    node_stack = delete.list_stacks(
+        step_context(db=db, clients=clients), steps.RegionStep(name="web", clusterId=cluster_id, region=REGION)
+    )["nodegroupStacks"][0]
+    delete.delete_stack(
+        step_context(db=db, clients=clients),
+        steps.StackStep(name="web", clusterId=cluster_id, region=REGION, stack=node_stack),
+    )
+    second = delete.delete_stack(
+        step_context(db=db, clients=clients),
+        steps.StackStep(name="web", clusterId=cluster_id, region=REGION, stack=failed),
+    )
+    done = delete.describe_stack_deletion(
+        step_context(db=db, clients=clients, settings=get_settings()),
+        steps.StackStep(name="web", clusterId=cluster_id, region=REGION, stack=second),
+    )
     assert (second["attempts"], done["done"]) == (2, True)
     assert (
         "(attempt 2)" in [e for e in db.list_events("web", cluster_id) if e["type"] == "STACK_DELETING"][-1]["message"]
@@ -102,22 +140,37 @@ def test_delete_takes_over_a_create_and_stops_its_execution(db: Store, clients: 
     settings = get_settings()
     settings = type(settings)(**{**settings.__dict__, "delete_state_machine_arn": arns["delete"]})
 
-    started = clusters.request_delete(db, sfn, settings, "half", "owner")
+    started = delete.request_delete(step_context(db=db, settings=settings), "half", "owner")
 
     assert started["status"] == store.DELETING
     with pytest.raises(ConflictError) as busy:
-        clusters.request_delete(db, sfn, settings, "half", "someone-else")
+        delete.request_delete(step_context(db=db, settings=settings), "half", "someone-else")
     assert busy.value.details["operation"]["id"] == started["operation"]["id"]
-    assert clusters.stop_create(sfn, execution) == {"running": True, "waitSeconds": 1}
-    assert clusters.stop_create(sfn, execution)["running"] is False
+    assert delete.stop_create(
+        step_context(),
+        steps.StopCreateStep(name="-", clusterId="-", createExecutionArn=execution),
+    ) == {"running": True, "waitSeconds": 1}
+    assert (
+        delete.stop_create(
+            step_context(),
+            steps.StopCreateStep(name="-", clusterId="-", createExecutionArn=execution),
+        )["running"]
+        is False
+    )
     with pytest.raises(ConflictError):  # the create's last step can no longer mark it ACTIVE
-        clusters.mark_active(db, settings, "half", record["clusterId"], {})
+        create.mark_active(
+            step_context(db=db, settings=settings),
+            steps.ClusterStackDone(name="half", clusterId=record["clusterId"], clusterStack={"outputs": {}}),
+        )
 
 
 def test_marking_deleted_requires_the_running_delete(db: Store, clients: Clients) -> None:
     record = given_a_requested_cluster(db, {"name": "gone"})
     with pytest.raises(ConflictError):
-        clusters.mark_deleted(db, "gone", record["clusterId"], "not-the-operation")
+        delete.mark_deleted(
+            step_context(db=db),
+            steps.OperationStep(name="gone", clusterId=record["clusterId"], operationId="not-the-operation"),
+        )
     assert db.get_cluster("gone")["status"] == store.CREATING
 
 
@@ -130,7 +183,10 @@ def test_a_delete_failure_is_recorded_with_resource_and_reason(db: Store, client
         "Cause": json.dumps({"stackName": "eksctl-stuck-cluster", "failedResource": "VPC", "reason": "in use"}),
     }
 
-    result = clusters.record_delete_failure(db, "stuck", record["clusterId"], "op-1", error)
+    result = delete.record_delete_failure(
+        step_context(db=db),
+        steps.FailedOperationStep(name="stuck", clusterId=record["clusterId"], operationId="op-1", error=error),
+    )
 
     stored = db.get_cluster("stuck")
     assert stored["status"] == store.DELETE_FAILED == result["status"]
@@ -144,11 +200,85 @@ def test_a_delete_failure_is_recorded_with_resource_and_reason(db: Store, client
     assert db.list_events("stuck", record["clusterId"])[-1]["type"] == "DELETE_FAILED"
 
 
-def test_stack_kinds_come_from_their_names(db: Store, clients: Clients) -> None:
+def _tags(pairs: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in pairs.items()]
+
+
+def test_stack_kinds_come_from_their_kind_tags(db: Store, clients: Clients) -> None:
     cluster_id = built(db, clients, "kinds", ("x",))
-    ours, others = stacks.owned_stacks(boto3.client("cloudformation", region_name=REGION), "kinds", cluster_id)
-    assert {s["stackName"]: s["kind"] for s in ours} == {
-        "eksctl-kinds-cluster": stacks.KIND_CLUSTER,
-        "eksctl-kinds-nodegroup-x": stacks.KIND_NODEGROUP,
+    cfn = boto3.client("cloudformation", region_name=REGION)
+
+    ours, others = stacks.owned_stacks(cfn, "kinds", cluster_id)
+
+    tagged = {
+        s["StackName"]: {t["Key"]: t["Value"] for t in s["Tags"]}.get(naming.TAG_STACK_KIND)
+        for s in cfn.describe_stacks()["Stacks"]
     }
+    assert tagged == {"eksctl-kinds-cluster": "cluster", "eksctl-kinds-nodegroup-x": "nodegroup"}
+    assert ours == [
+        {
+            "stackName": "eksctl-kinds-nodegroup-x",
+            "stackId": ours[0]["stackId"],
+            "kind": stacks.KIND_NODEGROUP,
+            "nodegroup": "x",
+        },
+        {"stackName": "eksctl-kinds-cluster", "stackId": ours[1]["stackId"], "kind": stacks.KIND_CLUSTER},
+    ]
     assert others == []
+
+
+def test_a_stack_with_our_name_but_not_our_tags_is_not_ours(db: Store, clients: Clients) -> None:
+    cluster_id = built(db, clients, "web", ())
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    another = {**naming.ownership_tags("web", "another-cluster-id"), naming.TAG_STACK_KIND: "nodegroup"}
+    other_name = {**naming.ownership_tags("webshop", cluster_id), naming.TAG_STACK_KIND: "nodegroup"}
+    cfn.create_stack(StackName="eksctl-web-nodegroup-another", TemplateBody=EMPTY, Tags=_tags(another))
+    cfn.create_stack(StackName="eksctl-web-nodegroup-other-name", TemplateBody=EMPTY, Tags=_tags(other_name))
+    cfn.create_stack(StackName="eksctl-web-nodegroup-untagged", TemplateBody=EMPTY)
+
+    ours, others = stacks.owned_stacks(cfn, "web", cluster_id)
+
+    assert [s["stackName"] for s in ours] == ["eksctl-web-cluster"]
+    assert sorted((s["stackName"], s["kind"]) for s in others) == [
+        ("eksctl-web-nodegroup-another", stacks.KIND_NODEGROUP),
+        ("eksctl-web-nodegroup-other-name", stacks.KIND_NODEGROUP),
+        ("eksctl-web-nodegroup-untagged", stacks.KIND_NODEGROUP),
+    ]
+
+
+def test_a_stack_from_before_the_kind_tag_is_classified_by_its_name(db: Store, clients: Clients) -> None:
+    cluster_id = built(db, clients, "web", ())
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    older = {**naming.ownership_tags("web", cluster_id), naming.TAG_NODEGROUP: "old"}
+    cfn.create_stack(StackName="eksctl-web-nodegroup-old", TemplateBody=EMPTY, Tags=_tags(older))
+
+    ours, others = stacks.owned_stacks(cfn, "web", cluster_id)
+
+    assert [(s["stackName"], s["kind"], s.get("nodegroup")) for s in ours] == [
+        ("eksctl-web-nodegroup-old", stacks.KIND_NODEGROUP, "old"),
+        ("eksctl-web-cluster", stacks.KIND_CLUSTER, None),
+    ]
+    assert others == []
+
+
+def test_node_group_stacks_are_listed_before_the_cluster_stack(db: Store, clients: Clients) -> None:
+    cluster_id = built(db, clients, "web", ("b", "a"))
+
+    ours, _ = stacks.owned_stacks(boto3.client("cloudformation", region_name=REGION), "web", cluster_id)
+
+    # By name alone "eksctl-web-cluster" would come first; delete order puts it last.
+    assert [s["stackName"] for s in ours] == [
+        "eksctl-web-nodegroup-a",
+        "eksctl-web-nodegroup-b",
+        "eksctl-web-cluster",
+    ]
+
+
+def test_a_kind_tag_this_version_does_not_know_stops_the_listing(db: Store, clients: Clients) -> None:
+    cluster_id = built(db, clients, "web", ())
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    newer = {**naming.ownership_tags("web", cluster_id), naming.TAG_STACK_KIND: "fargate"}
+    cfn.create_stack(StackName="eksctl-web-fargate", TemplateBody=EMPTY, Tags=_tags(newer))
+
+    with pytest.raises(kinds.UnknownStackKindError, match="'fargate'"):
+        stacks.owned_stacks(cfn, "web", cluster_id)

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from chalicelib import idempotency, store
-from chalicelib.errors import ConflictError, NotFoundError, SpecValidationError
+from chalicelib.aws import idempotency, store
+from chalicelib.model.errors import ConflictError, NotFoundError, SpecValidationError
 
 if TYPE_CHECKING:
-    from chalicelib.store import Store
+    from chalicelib.aws.store import Store
 
 from tests.functional.conftest import TABLE
 

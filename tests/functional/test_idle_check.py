@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 import boto3
 
-from chalicelib import leases
-from chalicelib.settings import get_settings
+from chalicelib.model.settings import get_settings
+from chalicelib.operations import leases
 
 if TYPE_CHECKING:
-    from chalicelib.aws import Clients
+    from chalicelib.aws.clients import Clients
 
 REGION = "us-west-2"
 NOW = datetime.now(UTC).replace(microsecond=0)

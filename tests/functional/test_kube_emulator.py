@@ -18,7 +18,8 @@ import boto3
 import pytest
 import yaml
 
-from local.kube_emulator import KubeEmulator, TokenError, verify_token
+from local.kube import KubeEmulator
+from local.kube.tokens import TokenError, verify_token
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

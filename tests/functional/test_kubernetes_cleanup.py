@@ -7,13 +7,15 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 
-from chalicelib import cleanup, clusters
-from chalicelib.settings import get_settings
-from tests.functional.helpers import given_a_requested_cluster
+from chalicelib.aws import load_balancers
+from chalicelib.model import steps
+from chalicelib.model.settings import get_settings
+from chalicelib.operations import create, delete
+from tests.functional.helpers import given_a_requested_cluster, step_context
 
 if TYPE_CHECKING:
-    from chalicelib.aws import Clients
-    from chalicelib.store import Store
+    from chalicelib.aws.clients import Clients
+    from chalicelib.aws.store import Store
 
 REGION = "us-west-2"
 
@@ -25,7 +27,7 @@ class World:
         self.ec2 = boto3.client("ec2", region_name=REGION)
         self.elb = boto3.client("elb", region_name=REGION)
         self.elbv2 = boto3.client("elbv2", region_name=REGION)
-        self.tag = [{"Key": cleanup.cluster_tag(cluster), "Value": "owned"}]
+        self.tag = [{"Key": load_balancers.cluster_tag(cluster), "Value": "owned"}]
         self.vpc, self.subnets = self.network("10.1")
         self.other_vpc, self.other_subnets = self.network("10.2")
 
@@ -76,7 +78,10 @@ def world() -> World:
 
 def active_in(db: Store, world: World, name: str) -> str:
     record = given_a_requested_cluster(db, {"name": name})
-    clusters.mark_active(db, get_settings(), name, record["clusterId"], {"VPC": world.vpc})
+    create.mark_active(
+        step_context(db=db, settings=get_settings()),
+        steps.ClusterStackDone(name=name, clusterId=record["clusterId"], clusterStack={"outputs": {"VPC": world.vpc}}),
+    )
     return str(record["clusterId"])
 
 
@@ -92,7 +97,9 @@ def test_ours_go_and_look_alikes_stay(db: Store, clients: Clients, world: World)
     world.v2("elsewhere", world.other_subnets, tagged=True)
     elsewhere_group = world.group("k8s-elb-elsewhere", world.other_vpc, tagged=True)
 
-    removed = clusters.delete_kubernetes_load_balancers(db, clients, "shop", cluster_id, REGION)
+    removed = delete.delete_kubernetes_load_balancers(
+        step_context(db=db, clients=clients), steps.RegionStep(name="shop", clusterId=cluster_id, region=REGION)
+    )
 
     assert sorted(removed["loadBalancers"]) == ["k8s-shop-legacy", "k8s-shop-web"]
     assert removed["securityGroups"] == [ours_group]
@@ -108,7 +115,9 @@ def test_a_cluster_without_leftovers_changes_nothing(db: Store, clients: Clients
     cluster_id = active_in(db, world, "shop")
     world.v2("team-internal", world.subnets, tagged=False)
 
-    removed = clusters.delete_kubernetes_load_balancers(db, clients, "shop", cluster_id, REGION)
+    removed = delete.delete_kubernetes_load_balancers(
+        step_context(db=db, clients=clients), steps.RegionStep(name="shop", clusterId=cluster_id, region=REGION)
+    )
 
     assert removed == {"loadBalancers": [], "securityGroups": []}
     assert world.v2_names() == {"team-internal"}
@@ -118,7 +127,10 @@ def test_a_cluster_without_leftovers_changes_nothing(db: Store, clients: Clients
 def test_a_cluster_that_never_got_a_vpc_has_nothing_to_clean(db: Store, clients: Clients) -> None:
     record = given_a_requested_cluster(db, {"name": "early"})
 
-    removed = clusters.delete_kubernetes_load_balancers(db, clients, "early", record["clusterId"], REGION)
+    removed = delete.delete_kubernetes_load_balancers(
+        step_context(db=db, clients=clients),
+        steps.RegionStep(name="early", clusterId=record["clusterId"], region=REGION),
+    )
 
     assert removed == {"loadBalancers": [], "securityGroups": []}
 
@@ -128,7 +140,9 @@ def test_many_load_balancers_are_paged_and_tagged_in_batches(db: Store, clients:
     for i in range(25):  # DescribeTags takes at most 20 names at a time
         world.classic(f"k8s-shop-{i}", world.subnets, tagged=i % 2 == 0)
 
-    removed = clusters.delete_kubernetes_load_balancers(db, clients, "shop", cluster_id, REGION)
+    removed = delete.delete_kubernetes_load_balancers(
+        step_context(db=db, clients=clients), steps.RegionStep(name="shop", clusterId=cluster_id, region=REGION)
+    )
 
     assert len(removed["loadBalancers"]) == 13
     assert world.classic_names() == {f"k8s-shop-{i}" for i in range(1, 25, 2)}

@@ -8,16 +8,20 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from chalicelib import awsauth, clusters, naming, nodegroups, stacks, store
-from chalicelib.access import connect
-from chalicelib.errors import ConflictError, NotFoundError, SpecValidationError, StackNotOursError
-from chalicelib.settings import get_settings
-from tests.functional.helpers import given_a_requested_cluster
+from chalicelib.aws import store
+from chalicelib.cfn import stacks
+from chalicelib.kube import awsauth
+from chalicelib.model import naming, steps
+from chalicelib.model.errors import ConflictError, NotFoundError, SpecValidationError, StackNotOursError
+from chalicelib.model.settings import get_settings
+from chalicelib.operations import create, nodegroups
+from chalicelib.operations.access import connect
+from tests.functional.helpers import given_a_requested_cluster, step_context
 
 if TYPE_CHECKING:
-    from chalicelib.aws import Clients
-    from chalicelib.settings import Settings
-    from chalicelib.store import Store
+    from chalicelib.aws.clients import Clients
+    from chalicelib.aws.store import Store
+    from chalicelib.model.settings import Settings
 
 REGION = "us-west-2"
 
@@ -35,26 +39,43 @@ def live_cluster(db: Store, clients: Clients, name: str, *groups: str) -> str:
     """A cluster built as the create workflow builds it, stacks complete, marked ACTIVE."""
     record = given_a_requested_cluster(db, {"name": name, "managedNodeGroups": [{"name": g} for g in groups]})
     cluster_id = str(record["clusterId"])
-    ref = clusters.create_cluster_stack(db, clients, name, cluster_id)
+    ref = create.create_cluster_stack(
+        step_context(db=db, clients=clients), steps.ClusterStep(name=name, clusterId=cluster_id)
+    )
     for group in groups:
-        clusters.create_nodegroup_stack(db, clients, name, cluster_id, group)
-    outputs = clusters.describe_stack(db, clients, get_settings(), name, cluster_id, REGION, ref)["outputs"]
-    clusters.mark_active(db, get_settings(), name, cluster_id, outputs)
+        create.create_nodegroup_stack(
+            step_context(db=db, clients=clients), steps.NodegroupStep(name=name, clusterId=cluster_id, nodegroup=group)
+        )
+    outputs = create.describe_stack(
+        step_context(db=db, clients=clients, settings=get_settings()),
+        steps.StackStep(name=name, clusterId=cluster_id, region=REGION, stack=ref),
+    )["outputs"]
+    create.mark_active(
+        step_context(db=db, settings=get_settings()),
+        steps.ClusterStackDone(name=name, clusterId=cluster_id, clusterStack={"outputs": outputs}),
+    )
     return cluster_id
-
-
-def sfn() -> Any:
-    return boto3.client("stepfunctions", region_name=REGION)
 
 
 def test_scaling_updates_the_stack_and_the_node_group_in_place(db: Store, clients: Clients, settings: Settings) -> None:
     cluster_id = live_cluster(db, clients, "grow", "web")
-    started = nodegroups.request_scale(db, sfn(), settings, "grow", "web", {"maxSize": 5, "desiredCapacity": 3}, "me")
+    started = nodegroups.request_scale(
+        step_context(db=db, settings=settings), "grow", "web", {"maxSize": 5, "desiredCapacity": 3}, "me"
+    )
     stack = {**nodegroups._stack_ref(db.get_cluster("grow"), "web")}
 
-    updated = nodegroups.update_nodegroup_stack(db, clients, "grow", cluster_id, REGION, stack)
-    state = clusters.describe_stack(db, clients, get_settings(), "grow", cluster_id, REGION, updated)
-    nodegroups.finish(db, "grow", cluster_id, started["operation"]["id"])
+    updated = nodegroups.update_nodegroup_stack(
+        step_context(db=db, clients=clients),
+        steps.StackStep(name="grow", clusterId=cluster_id, region=REGION, stack=stack),
+    )
+    state = create.describe_stack(
+        step_context(db=db, clients=clients, settings=get_settings()),
+        steps.StackStep(name="grow", clusterId=cluster_id, region=REGION, stack=updated),
+    )
+    nodegroups.finish(
+        step_context(db=db),
+        steps.OperationStep(name="grow", clusterId=cluster_id, operationId=started["operation"]["id"]),
+    )
 
     assert (updated["unchanged"], state["status"], state["done"]) == (False, "UPDATE_COMPLETE", True)
     scaling = boto3.client("eks", region_name=REGION).describe_nodegroup(clusterName="grow", nodegroupName="web")
@@ -66,10 +87,16 @@ def test_scaling_updates_the_stack_and_the_node_group_in_place(db: Store, client
 
 def test_an_update_to_the_same_sizes_is_already_done(db: Store, clients: Clients, settings: Settings) -> None:
     cluster_id = live_cluster(db, clients, "same", "web")
-    nodegroups.request_scale(db, sfn(), settings, "same", "web", {"desiredCapacity": 2}, "me")
+    nodegroups.request_scale(step_context(db=db, settings=settings), "same", "web", {"desiredCapacity": 2}, "me")
     stack = nodegroups._stack_ref(db.get_cluster("same"), "web")
 
-    assert nodegroups.update_nodegroup_stack(db, clients, "same", cluster_id, REGION, stack)["unchanged"] is True
+    assert (
+        nodegroups.update_nodegroup_stack(
+            step_context(db=db, clients=clients),
+            steps.StackStep(name="same", clusterId=cluster_id, region=REGION, stack=stack),
+        )["unchanged"]
+        is True
+    )
 
 
 def test_a_stack_without_our_cluster_id_is_never_updated(db: Store, clients: Clients) -> None:
@@ -86,12 +113,12 @@ def test_requests_are_checked_before_the_record_is_locked(db: Store, clients: Cl
     live_cluster(db, clients, "strict", "web")
 
     with pytest.raises(NotFoundError):
-        nodegroups.request_scale(db, sfn(), settings, "strict", "nope", {"desiredCapacity": 1}, "me")
+        nodegroups.request_scale(step_context(db=db, settings=settings), "strict", "nope", {"desiredCapacity": 1}, "me")
     with pytest.raises(SpecValidationError) as bad:
-        nodegroups.request_scale(db, sfn(), settings, "strict", "web", {"desiredCapacity": 7}, "me")
+        nodegroups.request_scale(step_context(db=db, settings=settings), "strict", "web", {"desiredCapacity": 7}, "me")
     assert bad.value.details["fields"][0]["field"] == "desiredCapacity"
     with pytest.raises(ConflictError):
-        nodegroups.request_add(db, sfn(), settings, "strict", {"name": "web"}, "me")
+        nodegroups.request_add(step_context(db=db, settings=settings), "strict", {"name": "web"}, "me")
     assert "operation" not in db.get_cluster("strict")
 
 
@@ -103,7 +130,7 @@ def test_an_added_name_must_keep_the_stack_name_within_cloudformations_limit(
     too_long = "n" * (naming.longest_nodegroup_name(name) + 1)
 
     with pytest.raises(SpecValidationError) as refused:
-        nodegroups.request_add(db, sfn(), settings, name, {"name": too_long}, "me")
+        nodegroups.request_add(step_context(db=db, settings=settings), name, {"name": too_long}, "me")
 
     assert refused.value.details["fields"][0] == {
         "field": "managedNodeGroups[1].name",
@@ -116,7 +143,7 @@ def test_a_cluster_that_is_not_active_takes_no_node_group_change(db: Store, sett
     given_a_requested_cluster(db, {"name": "young"})
 
     with pytest.raises(ConflictError) as refused:
-        nodegroups.request_add(db, sfn(), settings, "young", {"name": "more"}, "me")
+        nodegroups.request_add(step_context(db=db, settings=settings), "young", {"name": "more"}, "me")
     assert refused.value.details["status"] == store.CREATING
 
 
@@ -124,13 +151,22 @@ def test_node_roles_are_mapped_and_unmapped(db: Store, clients: Clients, setting
     cluster_id = live_cluster(db, clients, "roles", "web")
     stack = nodegroups._stack_ref(db.get_cluster("roles"), "web")
 
-    mapped = nodegroups.change_node_role(db, clients, "roles", cluster_id, REGION, nodegroups.ADD, stack)
-    again = nodegroups.change_node_role(db, clients, "roles", cluster_id, REGION, nodegroups.ADD, stack)
+    mapped = nodegroups.change_node_role(
+        step_context(db=db, clients=clients),
+        steps.NodeRoleStep(name="roles", clusterId=cluster_id, region=REGION, action=nodegroups.ADD, stack=stack),
+    )
+    again = nodegroups.change_node_role(
+        step_context(db=db, clients=clients),
+        steps.NodeRoleStep(name="roles", clusterId=cluster_id, region=REGION, action=nodegroups.ADD, stack=stack),
+    )
     auth = awsauth.parse(connect(clients, REGION, "roles").get_configmap(awsauth.NAMESPACE, awsauth.NAME))
     assert [e["rolearn"] for e in auth.roles].count(mapped["role"]) == 1 and again == mapped
     assert db.get_cluster("roles")["nodeRoles"] == [mapped["role"]]
 
-    nodegroups.change_node_role(db, clients, "roles", cluster_id, REGION, nodegroups.DELETE, stack)
+    nodegroups.change_node_role(
+        step_context(db=db, clients=clients),
+        steps.NodeRoleStep(name="roles", clusterId=cluster_id, region=REGION, action=nodegroups.DELETE, stack=stack),
+    )
     auth = awsauth.parse(connect(clients, REGION, "roles").get_configmap(awsauth.NAMESPACE, awsauth.NAME))
     assert mapped["role"] not in [e["rolearn"] for e in auth.roles]
     assert db.get_cluster("roles")["nodeRoles"] == []
@@ -138,12 +174,19 @@ def test_node_roles_are_mapped_and_unmapped(db: Store, clients: Clients, setting
 
 def test_a_failure_keeps_the_spec_and_frees_the_cluster(db: Store, clients: Clients, settings: Settings) -> None:
     cluster_id = live_cluster(db, clients, "oops", "web")
-    started = nodegroups.request_add(db, sfn(), settings, "oops", {"name": "gpu"}, "me")
+    started = nodegroups.request_add(step_context(db=db, settings=settings), "oops", {"name": "gpu"}, "me")
     error = {"Error": "StackFailed", "Cause": json.dumps({"stackName": "s", "reason": "no capacity"})}
 
     with pytest.raises(ConflictError):
-        nodegroups.finish(db, "oops", cluster_id, "another-operation")
-    nodegroups.record_failure(db, "oops", cluster_id, started["operation"]["id"], error)
+        nodegroups.finish(
+            step_context(db=db), steps.OperationStep(name="oops", clusterId=cluster_id, operationId="another-operation")
+        )
+    nodegroups.record_failure(
+        step_context(db=db),
+        steps.FailedOperationStep(
+            name="oops", clusterId=cluster_id, operationId=started["operation"]["id"], error=error
+        ),
+    )
 
     record = db.get_cluster("oops")
     assert [g["name"] for g in record["spec"]["managedNodeGroups"]] == ["web"]

@@ -11,14 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from chalicelib import clusters, leases, store
-from chalicelib.errors import SpecValidationError
-from chalicelib.settings import get_settings
-from tests.functional.helpers import given_a_requested_cluster
+from chalicelib.aws import store
+from chalicelib.model import steps
+from chalicelib.model.errors import SpecValidationError
+from chalicelib.model.settings import get_settings
+from chalicelib.operations import create, leases
+from tests.functional.helpers import given_a_requested_cluster, step_context
 
 if TYPE_CHECKING:
-    from chalicelib.settings import Settings
-    from chalicelib.store import Store
+    from chalicelib.aws.store import Store
+    from chalicelib.model.settings import Settings
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -42,7 +44,10 @@ class Recorder:
 
 def active(db: Store, name: str, **body: Any) -> dict[str, Any]:
     record = given_a_requested_cluster(db, {"name": name, **body}, now=T0)
-    clusters.mark_active(db, get_settings(), name, record["clusterId"], {})
+    create.mark_active(
+        step_context(db=db, settings=get_settings()),
+        steps.ClusterStackDone(name=name, clusterId=record["clusterId"], clusterStack={"outputs": {}}),
+    )
     return db.get_cluster(name)
 
 

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 
-from chalicelib import slackapp
-from chalicelib.settings import get_settings
+from chalicelib.handlers import slack_routes as slackapp
+from chalicelib.model.settings import get_settings
 from local.slack import sign
 
 if TYPE_CHECKING:
-    from chalicelib.store import Store
+    from chalicelib.aws.store import Store
 
 REGION = "us-west-2"
 BODY = b"command=%2Feks&text=list&team_id=T1&user_id=U1"

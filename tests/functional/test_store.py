@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from chalicelib import store
-from chalicelib.errors import BadRequestError, ConflictError, NotFoundError
+from chalicelib.aws import store
+from chalicelib.model.errors import BadRequestError, ConflictError, NotFoundError
 
 if TYPE_CHECKING:
-    from chalicelib.store import Store
+    from chalicelib.aws.store import Store
 
 
 def _record(name: str, cluster_id: str | None = None) -> dict[str, Any]:
@@ -156,3 +156,24 @@ def test_given_a_deleted_name_taken_by_another_owner_then_it_counts_for_the_new_
     db.create_cluster({**_record("shared", "new"), "owner": "bob"})
 
     assert (db.count_owned("alice"), db.count_owned("bob")) == (0, 1)
+
+
+def test_an_update_without_an_event_is_one_conditional_write_and_with_one_a_transaction(db: Store) -> None:
+    db.create_cluster(_record("solo", "id-1"))
+    calls: list[str] = []
+    db._ddb.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
+
+    db.update_cluster("solo", "id-1", {"phase": "ONE"})
+    db.update_cluster("solo", "id-1", {"phase": "TWO"}, event=("PHASE", "two"))
+
+    assert calls == ["UpdateItem", "TransactWriteItems"]
+    assert db.get_cluster("solo")["phase"] == "TWO"
+    assert [e["type"] for e in db.list_events("solo", "id-1")] == ["REQUESTED", "PHASE"]
+
+
+def test_an_update_without_an_event_still_refuses_another_cluster_of_the_same_name(db: Store) -> None:
+    db.create_cluster(_record("solo", "id-1"))
+
+    with pytest.raises(ConflictError, match="changed meanwhile"):
+        db.update_cluster("solo", "an-earlier-cluster", {"phase": "STALE"})
+    assert "phase" not in db.get_cluster("solo")

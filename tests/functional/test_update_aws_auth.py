@@ -8,13 +8,16 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
-from chalicelib import access, awsauth, clusters, kubeauth
-from chalicelib.settings import get_settings
-from tests.functional.helpers import given_a_requested_cluster
+from chalicelib.kube import awsauth
+from chalicelib.kube import client as kubeauth
+from chalicelib.model import steps
+from chalicelib.model.settings import get_settings
+from chalicelib.operations import access, create
+from tests.functional.helpers import given_a_requested_cluster, step_context
 
 if TYPE_CHECKING:
-    from chalicelib.aws import Clients
-    from chalicelib.store import Store
+    from chalicelib.aws.clients import Clients
+    from chalicelib.aws.store import Store
 
 REGION = "us-east-2"
 DEV = "arn:aws:iam::123456789012:role/Dev"
@@ -31,11 +34,18 @@ def built(db: Store, clients: Clients, kube: dict[tuple[str, str], Any]) -> dict
     }
     record = given_a_requested_cluster(db, body)
     cid = record["clusterId"]
-    clusters.create_cluster_stack(db, clients, "authz", cid)
+    create.create_cluster_stack(step_context(db=db, clients=clients), steps.ClusterStep(name="authz", clusterId=cid))
     states = []
     for group in ("a", "b"):
-        ref = clusters.create_nodegroup_stack(db, clients, "authz", cid, group)
-        states.append(clusters.describe_stack(db, clients, get_settings(), "authz", cid, REGION, ref))
+        ref = create.create_nodegroup_stack(
+            step_context(db=db, clients=clients), steps.NodegroupStep(name="authz", clusterId=cid, nodegroup=group)
+        )
+        states.append(
+            create.describe_stack(
+                step_context(db=db, clients=clients, settings=get_settings()),
+                steps.StackStep(name="authz", clusterId=cid, region=REGION, stack=ref),
+            )
+        )
     assert (REGION, "authz") in kube
     return {"clusterId": cid, "nodegroupStacks": states}
 
@@ -50,7 +60,10 @@ def aws_auth(clients: Clients) -> dict[str, Any]:
 def test_node_roles_and_requested_identities_are_mapped(db: Store, clients: Clients, built: dict[str, Any]) -> None:
     clusters_roles = access.node_roles(built["nodegroupStacks"])
 
-    access.configure_cluster_access(db, clients, "authz", built["clusterId"], built["nodegroupStacks"])
+    access.configure_cluster_access(
+        step_context(db=db, clients=clients),
+        steps.NodegroupStacksDone(name="authz", clusterId=built["clusterId"], nodegroupStacks=built["nodegroupStacks"]),
+    )
 
     mapped = aws_auth(clients)["mapRoles"]
     assert [m["rolearn"] for m in mapped] == [*clusters_roles, DEV]
@@ -60,21 +73,33 @@ def test_node_roles_and_requested_identities_are_mapped(db: Store, clients: Clie
 
 
 def test_a_retried_step_maps_nothing_twice(db: Store, clients: Clients, built: dict[str, Any]) -> None:
-    access.configure_cluster_access(db, clients, "authz", built["clusterId"], built["nodegroupStacks"])
-    access.configure_cluster_access(db, clients, "authz", built["clusterId"], built["nodegroupStacks"])
+    access.configure_cluster_access(
+        step_context(db=db, clients=clients),
+        steps.NodegroupStacksDone(name="authz", clusterId=built["clusterId"], nodegroupStacks=built["nodegroupStacks"]),
+    )
+    access.configure_cluster_access(
+        step_context(db=db, clients=clients),
+        steps.NodegroupStacksDone(name="authz", clusterId=built["clusterId"], nodegroupStacks=built["nodegroupStacks"]),
+    )
 
     assert len(aws_auth(clients)["mapRoles"]) == 3
 
 
 def test_parallel_edits_through_the_task_are_all_kept(db: Store, clients: Clients, built: dict[str, Any]) -> None:
-    access.configure_cluster_access(db, clients, "authz", built["clusterId"], built["nodegroupStacks"])
+    access.configure_cluster_access(
+        step_context(db=db, clients=clients),
+        steps.NodegroupStacksDone(name="authz", clusterId=built["clusterId"], nodegroupStacks=built["nodegroupStacks"]),
+    )
     arns = [f"arn:aws:iam::123456789012:role/Team{i}" for i in range(12)]
     errors: list[Exception] = []
 
     def add(arn: str) -> None:
         try:
             change = {"action": access.ADD, "arn": arn, "groups": ["team"]}
-            access.apply_access_change(db, clients, "authz", built["clusterId"], REGION, change)
+            access.apply_access_change(
+                step_context(db=db, clients=clients),
+                steps.AccessChangeStep(name="authz", clusterId=built["clusterId"], region=REGION, change=change),
+            )
         except Exception as exc:  # collected and asserted below
             errors.append(exc)
 
@@ -93,7 +118,10 @@ def test_parallel_edits_through_the_task_are_all_kept(db: Store, clients: Client
 def test_a_concurrent_writer_between_read_and_write_is_not_lost(
     db: Store, clients: Clients, built: dict[str, Any]
 ) -> None:
-    access.configure_cluster_access(db, clients, "authz", built["clusterId"], built["nodegroupStacks"])
+    access.configure_cluster_access(
+        step_context(db=db, clients=clients),
+        steps.NodegroupStacksDone(name="authz", clusterId=built["clusterId"], nodegroupStacks=built["nodegroupStacks"]),
+    )
     kube = access.connect(clients, REGION, "authz")
     calls = {"n": 0}
 
@@ -117,23 +145,38 @@ def test_a_concurrent_writer_between_read_and_write_is_not_lost(
 
 
 def test_removing_a_node_role_through_the_task_is_refused(db: Store, clients: Clients, built: dict[str, Any]) -> None:
-    access.configure_cluster_access(db, clients, "authz", built["clusterId"], built["nodegroupStacks"])
+    access.configure_cluster_access(
+        step_context(db=db, clients=clients),
+        steps.NodegroupStacksDone(name="authz", clusterId=built["clusterId"], nodegroupStacks=built["nodegroupStacks"]),
+    )
     node_role = db.get_cluster("authz")["nodeRoles"][0]
 
     with pytest.raises(awsauth.ProtectedMappingError):
         change = {"action": access.REMOVE, "arn": node_role}
-        access.apply_access_change(db, clients, "authz", built["clusterId"], REGION, change)
+        access.apply_access_change(
+            step_context(db=db, clients=clients),
+            steps.AccessChangeStep(name="authz", clusterId=built["clusterId"], region=REGION, change=change),
+        )
     assert node_role in {m["rolearn"] for m in aws_auth(clients)["mapRoles"]}
 
 
 def test_a_retried_removal_whose_first_attempt_removed_the_mapping_is_done(
     db: Store, clients: Clients, built: dict[str, Any]
 ) -> None:
-    access.configure_cluster_access(db, clients, "authz", built["clusterId"], built["nodegroupStacks"])
+    access.configure_cluster_access(
+        step_context(db=db, clients=clients),
+        steps.NodegroupStacksDone(name="authz", clusterId=built["clusterId"], nodegroupStacks=built["nodegroupStacks"]),
+    )
     change = {"action": access.REMOVE, "arn": DEV}
-    access.apply_access_change(db, clients, "authz", built["clusterId"], REGION, change)
+    access.apply_access_change(
+        step_context(db=db, clients=clients),
+        steps.AccessChangeStep(name="authz", clusterId=built["clusterId"], region=REGION, change=change),
+    )
 
-    again = access.apply_access_change(db, clients, "authz", built["clusterId"], REGION, change, retried=True)
+    again = access.apply_access_change(
+        step_context(db=db, clients=clients),
+        steps.AccessChangeStep(name="authz", clusterId=built["clusterId"], region=REGION, change=change, retryCount=1),
+    )
 
     assert DEV not in {m["rolearn"] for m in again["mapRoles"]}
     assert DEV not in {m["rolearn"] for m in aws_auth(clients)["mapRoles"]}
@@ -142,8 +185,14 @@ def test_a_retried_removal_whose_first_attempt_removed_the_mapping_is_done(
 def test_removing_a_mapping_that_is_not_there_fails_on_the_first_attempt(
     db: Store, clients: Clients, built: dict[str, Any]
 ) -> None:
-    access.configure_cluster_access(db, clients, "authz", built["clusterId"], built["nodegroupStacks"])
+    access.configure_cluster_access(
+        step_context(db=db, clients=clients),
+        steps.NodegroupStacksDone(name="authz", clusterId=built["clusterId"], nodegroupStacks=built["nodegroupStacks"]),
+    )
 
     with pytest.raises(awsauth.MappingNotFoundError):
         change = {"action": access.REMOVE, "arn": "arn:aws:iam::123456789012:role/Nobody"}
-        access.apply_access_change(db, clients, "authz", built["clusterId"], REGION, change)
+        access.apply_access_change(
+            step_context(db=db, clients=clients),
+            steps.AccessChangeStep(name="authz", clusterId=built["clusterId"], region=REGION, change=change),
+        )

@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 
-from chalicelib import clusters, store, workflow
-from chalicelib.errors import WorkflowStartError
-from chalicelib.settings import Settings
-from chalicelib.spec import ClusterSpec
+from chalicelib.aws import store, workflow
+from chalicelib.model.errors import WorkflowStartError
+from chalicelib.model.settings import Settings
+from chalicelib.model.spec import ClusterSpec
+from chalicelib.operations import create
+from tests.functional.helpers import step_context
 
 if TYPE_CHECKING:
-    from chalicelib.store import Store
+    from chalicelib.aws.store import Store
 
 PASS = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
 ROLE = "arn:aws:iam::123456789012:role/sfn"
@@ -40,7 +42,9 @@ def test_a_request_records_the_cluster_and_its_execution(db: Store) -> None:
     sfn = boto3.client("stepfunctions", region_name="us-west-2")
     settings = Settings(table_name="", create_state_machine_arn=_machine(), poll_scale=1.0)
 
-    record = clusters.request_create(ClusterSpec.model_validate({"name": "mz"}), "me", db, sfn, settings)
+    record = create.request_create(
+        step_context(db=db, settings=settings), ClusterSpec.model_validate({"name": "mz"}), "me"
+    )
 
     stored = db.get_cluster("mz")
     assert stored["executionArn"] == record["executionArn"]
@@ -55,12 +59,13 @@ def test_a_request_records_the_cluster_and_its_execution(db: Store) -> None:
 
 
 def test_a_workflow_that_cannot_start_leaves_a_failed_record(db: Store) -> None:
-    sfn = boto3.client("stepfunctions", region_name="us-west-2")
     missing = "arn:aws:states:us-west-2:123456789012:stateMachine:missing"
     settings = Settings(table_name="", create_state_machine_arn=missing, poll_scale=1.0)
 
     with pytest.raises(WorkflowStartError):
-        clusters.request_create(ClusterSpec.model_validate({"name": "stuck"}), "me", db, sfn, settings)
+        create.request_create(
+            step_context(db=db, settings=settings), ClusterSpec.model_validate({"name": "stuck"}), "me"
+        )
 
     stored = db.get_cluster("stuck")
     assert stored["status"] == store.FAILED

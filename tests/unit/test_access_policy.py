@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import access, policy
-from chalicelib.errors import ForbiddenError
-from chalicelib.settings import Settings
-from chalicelib.spec import IdentityMapping
+from chalicelib.model import policy
+from chalicelib.model.errors import ForbiddenError
+from chalicelib.model.settings import Settings
+from chalicelib.model.spec import IdentityMapping
+from chalicelib.operations import access
 
 ADMIN = IdentityMapping.model_validate({"arn": "arn:aws:iam::123456789012:role/A", "groups": ["system:masters"]})
 READER = IdentityMapping.model_validate({"arn": "arn:aws:iam::123456789012:role/R", "groups": ["readers"]})

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from chalicelib import awsauth
-from chalicelib.spec import IdentityMapping
+from chalicelib.kube import awsauth
+from chalicelib.model.spec import IdentityMapping
 
 NODE_ROLE = "arn:aws:iam::123456789012:role/eksctl-mz-nodegroup-ng-NodeInstanceRole-ABC"
 DEV = "arn:aws:iam::123456789012:role/Dev"

@@ -11,12 +11,14 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib import clusterconfig, templates
-from chalicelib.errors import BadRequestError, SpecValidationError
-from chalicelib.spec import ClusterSpec
+from chalicelib.cfn import templates
+from chalicelib.model import clusterconfig
+from chalicelib.model.errors import BadRequestError, SpecValidationError
+from chalicelib.model.spec import ClusterSpec
 from tests.unit.test_templates import ZONES, all_templates, cfn_lint, resources_of_type
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
+# Copies of eksctl example files, each headed by its source and licence.
+EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "clusterconfigs"
 # Each example file and exactly the fields it uses that are not supported (and why).
 EXPECTED_UNSUPPORTED = {
     "eksctl-01-simple-cluster.yaml": ["nodeGroups"],
@@ -43,7 +45,9 @@ def config(**fields: Any) -> bytes:
 
 
 def test_every_example_file_is_listed() -> None:
-    assert sorted(p.name for p in EXAMPLES.glob("*.yaml")) == sorted(EXPECTED_UNSUPPORTED)
+    found = sorted(p.name for p in EXAMPLES.glob("*.yaml"))
+    assert found, f"no example files in {EXAMPLES}"
+    assert found == sorted(EXPECTED_UNSUPPORTED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_UNSUPPORTED))

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 
-from chalicelib import kubeauth
+from chalicelib.kube import token as kubeauth
 
 
 def _decode(token: str) -> str:

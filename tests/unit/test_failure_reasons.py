@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from chalicelib.clusters import explain_error
+from chalicelib.operations.failures import explain_error
 
 
 def test_a_failed_stack_gives_its_first_failed_resource_and_reason() -> None:

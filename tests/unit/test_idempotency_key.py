@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from chalicelib import idempotency
-from chalicelib.errors import SpecValidationError
+from chalicelib.aws import idempotency
+from chalicelib.model.errors import SpecValidationError
 
 
 @pytest.mark.parametrize("key", ["", "has space", "x" * 129, "semi;colon", "ünï"])

@@ -1,15 +1,53 @@
-"""Names and tags come from one place and follow eksctl's conventions."""
+"""Names, tags and stack kinds come from one place and follow eksctl's conventions."""
 
 from __future__ import annotations
 
 import re
 
-from chalicelib import naming
+import pytest
+
+from chalicelib.cfn import kinds, stacks
+from chalicelib.model import naming
 
 
 def test_stack_names_are_eksctls() -> None:
     assert naming.cluster_stack_name("mz") == "eksctl-mz-cluster"
     assert naming.nodegroup_stack_name("mz", "ng-1") == "eksctl-mz-nodegroup-ng-1"
+
+
+def test_each_kind_names_its_stacks_through_naming() -> None:
+    assert kinds.CLUSTER.stack_name("mz") == naming.cluster_stack_name("mz")
+    assert kinds.NODEGROUP.stack_name("mz", "ng-1") == naming.nodegroup_stack_name("mz", "ng-1")
+    with pytest.raises(ValueError, match="member"):
+        kinds.NODEGROUP.stack_name("mz")
+
+
+def test_kind_names_are_the_strings_records_and_payloads_already_hold() -> None:
+    assert (kinds.CLUSTER.name, kinds.NODEGROUP.name) == ("cluster", "nodegroup")
+    assert (stacks.KIND_CLUSTER, stacks.KIND_NODEGROUP) == ("cluster", "nodegroup")
+
+
+def test_the_registry_finds_every_kind_by_its_name() -> None:
+    assert all(kinds.kind(name) is kind and kind.name == name for name, kind in kinds.KINDS.items())
+    assert kinds.kind("nodegroup") is kinds.NODEGROUP
+
+
+def test_an_unknown_kind_is_a_clear_error() -> None:
+    with pytest.raises(kinds.UnknownStackKindError, match=r"unknown stack kind 'fargate'.*cluster, nodegroup"):
+        kinds.kind("fargate")
+
+
+def test_node_groups_are_deleted_before_the_cluster_stack() -> None:
+    assert kinds.NODEGROUP.delete_order < kinds.CLUSTER.delete_order
+    assert max(kinds.KINDS.values(), key=lambda k: k.delete_order) is kinds.CLUSTER
+
+
+def test_a_stack_name_tells_its_kind_only_for_that_cluster() -> None:
+    assert kinds.by_stack_name("mz", "eksctl-mz-cluster") is kinds.CLUSTER
+    assert kinds.by_stack_name("mz", "eksctl-mz-nodegroup-a") is kinds.NODEGROUP
+    assert kinds.by_stack_name("mz", "eksctl-mzz-cluster") is None
+    assert kinds.by_stack_name("mz", "eksctl-mz-nodegroup-") is None
+    assert kinds.by_stack_name("mz", "eksctl-other-cluster") is None
 
 
 def test_execution_names_are_deterministic_and_within_step_functions_rules() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from chalice.app import Blueprint, Chalice
 
-from chalicelib import openapi
+from chalicelib.handlers import openapi
 
 
 def test_every_platform_route_is_described_from_the_real_app() -> None:
@@ -37,3 +37,15 @@ def test_a_route_without_a_description_is_refused() -> None:
 
     with pytest.raises(KeyError, match="mystery"):
         openapi.document(app.routes)
+
+
+def test_every_route_that_changes_something_takes_an_idempotency_key_and_reads_do_not() -> None:
+    """The flag comes from the route's own decorator: a change route without it loses retries' safety."""
+    from app import app
+
+    document = openapi.document(app.routes)
+
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            takes_key = "Idempotency-Key" in [p["name"] for p in operation["parameters"]]
+            assert takes_key == (method != "get"), f"{method} {path}"

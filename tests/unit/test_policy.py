@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib import policy, settings
-from chalicelib.errors import ForbiddenError, SpecValidationError
-from chalicelib.settings import Settings
-from chalicelib.spec import ClusterSpec
+from chalicelib.model import policy, settings
+from chalicelib.model.errors import ForbiddenError, SpecValidationError
+from chalicelib.model.settings import Settings
+from chalicelib.model.spec import ClusterSpec
 
 CALLER = "arn:aws:iam::123456789012:role/dev"
 OPEN = Settings(table_name="t", create_state_machine_arn="", poll_scale=1.0)

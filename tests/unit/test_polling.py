@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import stacks
+from chalicelib.cfn import kinds, stacks
 
 
 def test_a_new_cluster_stack_is_not_polled_before_it_could_finish() -> None:
@@ -29,6 +29,26 @@ def test_polls_per_cluster_stay_bounded_over_the_reported_durations() -> None:
         elapsed += stacks.next_wait_seconds(stacks.KIND_CLUSTER, elapsed)
         looks += 1
     assert looks <= 25
+
+
+def test_each_kind_is_polled_on_its_own_create_schedule() -> None:
+    for kind in kinds.KINDS.values():
+        earliest, interval = kind.create_schedule
+        assert stacks.next_wait_seconds(kind.name, elapsed=earliest - 30) == 30
+        assert stacks.next_wait_seconds(kind.name, elapsed=earliest + 1) == interval
+
+
+def test_a_deletion_waits_by_its_kinds_delete_schedule_not_the_create_one() -> None:
+    schedule = kinds.CLUSTER.delete_schedule
+
+    assert schedule != kinds.CLUSTER.create_schedule
+    assert stacks.wait_seconds(schedule, elapsed=0) == schedule.earliest
+    assert stacks.wait_seconds(schedule, elapsed=schedule.earliest) == schedule.interval
+
+
+def test_an_unknown_kind_has_no_schedule_to_guess() -> None:
+    with pytest.raises(kinds.UnknownStackKindError, match="'fargate'"):
+        stacks.next_wait_seconds("fargate", elapsed=0)
 
 
 @pytest.mark.parametrize(

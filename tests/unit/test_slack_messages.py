@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from chalicelib import slack
-from chalicelib.spec import ClusterSpec
+from chalicelib.model import slack
+from chalicelib.model.spec import ClusterSpec
 
 
 @pytest.mark.parametrize(

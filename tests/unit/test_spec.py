@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from chalicelib import naming
-from chalicelib.spec import ClusterSpec, describe_errors, field_path
+from chalicelib.model import naming
+from chalicelib.model.spec import ClusterSpec
+from chalicelib.model.validation import describe_errors, field_path
 
 
 def errors_of(body: dict[str, Any]) -> dict[str, str]:

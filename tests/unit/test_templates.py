@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from cfnlint.api import ManualArgs, lint
 
-from chalicelib import naming, templates
-from chalicelib.spec import ClusterSpec
+from chalicelib.cfn import templates
+from chalicelib.model import naming
+from chalicelib.model.spec import ClusterSpec
 
 ZONES = ["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"]
 
@@ -236,7 +237,7 @@ def test_building_is_deterministic() -> None:
 
 
 def test_templates_import_no_aws_sdk() -> None:
-    code = "import sys, chalicelib.templates; print('boto3' in sys.modules or 'botocore' in sys.modules)"
+    code = "import sys, chalicelib.cfn.templates; print('boto3' in sys.modules or 'botocore' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -1,0 +1,321 @@
+"""Cluster records and their event timelines in one DynamoDB table (layout: table.py).
+
+Every write that could race is conditional: creation on the name being free,
+updates on the clusterId they were made for, so a stale workflow can never
+overwrite a newer cluster of the same name.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.aws.table import (
+    INDEX_BY_NAME,
+    INDEX_BY_OWNER,
+    INDEX_BY_REAP_AT,
+    KIND_CLUSTER,
+    META,
+    OWNER_KEYS,
+    PRIVATE_KEYS,
+    REAPABLE,
+    TABLE_DEFINITION,
+    TTL_ATTRIBUTE,
+    RecordUpdate,
+    decode_token,
+    encode_token,
+    from_item,
+    owner_pk,
+    pk,
+    public_record,
+    to_item,
+)
+from chalicelib.model.errors import ConflictError, NotFoundError
+from chalicelib.model.record import ACTIVE, CREATING, DELETE_FAILED, DELETED, DELETING, FAILED
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+# The store's users read the statuses and the table's layout from here.
+__all__ = [
+    "ACTIVE",
+    "CREATING",
+    "DELETED",
+    "DELETE_FAILED",
+    "DELETING",
+    "FAILED",
+    "OWNER_KEYS",
+    "REAPABLE",
+    "TABLE_DEFINITION",
+    "TTL_ATTRIBUTE",
+    "Store",
+    "from_item",
+    "utcnow",
+]
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Store:
+    """DynamoDB access for cluster records. Takes a client; owns no connection."""
+
+    def __init__(self, client: Any, table: str, clock: Callable[[], str] = utcnow) -> None:
+        self._ddb = client
+        self._table = table
+        self._now = clock
+
+    # -- records ---------------------------------------------------------------
+
+    def create_cluster(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Write a new record; ConflictError if the name is held by a live cluster."""
+        now = self._now()
+        item = {
+            **record,
+            "pk": pk(record["name"]),
+            "sk": META,
+            "gsi1pk": KIND_CLUSTER,
+            "gsi1sk": record["name"],
+            **({"gsi3pk": owner_pk(record["owner"]), "gsi3sk": record["name"]} if record.get("owner") else {}),
+            "createdAt": now,
+            "updatedAt": now,
+        }
+        event = self._event_item(record["name"], record["clusterId"], "REQUESTED", "Cluster requested", now)
+        values = to_item({":reusable": DELETED})
+        try:
+            self._ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": to_item(item),
+                            "ConditionExpression": "attribute_not_exists(pk) OR #status = :reusable",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": values,
+                        }
+                    },
+                    {"Put": {"TableName": self._table, "Item": to_item(event)}},
+                ]
+            )
+        except self._ddb.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons") or [{}]
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
+                existing = self.find_cluster(record["name"])
+                raise ConflictError(
+                    f"cluster {record['name']!r} already exists",
+                    cluster=record["name"],
+                    status=(existing or {}).get("status"),
+                ) from None
+            raise
+        return public_record(item)
+
+    def find_cluster(self, name: str) -> dict[str, Any] | None:
+        resp = self._ddb.get_item(TableName=self._table, Key=to_item({"pk": pk(name), "sk": META}), ConsistentRead=True)
+        item = resp.get("Item")
+        return public_record(from_item(item)) if item else None
+
+    def get_cluster(self, name: str) -> dict[str, Any]:
+        record = self.find_cluster(name)
+        if record is None:
+            raise NotFoundError(f"cluster {name!r} not found", cluster=name)
+        return record
+
+    def list_clusters(self, limit: int = 50, next_token: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of clusters ordered by name, and the token for the next page."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": INDEX_BY_NAME,
+            "KeyConditionExpression": "gsi1pk = :kind",
+            "ExpressionAttributeValues": to_item({":kind": KIND_CLUSTER}),
+            "Limit": limit,
+        }
+        if next_token:
+            kwargs["ExclusiveStartKey"] = decode_token(next_token)
+        resp = self._ddb.query(**kwargs)
+        items = [public_record(from_item(i)) for i in resp.get("Items", [])]
+        last = resp.get("LastEvaluatedKey")
+        return items, (encode_token(last) if last else None)
+
+    def update_cluster(
+        self,
+        name: str,
+        cluster_id: str,
+        fields: dict[str, Any],
+        event: tuple[str, str] | None = None,
+        event_details: dict[str, Any] | None = None,
+        remove: tuple[str, ...] = (),
+        expect_status: tuple[str, ...] = (),
+        expect_operation: str | None = None,
+    ) -> None:
+        """Set top-level fields (dotted keys set nested map entries), with an optional event.
+
+        Conditional on the record still being the cluster `cluster_id`, so a
+        workflow left over from an earlier cluster of the same name cannot write;
+        and, when given, on the status being one of `expect_status` and the
+        running operation being `expect_operation`.
+        """
+        now = self._now()
+        update = (
+            RecordUpdate(self._table, name, cluster_id)
+            .set({**fields, "updatedAt": now})
+            .remove(remove)
+            .status_in(expect_status)
+            .operation_is(expect_operation)
+            .request()
+        )
+        changed = ConflictError(
+            f"cluster {name!r} changed meanwhile (another cluster, status or operation)",
+            cluster=name,
+            clusterId=cluster_id,
+        )
+        if not event:  # one conditional write; a transaction only when an event goes with it
+            try:
+                self._ddb.update_item(**update)
+            except self._ddb.exceptions.ConditionalCheckFailedException:
+                raise changed from None
+            return
+        kind, message = event
+        put = {
+            "TableName": self._table,
+            "Item": to_item(self._event_item(name, cluster_id, kind, message, now, event_details)),
+        }
+        try:
+            self._ddb.transact_write_items(TransactItems=[{"Update": update}, {"Put": put}])
+        except self._ddb.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons") or [{}]
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
+                raise changed from None
+            raise
+
+    def begin_operation(
+        self,
+        name: str,
+        operation: dict[str, Any],
+        fields: dict[str, Any],
+        supersedes: tuple[str, ...] = (),
+        remove: tuple[str, ...] = (),
+        expect_status: tuple[str, ...] = (),
+    ) -> dict[str, Any]:
+        """Make `operation` the cluster's one running operation, or ConflictError naming the running one.
+
+        Conditional in DynamoDB, so of two racing requests exactly one wins.
+        `supersedes` lists operation types this one may take over (delete takes
+        over a create: its workflow stops the create first).
+        """
+        record = self.get_cluster(name)
+        update = (
+            RecordUpdate(self._table, name, record["clusterId"])
+            .set({"operation": operation, "updatedAt": self._now(), **fields})
+            .remove(remove)
+            .no_operation_but(supersedes)
+            .status_in(expect_status)
+        )
+        try:
+            self._ddb.update_item(**update.request())
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            current = self.find_cluster(name) or {}
+            running = current.get("operation") or {}
+            if not running and expect_status and current.get("status") not in expect_status:
+                raise ConflictError(
+                    f"cluster {name!r} is {current.get('status')}", cluster=name, status=current.get("status")
+                ) from None
+            raise ConflictError(
+                f"cluster {name!r} is busy with a {running.get('type', 'another')} operation",
+                cluster=name,
+                operation={k: v for k, v in running.items() if k != "spec"},
+            ) from None
+        return {**record, **fields, "operation": operation}
+
+    def count_owned(self, owner: str) -> int:
+        """How many clusters `owner` holds that are not DELETED (a Query on the sparse `byOwner` index)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": INDEX_BY_OWNER,
+            "KeyConditionExpression": "gsi3pk = :owner",
+            "ExpressionAttributeValues": to_item({":owner": owner_pk(owner)}),
+            "Select": "COUNT",
+        }
+        count = 0
+        while True:
+            resp = self._ddb.query(**kwargs)
+            count += int(resp.get("Count", 0))
+            if "LastEvaluatedKey" not in resp:
+                return count
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def reapable(self, before: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Clusters whose reap time (lease end or idle deadline) is at or before `before`, soonest first."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": INDEX_BY_REAP_AT,
+            "KeyConditionExpression": "gsi2pk = :kind AND gsi2sk <= :before",
+            "ExpressionAttributeValues": to_item({":kind": REAPABLE, ":before": before}),
+        }
+        while len(items) < limit:
+            resp = self._ddb.query(**kwargs, Limit=limit - len(items))
+            items.extend(public_record(from_item(i)) for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return items
+
+    # -- once-only keys --------------------------------------------------------
+
+    def claim_once(self, key: str, ttl_seconds: int, now_epoch: int) -> bool:
+        """True the first time `key` is claimed; False for a repeat within its lifetime.
+
+        Items expire through the table's TTL attribute (`expiresAtEpoch`); until
+        DynamoDB removes them, an expired claim can be taken again.
+        """
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=to_item({"pk": f"ONCE#{key}", "sk": "ONCE", "expiresAtEpoch": now_epoch + ttl_seconds}),
+                ConditionExpression="attribute_not_exists(pk) OR expiresAtEpoch < :now",
+                ExpressionAttributeValues=to_item({":now": now_epoch}),
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    # -- timeline --------------------------------------------------------------
+
+    def _event_item(
+        self,
+        name: str,
+        cluster_id: str,
+        kind: str,
+        message: str,
+        at: str,
+        details: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "pk": pk(name),
+            "sk": f"EVENT#{cluster_id}#{at}#{uuid.uuid4().hex[:8]}",
+            "at": at,
+            "type": kind,
+            "message": message,
+            "details": details or None,
+        }
+
+    def add_event(self, name: str, cluster_id: str, kind: str, message: str, **details: Any) -> None:
+        item = self._event_item(name, cluster_id, kind, message, self._now(), details)
+        self._ddb.put_item(TableName=self._table, Item=to_item(item))
+
+    def list_events(self, name: str, cluster_id: str) -> list[dict[str, Any]]:
+        """The timeline of one cluster, oldest first."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": to_item({":pk": pk(name), ":prefix": f"EVENT#{cluster_id}#"}),
+        }
+        events: list[dict[str, Any]] = []
+        while True:
+            resp = self._ddb.query(**kwargs)
+            events.extend({k: v for k, v in from_item(i).items() if k not in PRIVATE_KEYS} for i in resp["Items"])
+            if "LastEvaluatedKey" not in resp:
+                return events
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]

@@ -1,0 +1,42 @@
+"""Step Functions: start workflow executions under deterministic names."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.model import naming
+
+OPERATION_CREATE = "create"
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+
+
+def start(
+    sfn: Any, state_machine_arn: str, operation: str, cluster: str, operation_id: str, payload: dict[str, Any]
+) -> str:
+    """Start (or find) the execution for one operation; returns its ARN.
+
+    The name is derived from the operation id, so calling this twice for the
+    same operation never launches a second workflow: Step Functions refuses the
+    duplicate name and we return the execution that is already there.
+    """
+    name = naming.execution_name(operation, cluster, operation_id)
+    try:
+        resp = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))
+        return str(resp["executionArn"])
+    except sfn.exceptions.ExecutionAlreadyExists:
+        return execution_arn(state_machine_arn, name)
+
+
+def create_input(record: dict[str, Any]) -> dict[str, Any]:
+    """The create workflow's input: identifiers only; tasks read the spec from the record."""
+    spec = record["spec"]
+    return {
+        "name": record["name"],
+        "clusterId": record["clusterId"],
+        "region": spec["region"],
+        "nodegroups": [ng["name"] for ng in spec["managedNodeGroups"]],
+    }

@@ -1,0 +1,163 @@
+"""The control plane resource sets: the EKS cluster, its OIDC provider, add-ons and access entries.
+
+Mirrors eksctl's `cluster.go` in `pkg/cfn/builder`: the AWS::EKS::Cluster with its
+logging, network and access settings, then what hangs off it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.cfn.template import (
+    OUTPUT_ARN,
+    OUTPUT_CA,
+    OUTPUT_CLUSTER_NAME,
+    OUTPUT_ENDPOINT,
+    OUTPUT_OIDC_PROVIDER_ARN,
+    Ref,
+    Template,
+    get_att,
+    logical_name,
+)
+
+if TYPE_CHECKING:
+    from chalicelib.cfn.vpc import Network
+    from chalicelib.model.spec import AccessConfigSpec, AccessEntrySpec, AddonSpec, ClusterSpec
+
+# The EKS access policy the service's own roles hold on every cluster.
+CLUSTER_ADMIN_POLICY = "arn:${AWS::Partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+
+def add_control_plane(
+    t: Template,
+    spec: ClusterSpec,
+    network: Network,
+    security_group: Ref,
+    service_role_arn: dict[str, list[str]],
+    service_roles: tuple[str, ...],
+) -> Ref:
+    """Add the AWS::EKS::Cluster; export its name, endpoint, CA and ARN; return a Ref to it."""
+    endpoints = spec.vpc.cluster_endpoints
+    vpc_config: dict[str, Any] = {
+        "SecurityGroupIds": [security_group],
+        "SubnetIds": network.public + network.private,
+        "EndpointPublicAccess": endpoints.public_access,
+        "EndpointPrivateAccess": endpoints.private_access,
+    }
+    if spec.vpc.public_access_cid_rs and endpoints.public_access:
+        vpc_config["PublicAccessCidrs"] = list(spec.vpc.public_access_cid_rs)
+    properties: dict[str, Any] = {
+        "Name": spec.name,
+        "Version": spec.version,
+        "RoleArn": service_role_arn,
+        "ResourcesVpcConfig": vpc_config,
+        "Tags": t.tag_list(),
+    }
+    if spec.cloud_watch and spec.cloud_watch.cluster_logging.enable_types:
+        enabled = [{"Type": kind} for kind in spec.cloud_watch.cluster_logging.enable_types]
+        properties["Logging"] = {"ClusterLogging": {"EnabledTypes": enabled}}
+    if spec.kubernetes_network_config and spec.kubernetes_network_config.service_ipv4_cidr:
+        properties["KubernetesNetworkConfig"] = {"ServiceIpv4Cidr": spec.kubernetes_network_config.service_ipv4_cidr}
+    access = spec.access_config
+    if access:
+        properties["AccessConfig"] = {
+            "AuthenticationMode": access.authentication_mode,
+            "BootstrapClusterCreatorAdminPermissions": access.bootstrap_cluster_creator_admin_permissions,
+        }
+    elif service_roles:  # the service's access entries need the API mode; the rest stays EKS's default
+        properties["AccessConfig"] = {
+            "AuthenticationMode": "API_AND_CONFIG_MAP",
+            "BootstrapClusterCreatorAdminPermissions": True,
+        }
+    cluster = t.new_resource("ControlPlane", "AWS::EKS::Cluster", properties)
+    t.add_output(OUTPUT_CLUSTER_NAME, cluster, export=True)
+    for output, attribute in (
+        (OUTPUT_ENDPOINT, "Endpoint"),
+        (OUTPUT_CA, "CertificateAuthorityData"),
+        (OUTPUT_ARN, "Arn"),
+    ):
+        t.add_output(output, get_att("ControlPlane", attribute), export=True)
+    return cluster
+
+
+def add_oidc_provider(t: Template) -> None:
+    """Add the IAM OIDC provider for the cluster's issuer (IAM roles for service accounts); export its ARN."""
+    provider = t.new_resource(
+        "OIDCProvider",
+        "AWS::IAM::OIDCProvider",
+        {
+            "Url": get_att("ControlPlane", "OpenIdConnectIssuerUrl"),
+            "ClientIdList": ["sts.amazonaws.com"],
+            "Tags": t.tag_list(),
+        },
+    )
+    t.add_output(OUTPUT_OIDC_PROVIDER_ARN, provider, export=True)
+
+
+def add_addons(t: Template, addons: list[AddonSpec], cluster: Ref) -> None:
+    """Add one AWS::EKS::Addon per requested add-on; without a version (or `latest`) EKS picks its default."""
+    for addon in addons:
+        properties: dict[str, Any] = {
+            "ClusterName": cluster,
+            "AddonName": addon.name,
+            "ResolveConflicts": "OVERWRITE",
+            "Tags": t.tag_list(),
+        }
+        if addon.version and addon.version != "latest":
+            properties["AddonVersion"] = addon.version
+        t.new_resource(f"Addon{logical_name(addon.name)}", "AWS::EKS::Addon", properties)
+
+
+def add_access_entries(
+    t: Template, access: AccessConfigSpec | None, service_roles: tuple[str, ...], cluster: Ref
+) -> None:
+    """Add the requested access entries, then a cluster-admin entry for each of the service's own roles.
+
+    The service's roles are those of its functions that speak to Kubernetes: with these
+    entries they reach the cluster, whoever created it.
+    """
+    requested = access.access_entries if access else []
+    for index, entry in enumerate(requested):
+        t.new_resource(f"AccessEntry{index + 1}", "AWS::EKS::AccessEntry", _access_entry(t, entry, cluster))
+    named = {entry.principal_arn for entry in requested}
+    # A principal has one access entry: a role the request already names keeps the request's.
+    for index, role in enumerate(r for r in service_roles if r not in named):
+        t.new_resource(
+            f"ServiceAccessEntry{index + 1}",
+            "AWS::EKS::AccessEntry",
+            {
+                "ClusterName": cluster,
+                "PrincipalArn": role,
+                "Type": "STANDARD",
+                "AccessPolicies": [
+                    {"PolicyArn": {"Fn::Sub": CLUSTER_ADMIN_POLICY}, "AccessScope": {"Type": "cluster"}}
+                ],
+                "Tags": t.tag_list(),
+            },
+        )
+
+
+def _access_entry(t: Template, entry: AccessEntrySpec, cluster: Ref) -> dict[str, Any]:
+    """The properties of a requested access entry."""
+    properties: dict[str, Any] = {
+        "ClusterName": cluster,
+        "PrincipalArn": entry.principal_arn,
+        "Type": "STANDARD",
+        "Tags": t.tag_list(),
+    }
+    if entry.kubernetes_groups:
+        properties["KubernetesGroups"] = list(entry.kubernetes_groups)
+    if entry.kubernetes_username:
+        properties["Username"] = entry.kubernetes_username
+    if entry.access_policies:
+        properties["AccessPolicies"] = [
+            {
+                "PolicyArn": policy.policy_arn,
+                "AccessScope": {
+                    "Type": policy.access_scope.type,
+                    **({"Namespaces": policy.access_scope.namespaces} if policy.access_scope.namespaces else {}),
+                },
+            }
+            for policy in entry.access_policies
+        ]
+    return properties

@@ -1,0 +1,133 @@
+"""The managed node group resource set: AWS::EKS::Nodegroup and, when it needs one, its launch template.
+
+Mirrors eksctl's `managed_nodegroup.go` and `managed_launch_template.go` in
+`pkg/cfn/builder`: subnets come from the cluster stack's exports.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.cfn.template import (
+    OUTPUT_NODEGROUP_NAME,
+    OUTPUT_SUBNETS_PRIVATE,
+    OUTPUT_SUBNETS_PUBLIC,
+    Template,
+    export_name,
+    get_att,
+    tag_list,
+)
+from chalicelib.model.spec import AMI_FAMILIES
+
+if TYPE_CHECKING:
+    from chalicelib.model.spec import ClusterSpec, NodegroupSpec
+
+# Graviton families end in "g" (m6g, c7g, t4g, r8g...) and need the ARM AMI.
+_ARM_FAMILY = re.compile(r"^[a-z]+\d+[a-z]*g[a-z]*\.")
+# Kubernetes taint effects as AWS::EKS::Nodegroup spells them.
+TAINT_EFFECT = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE", "NoExecute": "NO_EXECUTE"}
+
+
+def ami_type(instance_type: str, family: str = "AmazonLinux2023") -> str:
+    """The EKS AMI type of `family` for the processor of `instance_type`."""
+    x86, arm = AMI_FAMILIES[family]
+    return arm if _ARM_FAMILY.match(instance_type) else x86
+
+
+def add_managed_nodegroup(
+    t: Template, spec: ClusterSpec, nodegroup: NodegroupSpec, node_role_arn: dict[str, list[str]]
+) -> None:
+    """Add the node group (and its launch template if it needs one); output its name."""
+    properties: dict[str, Any] = {
+        "ClusterName": spec.name,
+        "NodegroupName": nodegroup.name,
+        "NodeRole": node_role_arn,
+        "Subnets": _subnets(spec, nodegroup),
+        "ScalingConfig": {
+            "MinSize": nodegroup.min_size,
+            "DesiredSize": nodegroup.desired_capacity,
+            "MaxSize": nodegroup.max_size,
+        },
+        "InstanceTypes": nodegroup.types,
+        "AmiType": ami_type(nodegroup.types[0], nodegroup.ami_family),
+        "CapacityType": "SPOT" if nodegroup.spot else "ON_DEMAND",
+        "DiskSize": nodegroup.volume_size,
+        "Tags": t.tags,  # AWS::EKS::Nodegroup takes a map, not a list
+    }
+    if nodegroup.labels:
+        properties["Labels"] = dict(nodegroup.labels)
+    if nodegroup.volume_type or nodegroup.max_pods_per_node:
+        # EKS takes the disk from the launch template then, never from DiskSize.
+        del properties["DiskSize"]
+        template = t.new_resource("LaunchTemplate", "AWS::EC2::LaunchTemplate", _launch_template(nodegroup, t.tags))
+        properties["LaunchTemplate"] = {
+            "Id": template,
+            "Version": get_att("LaunchTemplate", "LatestVersionNumber"),
+        }
+    if nodegroup.taints:
+        properties["Taints"] = [
+            {"Key": taint.key, **({"Value": taint.value} if taint.value else {}), "Effect": TAINT_EFFECT[taint.effect]}
+            for taint in nodegroup.taints
+        ]
+    if nodegroup.update_config:
+        update = nodegroup.update_config
+        properties["UpdateConfig"] = (
+            {"MaxUnavailable": update.max_unavailable}
+            if update.max_unavailable is not None
+            else {"MaxUnavailablePercentage": update.max_unavailable_percentage}
+        )
+    t.new_resource("ManagedNodeGroup", "AWS::EKS::Nodegroup", properties)
+    t.add_output(OUTPUT_NODEGROUP_NAME, get_att("ManagedNodeGroup", "NodegroupName"))
+
+
+def _subnets(spec: ClusterSpec, nodegroup: NodegroupSpec) -> Any:
+    """The cluster's exported public or private subnets: all of them, or those of the group's zones."""
+    kind = OUTPUT_SUBNETS_PRIVATE if nodegroup.private_networking else OUTPUT_SUBNETS_PUBLIC
+    if not nodegroup.availability_zones:
+        return {"Fn::Split": [",", {"Fn::ImportValue": export_name(spec.name, kind)}]}
+    # The cluster exports subnet N of each kind for its Nth zone.
+    cluster_zones = list(spec.availability_zones or [])
+    picked = [cluster_zones.index(zone) + 1 for zone in nodegroup.availability_zones]
+    return [{"Fn::ImportValue": export_name(spec.name, f"{kind}{index}")} for index in picked]
+
+
+def _node_user_data(nodegroup: NodegroupSpec) -> str | None:
+    """Settings the node's bootstrap reads, in the format its AMI family expects."""
+    if nodegroup.max_pods_per_node is None:
+        return None
+    if nodegroup.ami_family == "Bottlerocket":
+        return f"[settings.kubernetes]\nmax-pods = {nodegroup.max_pods_per_node}\n"
+    # AL2023's nodeadm reads a NodeConfig from a MIME part; EKS merges its own parts in.
+    return (
+        'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="//"\n\n'
+        "--//\nContent-Type: application/node.eks.aws\n\n"
+        "apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  kubelet:\n    config:\n"
+        f"      maxPods: {nodegroup.max_pods_per_node}\n\n--//--\n"
+    )
+
+
+def _launch_template(nodegroup: NodegroupSpec, tags: dict[str, str]) -> dict[str, Any]:
+    """The launch template's properties: the disk, IMDSv2, tags for what it launches, user data."""
+    # Bottlerocket keeps containers on its second (data) volume; the others on the root volume.
+    device = "/dev/xvdb" if nodegroup.ami_family == "Bottlerocket" else "/dev/xvda"
+    data: dict[str, Any] = {
+        "BlockDeviceMappings": [
+            {
+                "DeviceName": device,
+                "Ebs": {
+                    "VolumeSize": nodegroup.volume_size,
+                    "VolumeType": nodegroup.volume_type or "gp3",
+                    "Encrypted": True,
+                },
+            }
+        ],
+        "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 2},
+        "TagSpecifications": [
+            {"ResourceType": kind, "Tags": tag_list(tags)} for kind in ("instance", "volume", "network-interface")
+        ],
+    }
+    user_data = _node_user_data(nodegroup)
+    if user_data:
+        data["UserData"] = {"Fn::Base64": user_data}
+    return {"LaunchTemplateData": data}

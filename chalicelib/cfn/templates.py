@@ -1,0 +1,116 @@
+"""CloudFormation templates for a cluster and its node groups: pure functions of the spec.
+
+Mirrors eksctl's `pkg/cfn/builder`: the cluster stack owns the network, the
+control-plane security group, the service role and the control plane, and
+exports what node group stacks import. Each concern is a resource set in its own
+module; this one composes them and is the import other code uses. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.cfn.control_plane import (
+    CLUSTER_ADMIN_POLICY,
+    add_access_entries,
+    add_addons,
+    add_control_plane,
+    add_oidc_provider,
+)
+from chalicelib.cfn.iam import WORKER_POLICIES, add_node_instance_role, add_service_role
+from chalicelib.cfn.managed_nodegroup import TAINT_EFFECT, add_managed_nodegroup, ami_type
+from chalicelib.cfn.template import (
+    OUTPUT_ARN,
+    OUTPUT_CA,
+    OUTPUT_CLUSTER_NAME,
+    OUTPUT_ENDPOINT,
+    OUTPUT_NODE_ROLE_ARN,
+    OUTPUT_NODEGROUP_NAME,
+    OUTPUT_OIDC_PROVIDER_ARN,
+    OUTPUT_SECURITY_GROUP,
+    OUTPUT_SERVICE_ROLE_ARN,
+    OUTPUT_SUBNETS_PRIVATE,
+    OUTPUT_SUBNETS_PUBLIC,
+    OUTPUT_VPC,
+    Template,
+    export_name,
+    to_json,
+)
+from chalicelib.cfn.vpc import MAX_ZONES, MIN_ZONES, SUBNET_SPLIT_BITS, add_security_group, add_vpc, subnet_cidrs
+from chalicelib.model import naming
+
+if TYPE_CHECKING:
+    from chalicelib.model.spec import ClusterSpec, NodegroupSpec
+
+__all__ = [
+    "CLUSTER_ADMIN_POLICY",
+    "MAX_ZONES",
+    "MIN_ZONES",
+    "OUTPUT_ARN",
+    "OUTPUT_CA",
+    "OUTPUT_CLUSTER_NAME",
+    "OUTPUT_ENDPOINT",
+    "OUTPUT_NODEGROUP_NAME",
+    "OUTPUT_NODE_ROLE_ARN",
+    "OUTPUT_OIDC_PROVIDER_ARN",
+    "OUTPUT_SECURITY_GROUP",
+    "OUTPUT_SERVICE_ROLE_ARN",
+    "OUTPUT_SUBNETS_PRIVATE",
+    "OUTPUT_SUBNETS_PUBLIC",
+    "OUTPUT_VPC",
+    "SUBNET_SPLIT_BITS",
+    "TAINT_EFFECT",
+    "WORKER_POLICIES",
+    "ami_type",
+    "build_cluster_template",
+    "build_nodegroup_template",
+    "export_name",
+    "subnet_cidrs",
+    "to_json",
+]
+
+# Zones are chosen per region from DescribeAvailabilityZones (skipping those EKS
+# does not support), as eksctl does, so naming them in subnets is deliberate.
+_CLUSTER_METADATA = {"cfn-lint": {"config": {"ignore_checks": ["W3010"]}}}
+
+
+def build_cluster_template(
+    spec: ClusterSpec, cluster_id: str, zones: list[str], service_roles: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The `eksctl-NAME-cluster` stack: network, security group, service role, control plane.
+
+    `service_roles` (the service's own functions that speak to Kubernetes) each get a
+    cluster-admin access entry, so they reach the cluster whoever created it.
+    """
+    if len(zones) < MIN_ZONES:
+        raise ValueError(f"EKS needs subnets in at least {MIN_ZONES} availability zones, got {len(zones)}")
+    t = Template(
+        naming.cluster_stack_name(spec.name),
+        # User tags first so ours win; the spec already refuses our reserved prefixes.
+        {**spec.tags, **naming.ownership_tags(spec.name, cluster_id)},
+        f"EKS cluster {spec.name} (dedicated VPC, control plane) [created by ekspress]",
+        metadata=_CLUSTER_METADATA,
+    )
+    network = add_vpc(t, spec, zones)
+    security_group = add_security_group(t, network.vpc)
+    service_role_arn = add_service_role(t)
+    cluster = add_control_plane(t, spec, network, security_group, service_role_arn, service_roles)
+    if spec.iam and spec.iam.with_oidc:
+        add_oidc_provider(t)
+    add_addons(t, spec.addons, cluster)
+    add_access_entries(t, spec.access_config, service_roles, cluster)
+    return t.render()
+
+
+def build_nodegroup_template(spec: ClusterSpec, nodegroup: NodegroupSpec, cluster_id: str) -> dict[str, Any]:
+    """The `eksctl-NAME-nodegroup-NG` stack: node role and managed node group."""
+    tags = {**spec.tags, **nodegroup.tags, **naming.ownership_tags(spec.name, cluster_id)}
+    tags.update({naming.TAG_NODEGROUP: nodegroup.name, naming.TAG_EKSCTL_NODEGROUP: nodegroup.name})
+    t = Template(
+        naming.nodegroup_stack_name(spec.name, nodegroup.name),
+        tags,
+        f"EKS managed node group {nodegroup.name} of cluster {spec.name} [created by ekspress]",
+    )
+    node_role_arn = add_node_instance_role(t)
+    add_managed_nodegroup(t, spec, nodegroup, node_role_arn)
+    return t.render()

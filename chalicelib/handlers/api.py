@@ -1,0 +1,327 @@
+"""HTTP routes for platforms: request, list and inspect clusters."""
+
+from __future__ import annotations
+
+import functools
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from chalice.app import Blueprint, IAMAuthorizer, Response
+
+from chalicelib.aws import idempotency, identity
+from chalicelib.aws.clients import default_clients
+from chalicelib.model import policy
+from chalicelib.model.errors import BadRequestError, EkspressError
+from chalicelib.model.settings import get_settings
+from chalicelib.model.spec import ClusterSpec, IdentityMapping, LeaseRequest, validate
+from chalicelib.observability import logger
+from chalicelib.operations import access, create, delete, leases, nodegroups
+from chalicelib.operations.context import Context
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from chalicelib.aws.store import Store
+
+
+api = Blueprint(__name__)
+# Every platform route: API Gateway verifies the caller's SigV4 signature (AWS_IAM).
+IAM = IAMAuthorizer()
+
+MAX_BODY_BYTES = 64 * 1024
+# The attribute `_idempotent` marks its views with.
+IDEMPOTENT = "accepts_idempotency_key"
+DEFAULT_PAGE = 50
+MAX_PAGE = 100
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body=json.dumps(body, default=str),
+        status_code=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+
+
+def _handled(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Every request names a verified caller (else 401); domain errors become JSON with their status."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        try:
+            _caller()
+            return view(*args, **kwargs)
+        except EkspressError as exc:
+            if exc.status >= 500:
+                logger.error("request failed", extra={"error": exc.code, "reason": exc.message})
+            return _json(exc.status, exc.to_dict())
+
+    return wrapper
+
+
+def _idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
+    """With an `Idempotency-Key` header, a retried request gets the first answer (see idempotency.py).
+
+    Without the header the view simply runs. Inside `_handled`, so the caller is verified first.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        request = api.current_request
+        headers: Mapping[str, str] = request.headers or {}
+        key = headers.get(idempotency.HEADER)
+        if key is None:
+            return view(*args, **kwargs)
+
+        def respond() -> dict[str, Any]:
+            response = view(*args, **kwargs)
+            return {"status": response.status_code, "body": response.body, "headers": dict(response.headers)}
+
+        reply = idempotency.run(
+            default_clients().dynamodb(),
+            get_settings().table_name,
+            _caller(),
+            idempotency.check_key(key),
+            _fingerprint(),
+            respond,
+            request.lambda_context,
+        )
+        return Response(body=reply["body"], status_code=reply["status"], headers=reply["headers"])
+
+    # Read by the OpenAPI document (functools.wraps carries it to the decorators outside).
+    setattr(wrapper, IDEMPOTENT, True)
+    return wrapper
+
+
+def _fingerprint() -> dict[str, Any]:
+    """What makes two requests the same request: route, path parameters, query and body (JSON by value)."""
+    request = api.current_request
+    raw = request.raw_body or b""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    try:
+        body: Any = json.loads(text) if text else None
+    except ValueError:
+        body = text
+    params = request.query_params
+    headers: Mapping[str, str] = request.headers or {}
+    return {
+        "route": f"{request.method} {request.path}",
+        "params": request.uri_params or {},
+        "query": {k: params.getlist(k) for k in params} if params else {},
+        "contentType": headers.get("content-type", "").split(";")[0].strip(),
+        "body": body,
+    }
+
+
+def _ctx() -> Context:
+    return Context.default()
+
+
+def _store() -> Store:
+    return _ctx().store
+
+
+def _caller() -> str:
+    """The verified caller: the IAM principal (AWS_IAM auth), or a signed header on the local engine."""
+    request = api.current_request
+    return identity.caller(request.context, request.headers, get_settings().local_identity_key)
+
+
+def _owned(name: str, action: str) -> str:
+    """The caller, once it is sure they may `action` this cluster (owner or admin); else 403."""
+    caller = _caller()
+    policy.check_owner(_store().get_cluster(name), caller, get_settings(), action)
+    return caller
+
+
+def _body() -> dict[str, Any]:
+    raw = api.current_request.raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequestError(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError as exc:
+        raise BadRequestError(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequestError("the request body must be a JSON object")
+    return body
+
+
+def parse_spec(body: dict[str, Any]) -> ClusterSpec:
+    return validate(ClusterSpec, body, "cluster request")
+
+
+def _activity(record: dict[str, Any], what: str) -> None:
+    """Using a cluster through the API keeps it from being torn down as idle."""
+    leases.record_activity(_store(), get_settings(), record, what, datetime.now(UTC))
+
+
+YAML_TYPES = ("application/x-yaml", "application/yaml", "text/yaml")
+
+
+@api.route("/clusters", methods=["POST"], content_types=["application/json", *YAML_TYPES], authorizer=IAM)
+@_handled
+@_idempotent
+def create_cluster() -> Response:
+    """A cluster request as JSON, or an eksctl ClusterConfig as YAML."""
+    headers: Mapping[str, str] = api.current_request.headers or {}
+    if headers.get("content-type", "").split(";")[0].strip() in YAML_TYPES:
+        from chalicelib.model import clusterconfig
+
+        raw = api.current_request.raw_body or b""
+        spec = clusterconfig.parse(raw.encode() if isinstance(raw, str) else raw)
+    else:
+        spec = parse_spec(_body())
+    policy.check_request(spec, _caller(), get_settings(), _store())
+    record = create.request_create(_ctx(), spec, _caller())
+    return _json(202, record, {"Location": f"/clusters/{spec.name}"})
+
+
+def _page_args(params: Mapping[str, str]) -> tuple[int, str | None]:
+    raw = params.get("limit", str(DEFAULT_PAGE))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise BadRequestError(f"limit must be a whole number from 1 to {MAX_PAGE}", field="limit")
+    return int(raw), params.get("nextToken") or None
+
+
+@api.route("/clusters", methods=["GET"], authorizer=IAM)
+@_handled
+def list_clusters() -> Response:
+    limit, token = _page_args(api.current_request.query_params or {})
+    items, next_token = _store().list_clusters(limit, token)
+    summary_keys = ("name", "clusterId", "status", "phase", "region", "version", "owner", "createdAt", "updatedAt")
+    body: dict[str, Any] = {"clusters": [{k: i.get(k) for k in summary_keys} for i in items]}
+    if next_token:
+        body["nextToken"] = next_token
+    return _json(200, body)
+
+
+@api.route("/clusters/{name}", methods=["GET"], authorizer=IAM)
+@_handled
+def get_cluster(name: str) -> Response:
+    return _json(200, create.describe_cluster(_store(), name))
+
+
+@api.route("/clusters/{name}", methods=["DELETE"], authorizer=IAM)
+@_handled
+@_idempotent
+def delete_cluster(name: str) -> Response:
+    """Start deleting the cluster → 202; 409 while another operation runs (a create is taken over)."""
+    caller = _owned(name, "delete")
+    record = delete.request_delete(_ctx(), name, caller)
+    return _json(202, record, {"Location": f"/clusters/{name}"})
+
+
+@api.route("/clusters/{name}/lease", methods=["POST"], authorizer=IAM)
+@_handled
+@_idempotent
+def extend_lease(name: str) -> Response:
+    """Extend the lease to `hours` from now (within the policy's maximum); clears a teardown warning."""
+    body = validate(LeaseRequest, _body(), "lease request")
+    result = leases.extend(_store(), get_settings(), name, body.hours, _owned(name, "extend"), datetime.now(UTC))
+    return _json(200, result)
+
+
+@api.route("/clusters/{name}/nodegroups", methods=["POST"], authorizer=IAM)
+@_handled
+@_idempotent
+def add_nodegroup(name: str) -> Response:
+    """Add a managed node group (its own stack); 202 with the operation, 409 while another runs."""
+    caller = _owned(name, "add node groups to")
+    started = nodegroups.request_add(_ctx(), name, _body(), caller)
+    _activity(_store().get_cluster(name), "node group added")
+    return _json(202, started, {"Location": f"/clusters/{name}"})
+
+
+@api.route("/clusters/{name}/nodegroups/{nodegroup}", methods=["PATCH"], authorizer=IAM)
+@_handled
+@_idempotent
+def scale_nodegroup(name: str, nodegroup: str) -> Response:
+    """Change a node group's minSize / desiredCapacity / maxSize through a stack update."""
+    started = nodegroups.request_scale(_ctx(), name, nodegroup, _body(), _owned(name, "scale"))
+    _activity(_store().get_cluster(name), f"node group {nodegroup} scaled")
+    return _json(202, started, {"Location": f"/clusters/{name}"})
+
+
+@api.route("/clusters/{name}/nodegroups/{nodegroup}", methods=["DELETE"], authorizer=IAM)
+@_handled
+@_idempotent
+def delete_nodegroup(name: str, nodegroup: str) -> Response:
+    """Delete a node group: its role leaves aws-auth, then its stack is deleted."""
+    started = nodegroups.request_delete(_ctx(), name, nodegroup, _owned(name, "delete node groups of"))
+    _activity(_store().get_cluster(name), f"node group {nodegroup} deleted")
+    return _json(202, started, {"Location": f"/clusters/{name}"})
+
+
+@api.route("/clusters/{name}/access", methods=["GET"], authorizer=IAM)
+@_handled
+def get_access(name: str) -> Response:
+    """The cluster's aws-auth mappings, read live from its Kubernetes API."""
+    return _json(200, access.read_access(_ctx(), name))
+
+
+@api.route("/clusters/{name}/access", methods=["POST"], authorizer=IAM)
+@_handled
+@_idempotent
+def add_access(name: str) -> Response:
+    mapping = validate(IdentityMapping, _body(), "mapping")
+    policy.check_mappings([mapping], _owned(name, "change access to"), get_settings())
+    change = mapping.model_dump(mode="json", exclude_none=True)
+    started = access.request_access_change(_ctx(), name, access.ADD, change)
+    _activity(_store().get_cluster(name), f"access granted to {mapping.arn or mapping.account}")
+    return _json(202, started, {"Location": f"/clusters/{name}/access"})
+
+
+@api.route("/clusters/{name}/access", methods=["DELETE"], authorizer=IAM)
+@_handled
+@_idempotent
+def remove_access(name: str) -> Response:
+    params: Mapping[str, str] = api.current_request.query_params or {}
+    arn = params.get("arn", "")
+    if not arn:
+        raise BadRequestError("say which mapping to remove: ?arn=<IAM role/user ARN or account id>", field="arn")
+    _owned(name, "change access to")
+    started = access.request_access_change(_ctx(), name, access.REMOVE, {"arn": arn})
+    _activity(_store().get_cluster(name), f"access removed from {arn}")
+    return _json(202, started, {"Location": f"/clusters/{name}/access"})
+
+
+@api.route("/clusters/{name}/config", methods=["GET"], authorizer=IAM)
+@_handled
+def get_cluster_config(name: str) -> Response:
+    """The cluster's spec as an eksctl ClusterConfig (YAML; JSON with Accept: application/json)."""
+    from chalicelib.model import clusterconfig
+
+    config = clusterconfig.from_spec(ClusterSpec.model_validate(_store().get_cluster(name)["spec"]))
+    return _yaml_or_json(config)
+
+
+def _yaml_or_json(document: dict[str, Any]) -> Response:
+    headers: Mapping[str, str] = api.current_request.headers or {}
+    if "application/json" in headers.get("accept", ""):
+        return _json(200, document)
+    import yaml  # only these routes render YAML
+
+    return Response(
+        body=yaml.safe_dump(document, sort_keys=False), status_code=200, headers={"Content-Type": "application/yaml"}
+    )
+
+
+@api.route("/clusters/{name}/kubeconfig", methods=["GET"], authorizer=IAM)
+@_handled
+def get_kubeconfig(name: str) -> Response:
+    """A kubeconfig for the cluster (YAML; JSON when asked with Accept: application/json)."""
+    record = _store().get_cluster(name)
+    config = access.kubeconfig(record)
+    _activity(record, "kubeconfig fetched")
+    return _yaml_or_json(config)
+
+
+@api.route("/openapi.json", methods=["GET"], authorizer=IAM)
+@_handled
+def get_openapi() -> Response:
+    """This API described as OpenAPI 3.1, from the route table and the request models."""
+    from chalicelib.handlers import openapi  # only this route builds JSON Schemas
+
+    return _json(200, openapi.document(api.current_app.routes))

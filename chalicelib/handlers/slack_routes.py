@@ -1,0 +1,223 @@
+"""Slack endpoints: the `/eks` slash command and the buttons of our messages.
+
+Every request is verified with Slack's v0 signing scheme (slack_sdk's verifier:
+HMAC-SHA256 over `v0:timestamp:body`, constant-time compare, 5-minute window) and
+claimed once, so a captured request replayed inside the window is refused too.
+The work is done by the same use-cases as the HTTP API and answered at once (Slack
+waits 3 seconds); the workflow reports progress and the result to the
+`response_url` later (`notify.py`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+import urllib.parse
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.aws.clients import default_clients
+from chalicelib.model import policy, slack
+from chalicelib.model.errors import EkspressError, ForbiddenError, SpecValidationError
+from chalicelib.model.settings import get_settings
+from chalicelib.model.spec import ClusterSpec, validate
+from chalicelib.observability import logger
+from chalicelib.operations import create, delete, leases, notify
+from chalicelib.operations.context import Context
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from chalicelib.model.settings import Settings
+
+slack_routes = Blueprint(__name__)
+
+FORM = "application/x-www-form-urlencoded"
+MAX_SLACK_BODY = 64 * 1024
+REPLAY_WINDOW_SECONDS = 600
+SECRET_MAX_AGE_SECONDS = 300
+LIST_LIMIT = 25
+
+
+class SlackAuthError(EkspressError):
+    status = 401
+    code = "Unauthorized"
+
+
+@functools.lru_cache(maxsize=4)
+def _secret_provider(client: Any, kind: str) -> Any:
+    """Powertools' provider around our client: it caches the secret for SECRET_MAX_AGE_SECONDS."""
+    from aws_lambda_powertools.utilities import parameters
+
+    if kind == "secretsmanager":
+        return parameters.SecretsProvider(boto3_client=client)
+    return parameters.SSMProvider(boto3_client=client)
+
+
+def signing_secret(settings: Settings) -> str:
+    if settings.slack_secret_id:
+        provider = _secret_provider(default_clients().client("secretsmanager"), "secretsmanager")
+        return str(provider.get(settings.slack_secret_id, max_age=SECRET_MAX_AGE_SECONDS))
+    if settings.slack_secret_parameter:
+        provider = _secret_provider(default_clients().client("ssm"), "ssm")
+        return str(provider.get(settings.slack_secret_parameter, max_age=SECRET_MAX_AGE_SECONDS, decrypt=True))
+    raise SlackAuthError("Slack is not configured for this service")
+
+
+def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float) -> None:
+    """Slack's v0 signature over the raw body, within 5 minutes of `now`; else SlackAuthError."""
+    from slack_sdk.signature import Clock, SignatureVerifier  # only Slack requests pay for this import
+
+    class _At(Clock):
+        def now(self) -> float:
+            return now
+
+    timestamp = headers.get("x-slack-request-timestamp")
+    signature = headers.get("x-slack-signature")
+    if not timestamp or not signature or not timestamp.isdigit():
+        raise SlackAuthError("missing Slack signature headers")
+    if not SignatureVerifier(secret, clock=_At()).is_valid(body, timestamp, signature):
+        raise SlackAuthError("the Slack signature is invalid or too old")
+
+
+def _verified_form() -> dict[str, str]:
+    request = slack_routes.current_request
+    raw = request.raw_body or b""
+    body = raw.encode() if isinstance(raw, str) else raw
+    if len(body) > MAX_SLACK_BODY:
+        raise SlackAuthError("request too large")
+    headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+    now = time.time()
+    verify(signing_secret(get_settings()), headers, body, now)
+    if not Context.default().store.claim_once(f"slack#{headers['x-slack-signature']}", REPLAY_WINDOW_SECONDS, int(now)):
+        raise SlackAuthError("this Slack request was already handled")
+    return dict(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True))
+
+
+def _reply(payload: dict[str, Any]) -> Response:
+    return Response(body=json.dumps(payload), status_code=200, headers={"Content-Type": "application/json"})
+
+
+def _slack_handled(view: Callable[[], Response]) -> Callable[[], Response]:
+    """401 for unverifiable requests; every other problem is an answer in Slack, never a trace."""
+
+    @functools.wraps(view)
+    def wrapper() -> Response:
+        try:
+            return view()
+        except SlackAuthError as exc:
+            logger.warning("slack request refused", extra={"reason": exc.message})
+            return Response(
+                body=json.dumps(exc.to_dict()), status_code=401, headers={"Content-Type": "application/json"}
+            )
+        except Exception:
+            logger.exception("slack request failed")
+            return _reply(slack.error("Something went wrong on our side; it is logged. Try again in a minute."))
+
+    return wrapper
+
+
+def allowed_place(settings: Settings, team: str, channel: str) -> bool:
+    return (not settings.slack_teams or team in settings.slack_teams) and (
+        not settings.slack_channels or channel in settings.slack_channels
+    )
+
+
+def may_change(settings: Settings, record: dict[str, Any], team: str, user: str) -> bool:
+    """Only the owner, or a configured admin, may extend or delete a cluster from Slack."""
+    return record.get("owner") == slack.owner_id(team, user) or user in settings.slack_admins
+
+
+@slack_routes.route("/slack/commands", methods=["POST"], content_types=[FORM])
+@_slack_handled
+def slack_command() -> Response:
+    form = _verified_form()
+    settings = get_settings()
+    team, user, channel = form.get("team_id", ""), form.get("user_id", ""), form.get("channel_id", "")
+    if not allowed_place(settings, team, channel):
+        return _reply(slack.error("`/eks` is not enabled in this workspace or channel."))
+    try:
+        command = slack.parse(form.get("text", ""))
+    except slack.UsageError as exc:
+        return _reply(slack.usage(str(exc)))
+    try:
+        return _reply(run(command, settings, team, user, channel, form.get("response_url", "")))
+    except slack.UsageError as exc:
+        return _reply(slack.usage(str(exc)))
+    except SpecValidationError as exc:
+        problems = "\n".join(f"• `{f['field']}`: {f['message']}" for f in exc.details.get("fields", []))
+        return _reply(slack.error(f"{exc.message}\n{problems}"))
+    except EkspressError as exc:  # not found, conflict, forbidden: say so in Slack
+        return _reply(slack.error(exc.message))
+
+
+def run(command: slack.Command, settings: Settings, team: str, user: str, channel: str, response_url: str) -> Any:
+    """One command, through the same use-cases as the HTTP API."""
+    ctx = Context(default_clients(), settings)
+    db = ctx.store
+    owner = slack.owner_id(team, user)
+    reply_to = {"slack": {"responseUrl": response_url, "channel": channel, "user": user}} if response_url else None
+    if command.action == "help":
+        return slack.usage()
+    if command.action == "list":
+        records, _ = db.list_clusters(LIST_LIMIT)
+        return slack.cluster_list(records)
+    if command.action == "status":
+        return slack.status(create.describe_cluster(db, command.name))
+    if command.action == "create":
+        spec = validate(ClusterSpec, slack.create_body(command), "cluster request")
+        policy.check_request(spec, owner, settings, db)
+        record = create.request_create(ctx, spec, owner, reply_to)
+        return slack.create_started(record)
+    record = db.get_cluster(command.name)
+    if not may_change(settings, record, team, user):
+        raise ForbiddenError(f"only the owner of {command.name} or a Slack admin may {command.action} it")
+    if command.action == "extend":
+        result = leases.extend(db, settings, command.name, command.hours, owner, datetime.now(UTC))
+        return slack.extended(command.name, result["expiresAt"])
+    started = delete.request_delete(ctx, command.name, owner)
+    if reply_to:
+        db.update_cluster(command.name, started["clusterId"], {"notify": reply_to})
+    return slack.delete_started(command.name, f"<@{user}>")
+
+
+@slack_routes.route("/slack/interactions", methods=["POST"], content_types=[FORM])
+@_slack_handled
+def slack_interaction() -> Response:
+    """The buttons on a teardown warning: extend 24 hours, or delete now."""
+    form = _verified_form()
+    payload = json.loads(form.get("payload") or "{}")
+    if payload.get("type") != "block_actions" or not payload.get("actions"):
+        return Response(body="", status_code=200)
+    action = payload["actions"][0]
+    name = str(action.get("value", ""))
+    user = (payload.get("user") or {}).get("id", "")
+    team = (payload.get("team") or {}).get("id") or (payload.get("user") or {}).get("team_id", "")
+    settings = get_settings()
+    answer = interact(settings, str(action.get("action_id")), name, team, user)
+    if payload.get("response_url"):
+        notify.post_json(payload["response_url"], answer)
+    return Response(body="", status_code=200)
+
+
+def interact(settings: Settings, action_id: str, name: str, team: str, user: str) -> dict[str, Any]:
+    ctx = Context(default_clients(), settings)
+    db = ctx.store
+    try:
+        record = db.get_cluster(name)
+        if not may_change(settings, record, team, user):
+            raise ForbiddenError(f"only the owner of {name} or a Slack admin may do that")
+        if action_id == slack.EXTEND_ACTION:
+            result = leases.extend(
+                db, settings, name, slack.EXTEND_BUTTON_HOURS, slack.owner_id(team, user), datetime.now(UTC)
+            )
+            return slack.extended(name, result["expiresAt"], replace=True)
+        if action_id == slack.DELETE_ACTION:
+            delete.request_delete(ctx, name, slack.owner_id(team, user))
+            return slack.delete_started(name, f"<@{user}>", replace=True)
+        return slack.error(f"unknown action {action_id}")
+    except EkspressError as exc:
+        return slack.error(exc.message)

@@ -1,0 +1,101 @@
+"""Who may use a cluster: aws-auth identity mappings and EKS access entries, as a request names them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from chalicelib.model.validation import SpecModel, raise_problems
+
+IAM_PRINCIPAL_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9_+=,.@/-]+$"
+ACCOUNT_PATTERN = r"^[0-9]{12}$"
+GROUP_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9:._@-]*$"
+# Groups only the node role mapping may hold: granting them to a person would let
+# that person act as a kubelet.
+NODE_GROUPS = ("system:bootstrappers", "system:nodes")
+MASTERS_GROUP = "system:masters"
+
+
+class IdentityMapping(SpecModel):
+    """One `iamIdentityMappings[]` entry, as eksctl takes it: an IAM role/user, or an account."""
+
+    arn: Annotated[str, Field(max_length=2048, pattern=IAM_PRINCIPAL_PATTERN)] | None = None
+    username: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    groups: Annotated[list[Annotated[str, Field(max_length=128, pattern=GROUP_PATTERN)]], Field(max_length=20)] = Field(
+        default_factory=list
+    )
+    account: Annotated[str, Field(pattern=ACCOUNT_PATTERN)] | None = None
+    no_duplicate_arns: bool = Field(default=True, alias="noDuplicateARNs")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> IdentityMapping:
+        if (self.arn is None) == (self.account is None):
+            raise_problems(
+                "IdentityMapping", [(("arn",), "arn_or_account", "give exactly one of arn or account", self.arn)]
+            )
+        if self.account is not None and (self.username or self.groups):
+            raise_problems(
+                "IdentityMapping",
+                [(("account",), "account_only", "an account mapping takes no username or groups", self.account)],
+            )
+        reserved = sorted(set(self.groups) & set(NODE_GROUPS))
+        if reserved:
+            raise_problems(
+                "IdentityMapping",
+                [(("groups",), "node_group_reserved", f"{', '.join(reserved)} are for node roles only", self.groups)],
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        """Which aws-auth list the entry belongs to: mapRoles, mapUsers or mapAccounts."""
+        if self.account is not None:
+            return "mapAccounts"
+        return "mapRoles" if ":role/" in str(self.arn) else "mapUsers"
+
+
+class AccessScopeSpec(SpecModel):
+    type: Literal["cluster", "namespace"]
+    namespaces: Annotated[list[str], Field(max_length=20)] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _namespaces(self) -> AccessScopeSpec:
+        if (self.type == "namespace") != bool(self.namespaces):
+            raise PydanticCustomError("scope", "a namespace scope needs namespaces; a cluster scope takes none")
+        return self
+
+
+class AccessPolicySpec(SpecModel):
+    policy_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:eks::aws:cluster-access-policy/[A-Za-z]+$")] = Field(
+        alias="policyARN"
+    )
+    access_scope: AccessScopeSpec
+
+
+class AccessEntrySpec(SpecModel):
+    principal_arn: Annotated[str, Field(pattern=IAM_PRINCIPAL_PATTERN)] = Field(alias="principalARN")
+    kubernetes_groups: Annotated[list[Annotated[str, Field(pattern=GROUP_PATTERN)]], Field(max_length=20)] = Field(
+        default_factory=list
+    )
+    kubernetes_username: str | None = None
+    access_policies: Annotated[list[AccessPolicySpec], Field(max_length=20)] = Field(default_factory=list)
+
+    @field_validator("kubernetes_groups")
+    @classmethod
+    def _no_system_groups(cls, groups: list[str]) -> list[str]:
+        reserved = [g for g in groups if g.startswith("system:")]
+        if reserved:
+            raise PydanticCustomError(
+                "group_reserved",
+                "EKS access entries cannot name system: groups ({groups}); use accessPolicies",
+                {"groups": ", ".join(reserved)},
+            )
+        return groups
+
+
+class AccessConfigSpec(SpecModel):
+    authentication_mode: Literal["CONFIG_MAP", "API_AND_CONFIG_MAP", "API"] = "API_AND_CONFIG_MAP"
+    bootstrap_cluster_creator_admin_permissions: bool = True
+    access_entries: Annotated[list[AccessEntrySpec], Field(max_length=100)] = Field(default_factory=list)

@@ -1,0 +1,191 @@
+"""eksctl's `ClusterConfig` (eksctl.io/v1alpha5): read it into our spec, write our spec back out.
+
+Every field path of a ClusterConfig is either supported (listed in `SUPPORTED`,
+mapped onto `ClusterSpec` and from there into the templates) or refused: a file
+with unsupported fields gets one 422 listing each of them, never a silent drop.
+YAML is read safely: no tags, no anchors or aliases, bounded size and depth.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.model.errors import BadRequestError, SpecValidationError
+from chalicelib.model.spec import ClusterSpec
+from chalicelib.model.validation import describe_errors
+
+API_VERSION = "eksctl.io/v1alpha5"
+KIND = "ClusterConfig"
+MAX_YAML_BYTES = 128 * 1024
+MAX_DEPTH = 12
+
+LEAF = "leaf"  # a value the spec model validates as a whole (scalar, list of scalars, free map)
+_NODEGROUP = {
+    "name": LEAF,
+    "instanceType": LEAF,
+    "instanceTypes": LEAF,
+    "spot": LEAF,
+    "amiFamily": LEAF,
+    "desiredCapacity": LEAF,
+    "minSize": LEAF,
+    "maxSize": LEAF,
+    "volumeSize": LEAF,
+    "labels": LEAF,
+    "taints": [{"key": LEAF, "value": LEAF, "effect": LEAF}],
+    "tags": LEAF,
+    "privateNetworking": LEAF,
+    "updateConfig": {"maxUnavailable": LEAF, "maxUnavailablePercentage": LEAF},
+    "availabilityZones": LEAF,
+    "volumeType": LEAF,
+    "maxPodsPerNode": LEAF,
+}
+SUPPORTED: dict[str, Any] = {
+    "apiVersion": LEAF,
+    "kind": LEAF,
+    "metadata": {"name": LEAF, "region": LEAF, "version": LEAF, "tags": LEAF},
+    "vpc": {
+        "cidr": LEAF,
+        "nat": {"gateway": LEAF},
+        "clusterEndpoints": {"publicAccess": LEAF, "privateAccess": LEAF},
+        "publicAccessCIDRs": LEAF,
+    },
+    "availabilityZones": LEAF,
+    "managedNodeGroups": [_NODEGROUP],
+    "iamIdentityMappings": [{"arn": LEAF, "username": LEAF, "groups": LEAF, "noDuplicateARNs": LEAF, "account": LEAF}],
+    "cloudWatch": {"clusterLogging": {"enableTypes": LEAF}},
+    "kubernetesNetworkConfig": {"serviceIPv4CIDR": LEAF},
+    "iam": {"withOIDC": LEAF},
+    "addons": [{"name": LEAF, "version": LEAF}],
+    "accessConfig": {
+        "authenticationMode": LEAF,
+        "bootstrapClusterCreatorAdminPermissions": LEAF,
+        "accessEntries": [
+            {
+                "principalARN": LEAF,
+                "kubernetesGroups": LEAF,
+                "kubernetesUsername": LEAF,
+                "accessPolicies": [{"policyARN": LEAF, "accessScope": {"type": LEAF, "namespaces": LEAF}}],
+            }
+        ],
+    },
+}
+# Why some well-known fields are refused, in the words a user needs.
+REASONS = {
+    "nodeGroups": "self-managed node groups are not supported; use managedNodeGroups",
+    "serviceAccounts": "IAM roles for service accounts are not supported yet (iam.withOIDC is)",
+    "podIdentityAssociations": "pod identity associations are not supported yet",
+    "fargateProfiles": "Fargate profiles are not supported",
+    "secretsEncryption": "secrets encryption with KMS is not supported yet",
+    "ssh": "SSH access to nodes is not supported",
+    "launchTemplate": "custom launch templates are not supported",
+    "ami": "custom AMIs are not supported; choose an amiFamily",
+}
+METADATA_FIELDS = ("name", "region", "version", "tags")
+
+
+def load_yaml(raw: bytes) -> Any:
+    """One YAML document, parsed safely; 400 for anything else."""
+    import yaml  # only YAML requests pay for this import
+
+    if len(raw) > MAX_YAML_BYTES:
+        raise BadRequestError(f"the ClusterConfig is larger than {MAX_YAML_BYTES} bytes")
+    try:
+        depth = 0
+        for event in yaml.parse(raw, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise BadRequestError("YAML anchors and aliases are not accepted")
+            if isinstance(event, yaml.ScalarEvent) and event.tag and not any(event.implicit):
+                raise BadRequestError(f"YAML tags are not accepted ({event.tag})")
+            if isinstance(event, yaml.CollectionStartEvent):
+                if event.tag and not event.implicit:
+                    raise BadRequestError(f"YAML tags are not accepted ({event.tag})")
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise BadRequestError(f"the ClusterConfig nests deeper than {MAX_DEPTH} levels")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        documents = [d for d in yaml.safe_load_all(raw) if d is not None]
+    except yaml.YAMLError as exc:
+        raise BadRequestError(f"the body is not valid YAML: {exc}") from None
+    if len(documents) != 1:
+        raise BadRequestError(f"send exactly one ClusterConfig document, not {len(documents)}")
+    return documents[0]
+
+
+def unsupported_fields(document: Any, schema: Any = SUPPORTED, path: str = "") -> list[str]:
+    """Every field path in `document` that `schema` does not list."""
+    found: list[str] = []
+    if isinstance(schema, dict) and isinstance(document, dict):
+        for key, value in document.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key not in schema:
+                found.append(where)
+            else:
+                found.extend(unsupported_fields(value, schema[key], where))
+    elif isinstance(schema, list) and isinstance(document, list):
+        for index, item in enumerate(document):
+            found.extend(unsupported_fields(item, schema[0], f"{path}[{index}]"))
+    return found
+
+
+def _reason(path: str) -> str:
+    last = path.rsplit(".", 1)[-1].split("[")[0]
+    top = path.split(".", 1)[0].split("[")[0]
+    return REASONS.get(last) or REASONS.get(top) or f"{path} is not supported yet"
+
+
+def to_spec_body(document: Any) -> dict[str, Any]:
+    """The `POST /clusters` body a ClusterConfig stands for; 422 naming each unsupported field."""
+    if not isinstance(document, dict):
+        raise SpecValidationError(
+            "the ClusterConfig is not a mapping",
+            fields=[{"field": "(body)", "rule": "type", "message": "a ClusterConfig is a YAML mapping"}],
+        )
+    problems = [{"field": f, "rule": "unsupported_field", "message": _reason(f)} for f in unsupported_fields(document)]
+    if document.get("apiVersion") != API_VERSION:
+        problems.append({"field": "apiVersion", "rule": "api_version", "message": f"must be {API_VERSION}"})
+    if document.get("kind") != KIND:
+        problems.append({"field": "kind", "rule": "kind", "message": f"must be {KIND}"})
+    if problems:
+        names = ", ".join(p["field"] for p in problems)
+        raise SpecValidationError(f"the ClusterConfig has fields ekspress does not support: {names}", fields=problems)
+    metadata = document.get("metadata") or {}
+    body = {k: metadata[k] for k in METADATA_FIELDS if k in metadata}
+    body.update({k: v for k, v in document.items() if k not in ("apiVersion", "kind", "metadata")})
+    return body
+
+
+def config_path(field: str) -> str:
+    """A spec field path as the ClusterConfig spells it (`name` → `metadata.name`)."""
+    head = field.split(".", 1)[0].split("[", 1)[0]
+    return f"metadata.{field}" if head in METADATA_FIELDS else field
+
+
+def parse(raw: bytes) -> ClusterSpec:
+    """A ClusterConfig request body → the validated spec; errors name ClusterConfig paths."""
+    from pydantic import ValidationError
+
+    body = to_spec_body(load_yaml(raw))
+    try:
+        return ClusterSpec.model_validate(body)
+    except ValidationError as exc:
+        fields = [{**f, "field": config_path(f["field"])} for f in describe_errors(exc)]
+        names = ", ".join(sorted({f["field"] for f in fields}))
+        raise SpecValidationError(f"the ClusterConfig is invalid: {names}", fields=fields) from None
+
+
+def from_spec(spec: ClusterSpec) -> dict[str, Any]:
+    """The spec as a ClusterConfig; reading it back gives the same spec (ekspress's own
+    fields, the lease and `protected`, are not ClusterConfig fields and stay behind)."""
+    body = spec.model_dump(mode="json", exclude_none=True)
+    metadata = {k: body.pop(k) for k in METADATA_FIELDS if k in body}
+    if not metadata.get("tags"):
+        metadata.pop("tags", None)
+    for own in ("ttlHours", "protected"):
+        body.pop(own, None)
+    if not body.get("iamIdentityMappings"):
+        body.pop("iamIdentityMappings", None)
+    for group in body.get("managedNodeGroups") or []:
+        if "instanceTypes" in group:  # eksctl takes one or the other
+            group.pop("instanceType", None)
+    return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, **body}

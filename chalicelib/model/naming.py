@@ -1,0 +1,83 @@
+"""Every AWS-side name and ownership tag ekspress uses, defined once.
+
+Names follow eksctl's conventions so that operators who know eksctl recognise
+the stacks, and so eksctl itself can inspect clusters we created.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+MAX_STACK_NAME = 128
+MAX_EXECUTION_NAME = 80
+
+# Tags on every stack and resource we create. The owner tag is how delete and
+# clean-up paths tell our resources from anyone else's.
+TAG_OWNER = "ekspress.io/owner"
+TAG_OWNER_VALUE = "ekspress"
+TAG_CLUSTER = "ekspress.io/cluster"
+TAG_CLUSTER_ID = "ekspress.io/cluster-id"
+TAG_NODEGROUP = "ekspress.io/nodegroup"
+# Which kind of stack (`chalicelib.cfn.kinds`): "cluster", "nodegroup", ... Set on every
+# stack we create, so delete tells kinds apart by tag, not by name.
+TAG_STACK_KIND = "ekspress.io/stack-kind"
+# eksctl's own tags, so `eksctl get cluster` recognises what we built.
+TAG_EKSCTL_CLUSTER = "alpha.eksctl.io/cluster-name"
+TAG_EKSCTL_NODEGROUP = "alpha.eksctl.io/nodegroup-name"
+RESERVED_TAG_PREFIXES = ("aws:", "ekspress.io/", "alpha.eksctl.io/", "eksctl.")
+
+_EXECUTION_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def cluster_stack_name(cluster: str) -> str:
+    return f"eksctl-{cluster}-cluster"
+
+
+def nodegroup_stack_name(cluster: str, nodegroup: str) -> str:
+    return f"eksctl-{cluster}-nodegroup-{nodegroup}"
+
+
+def longest_nodegroup_name(cluster: str) -> int:
+    """How long a node group name may be before its stack name passes 128."""
+    return MAX_STACK_NAME - len(nodegroup_stack_name(cluster, ""))
+
+
+def default_nodegroup_name(cluster: str) -> str:
+    """eksctl's `ng-<hash>`, made deterministic so a retried request builds the same."""
+    return "ng-" + hashlib.sha256(cluster.encode()).hexdigest()[:8]
+
+
+def execution_name(operation: str, cluster: str, operation_id: str) -> str:
+    """Deterministic Step Functions execution name for one operation on a cluster.
+
+    The same operation id always gives the same name, so a retried start finds
+    the execution already running instead of launching a second one.
+    """
+    suffix = _EXECUTION_UNSAFE.sub("-", operation_id)[:36]
+    room = MAX_EXECUTION_NAME - len(operation) - len(suffix) - 2
+    stem = _EXECUTION_UNSAFE.sub("-", cluster)[:room]
+    return f"{operation}-{stem}-{suffix}"
+
+
+def ownership_tags(cluster: str, cluster_id: str) -> dict[str, str]:
+    return {
+        TAG_OWNER: TAG_OWNER_VALUE,
+        TAG_CLUSTER: cluster,
+        TAG_CLUSTER_ID: cluster_id,
+        TAG_EKSCTL_CLUSTER: cluster,
+    }
+
+
+def is_ours(tags: dict[str, str], cluster: str) -> bool:
+    return tags.get(TAG_OWNER) == TAG_OWNER_VALUE and tags.get(TAG_CLUSTER) == cluster
+
+
+def function_arn_placeholder(task: str) -> str:
+    """`create_cluster_stack` → `CreateClusterStackFunctionArn`, the ASL substitution key."""
+    return "".join(part.capitalize() for part in task.split("_")) + "FunctionArn"
+
+
+def lambda_function_name(app_name: str, stage: str, task: str) -> str:
+    """The name Chalice gives a `@lambda_function` when it deploys it."""
+    return f"{app_name}-{stage}-{task}"

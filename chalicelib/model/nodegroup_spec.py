@@ -1,0 +1,154 @@
+"""A managed node group as a request names it (`managedNodeGroups[]`), its sizing defaults, and scaling requests."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from chalicelib.model.validation import SpecModel, Tags, check_labels, check_name
+
+DEFAULT_INSTANCE_TYPE = "m5.large"
+DEFAULT_DESIRED_CAPACITY = 2
+DEFAULT_VOLUME_SIZE = 80
+MAX_NODES_PER_GROUP = 450  # EKS managed node group quota
+
+INSTANCE_TYPE_PATTERN = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
+AMI_FAMILIES = {  # eksctl's amiFamily → EKS AmiType, per processor
+    "AmazonLinux2023": ("AL2023_x86_64_STANDARD", "AL2023_ARM_64_STANDARD"),
+    "AmazonLinux2": ("AL2_x86_64", "AL2_ARM_64"),
+    "Bottlerocket": ("BOTTLEROCKET_x86_64", "BOTTLEROCKET_ARM_64"),
+}
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+class TaintSpec(SpecModel):
+    key: Annotated[str, Field(min_length=1, max_length=63)]
+    value: Annotated[str, Field(max_length=63)] | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
+
+
+class UpdateConfigSpec(SpecModel):
+    max_unavailable: Annotated[int, Field(ge=1, le=100)] | None = None
+    max_unavailable_percentage: Annotated[int, Field(ge=1, le=100)] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> UpdateConfigSpec:
+        if (self.max_unavailable is None) == (self.max_unavailable_percentage is None):
+            raise PydanticCustomError("one_of", "give exactly one of maxUnavailable and maxUnavailablePercentage")
+        return self
+
+
+class NodegroupSpec(SpecModel):
+    """One managed node group (`managedNodeGroups[]` in eksctl)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=63), AfterValidator(check_name)]
+    instance_type: Annotated[str, Field(max_length=32, pattern=INSTANCE_TYPE_PATTERN)] = DEFAULT_INSTANCE_TYPE
+    # Declared min, max, desired: each validator only sees fields declared before it.
+    min_size: Annotated[int, Field(ge=0, le=MAX_NODES_PER_GROUP)] | None = None
+    max_size: Annotated[int, Field(ge=1, le=MAX_NODES_PER_GROUP)] | None = None
+    desired_capacity: Annotated[int, Field(ge=0, le=MAX_NODES_PER_GROUP)] | None = None
+    volume_size: Annotated[int, Field(ge=4, le=16384)] = DEFAULT_VOLUME_SIZE
+    labels: Annotated[dict[str, str], Field(max_length=50)] = Field(default_factory=dict)
+    private_networking: bool = False
+    instance_types: Annotated[
+        list[Annotated[str, Field(max_length=32, pattern=INSTANCE_TYPE_PATTERN)]] | None,
+        Field(min_length=1, max_length=20),
+    ] = None
+    spot: bool = False
+    ami_family: Literal["AmazonLinux2023", "AmazonLinux2", "Bottlerocket"] = "AmazonLinux2023"
+    taints: Annotated[list[TaintSpec], Field(max_length=50)] = Field(default_factory=list)
+    tags: Tags = Field(default_factory=dict)
+    update_config: UpdateConfigSpec | None = None
+    # Zones of the cluster's availabilityZones to put the nodes in (default: all of them).
+    availability_zones: Annotated[list[str] | None, Field(min_length=1, max_length=3)] = None
+    # These two need a launch template; the node group stack makes one.
+    # io1/io2 need volumeIOPS, which is not supported yet.
+    volume_type: Literal["gp2", "gp3", "sc1", "st1"] | None = None
+    max_pods_per_node: Annotated[int, Field(ge=1, le=737)] | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_name_types(self) -> NodegroupSpec:
+        if self.instance_types is None:
+            return self
+        # A stored spec carries both, the first of instanceTypes as instanceType; a request names one.
+        if "instance_type" in self.model_fields_set and self.instance_type != self.instance_types[0]:
+            raise PydanticCustomError("one_of", "give instanceType or instanceTypes, not both (as eksctl)")
+        object.__setattr__(self, "instance_type", self.instance_types[0])
+        return self
+
+    @model_validator(mode="after")
+    def _max_pods_needs_a_known_bootstrap(self) -> NodegroupSpec:
+        if self.max_pods_per_node is not None and self.ami_family == "AmazonLinux2":
+            raise PydanticCustomError(
+                "max_pods_ami", "maxPodsPerNode is supported with amiFamily AmazonLinux2023 or Bottlerocket"
+            )
+        return self
+
+    @property
+    def types(self) -> list[str]:
+        """The instance types the group may run (the first decides the processor)."""
+        return list(self.instance_types or [self.instance_type])
+
+    @field_validator("max_size")
+    @classmethod
+    def _max_not_below_min(cls, value: int | None, info: ValidationInfo) -> int | None:
+        low = info.data.get("min_size")
+        if value is not None and low is not None and value < low:
+            raise PydanticCustomError(
+                "size_order", "maxSize ({max}) must be >= minSize ({min})", {"max": value, "min": low}
+            )
+        return value
+
+    @field_validator("desired_capacity")
+    @classmethod
+    def _desired_within_bounds(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is None:
+            return value
+        low, high = info.data.get("min_size"), info.data.get("max_size")
+        if low is not None and value < low:
+            raise PydanticCustomError(
+                "size_order", "desiredCapacity ({desired}) must be >= minSize ({min})", {"desired": value, "min": low}
+            )
+        if high is not None and value > high:
+            raise PydanticCustomError(
+                "size_order", "desiredCapacity ({desired}) must be <= maxSize ({max})", {"desired": value, "max": high}
+            )
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _kubernetes_labels(cls, labels: dict[str, str]) -> dict[str, str]:
+        return check_labels(labels)
+
+    @model_validator(mode="after")
+    def _fill_sizes(self) -> NodegroupSpec:
+        """eksctl's sizing defaults: 2 nodes, min and max equal to desired unless given."""
+        desired = self.desired_capacity
+        if desired is None:
+            desired = DEFAULT_DESIRED_CAPACITY
+            if self.min_size is not None:
+                desired = max(desired, self.min_size)
+            if self.max_size is not None:
+                desired = min(desired, self.max_size)
+        low = self.min_size if self.min_size is not None else min(desired, self.max_size or desired)
+        high = self.max_size if self.max_size is not None else max(desired, 1)
+        object.__setattr__(self, "desired_capacity", desired)
+        object.__setattr__(self, "min_size", low)
+        object.__setattr__(self, "max_size", high)
+        return self
+
+
+class ScalingRequest(SpecModel):
+    """`PATCH /clusters/{name}/nodegroups/{ng}`: any of the three sizes, as eksctl scales."""
+
+    min_size: int | None = Field(default=None, ge=0, le=MAX_NODES_PER_GROUP)
+    max_size: int | None = Field(default=None, ge=1, le=MAX_NODES_PER_GROUP)
+    desired_capacity: int | None = Field(default=None, ge=0, le=MAX_NODES_PER_GROUP)
+
+    @model_validator(mode="after")
+    def _something(self) -> ScalingRequest:
+        if self.min_size is None and self.max_size is None and self.desired_capacity is None:
+            raise ValueError("send at least one of minSize, maxSize, desiredCapacity")
+        return self

@@ -1,0 +1,219 @@
+"""Service policy: what a caller may ask for beyond the request's own validity."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import TYPE_CHECKING, Any, Protocol
+
+from chalicelib.model.access_spec import MASTERS_GROUP
+from chalicelib.model.errors import ForbiddenError, SpecValidationError
+from chalicelib.model.settings import (
+    ENV_ALLOWED_INSTANCE_TYPES,
+    ENV_ALLOWED_REGIONS,
+    ENV_ALLOWED_VERSIONS,
+    ENV_MAX_CLUSTERS_PER_OWNER,
+    ENV_MAX_NODES_PER_CLUSTER,
+    ENV_MAX_NODES_PER_NODEGROUP,
+)
+
+if TYPE_CHECKING:
+    from chalicelib.model.settings import Settings
+    from chalicelib.model.spec import ClusterSpec, IdentityMapping, NodegroupSpec
+
+
+class Clusters(Protocol):
+    """What the policy reads of the cluster records: how many clusters an owner holds (the store)."""
+
+    def count_owned(self, owner: str) -> int: ...
+
+
+def check_mappings(mappings: list[IdentityMapping], caller: str, settings: Settings) -> None:
+    """Granting `system:masters` is cluster-admin: only callers the policy names may do it."""
+    if not any(MASTERS_GROUP in m.groups for m in mappings):
+        return
+    if _allowed(caller, settings.masters_allowed):
+        return
+    raise ForbiddenError(
+        f"{caller} may not map principals to {MASTERS_GROUP}; the service policy "
+        "(EKSPRESS_MASTERS_ALLOWED) does not allow it for this caller",
+        group=MASTERS_GROUP,
+    )
+
+
+def _allowed(caller: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(caller, pattern) for pattern in patterns)
+
+
+def check_lease_hours(hours: int, settings: Settings, field: str) -> None:
+    if hours > settings.max_lease_hours:
+        raise SpecValidationError(
+            f"{field} may be at most {settings.max_lease_hours} hours (service policy)",
+            fields=[
+                {
+                    "field": field,
+                    "rule": "lease_too_long",
+                    "message": f"at most {settings.max_lease_hours} hours (EKSPRESS_MAX_LEASE_HOURS)",
+                }
+            ],
+        )
+
+
+def check_request(spec: ClusterSpec, caller: str, settings: Settings, db: Clusters) -> None:
+    """Everything the policy says about a create request, before any AWS call.
+
+    Rules on the request's own fields come first, all at once (one 422 naming each field,
+    its rule and the setting); the owner's cluster count (a Query) only when they pass.
+    """
+    check_mappings(spec.iam_identity_mappings, caller, settings)
+    if spec.ttl_hours is not None:
+        check_lease_hours(spec.ttl_hours, settings, "ttlHours")
+    if spec.protected and not _allowed(caller, settings.protect_allowed):
+        raise ForbiddenError(
+            f"{caller} may not create protected clusters; the service policy (EKSPRESS_PROTECT_ALLOWED) "
+            "does not allow it for this caller",
+            field="protected",
+        )
+    problems: list[dict[str, str]] = []
+    if settings.allowed_regions and spec.region not in settings.allowed_regions:
+        problems.append(
+            _problem(
+                "region", "region_not_allowed", f"{spec.region} is not", settings.allowed_regions, ENV_ALLOWED_REGIONS
+            )
+        )
+    if settings.allowed_versions and spec.version not in settings.allowed_versions:
+        problems.append(
+            _problem(
+                "version",
+                "version_not_allowed",
+                f"Kubernetes {spec.version} is not",
+                settings.allowed_versions,
+                ENV_ALLOWED_VERSIONS,
+            )
+        )
+    for index, group in enumerate(spec.nodegroups):
+        prefix = f"managedNodeGroups[{index}]."
+        problems += _instance_type_problems(group, settings, prefix)
+        problems += _group_size_problems(group, settings, prefix)
+    problems += _cluster_size_problems(spec, settings, "managedNodeGroups")
+    access = spec.access_config
+    if settings.kubernetes_role_arns and access and access.authentication_mode == "CONFIG_MAP":
+        # The service reaches each cluster's Kubernetes API through access entries.
+        problems.append(
+            {
+                "field": "accessConfig.authenticationMode",
+                "rule": "access_entries_required",
+                "message": "this deployment manages clusters through access entries: use API_AND_CONFIG_MAP or API",
+            }
+        )
+    _refuse(problems)
+    check_cluster_quota(db, caller, settings)
+
+
+def check_cluster_quota(db: Clusters, owner: str, settings: Settings) -> None:
+    """An owner may hold at most `max_clusters_per_owner` clusters that are not DELETED; else 403.
+
+    Counted before the new record is written, so two requests racing for an owner's
+    last slot may both pass: a guardrail, not a hard quota.
+    """
+    limit = settings.max_clusters_per_owner
+    if limit <= 0:
+        return
+    held = db.count_owned(owner)
+    if held >= limit:
+        raise ForbiddenError(
+            f"{owner} already holds {held} cluster(s); the service policy allows at most {limit} per owner "
+            f"({ENV_MAX_CLUSTERS_PER_OWNER}). Delete one first.",
+            rule="clusters_per_owner",
+            setting=ENV_MAX_CLUSTERS_PER_OWNER,
+            limit=limit,
+            held=held,
+        )
+
+
+def check_nodegroup_change(before: ClusterSpec, after: ClusterSpec, nodegroup: str, settings: Settings) -> None:
+    """A node group added or scaled: fields are named as in its request body.
+
+    A new group's instance types must be allowed; its maxSize and the cluster's total
+    may not pass the limits, though a change that does not grow them (a scale-down of a
+    cluster the policy has since tightened) is never refused.
+    """
+    group = next(g for g in after.nodegroups if g.name == nodegroup)
+    old = next((g for g in before.nodegroups if g.name == nodegroup), None)
+    problems: list[dict[str, str]] = []
+    if old is None:
+        problems += _instance_type_problems(group, settings, "")
+    if old is None or (group.max_size or 0) > (old.max_size or 0):
+        problems += _group_size_problems(group, settings, "")
+    if _total_nodes(after) > _total_nodes(before):
+        problems += _cluster_size_problems(after, settings, "maxSize")
+    _refuse(problems)
+
+
+def _problem(field: str, rule: str, subject: str, allowed: tuple[str, ...], variable: str) -> dict[str, str]:
+    return {
+        "field": field,
+        "rule": rule,
+        "message": f"{subject} allowed by the service policy; allowed: {', '.join(allowed)} ({variable})",
+    }
+
+
+def _instance_type_problems(group: NodegroupSpec, settings: Settings, prefix: str) -> list[dict[str, str]]:
+    patterns = settings.allowed_instance_types
+    if not patterns:
+        return []
+    problems = []
+    for index, kind in enumerate(group.types):
+        if not _allowed(kind, patterns):
+            field = f"{prefix}instanceTypes[{index}]" if group.instance_types is not None else f"{prefix}instanceType"
+            problems.append(
+                _problem(field, "instance_type_not_allowed", f"{kind} is not", patterns, ENV_ALLOWED_INSTANCE_TYPES)
+            )
+    return problems
+
+
+def _group_size_problems(group: NodegroupSpec, settings: Settings, prefix: str) -> list[dict[str, str]]:
+    limit = settings.max_nodes_per_nodegroup
+    if limit <= 0 or (group.max_size or 0) <= limit:
+        return []
+    return [
+        {
+            "field": f"{prefix}maxSize",
+            "rule": "nodes_per_nodegroup",
+            "message": f"maxSize ({group.max_size}) may be at most {limit} per node group "
+            f"({ENV_MAX_NODES_PER_NODEGROUP})",
+        }
+    ]
+
+
+def _total_nodes(spec: ClusterSpec) -> int:
+    return sum(g.max_size or 0 for g in spec.nodegroups)
+
+
+def _cluster_size_problems(spec: ClusterSpec, settings: Settings, field: str) -> list[dict[str, str]]:
+    limit, total = settings.max_nodes_per_cluster, _total_nodes(spec)
+    if limit <= 0 or total <= limit:
+        return []
+    return [
+        {
+            "field": field,
+            "rule": "nodes_per_cluster",
+            "message": f"the node groups' maxSize add up to {total}; a cluster may have at most {limit} nodes "
+            f"({ENV_MAX_NODES_PER_CLUSTER})",
+        }
+    ]
+
+
+def _refuse(problems: list[dict[str, str]]) -> None:
+    if problems:
+        names = ", ".join(sorted({p["field"] for p in problems}))
+        raise SpecValidationError(f"the request breaks the service policy: {names}", fields=problems)
+
+
+def check_owner(record: dict[str, Any], caller: str, settings: Settings, action: str) -> None:
+    """Only the cluster's owner, or an admin the policy names, may change or delete it."""
+    if record.get("owner") == caller or _allowed(caller, settings.admins):
+        return
+    raise ForbiddenError(
+        f"{caller} may not {action} cluster {record.get('name')!r}: only its owner or an admin (EKSPRESS_ADMINS) may",
+        cluster=record.get("name"),
+    )

@@ -1,0 +1,118 @@
+"""The cluster record: what the table keeps about one cluster, and what the API shows of it.
+
+One shape for the store, the use-cases and the OpenAPI document (which is generated
+from these models). Records are written field by field under conditions (aws/store.py),
+so the models allow keys they do not name: a record written by a newer version stays
+readable by an older one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Cluster statuses. A name is free again only once its cluster is DELETED.
+CREATING = "CREATING"
+ACTIVE = "ACTIVE"
+FAILED = "FAILED"
+DELETING = "DELETING"
+DELETE_FAILED = "DELETE_FAILED"
+DELETED = "DELETED"
+Status = Literal["CREATING", "ACTIVE", "FAILED", "DELETING", "DELETE_FAILED", "DELETED"]
+
+# Fields the API never shows: where progress is delivered (Slack's response_url is a credential).
+PRIVATE_FIELDS = ("notify",)
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Operation(_Open):
+    """The one operation running on a cluster (create, delete, node group change); absent when idle."""
+
+    type: str = Field(description="`create`, `delete`, `nodegroup`")
+    id: str
+    by: str | None = None
+    startedAt: str | None = None
+    executionArn: str | None = None
+    action: str | None = Field(default=None, description="a node group change: `add`, `scale`, `delete`")
+    nodegroup: str | None = None
+
+
+class StackEntry(_Open):
+    """One of the cluster's CloudFormation stacks, as the workflow last saw it."""
+
+    kind: str = Field(description="`cluster`, `nodegroup`")
+    stackId: str | None = None
+    status: str | None = Field(default=None, description="CloudFormation's stack status")
+    nodegroup: str | None = None
+    reason: str | None = Field(default=None, description="why it failed, when it did")
+
+
+class Failure(_Open):
+    """What failed and why: the step or stack, the resource, and the reason AWS gave."""
+
+    reason: str
+    error: str | None = None
+    step: str | None = None
+    stack: str | None = None
+    resource: str | None = None
+
+
+class Endpoint(_Open):
+    """What a user needs to reach the cluster, from the cluster stack's outputs."""
+
+    endpoint: str | None = None
+    arn: str | None = None
+    certificateAuthorityData: str | None = None
+    vpcId: str | None = None
+    securityGroupId: str | None = None
+
+
+class TimelineEvent(_Open):
+    at: str
+    type: str = Field(description="`REQUESTED`, `STACK_CREATE_COMPLETE`, `ACTIVE`, `FAILED`, ...")
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class ClusterSummary(_Open):
+    """A cluster in a list: who, where, which version, and how it is."""
+
+    name: str
+    clusterId: str = Field(description="this incarnation of the name; a name used again gets a new id")
+    status: Status
+    phase: str | None = None
+    region: str | None = None
+    version: str | None = None
+    owner: str | None = None
+    createdAt: str | None = None
+    updatedAt: str | None = None
+
+
+class ClusterRecord(ClusterSummary):
+    """The cluster's record; `events` (its timeline) only on `GET /clusters/{name}`."""
+
+    spec: dict[str, Any] | None = Field(default=None, description="the request, with every default filled in")
+    stacks: dict[str, StackEntry] | None = None
+    operation: Operation | None = None
+    executionArn: str | None = None
+    zones: list[str] | None = None
+    cluster: Endpoint | None = None
+    nodeRoles: list[str] | None = None
+    failure: Failure | None = Field(default=None, description="why the cluster is FAILED or DELETE_FAILED")
+    lastFailure: Failure | None = Field(default=None, description="the last failed node group change")
+    ttlHours: int | None = None
+    expiresAt: str | None = None
+    lastActivityAt: str | None = None
+    reapAt: str | None = None
+    protected: bool | None = None
+    deletedAt: str | None = None
+    events: list[TimelineEvent] | None = None
+
+
+def public(record: dict[str, Any]) -> dict[str, Any]:
+    """The record as callers may see it: no private fields."""
+    return {k: v for k, v in record.items() if k not in PRIVATE_FIELDS}

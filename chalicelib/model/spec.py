@@ -1,0 +1,226 @@
+"""The cluster request: what a caller may ask for, its rules and eksctl's defaults.
+
+Field names are eksctl's ClusterConfig names (camelCase) so a request reads like
+the `eksctl create cluster` config people already write. Unknown fields are
+refused rather than dropped: a caller must never believe we built something we
+ignored.
+
+ClusterSpec and its cluster-wide parts live here; its node groups, network and access
+have modules of their own, and the shared rules are in `validation`. The names other
+code imports from here are re-exported (`__all__`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from chalicelib.model import naming
+from chalicelib.model.access_spec import NODE_GROUPS, AccessConfigSpec, AccessEntrySpec, IdentityMapping
+from chalicelib.model.network_spec import KubernetesNetworkSpec, VpcSpec
+from chalicelib.model.nodegroup_spec import AMI_FAMILIES, NodegroupSpec, ScalingRequest
+from chalicelib.model.validation import (
+    NAME_PATTERN,
+    Problem,
+    SpecModel,
+    Tags,
+    check_name,
+    raise_problems,
+    validate,
+)
+
+__all__ = [
+    "ADDON_NAMES",
+    "AMI_FAMILIES",
+    "DEFAULT_REGION",
+    "DEFAULT_VERSION",
+    "LOG_TYPES",
+    "MAX_NODEGROUPS",
+    "NAME_PATTERN",
+    "NODE_GROUPS",
+    "REGION_PATTERN",
+    "SUPPORTED_VERSIONS",
+    "AccessConfigSpec",
+    "AccessEntrySpec",
+    "AddonSpec",
+    "CloudWatchSpec",
+    "ClusterLoggingSpec",
+    "ClusterSpec",
+    "IamSpec",
+    "IdentityMapping",
+    "LeaseRequest",
+    "NodegroupSpec",
+    "ScalingRequest",
+    "validate",
+]
+
+SUPPORTED_VERSIONS = ("1.30", "1.31", "1.32", "1.33", "1.34")
+DEFAULT_VERSION = "1.33"
+DEFAULT_REGION = "us-west-2"
+REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$"
+MAX_NODEGROUPS = 10
+LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+ADDON_NAMES = ("vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "eks-pod-identity-agent")
+
+
+class AddonSpec(SpecModel):
+    name: Literal["vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "eks-pod-identity-agent"]
+    version: Annotated[str, Field(pattern=r"^(latest|v\d+\.\d+\.\d+-eksbuild\.\d+)$")] | None = None
+
+
+class IamSpec(SpecModel):
+    with_oidc: bool = Field(default=False, alias="withOIDC")
+
+
+class ClusterLoggingSpec(SpecModel):
+    enable_types: Annotated[list[str], Field(max_length=5)] = Field(default_factory=list)
+
+    @field_validator("enable_types")
+    @classmethod
+    def _types(cls, values: list[str]) -> list[str]:
+        if any(v in ("*", "all") for v in values):
+            return list(LOG_TYPES)
+        unknown = [v for v in values if v not in LOG_TYPES]
+        if unknown:
+            raise PydanticCustomError(
+                "log_type",
+                "unknown log type(s) {unknown}; choose from {known}, '*' or 'all'",
+                {"unknown": ", ".join(unknown), "known": ", ".join(LOG_TYPES)},
+            )
+        return list(dict.fromkeys(values))
+
+
+class CloudWatchSpec(SpecModel):
+    cluster_logging: ClusterLoggingSpec = Field(default_factory=ClusterLoggingSpec)
+
+
+class LeaseRequest(BaseModel):
+    """`POST /clusters/{name}/lease`: the lease ends `hours` from now (within the policy's maximum)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hours: int = Field(ge=1, le=8760)
+
+
+class ClusterSpec(SpecModel):
+    """What `POST /clusters` accepts."""
+
+    name: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(check_name)]
+    region: Annotated[str, Field(pattern=REGION_PATTERN)] = DEFAULT_REGION
+    version: str = DEFAULT_VERSION
+    vpc: VpcSpec = Field(default_factory=VpcSpec)
+    tags: Tags = Field(default_factory=dict)
+    managed_node_groups: Annotated[list[NodegroupSpec] | None, Field(max_length=MAX_NODEGROUPS)] = None
+    iam_identity_mappings: Annotated[list[IdentityMapping], Field(max_length=100)] = Field(default_factory=list)
+    availability_zones: Annotated[
+        list[Annotated[str, Field(pattern=r"^[a-z0-9-]+[a-z]$")]] | None, Field(min_length=2, max_length=3)
+    ] = None
+    cloud_watch: CloudWatchSpec | None = None
+    kubernetes_network_config: KubernetesNetworkSpec | None = None
+    iam: IamSpec | None = None
+    addons: Annotated[list[AddonSpec], Field(max_length=10)] = Field(default_factory=list)
+    access_config: AccessConfigSpec | None = None
+    # Lease: hours until the cluster is torn down unless extended (default and maximum are policy).
+    ttl_hours: Annotated[int, Field(ge=1, le=8760)] | None = None
+    protected: bool = False
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _supported_version(cls, value: Any) -> Any:
+        if isinstance(value, (int, float)):
+            value = str(value)  # YAML and careless JSON write 1.30 as a number
+        if value not in SUPPORTED_VERSIONS:
+            raise PydanticCustomError(
+                "version_unsupported",
+                "Kubernetes version '{value}' is not supported; choose one of {supported}",
+                {"value": value, "supported": ", ".join(SUPPORTED_VERSIONS)},
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _nodegroups(self) -> ClusterSpec:
+        groups = self.managed_node_groups
+        if groups is None:
+            groups = [NodegroupSpec(name=naming.default_nodegroup_name(self.name))]
+            object.__setattr__(self, "managed_node_groups", groups)
+        problems: list[Problem] = []
+        seen: set[str] = set()
+        limit = naming.longest_nodegroup_name(self.name)
+        for index, group in enumerate(groups):
+            loc = ("managedNodeGroups", index, "name")
+            if group.name in seen:
+                problems.append((loc, "duplicate_name", f"node group name {group.name!r} is used twice", group.name))
+            seen.add(group.name)
+            if len(group.name) > limit:
+                problems.append(
+                    (
+                        loc,
+                        "stack_name_too_long",
+                        f"the node group stack name would pass {naming.MAX_STACK_NAME} characters; "
+                        f"with this cluster name, node group names may be at most {limit} characters",
+                        group.name,
+                    )
+                )
+        for index, zone in enumerate(self.availability_zones or []):
+            if not zone.startswith(self.region) or len(zone) != len(self.region) + 1:
+                problems.append(
+                    (("availabilityZones", index), "zone_region", f"{zone} is not a zone of {self.region}", zone)
+                )
+        if len(set(self.availability_zones or [])) != len(self.availability_zones or []):
+            problems.append(
+                (("availabilityZones",), "duplicate_zone", "a zone is listed twice", self.availability_zones)
+            )
+        cluster_zones = set(self.availability_zones or [])
+        for index, group in enumerate(groups):
+            for z, zone in enumerate(group.availability_zones or []):
+                if zone not in cluster_zones:
+                    problems.append(
+                        (
+                            ("managedNodeGroups", index, "availabilityZones", z),
+                            "zone_not_in_cluster",
+                            f"{zone} is not one of the cluster's availabilityZones (set those to choose node zones)",
+                            zone,
+                        )
+                    )
+        names = [a.name for a in self.addons]
+        if len(set(names)) != len(names):
+            problems.append((("addons",), "duplicate_addon", "an add-on is listed twice", names))
+        access = self.access_config
+        if access and access.authentication_mode == "CONFIG_MAP" and access.access_entries:
+            problems.append(
+                (
+                    ("accessConfig", "accessEntries"),
+                    "access_mode",
+                    "access entries need authenticationMode API or API_AND_CONFIG_MAP",
+                    None,
+                )
+            )
+        if access and access.authentication_mode == "API" and self.iam_identity_mappings:
+            problems.append(
+                (
+                    ("iamIdentityMappings",),
+                    "access_mode",
+                    "with authenticationMode API the aws-auth ConfigMap is ignored; use accessConfig.accessEntries",
+                    None,
+                )
+            )
+        if self.vpc.nat.gateway == "Disable":
+            for index, group in enumerate(groups):
+                if group.private_networking:
+                    problems.append(
+                        (
+                            ("managedNodeGroups", index, "privateNetworking"),
+                            "no_nat",
+                            "nodes in private subnets need a NAT gateway to join; vpc.nat.gateway is Disable",
+                            True,
+                        )
+                    )
+        if problems:
+            raise_problems("ClusterSpec", problems)
+        return self
+
+    @property
+    def nodegroups(self) -> list[NodegroupSpec]:
+        return list(self.managed_node_groups or [])

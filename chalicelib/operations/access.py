@@ -1,0 +1,204 @@
+"""Use-cases for who may use a cluster: aws-auth at creation, later mapping changes, kubeconfig."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.aws import store, workflow
+from chalicelib.cfn import templates
+from chalicelib.kube import awsauth
+from chalicelib.kube import client as kubeauth
+from chalicelib.kube.token import eks_token
+from chalicelib.model.errors import ConflictError, WorkflowStartError
+from chalicelib.model.spec import ClusterSpec, IdentityMapping
+from chalicelib.observability import logger
+from chalicelib.operations.failures import explain_error
+
+if TYPE_CHECKING:
+    from chalicelib.aws.clients import Clients
+    from chalicelib.aws.store import Store
+    from chalicelib.model.steps import AccessChangeStep, FailedStep, NodegroupStacksDone
+    from chalicelib.operations.context import Context
+
+OPERATION_ACCESS = "access"
+ADD = "add"
+REMOVE = "remove"
+
+
+def connect(clients: Clients, region: str, cluster: str) -> kubeauth.KubeClient:
+    """A Kubernetes client for the cluster, authenticated the way EKS expects."""
+    described = clients.eks(region).describe_cluster(name=cluster)["cluster"]
+    sts = clients.token_sts(region)
+    return kubeauth.KubeClient(
+        described["endpoint"], described["certificateAuthority"]["data"], lambda: eks_token(sts, cluster)
+    )
+
+
+def node_roles(nodegroup_stacks: list[dict[str, Any]]) -> list[str]:
+    """Node instance role ARNs from the node group stacks' outputs, in order, once each."""
+    roles = [(s.get("outputs") or {}).get(templates.OUTPUT_NODE_ROLE_ARN) for s in nodegroup_stacks]
+    return list(dict.fromkeys(r for r in roles if r))
+
+
+def configure_cluster_access(ctx: Context, step: NodegroupStacksDone) -> dict[str, Any]:
+    """Workflow step: map every node role and the requested identities into aws-auth."""
+    db, name, cluster_id = ctx.store, step.name, step.clusterId
+    record = db.get_cluster(name)
+    spec = ClusterSpec.model_validate(record["spec"])
+    roles = node_roles(step.nodegroupStacks)
+
+    def edit(auth: awsauth.AuthMap) -> awsauth.AuthMap:
+        awsauth.ensure_node_roles(auth, roles)
+        for mapping in spec.iam_identity_mappings:
+            key, entry = awsauth.mapping_entry(mapping)
+            if entry not in auth.entries(key):  # a retried step finds its own earlier write
+                awsauth.add(auth, mapping)
+        return auth
+
+    merged = kubeauth.update_aws_auth(connect(ctx.clients, spec.region, name), edit)
+    db.update_cluster(
+        name,
+        cluster_id,
+        {"nodeRoles": roles},
+        event=(
+            "AWS_AUTH_UPDATED",
+            f"aws-auth maps {len(roles)} node role(s) and {len(spec.iam_identity_mappings)} identities",
+        ),
+    )
+    return {"mapRoles": len(merged.roles), "mapUsers": len(merged.users), "mapAccounts": len(merged.accounts)}
+
+
+def read_access(ctx: Context, name: str) -> dict[str, Any]:
+    record = require_active(ctx.store, name)
+    current = connect(ctx.clients, record["region"], name).get_configmap(awsauth.NAMESPACE, awsauth.NAME)
+    return awsauth.parse(current).to_dict()
+
+
+def require_active(db: Store, name: str, what: str = "access") -> dict[str, Any]:
+    """The record of an ACTIVE cluster; a 409 saying `what` waits for ACTIVE otherwise."""
+    record = db.get_cluster(name)
+    if record["status"] != store.ACTIVE:
+        raise ConflictError(
+            f"cluster {name!r} is {record['status']}; {what} can be changed once it is ACTIVE",
+            cluster=name,
+            status=record["status"],
+        )
+    return record
+
+
+def request_access_change(ctx: Context, name: str, action: str, change: dict[str, Any]) -> dict[str, Any]:
+    """Start the access workflow for one add or remove; refuse node roles up front."""
+    db = ctx.store
+    record = require_active(db, name)
+    if action == REMOVE and change["arn"] in (record.get("nodeRoles") or []):
+        raise awsauth.ProtectedMappingError(f"{change['arn']} is a node role; its mapping cannot be removed")
+    operation_id = uuid.uuid4().hex
+    payload = {
+        "name": name,
+        "clusterId": record["clusterId"],
+        "region": record["region"],
+        "change": {"action": action, **change},
+    }
+    try:
+        arn = workflow.start(
+            ctx.sfn, ctx.settings.access_state_machine_arn, OPERATION_ACCESS, name, operation_id, payload
+        )
+    except Exception as exc:
+        raise WorkflowStartError(f"could not start the access workflow: {exc}", cluster=name) from None
+    db.add_event(
+        name,
+        record["clusterId"],
+        "ACCESS_CHANGE_REQUESTED",
+        f"{action} {_subject(change)}",
+        operation=operation_id,
+        executionArn=arn,
+    )
+    return {"operation": operation_id, "executionArn": arn, "action": action, **change}
+
+
+def _subject(change: dict[str, Any]) -> str:
+    return str(change.get("arn") or change.get("account"))
+
+
+def apply_access_change(ctx: Context, step: AccessChangeStep) -> dict[str, Any]:
+    """Workflow step: merge one mapping change into aws-auth and note it on the timeline.
+
+    A retried step (the state's retry count is not 0): an earlier attempt may have made the
+    change and lost its reply, so a mapping to remove that is already gone is done.
+    Adding is idempotent by itself.
+    """
+    name, cluster_id, change, retried = step.name, step.clusterId, step.change, step.retryCount > 0
+    cluster = connect(ctx.clients, step.region, name)
+    action = change["action"]
+    if action == ADD:
+        mapping = IdentityMapping.model_validate({k: v for k, v in change.items() if k != "action"})
+        merged = kubeauth.update_aws_auth(cluster, lambda auth: awsauth.add(auth, mapping))
+    elif action == REMOVE:
+
+        def remove(auth: awsauth.AuthMap) -> awsauth.AuthMap:
+            try:
+                return awsauth.remove(auth, change["arn"])
+            except awsauth.MappingNotFoundError:
+                if not retried:
+                    raise
+                return auth
+
+        merged = kubeauth.update_aws_auth(cluster, remove)
+    else:
+        raise ValueError(f"unknown access action {action!r}")
+    ctx.store.add_event(name, cluster_id, "ACCESS_CHANGED", f"{action} {_subject(change)}")
+    logger.info("aws-auth changed", extra={"cluster": name, "clusterId": cluster_id, "action": action})
+    return merged.to_dict()
+
+
+def record_access_failure(ctx: Context, step: FailedStep) -> dict[str, Any]:
+    """A failed mapping change is noted on the timeline; the cluster itself stays as it is."""
+    failure = explain_error(step.error)
+    ctx.store.add_event(step.name, step.clusterId, "ACCESS_CHANGE_FAILED", failure["reason"], **failure)
+    return {"failure": failure}
+
+
+def kubeconfig(record: dict[str, Any]) -> dict[str, Any]:
+    """A kubeconfig whose user runs `aws eks get-token`, as `aws eks update-kubeconfig` writes."""
+    cluster = record.get("cluster") or {}
+    arn = cluster.get("arn") or record["name"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": arn,
+                "cluster": {
+                    "server": cluster.get("endpoint"),
+                    "certificate-authority-data": cluster.get("certificateAuthorityData"),
+                },
+            }
+        ],
+        "contexts": [{"name": arn, "context": {"cluster": arn, "user": arn}}],
+        "current-context": arn,
+        "preferences": {},
+        "users": [
+            {
+                "name": arn,
+                "user": {
+                    "exec": {
+                        "apiVersion": "client.authentication.k8s.io/v1beta1",
+                        "command": "aws",
+                        "args": [
+                            "--region",
+                            record["region"],
+                            "eks",
+                            "get-token",
+                            "--cluster-name",
+                            record["name"],
+                            "--output",
+                            "json",
+                        ],
+                        "interactiveMode": "IfAvailable",
+                        "provideClusterInfo": False,
+                    }
+                },
+            }
+        ],
+    }

@@ -1,0 +1,262 @@
+"""Create a cluster: the request, then each step the create workflow runs.
+
+The API calls `request_create`; the workflow's tasks call the rest, each with a
+`Context` and its step input, so tests pass moto-backed clients and the local
+engine needs no special code paths.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.aws import store, workflow
+from chalicelib.cfn import stacks, templates
+from chalicelib.model import naming
+from chalicelib.model.errors import WorkflowStartError
+from chalicelib.model.record import ClusterRecord, public
+from chalicelib.model.spec import ClusterSpec
+from chalicelib.observability import logger
+from chalicelib.operations import leases
+from chalicelib.operations.failures import already_ended, end_operation_failed
+
+if TYPE_CHECKING:
+    from chalicelib.aws.store import Store
+    from chalicelib.model.settings import Settings
+    from chalicelib.model.steps import ClusterStackDone, ClusterStep, FailedStep, NodegroupStep, StackStep
+    from chalicelib.operations.context import Context
+
+PHASE_REQUESTED = "REQUESTED"
+PHASE_CLUSTER_STACK = "CLUSTER_STACK"
+PHASE_NODEGROUPS = "NODEGROUP_STACKS"
+PHASE_DONE = "DONE"
+
+# Availability zones EKS does not offer control planes in (as eksctl keeps them).
+EKS_UNSUPPORTED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "cac1-az3", "cnn1-az4"})
+ZONES_WANTED = 3
+ZONES_REQUIRED = 2
+
+
+def new_record(
+    spec: ClusterSpec, owner: str, settings: Settings, now: datetime, notify: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The record of a requested cluster, before anything is created for it.
+
+    `notify` says where to announce progress (Slack's response_url); it is never shown by the API.
+    """
+    cluster_id = uuid.uuid4().hex
+    record = {
+        **({"notify": notify} if notify else {}),
+        "name": spec.name,
+        "clusterId": cluster_id,
+        "status": store.CREATING,
+        "phase": PHASE_REQUESTED,
+        "region": spec.region,
+        "version": spec.version,
+        "owner": owner,
+        "spec": spec.model_dump(mode="json", exclude_none=True),
+        "stacks": {},
+        # The create is the cluster's first operation; the cluster id is its id.
+        "operation": {"type": workflow.OPERATION_CREATE, "id": cluster_id},
+        **leases.initial_fields(spec, settings, now),
+    }
+    ClusterRecord.model_validate(record)  # what the store writes is what the model describes
+    return record
+
+
+def request_create(ctx: Context, spec: ClusterSpec, owner: str, notify: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Record a new cluster (the name must be free) and start its create workflow."""
+    db = ctx.store
+    record = db.create_cluster(new_record(spec, owner, ctx.settings, datetime.now(UTC), notify))
+    cluster_id = record["clusterId"]
+    try:
+        arn = workflow.start(
+            ctx.sfn,
+            ctx.settings.create_state_machine_arn,
+            workflow.OPERATION_CREATE,
+            spec.name,
+            cluster_id,
+            workflow.create_input(record),
+        )
+    except Exception as exc:  # any failure to start leaves the record saying so
+        reason = f"could not start the create workflow: {exc}"
+        logger.exception("workflow start failed", extra={"cluster": spec.name, "clusterId": cluster_id})
+        db.update_cluster(
+            spec.name,
+            cluster_id,
+            {"status": store.FAILED, "failure": {"step": "StartWorkflow", "reason": reason}},
+            event=("FAILED", reason),
+            remove=("operation",),
+        )
+        raise WorkflowStartError(reason, cluster=spec.name) from None
+    db.update_cluster(
+        spec.name, cluster_id, {"executionArn": arn}, event=("WORKFLOW_STARTED", "Create workflow started")
+    )
+    return {**public(record), "executionArn": arn}
+
+
+def describe_cluster(db: Store, name: str, with_events: bool = True) -> dict[str, Any]:
+    """The record as callers see it (no delivery addresses: Slack's are credentials), with its timeline."""
+    record = public(db.get_cluster(name))
+    if with_events:
+        record["events"] = db.list_events(name, record["clusterId"])
+    return record
+
+
+# -- workflow steps ---------------------------------------------------------------
+
+
+def target_spec(record: dict[str, Any]) -> ClusterSpec:
+    """The spec a running change is heading for (a node group change carries one), else the record's."""
+    return ClusterSpec.model_validate((record.get("operation") or {}).get("spec") or record["spec"])
+
+
+def choose_zones(ec2: Any) -> list[str]:
+    """Pick availability zones as eksctl does: available, EKS-supported, stable order."""
+    resp = ec2.describe_availability_zones(
+        Filters=[{"Name": "state", "Values": ["available"]}, {"Name": "zone-type", "Values": ["availability-zone"]}]
+    )
+    zones = sorted(z["ZoneName"] for z in resp["AvailabilityZones"] if z.get("ZoneId") not in EKS_UNSUPPORTED_ZONE_IDS)
+    if len(zones) < ZONES_REQUIRED:
+        raise ValueError(f"region offers {len(zones)} usable availability zones; EKS needs {ZONES_REQUIRED}")
+    return zones[:ZONES_WANTED]
+
+
+def stack_tags(spec: ClusterSpec, cluster_id: str, kind: str) -> dict[str, str]:
+    """The tags of a stack we create: the spec's own, our ownership tags, and the stack's kind."""
+    return {**spec.tags, **naming.ownership_tags(spec.name, cluster_id), naming.TAG_STACK_KIND: kind}
+
+
+def create_cluster_stack(ctx: Context, step: ClusterStep) -> dict[str, Any]:
+    """Create `eksctl-NAME-cluster` (idempotent for the same cluster id).
+
+    In a deployment CloudFormation builds it with the stack role, and the service's
+    Kubernetes roles get access entries.
+    """
+    db, name, cluster_id = ctx.store, step.name, step.clusterId
+    record = db.get_cluster(name)
+    spec = ClusterSpec.model_validate(record["spec"])
+    zones = record.get("zones") or spec.availability_zones or choose_zones(ctx.clients.ec2(spec.region))
+    stack_name = naming.cluster_stack_name(name)
+    template = templates.build_cluster_template(spec, cluster_id, zones, ctx.settings.kubernetes_role_arns)
+    ref = stacks.create_stack(
+        ctx.clients.cloudformation(spec.region),
+        stack_name,
+        templates.to_json(template),
+        stack_tags(spec, cluster_id, stacks.KIND_CLUSTER),
+        request_token=f"{cluster_id}-cluster",
+        role_arn=ctx.settings.stack_role_arn,
+    )
+    db.update_cluster(
+        name,
+        cluster_id,
+        {
+            "phase": PHASE_CLUSTER_STACK,
+            "zones": zones,
+            f"stacks.{stack_name}": {
+                "kind": stacks.KIND_CLUSTER,
+                "stackId": ref["stackId"],
+                "status": "CREATE_IN_PROGRESS",
+            },
+        },
+        event=("STACK_CREATING", f"Creating stack {stack_name}"),
+        event_details={"stack": stack_name, "zones": zones},
+    )
+    logger.info("cluster stack created", extra={"stack": stack_name})
+    return {**ref, "kind": stacks.KIND_CLUSTER}
+
+
+def create_nodegroup_stack(ctx: Context, step: NodegroupStep) -> dict[str, Any]:
+    """Create `eksctl-NAME-nodegroup-NG` for one node group of the spec.
+
+    Also the first step of adding a node group to a live cluster: the group is then
+    in the spec the running operation is heading for, not yet in the record's spec.
+    """
+    db, name, cluster_id, nodegroup = ctx.store, step.name, step.clusterId, step.nodegroup
+    record = db.get_cluster(name)
+    spec = target_spec(record)
+    # A name can come back after its node group was deleted: the token is per operation.
+    token = (record.get("operation") or {}).get("id") or cluster_id
+    group = next((g for g in spec.nodegroups if g.name == nodegroup), None)
+    if group is None:
+        raise ValueError(f"node group {nodegroup!r} is not in the spec of cluster {name!r}")
+    stack_name = naming.nodegroup_stack_name(name, nodegroup)
+    ref = stacks.create_stack(
+        ctx.clients.cloudformation(spec.region),
+        stack_name,
+        templates.to_json(templates.build_nodegroup_template(spec, group, cluster_id)),
+        {**stack_tags(spec, cluster_id, stacks.KIND_NODEGROUP), naming.TAG_NODEGROUP: nodegroup},
+        request_token=f"{token}-ng-{nodegroup}"[:128],
+        role_arn=ctx.settings.stack_role_arn,
+    )
+    entry = {"kind": stacks.KIND_NODEGROUP, "nodegroup": nodegroup, "stackId": ref["stackId"]}
+    db.update_cluster(
+        name,
+        cluster_id,
+        {
+            **({"phase": PHASE_NODEGROUPS} if record["status"] == store.CREATING else {}),
+            f"stacks.{stack_name}": {**entry, "status": "CREATE_IN_PROGRESS"},
+        },
+        event=("STACK_CREATING", f"Creating stack {stack_name}"),
+        event_details={"stack": stack_name, "nodegroup": nodegroup},
+    )
+    return {**ref, "kind": stacks.KIND_NODEGROUP, "nodegroup": nodegroup}
+
+
+def describe_stack(ctx: Context, step: StackStep) -> dict[str, Any]:
+    """One look at a stack; the record hears of it only when the status changed."""
+    stack = step.stack
+    cfn = ctx.clients.cloudformation(step.region)
+    state = stacks.describe(cfn, stack["stackId"], stack["kind"], ctx.settings.poll_scale)
+    if state.status != stack.get("status"):
+        entry = {k: v for k, v in stack.items() if k in ("kind", "nodegroup")}
+        entry.update({"stackId": state.stackId, "status": state.status})
+        if state.failed:
+            entry["reason"] = state.reason
+        terminal = state.done or state.failed
+        ctx.store.update_cluster(
+            step.name,
+            step.clusterId,
+            {f"stacks.{state.stackName}": entry},
+            event=(f"STACK_{state.status}", f"Stack {state.stackName} is {state.status}") if terminal else None,
+            event_details={"stack": state.stackName, "reason": state.reason} if state.failed else None,
+        )
+    return {**state.to_dict(), **{k: v for k, v in stack.items() if k in ("kind", "nodegroup")}}
+
+
+def mark_active(ctx: Context, step: ClusterStackDone) -> dict[str, Any]:
+    """The last step: the record says ACTIVE and carries what a user needs to connect."""
+    outputs = step.clusterStack.get("outputs") or {}
+    endpoint = {
+        "endpoint": outputs.get(templates.OUTPUT_ENDPOINT),
+        "arn": outputs.get(templates.OUTPUT_ARN),
+        "certificateAuthorityData": outputs.get(templates.OUTPUT_CA),
+        "vpcId": outputs.get(templates.OUTPUT_VPC),
+        "securityGroupId": outputs.get(templates.OUTPUT_SECURITY_GROUP),
+    }
+    record = ctx.store.get_cluster(step.name)
+    if already_ended(record, step.clusterId, store.ACTIVE):
+        return {"status": store.ACTIVE}
+    ctx.store.update_cluster(
+        step.name,
+        step.clusterId,
+        {
+            "status": store.ACTIVE,
+            "phase": PHASE_DONE,
+            "cluster": {k: v for k, v in endpoint.items() if v},
+            **leases.reap_fields(record, ctx.settings),
+        },
+        event=("ACTIVE", "Cluster is active"),
+        remove=("operation",),
+        # A delete that took over this create must not see the cluster come back to life.
+        expect_status=(store.CREATING,),
+        expect_operation=step.clusterId,
+    )
+    logger.info("cluster active")
+    return {"status": store.ACTIVE}
+
+
+def record_failure(ctx: Context, step: FailedStep) -> dict[str, Any]:
+    """The create failed: the record says FAILED, which step and why (the create's id is the cluster's)."""
+    return end_operation_failed(ctx.store, step.name, step.clusterId, step.clusterId, store.FAILED, step.error)

@@ -1,0 +1,184 @@
+"""Delete a cluster: the request, then each step the delete workflow runs.
+
+Only what is ours is deleted: stacks carrying this cluster's id tag, and the load
+balancers and security groups Kubernetes made for this cluster.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.aws import load_balancers, store, workflow
+from chalicelib.cfn import stacks
+from chalicelib.model.errors import ConflictError, WorkflowStartError
+from chalicelib.model.record import public
+from chalicelib.operations.failures import end_operation_failed
+
+if TYPE_CHECKING:
+    from chalicelib.aws.store import Store
+    from chalicelib.model.steps import FailedOperationStep, OperationStep, RegionStep, StackStep, StopCreateStep
+    from chalicelib.operations.context import Context
+
+PHASE_DELETE_REQUESTED = "DELETE_REQUESTED"
+PHASE_DONE = "DONE"
+OPERATION_DELETE = "delete"
+
+
+def request_delete(ctx: Context, name: str, caller: str) -> dict[str, Any]:
+    """Mark the cluster DELETING and start its delete workflow; one operation at a time.
+
+    A create still running is taken over: the delete workflow stops it first, so
+    nothing is left half-built. Any other running operation is a 409.
+    """
+    db = ctx.store
+    record = db.get_cluster(name)
+    if record["status"] == store.DELETED:
+        raise ConflictError(f"cluster {name!r} is already deleted", cluster=name, status=record["status"])
+    operation_id = uuid.uuid4().hex
+    operation = {"type": OPERATION_DELETE, "id": operation_id, "by": caller, "startedAt": store.utcnow()}
+    creating = record["status"] == store.CREATING
+    record = db.begin_operation(
+        name,
+        operation,
+        {"status": store.DELETING, "phase": PHASE_DELETE_REQUESTED},
+        supersedes=(workflow.OPERATION_CREATE,),
+        remove=("gsi2pk", "gsi2sk"),
+    )
+    payload = {
+        "name": name,
+        "clusterId": record["clusterId"],
+        "region": record["region"],
+        "operationId": operation_id,
+        "createExecutionArn": record.get("executionArn") if creating else None,
+    }
+    try:
+        arn = workflow.start(
+            ctx.sfn, ctx.settings.delete_state_machine_arn, OPERATION_DELETE, name, operation_id, payload
+        )
+    except Exception as exc:  # the record must say the delete never started
+        reason = f"could not start the delete workflow: {exc}"
+        db.update_cluster(
+            name,
+            record["clusterId"],
+            {"status": store.DELETE_FAILED, "failure": {"step": "StartWorkflow", "reason": reason}},
+            event=("DELETE_FAILED", reason),
+            remove=("operation",),
+        )
+        raise WorkflowStartError(reason, cluster=name) from None
+    db.update_cluster(
+        name,
+        record["clusterId"],
+        {"operation.executionArn": arn},
+        event=("DELETE_REQUESTED", f"Deletion requested by {caller}"),
+        event_details={"operation": operation_id, "executionArn": arn},
+    )
+    return {**public(record), "operation": {**operation, "executionArn": arn}}
+
+
+# -- workflow steps ---------------------------------------------------------------
+
+
+def stop_create(ctx: Context, step: StopCreateStep) -> dict[str, Any]:
+    """Stop the create workflow if it still runs; report whether it is still running."""
+    if not step.createExecutionArn:
+        return {"running": False}
+    status = ctx.sfn.describe_execution(executionArn=step.createExecutionArn)["status"]
+    if status != "RUNNING":
+        return {"running": False, "status": status}
+    ctx.sfn.stop_execution(
+        executionArn=step.createExecutionArn,
+        error="ClusterDeleted",
+        cause="The cluster was deleted while it was being created.",
+    )
+    return {"running": True, "waitSeconds": 1}
+
+
+def list_stacks(ctx: Context, step: RegionStep) -> dict[str, Any]:
+    """The stacks to delete: ours only, found in CloudFormation (not just in the record)."""
+    ours, others = stacks.owned_stacks(ctx.clients.cloudformation(step.region), step.name, step.clusterId)
+    for stack in others:
+        ctx.store.add_event(
+            step.name,
+            step.clusterId,
+            "STACK_NOT_OURS",
+            f"Left {stack['stackName']} alone: it is not ours",
+            stack=stack["stackName"],
+        )
+    ctx.store.update_cluster(step.name, step.clusterId, {"phase": "DELETING_STACKS"})
+    return {
+        "nodegroupStacks": [s for s in ours if s["kind"] == stacks.KIND_NODEGROUP],
+        "clusterStack": next((s for s in ours if s["kind"] == stacks.KIND_CLUSTER), None),
+    }
+
+
+def _stack_entry(db: Store, name: str, stack: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    """Record fields updating a stack the record knows; a stack it never knew changes nothing."""
+    known = stack["stackName"] in (db.get_cluster(name).get("stacks") or {})
+    return {f"stacks.{stack['stackName']}.{k}": v for k, v in entry.items()} if known else {}
+
+
+def delete_stack(ctx: Context, step: StackStep) -> dict[str, Any]:
+    stack = step.stack
+    state = stacks.delete(ctx.clients.cloudformation(step.region), stack, ctx.settings.stack_role_arn)
+    attempt = "" if state["attempts"] == 1 else f" (attempt {state['attempts']})"
+    ctx.store.update_cluster(
+        step.name,
+        step.clusterId,
+        _stack_entry(ctx.store, step.name, stack, {"status": "DELETE_IN_PROGRESS"}),
+        event=("STACK_DELETING", f"Deleting stack {stack['stackName']}{attempt}"),
+        event_details={"stack": stack["stackName"]},
+    )
+    return state
+
+
+def describe_stack_deletion(ctx: Context, step: StackStep) -> dict[str, Any]:
+    stack = step.stack
+    state = stacks.describe_deletion(ctx.clients.cloudformation(step.region), stack, ctx.settings.poll_scale)
+    if state["status"] != stack.get("status") and (state["done"] or state["failed"]):
+        entry = {"status": state["status"], **({"reason": state["reason"]} if state["failed"] else {})}
+        ctx.store.update_cluster(
+            step.name,
+            step.clusterId,
+            _stack_entry(ctx.store, step.name, stack, entry),
+            event=(f"STACK_{state['status']}", f"Stack {stack['stackName']} is {state['status']}"),
+            event_details={"stack": stack["stackName"], "reason": state.get("reason")},
+        )
+    return state
+
+
+def delete_kubernetes_load_balancers(ctx: Context, step: RegionStep) -> dict[str, Any]:
+    vpc_id = (ctx.store.get_cluster(step.name).get("cluster") or {}).get("vpcId")
+    if not vpc_id:
+        return {"loadBalancers": [], "securityGroups": []}  # no VPC was ever built: nothing for Kubernetes to leave
+    clients, region = ctx.clients, step.region
+    removed = load_balancers.delete_load_balancers(
+        clients.client("elb", region), clients.client("elbv2", region), clients.ec2(region), step.name, vpc_id
+    )
+    if removed["loadBalancers"] or removed["securityGroups"]:
+        ctx.store.add_event(
+            step.name,
+            step.clusterId,
+            "KUBERNETES_RESOURCES_DELETED",
+            f"Deleted {len(removed['loadBalancers'])} load balancer(s) and "
+            f"{len(removed['securityGroups'])} security group(s) Kubernetes created",
+            **removed,
+        )
+    return removed
+
+
+def mark_deleted(ctx: Context, step: OperationStep) -> dict[str, Any]:
+    ctx.store.update_cluster(
+        step.name,
+        step.clusterId,
+        {"status": store.DELETED, "phase": PHASE_DONE, "deletedAt": store.utcnow()},
+        event=("DELETED", "Cluster deleted"),
+        # A deleted cluster no longer counts against its owner (the byOwner index is sparse).
+        remove=("operation", *store.OWNER_KEYS),
+        expect_operation=step.operationId,
+    )
+    return {"status": store.DELETED}
+
+
+def record_delete_failure(ctx: Context, step: FailedOperationStep) -> dict[str, Any]:
+    return end_operation_failed(ctx.store, step.name, step.clusterId, step.operationId, store.DELETE_FAILED, step.error)

@@ -1,0 +1,241 @@
+"""Node group changes on a live cluster: add one, scale one, delete one.
+
+Each is an operation (one at a time per cluster, like a delete) run by the
+`change_nodegroup` workflow through the node group's own stack, polled as the
+create workflow polls. The operation carries the spec it is heading for; the
+record's spec becomes that spec only when the change has finished, so a failed
+change leaves the record saying what really runs, plus what failed and why.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.aws import store, workflow
+from chalicelib.cfn import stacks, templates
+from chalicelib.kube import awsauth
+from chalicelib.kube import client as kubeauth
+from chalicelib.model import naming, policy
+from chalicelib.model.errors import ConflictError, NotFoundError, WorkflowStartError
+from chalicelib.model.spec import ClusterSpec, NodegroupSpec, ScalingRequest, validate
+from chalicelib.observability import logger
+from chalicelib.operations.access import connect, require_active
+from chalicelib.operations.create import target_spec
+from chalicelib.operations.failures import explain_error
+
+if TYPE_CHECKING:
+    from chalicelib.model.steps import FailedOperationStep, NodeRoleStep, OperationStep, StackStep
+    from chalicelib.operations.context import Context
+
+OPERATION_NODEGROUP = "nodegroup"
+ADD, SCALE, DELETE = "add", "scale", "delete"
+_DONE_EVENTS = {ADD: "NODEGROUP_ADDED", SCALE: "NODEGROUP_SCALED", DELETE: "NODEGROUP_DELETED"}
+
+
+def _group(spec: ClusterSpec, nodegroup: str) -> NodegroupSpec:
+    found = next((g for g in spec.nodegroups if g.name == nodegroup), None)
+    if found is None:
+        raise NotFoundError(f"cluster {spec.name!r} has no node group {nodegroup!r}", nodegroup=nodegroup)
+    return found
+
+
+def _with_groups(spec: ClusterSpec, groups: list[dict[str, Any]]) -> ClusterSpec:
+    """The spec with other node groups, validated as a whole (names unique, limits kept)."""
+    body = spec.model_dump(mode="json", exclude_none=True)
+    body["managedNodeGroups"] = groups
+    return validate(ClusterSpec, body, "node group change")
+
+
+def _dumped(spec: ClusterSpec) -> list[dict[str, Any]]:
+    return [g.model_dump(mode="json", exclude_none=True) for g in spec.nodegroups]
+
+
+def _stack_ref(record: dict[str, Any], nodegroup: str) -> dict[str, Any]:
+    stack_name = naming.nodegroup_stack_name(record["name"], nodegroup)
+    entry = (record.get("stacks") or {}).get(stack_name) or {}
+    if not entry.get("stackId"):
+        raise ConflictError(f"node group {nodegroup!r} has no stack on record", nodegroup=nodegroup)
+    return {"stackName": stack_name, "stackId": entry["stackId"], "kind": stacks.KIND_NODEGROUP, "nodegroup": nodegroup}
+
+
+def request_add(ctx: Context, name: str, body: dict[str, Any], caller: str) -> dict[str, Any]:
+    record = require_active(ctx.store, name, "node groups")
+    spec = ClusterSpec.model_validate(record["spec"])
+    group = validate(NodegroupSpec, body, "node group")
+    if any(g.name == group.name for g in spec.nodegroups):
+        raise ConflictError(f"cluster {name!r} already has a node group {group.name!r}", nodegroup=group.name)
+    target = _with_groups(spec, [*_dumped(spec), group.model_dump(mode="json", exclude_none=True)])
+    policy.check_nodegroup_change(spec, target, group.name, ctx.settings)
+    return _begin(ctx, record, ADD, group.name, target, None, caller)
+
+
+def request_scale(ctx: Context, name: str, nodegroup: str, body: dict[str, Any], caller: str) -> dict[str, Any]:
+    record = require_active(ctx.store, name, "node groups")
+    spec = ClusterSpec.model_validate(record["spec"])
+    current = _group(spec, nodegroup)
+    sizes = validate(ScalingRequest, body, "scaling request").model_dump(mode="json", exclude_none=True)
+    # Re-validated as a whole, so minSize <= desiredCapacity <= maxSize holds with the sizes kept.
+    scaled = validate(NodegroupSpec, {**current.model_dump(mode="json", exclude_none=True), **sizes}, "node group")
+    groups = [scaled.model_dump(mode="json", exclude_none=True) if g["name"] == nodegroup else g for g in _dumped(spec)]
+    target = _with_groups(spec, groups)
+    policy.check_nodegroup_change(spec, target, nodegroup, ctx.settings)
+    return _begin(ctx, record, SCALE, nodegroup, target, _stack_ref(record, nodegroup), caller)
+
+
+def request_delete(ctx: Context, name: str, nodegroup: str, caller: str) -> dict[str, Any]:
+    record = require_active(ctx.store, name, "node groups")
+    spec = ClusterSpec.model_validate(record["spec"])
+    _group(spec, nodegroup)
+    target = _with_groups(spec, [g for g in _dumped(spec) if g["name"] != nodegroup])
+    return _begin(ctx, record, DELETE, nodegroup, target, _stack_ref(record, nodegroup), caller)
+
+
+def _begin(
+    ctx: Context,
+    record: dict[str, Any],
+    action: str,
+    nodegroup: str,
+    target: ClusterSpec,
+    stack: dict[str, Any] | None,
+    caller: str,
+) -> dict[str, Any]:
+    db, name, cluster_id = ctx.store, record["name"], record["clusterId"]
+    operation_id = uuid.uuid4().hex
+    operation = {
+        "type": OPERATION_NODEGROUP,
+        "action": action,
+        "nodegroup": nodegroup,
+        "id": operation_id,
+        "by": caller,
+        "startedAt": store.utcnow(),
+        "spec": target.model_dump(mode="json", exclude_none=True),
+    }
+    db.begin_operation(name, operation, {}, expect_status=(store.ACTIVE,))
+    payload = {
+        "name": name,
+        "clusterId": cluster_id,
+        "region": record["region"],
+        "operationId": operation_id,
+        "action": action,
+        "nodegroup": nodegroup,
+        "stack": stack,
+    }
+    try:
+        arn = workflow.start(
+            ctx.sfn, ctx.settings.nodegroup_state_machine_arn, OPERATION_NODEGROUP, name, operation_id, payload
+        )
+    except Exception as exc:  # the record must not stay locked by an operation that never ran
+        reason = f"could not start the node group workflow: {exc}"
+        db.update_cluster(
+            name,
+            cluster_id,
+            {"lastFailure": {"operation": action, "nodegroup": nodegroup, "reason": reason}},
+            event=("NODEGROUP_CHANGE_FAILED", reason),
+            remove=("operation",),
+        )
+        raise WorkflowStartError(reason, cluster=name) from None
+    db.update_cluster(
+        name,
+        cluster_id,
+        {"operation.executionArn": arn},
+        event=("NODEGROUP_CHANGE_REQUESTED", f"{action} node group {nodegroup} (requested by {caller})"),
+        event_details={"operation": operation_id, "action": action, "nodegroup": nodegroup},
+    )
+    public = {k: v for k, v in operation.items() if k != "spec"}
+    return {"name": name, "operation": {**public, "executionArn": arn}}
+
+
+# -- workflow steps ---------------------------------------------------------------
+
+
+def update_nodegroup_stack(ctx: Context, step: StackStep) -> dict[str, Any]:
+    """Update the node group's stack to the template of the spec the operation is heading for."""
+    db, name, cluster_id, stack = ctx.store, step.name, step.clusterId, step.stack
+    record = db.get_cluster(name)
+    spec = target_spec(record)
+    group = _group(spec, stack["nodegroup"])
+    template = templates.to_json(templates.build_nodegroup_template(spec, group, cluster_id))
+    cfn = ctx.clients.cloudformation(step.region)
+    result = stacks.update_stack(cfn, stack, template, cluster_id, ctx.settings.stack_role_arn)
+    sizes = f"min {group.min_size}, desired {group.desired_capacity}, max {group.max_size}"
+    db.update_cluster(
+        name,
+        cluster_id,
+        {} if result["unchanged"] else {f"stacks.{stack['stackName']}.status": "UPDATE_IN_PROGRESS"},
+        event=("STACK_UPDATING", f"Updating stack {stack['stackName']}: {sizes}"),
+        event_details={"stack": stack["stackName"], "unchanged": result["unchanged"]},
+    )
+    return result
+
+
+def change_node_role(ctx: Context, step: NodeRoleStep) -> dict[str, Any]:
+    """Map a new node group's instance role in aws-auth, or unmap a departing one's.
+
+    The role is read from the stack's outputs. Both directions are idempotent, so
+    a retried step finds its own earlier write.
+    """
+    db, name, cluster_id, stack, action = ctx.store, step.name, step.clusterId, step.stack, step.action
+    found = ctx.clients.cloudformation(step.region).describe_stacks(StackName=stack["stackId"])["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs", [])}
+    role = outputs.get(templates.OUTPUT_NODE_ROLE_ARN)
+    if not role:
+        raise ValueError(f"stack {stack['stackName']} has no {templates.OUTPUT_NODE_ROLE_ARN} output")
+
+    def edit(auth: awsauth.AuthMap) -> awsauth.AuthMap:
+        if action == ADD:
+            return awsauth.ensure_node_roles(auth, [role])
+        return awsauth.remove_node_role(auth, role)
+
+    kubeauth.update_aws_auth(connect(ctx.clients, step.region, name), edit)
+    roles = [r for r in db.get_cluster(name).get("nodeRoles") or [] if r != role]
+    if action == ADD:
+        roles.append(role)
+    verb = "maps" if action == ADD else "no longer maps"
+    db.update_cluster(
+        name,
+        cluster_id,
+        {"nodeRoles": roles},
+        event=("AWS_AUTH_UPDATED", f"aws-auth {verb} the node role of {stack['nodegroup']}"),
+        event_details={"role": role, "nodegroup": stack["nodegroup"]},
+    )
+    return {"role": role, "mapped": action == ADD}
+
+
+def finish(ctx: Context, step: OperationStep) -> dict[str, Any]:
+    """The change is done: the record's spec becomes the operation's, and the cluster is free again."""
+    db, name, cluster_id, operation_id = ctx.store, step.name, step.clusterId, step.operationId
+    record = db.get_cluster(name)
+    operation = record.get("operation") or {}
+    if operation.get("id") != operation_id:
+        raise ConflictError(f"operation {operation_id} is not running on cluster {name!r}", cluster=name)
+    action, nodegroup = operation["action"], operation["nodegroup"]
+    db.update_cluster(
+        name,
+        cluster_id,
+        {"spec": operation["spec"]},
+        event=(_DONE_EVENTS[action], f"Node group {nodegroup}: {action} done"),
+        event_details={"operation": operation_id, "nodegroup": nodegroup},
+        remove=("operation", "lastFailure"),
+        expect_operation=operation_id,
+    )
+    logger.info("node group change done", extra={"cluster": name, "action": action, "nodegroup": nodegroup})
+    return {"action": action, "nodegroup": nodegroup}
+
+
+def record_failure(ctx: Context, step: FailedOperationStep) -> dict[str, Any]:
+    """A failed change leaves the cluster ACTIVE with its spec as it was, and says what failed."""
+    db, name, cluster_id, operation_id, error = ctx.store, step.name, step.clusterId, step.operationId, step.error
+    operation = db.get_cluster(name).get("operation") or {}
+    failure = explain_error(error)
+    failure.update({"operation": operation.get("action"), "nodegroup": operation.get("nodegroup")})
+    db.update_cluster(
+        name,
+        cluster_id,
+        {"lastFailure": failure},
+        event=("NODEGROUP_CHANGE_FAILED", failure["reason"]),
+        event_details=failure,
+        remove=("operation",),
+        expect_operation=operation_id,
+    )
+    return {"failure": failure}
