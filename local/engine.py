@@ -302,9 +302,10 @@ class LocalEngine:
         ):
             if hook in hooks:
                 hooks.remove(hook)
-        for emulator in self.emulators.values():
+        # Workflows still running may attach one more emulator meanwhile: take them one at a time.
+        while self.emulators:
+            _, emulator = self.emulators.popitem()
             emulator.stop()
-        self.emulators.clear()
         if self.package_dir is not None:
             from local import lambda_runtime
 
