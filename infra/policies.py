@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from chalicelib.cfn.stacks import TEMPLATE_PREFIX
+
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_DIR = ROOT / ".chalice" / "policies"
 
@@ -128,6 +130,16 @@ LOAD_BALANCERS: list[Statement] = [
     },
 ]
 
+# Templates over CloudFormation's TemplateBody limit, passed by TemplateURL (chalicelib/cfn/stacks.py):
+# the function puts the object, and CloudFormation reads it as the caller of CreateStack/UpdateStack
+# ("TemplateURL must reference a valid S3 object to which you have access").
+STACK_TEMPLATES: Statement = {
+    "Sid": "StackTemplates",
+    "Effect": "Allow",
+    "Action": ["s3:GetObject", "s3:PutObject"],
+    "Resource": _sub(f"${{ArtifactsBucket.Arn}}/{TEMPLATE_PREFIX}/*"),
+}
+
 RECORD_ONLY = [table("GetItem", "TransactWriteItems")]
 
 POLICIES: dict[str, list[Statement]] = {
@@ -135,6 +147,9 @@ POLICIES: dict[str, list[Statement]] = {
         table("GetItem", "PutItem", "Query", "TransactWriteItems", "UpdateItem", "DeleteItem"),
         start("create-cluster", "delete-cluster", "update-access", "change-nodegroup"),
         DESCRIBE_CLUSTER,
+        # Requests are checked against EC2's instance facts (architecture, accelerators) before
+        # anything is recorded; DescribeInstanceTypes has no resource-level permissions.
+        {"Sid": "InstanceFacts", "Effect": "Allow", "Action": "ec2:DescribeInstanceTypes", "Resource": "*"},
         {
             "Sid": "SlackSigningSecret",
             "Effect": "Allow",
@@ -145,10 +160,15 @@ POLICIES: dict[str, list[Statement]] = {
     "create_cluster_stack": [
         table("GetItem", "TransactWriteItems"),
         *stacks("CreateStack", "DescribeStacks"),
+        STACK_TEMPLATES,
         # Zones are chosen like eksctl does; DescribeAvailabilityZones has no resource-level permissions.
         {"Sid": "ChooseZones", "Effect": "Allow", "Action": "ec2:DescribeAvailabilityZones", "Resource": "*"},
     ],
-    "create_nodegroup_stack": [table("GetItem", "TransactWriteItems"), *stacks("CreateStack", "DescribeStacks")],
+    "create_nodegroup_stack": [
+        table("GetItem", "TransactWriteItems"),
+        *stacks("CreateStack", "DescribeStacks"),
+        STACK_TEMPLATES,
+    ],
     "describe_stack": [
         table("GetItem", "TransactWriteItems"),
         *stacks("DescribeStacks", "DescribeStackEvents"),
@@ -183,6 +203,7 @@ POLICIES: dict[str, list[Statement]] = {
     "update_nodegroup_stack": [
         table("GetItem", "TransactWriteItems"),
         *stacks("UpdateStack", "DescribeStacks"),
+        STACK_TEMPLATES,
     ],
     "change_node_role": [
         table("GetItem", "TransactWriteItems"),

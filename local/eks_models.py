@@ -1,24 +1,42 @@
-"""CloudFormation models for AWS::EKS::Cluster and AWS::EKS::Nodegroup on moto's EKS.
+"""CloudFormation models for EKS clusters, node groups, add-ons and access entries on moto's EKS.
 
 moto's CloudFormation skips resource types it has no model for; it has none for
 EKS. These register themselves (moto finds models through
 `CloudFormationModel.__subclasses__()`), so stacks built by
 `chalicelib.cfn.templates` create real moto EKS clusters and node groups, whose
 attributes (endpoint, CA, ARN) flow into the stack outputs.
+
+A cluster is made as EKS makes one: in subnets that exist, in at least two zones, with the
+security group EKS makes for every cluster (`eks-cluster-sg-NAME-<digits>`, tagged
+`kubernetes.io/cluster/NAME: owned` and `aws:eks:cluster-name`) on the control plane's network
+interface in one of its subnets, reported as `resourcesVpcConfig.clusterSecurityGroupId`;
+interface and group go when the cluster goes (local/ec2_models.py).
+
+moto's EKS has no add-ons or access entries. Their models keep them on the moto cluster (so
+they go with it, and with a reset) and refuse what EKS refuses: an unknown cluster, a second
+one of a name or principal, an add-on EKS does not offer, an access entry on a cluster whose
+authentication mode has no access entries, reserved Kubernetes groups and user names.
+Nothing in the service reads them back (it calls no add-on or access entry API), so no API
+is served for them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
+import uuid
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import yaml
 from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
 from moto.eks.models import eks_backends
 from moto.iam.models import iam_backends
 from moto.utilities.utils import get_partition
 
-from local.cfn_models import LocalModel, refresh
+from local import cfn_models, ec2_models
+from local.cfn_models import LocalModel, UpdatableModel, handler_failed, refresh, service_errors, service_failed
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -33,6 +51,27 @@ def _tags(raw: Any) -> dict[str, str]:
     if isinstance(raw, list):  # AWS::EKS::Cluster takes [{Key, Value}]
         return {t["Key"]: t["Value"] for t in raw}
     return dict(raw or {})  # AWS::EKS::Nodegroup takes a map
+
+
+def _eks_refused(code: str, message: str) -> cfn_models.ResourceFailed:
+    return handler_failed("Eks", code, message)
+
+
+def _cluster_vpc(account_id: str, region_name: str, subnet_ids: list[str]) -> str:
+    """The VPC of a cluster's subnets, refused as EKS refuses subnets that do not exist or share one zone."""
+    ec2 = ec2_models.ec2_backends[account_id][region_name]
+    subnets = []
+    for subnet_id in subnet_ids:
+        try:
+            subnets.append(ec2.get_subnet(subnet_id))
+        except service_errors():
+            raise _eks_refused("InvalidParameterException", f"The subnet ID '{subnet_id}' does not exist") from None
+    if len({s.availability_zone for s in subnets}) < 2:
+        raise _eks_refused("InvalidParameterException", "Subnets specified must be in at least two different AZs")
+    vpcs = {s.vpc_id for s in subnets}
+    if len(vpcs) != 1:
+        raise _eks_refused("InvalidParameterException", "Subnets must all be in the same VPC")
+    return str(vpcs.pop())
 
 
 class EKSClusterModel(LocalModel, CloudFormationModel):
@@ -58,18 +97,33 @@ class EKSClusterModel(LocalModel, CloudFormationModel):
     @classmethod
     def create(cls, props: dict[str, Any], resource_name: str, account_id: str, region_name: str) -> EKSClusterModel:
         vpc = props.get("ResourcesVpcConfig", {})
-        cluster = eks_backends[account_id][region_name].create_cluster(
-            name=props.get("Name", resource_name),
-            role_arn=props["RoleArn"],
-            resources_vpc_config={
-                "subnetIds": vpc.get("SubnetIds", []),
-                "securityGroupIds": vpc.get("SecurityGroupIds", []),
-                "endpointPublicAccess": vpc.get("EndpointPublicAccess", True),
-                "endpointPrivateAccess": vpc.get("EndpointPrivateAccess", False),
-            },
-            version=props.get("Version"),
-            tags=_tags(props.get("Tags")),
+        subnets = list(vpc.get("SubnetIds", []))
+        vpc_id = _cluster_vpc(account_id, region_name, subnets)
+        try:
+            cluster = eks_backends[account_id][region_name].create_cluster(
+                name=props.get("Name", resource_name),
+                role_arn=props["RoleArn"],
+                resources_vpc_config={
+                    "subnetIds": subnets,
+                    "securityGroupIds": vpc.get("SecurityGroupIds", []),
+                    "endpointPublicAccess": vpc.get("EndpointPublicAccess", True),
+                    "endpointPrivateAccess": vpc.get("EndpointPrivateAccess", False),
+                },
+                version=props.get("Version"),
+                tags=_tags(props.get("Tags")),
+            )
+        except service_errors() as refused:
+            raise service_failed("Eks", refused) from None
+        access = props.get("AccessConfig") or {}
+        # Without AccessConfig, EKS's default for clusters made through its API or CloudFormation.
+        cluster.access_config = {
+            "authenticationMode": access.get("AuthenticationMode", "CONFIG_MAP"),
+            "bootstrapClusterCreatorAdminPermissions": access.get("BootstrapClusterCreatorAdminPermissions", True),
+        }
+        group = ec2_models.create_cluster_security_group(
+            account_id, region_name, cluster.name, vpc_id, subnets[0], list(vpc.get("SecurityGroupIds", []))
         )
+        cluster.resources_vpc_config.update({"clusterSecurityGroupId": group, "vpcId": vpc_id})
         for hook in cluster_created_hooks:
             hook(cluster, region_name)
         return cls(cluster, account_id, region_name)
@@ -81,6 +135,9 @@ class EKSClusterModel(LocalModel, CloudFormationModel):
             cluster = backend.delete_cluster(self.cluster.name)  # refuses while node groups remain
             for hook in cluster_deleted_hooks:
                 hook(cluster, region_name)
+        group = (self.cluster.resources_vpc_config or {}).get("clusterSecurityGroupId")
+        if group:  # EKS deletes its interfaces and group with the cluster
+            ec2_models.delete_cluster_security_group(account_id, region_name, self.cluster.name, group)
 
 
 class EKSNodegroupModel(LocalModel, CloudFormationModel):
@@ -152,6 +209,253 @@ class EKSNodegroupModel(LocalModel, CloudFormationModel):
             backend.delete_nodegroup(cluster.name, self.nodegroup.nodegroup_name)
 
 
+# The add-ons EKS offers (DescribeAddonVersions): AWS's own and the community ones it publishes.
+EKS_ADDONS = frozenset(
+    {
+        "adot",
+        "amazon-cloudwatch-observability",
+        "aws-ebs-csi-driver",
+        "aws-efs-csi-driver",
+        "aws-fsx-csi-driver",
+        "aws-guardduty-agent",
+        "aws-mountpoint-s3-csi-driver",
+        "aws-network-flow-monitoring-agent",
+        "cert-manager",
+        "coredns",
+        "eks-node-monitoring-agent",
+        "eks-pod-identity-agent",
+        "external-dns",
+        "kube-proxy",
+        "kube-state-metrics",
+        "metrics-server",
+        "prometheus-node-exporter",
+        "snapshot-controller",
+        "vpc-cni",
+    }
+)
+ADDON_VERSION = re.compile(r"v\d+\.\d+\.\d+-eksbuild\.\d+")
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/.+")
+PRINCIPAL_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/.+")
+ACCESS_POLICY_ARN = re.compile(r"arn:aws[a-z-]*:eks::aws:cluster-access-policy/[A-Za-z0-9]+")
+ACCESS_ENTRY_TYPES = ("STANDARD", "FARGATE_LINUX", "EC2_LINUX", "EC2_WINDOWS", "EC2", "HYBRID_LINUX", "HYPERPOD_LINUX")
+ACCESS_ENTRY_MODES = ("API", "API_AND_CONFIG_MAP")
+RESERVED_USERNAME_PREFIXES = ("system:", "eks:", "aws:", "amazon:", "iam:")
+
+
+def _live_cluster(account_id: str, region_name: str, name: str) -> Any:
+    cluster = eks_backends[account_id][region_name].clusters.get(name)
+    if cluster is None:
+        raise _eks_refused("ResourceNotFoundException", f"No cluster found for name: {name}.")
+    return cluster
+
+
+def _addons(cluster: Any) -> dict[str, Addon]:
+    found: dict[str, Addon] = cluster.__dict__.setdefault("local_addons", {})
+    return found
+
+
+def _access_entries(cluster: Any) -> dict[str, AccessEntry]:
+    found: dict[str, AccessEntry] = cluster.__dict__.setdefault("local_access_entries", {})
+    return found
+
+
+@dataclass
+class Addon:
+    cluster: str
+    name: str
+    arn: str
+    version: str | None = None
+    resolve_conflicts: str | None = None
+    configuration_values: str | None = None
+    service_account_role_arn: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    status: str = "ACTIVE"
+
+
+def _check_addon(cluster: Any, props: dict[str, Any]) -> None:
+    """What CreateAddon and UpdateAddon refuse."""
+    name = props["AddonName"]
+    if name not in EKS_ADDONS:
+        raise _eks_refused(
+            "InvalidParameterException",
+            f"Addon {name} specified is not supported in {cluster.version} kubernetes version",
+        )
+    version = props.get("AddonVersion")
+    if version is not None and not ADDON_VERSION.fullmatch(version):
+        raise _eks_refused("InvalidParameterException", f"Addon version {version} specified is not supported")
+    role = props.get("ServiceAccountRoleArn")
+    if role is not None and not ROLE_ARN.fullmatch(role):
+        raise _eks_refused("InvalidParameterException", f"Invalid role ARN {role}")
+    values = props.get("ConfigurationValues")
+    if values is not None:
+        try:
+            parsed = yaml.safe_load(values)
+        except yaml.YAMLError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise _eks_refused(
+                "InvalidParameterException",
+                "ConfigurationValue provided in request is not supported: not a JSON object",
+            )
+
+
+class EKSAddonModel(UpdatableModel, CloudFormationModel):
+    """AWS::EKS::Addon: an add-on on a live cluster; Ref is `CLUSTER|ADDON`, as CloudFormation's."""
+
+    CFN_TYPE = "AWS::EKS::Addon"
+    CFN_ATTRIBUTES = {"Arn": lambda m: m.addon.arn}
+
+    def __init__(self, addon: Addon) -> None:
+        self.addon = addon
+
+    @property
+    def physical_resource_id(self) -> str:
+        return f"{self.addon.cluster}|{self.addon.name}"
+
+    @classmethod
+    def create(cls, props: dict[str, Any], resource_name: str, account_id: str, region_name: str) -> EKSAddonModel:
+        cluster = _live_cluster(account_id, region_name, props["ClusterName"])
+        _check_addon(cluster, props)
+        addons = _addons(cluster)
+        if props["AddonName"] in addons:
+            raise _eks_refused("ResourceInUseException", "Addon already exists.")
+        arn = (
+            f"arn:{get_partition(region_name)}:eks:{region_name}:{account_id}:"
+            f"addon/{cluster.name}/{props['AddonName']}/{uuid.uuid4()}"
+        )
+        addon = Addon(cluster.name, props["AddonName"], arn)
+        addons[addon.name] = addon
+        return cls(addon).update(props, account_id, region_name)
+
+    def update(self, props: dict[str, Any], account_id: str, region_name: str) -> EKSAddonModel:
+        cluster = _live_cluster(account_id, region_name, self.addon.cluster)
+        _check_addon(cluster, props)
+        self.addon.version = props.get("AddonVersion")
+        self.addon.resolve_conflicts = props.get("ResolveConflicts")
+        self.addon.configuration_values = props.get("ConfigurationValues")
+        self.addon.service_account_role_arn = props.get("ServiceAccountRoleArn")
+        self.addon.tags = _tags(props.get("Tags"))
+        return self
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        cluster = eks_backends[account_id][region_name].clusters.get(self.addon.cluster)
+        if cluster is not None:  # a deleted cluster took its add-ons with it
+            _addons(cluster).pop(self.addon.name, None)
+
+
+@dataclass
+class AccessEntry:
+    cluster: str
+    principal_arn: str
+    arn: str
+    type: str = "STANDARD"
+    username: str | None = None
+    kubernetes_groups: list[str] = field(default_factory=list)
+    access_policies: list[dict[str, Any]] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def _check_access_entry(cluster: Any, props: dict[str, Any]) -> None:
+    """What CreateAccessEntry, UpdateAccessEntry and AssociateAccessPolicy refuse."""
+    mode = (getattr(cluster, "access_config", None) or {}).get("authenticationMode", "CONFIG_MAP")
+    if mode not in ACCESS_ENTRY_MODES:
+        modes = ", ".join(ACCESS_ENTRY_MODES)
+        wrong_mode = f"The cluster's authentication mode must be set to one of [{modes}] to perform this operation."
+        raise _eks_refused("InvalidRequestException", wrong_mode)
+    principal = props["PrincipalArn"]
+    if not PRINCIPAL_ARN.fullmatch(principal):
+        raise _eks_refused("InvalidParameterException", f"The specified principalArn is invalid: {principal}")
+    kind = props.get("Type", "STANDARD")
+    if kind not in ACCESS_ENTRY_TYPES:
+        raise _eks_refused("InvalidParameterException", f"The specified access entry type {kind} is invalid")
+    groups, username = props.get("KubernetesGroups") or [], props.get("Username")
+    if kind != "STANDARD" and (groups or username):
+        raise _eks_refused(
+            "InvalidParameterException", f"Kubernetes groups and username cannot be specified for type {kind}"
+        )
+    for group in groups:
+        if group.startswith("system:"):
+            raise _eks_refused(
+                "InvalidParameterException",
+                f"The kubernetes group name {group} is invalid, it cannot start with system:",
+            )
+    if username and username.startswith(RESERVED_USERNAME_PREFIXES):
+        raise _eks_refused(
+            "InvalidParameterException",
+            f"The username {username} is invalid, it cannot start with {', '.join(RESERVED_USERNAME_PREFIXES)}",
+        )
+    policies = [p["PolicyArn"] for p in props.get("AccessPolicies") or []]
+    if len(set(policies)) != len(policies):
+        raise _eks_refused("InvalidParameterException", "An access policy is associated more than once")
+    for policy in props.get("AccessPolicies") or []:
+        if not ACCESS_POLICY_ARN.fullmatch(policy["PolicyArn"]):
+            raise _eks_refused("ResourceNotFoundException", f"The specified policy {policy['PolicyArn']} was not found")
+        scope = policy["AccessScope"]
+        if (scope["Type"] == "namespace") != bool(scope.get("Namespaces")):
+            raise _eks_refused(
+                "InvalidParameterException",
+                "Namespaces must be specified for, and only for, an access scope of type namespace",
+            )
+
+
+class EKSAccessEntryModel(UpdatableModel, CloudFormationModel):
+    """AWS::EKS::AccessEntry with its access policies; Ref is `CLUSTER|PRINCIPAL`, as CloudFormation's."""
+
+    CFN_TYPE = "AWS::EKS::AccessEntry"
+    CFN_ATTRIBUTES = {"AccessEntryArn": lambda m: m.entry.arn}
+
+    def __init__(self, entry: AccessEntry) -> None:
+        self.entry = entry
+
+    @property
+    def physical_resource_id(self) -> str:
+        return f"{self.entry.cluster}|{self.entry.principal_arn}"
+
+    @classmethod
+    def create(
+        cls, props: dict[str, Any], resource_name: str, account_id: str, region_name: str
+    ) -> EKSAccessEntryModel:
+        cluster = _live_cluster(account_id, region_name, props["ClusterName"])
+        _check_access_entry(cluster, props)
+        entries = _access_entries(cluster)
+        principal = props["PrincipalArn"]
+        if principal in entries:
+            raise _eks_refused(
+                "ResourceInUseException", "The specified access entry resource is already in use on this cluster."
+            )
+        kind = "role" if ":role/" in principal else "user"
+        arn = (
+            f"arn:{get_partition(region_name)}:eks:{region_name}:{account_id}:access-entry/{cluster.name}/"
+            f"{kind}/{account_id}/{principal.rsplit('/', 1)[-1]}/{uuid.uuid4()}"
+        )
+        entry = AccessEntry(cluster.name, principal, arn, type=props.get("Type", "STANDARD"))
+        entries[principal] = entry
+        return cls(entry).update(props, account_id, region_name)
+
+    def update(self, props: dict[str, Any], account_id: str, region_name: str) -> EKSAccessEntryModel:
+        _check_access_entry(_live_cluster(account_id, region_name, self.entry.cluster), props)
+        self.entry.username = props.get("Username")
+        self.entry.kubernetes_groups = list(props.get("KubernetesGroups") or [])
+        self.entry.access_policies = list(props.get("AccessPolicies") or [])
+        self.entry.tags = _tags(props.get("Tags"))
+        return self
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        cluster = eks_backends[account_id][region_name].clusters.get(self.entry.cluster)
+        if cluster is not None:  # a deleted cluster took its access entries with it
+            _access_entries(cluster).pop(self.entry.principal_arn, None)
+
+
+def addons_of(account_id: str, region_name: str, cluster: str) -> dict[str, Addon]:
+    """The add-ons the stacks made on a live cluster, by name (for tests and tools)."""
+    return dict(_addons(_live_cluster(account_id, region_name, cluster)))
+
+
+def access_entries_of(account_id: str, region_name: str, cluster: str) -> dict[str, AccessEntry]:
+    """The access entries the stacks made on a live cluster, by principal ARN (for tests and tools)."""
+    return dict(_access_entries(_live_cluster(account_id, region_name, cluster)))
+
+
 class OIDCProviderModel(LocalModel, CloudFormationModel):
     """AWS::IAM::OIDCProvider (moto has the IAM API but no CloudFormation model): IRSA's trust anchor."""
 
@@ -183,6 +487,7 @@ class OIDCProviderModel(LocalModel, CloudFormationModel):
 
 
 def register() -> None:
-    """Make moto's CloudFormation see the models above (its model list is cached)."""
+    """Make moto's CloudFormation see the models above (its model list is cached) and fail stacks as AWS does."""
+    cfn_models.install()
     refresh()
     assert parsing.get_model_map()["AWS::EKS::Cluster"] is EKSClusterModel

@@ -3,10 +3,11 @@
 `LocalEngine.start()`:
 1. starts moto's server on 127.0.0.1 (a free port) with Step Functions execution on
    and docker-less Lambda, whose `invoke` runs our handlers in this process;
-2. registers CloudFormation models for EKS and the stack timing/fault layer;
+2. registers CloudFormation models for EKS, the stack timing/fault layer and CloudFormation's
+   quotas (local/cfn_quotas.py);
 3. points this process at it through the standard variables (`AWS_ENDPOINT_URL`,
    credentials, region) — `chalicelib` has no local-mode branches;
-4. deploys what infra/ deploys on AWS: the table, one Lambda function per Chalice
+4. deploys what infra/ deploys on AWS: the table, the artifacts bucket, one Lambda function per Chalice
    `@lambda_function`, and the state machines from `statemachine/*.asl.json` with
    the same `${...FunctionArn}` substitutions.
 """
@@ -37,6 +38,8 @@ SECRET_KEY = "testing"
 # What moto's STS answers GetCallerIdentity with for keys it did not issue.
 CREATOR_ARN = f"arn:aws:sts::{ACCOUNT_ID}:user/moto"
 SLACK_SECRET_NAME = "ekspress/local/slack-signing-secret"
+# Where templates over CloudFormation's TemplateBody limit go (infra/template.yaml's ArtifactsBucket).
+ARTIFACTS_BUCKET = f"ekspress-{STAGE}-artifacts-{ACCOUNT_ID}"
 LOCAL_SLACK_SIGNING_SECRET = "local-slack-signing-secret"
 LOCAL_IDENTITY_KEY = "local-identity-key"
 # The settings `deploy()` configures every function with: those infra/template.yaml gives them
@@ -46,6 +49,7 @@ FUNCTION_SETTINGS = (
     settings.ENV_TABLE_NAME,
     settings.ENV_POLL_SCALE,
     settings.ENV_SLACK_SECRET_ID,
+    settings.ENV_ARTIFACTS_BUCKET,
     *settings.STATE_MACHINE_ENV.values(),
 )
 
@@ -97,7 +101,7 @@ class LocalEngine:
         from moto.core.config import default_user_config
         from moto.server import ThreadedMotoServer
 
-        from local import audit, ddb_atomic, ec2_models, eks_models, lambda_runtime, sam, stack_timing
+        from local import audit, cfn_quotas, ddb_atomic, ec2_models, eks_models, lambda_runtime, sam, stack_timing
 
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         default_user_config["lambda"] = {"use_docker": False}
@@ -108,6 +112,7 @@ class LocalEngine:
         audit.install()
         sam.install()
         stack_timing.install()
+        cfn_quotas.install()
         stack_timing.behaviour.cluster_seconds = self.cluster_seconds
         stack_timing.behaviour.nodegroup_seconds = self.nodegroup_seconds
 
@@ -203,6 +208,10 @@ class LocalEngine:
         # The Slack signing secret, where a deployment keeps it (local tools sign with it).
         self.client("secretsmanager").create_secret(Name=SLACK_SECRET_NAME, SecretString=self.slack_signing_secret)
         os.environ[settings.ENV_SLACK_SECRET_ID] = SLACK_SECRET_NAME
+        # us-east-1 is S3's default location and must not be named as a constraint.
+        where = {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+        self.client("s3").create_bucket(Bucket=ARTIFACTS_BUCKET, **where)
+        os.environ[settings.ENV_ARTIFACTS_BUCKET] = ARTIFACTS_BUCKET
         role = self.client("iam").create_role(
             RoleName="ekspress-local-role",
             AssumeRolePolicyDocument=json.dumps(

@@ -4,7 +4,8 @@
 On AWS, CloudFormation expands it with the SAM translator when a stack or change
 set is created; moto does not. This installs that step (the same translator AWS
 publishes), plus what moto's Step Functions model lacks for SAM's output:
-`DefinitionS3Location` (read from the engine's S3) and `DefinitionSubstitutions`.
+`DefinitionS3Location` (read from the engine's S3) and `DefinitionSubstitutions`;
+and the models for the alarms and API stage the deployment declares (local/deployment_models.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 
 from moto.core.common_models import CloudFormationModel
 
-from local.cfn_models import LocalModel, refresh
+from local import deployment_models
+from local.cfn_models import LocalModel
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 _installed = False
@@ -123,7 +125,7 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    refresh()
+    deployment_models.register()
     from moto.cloudformation import models as cfn
     from moto.stepfunctions.models import StateMachine, cfn_to_api_tags
     from moto.stepfunctions.responses import get_backend

@@ -4,7 +4,9 @@ moto creates every resource inside CreateStack and reports CREATE_COMPLETE at
 once. Here a stack can be given a duration (it reads CREATE_IN_PROGRESS until
 then) and a failure (at the end it reports the resource's CREATE_FAILED event
 with a reason, rolls back, and ends in ROLLBACK_COMPLETE), so the workflow's
-polling and failure paths run as they would on AWS.
+polling and failure paths run as they would on AWS. A stack can also hang: it
+never finishes creating, as when CloudFormation waits on a resource that never
+stabilizes, so the workflow's deadline is what ends the wait.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from moto.cloudformation.exceptions import ValidationError
@@ -29,6 +32,14 @@ class StackFault:
     reason: str
 
 
+@dataclass(frozen=True)
+class StackHang:
+    pattern: str  # fnmatch pattern on the stack name
+    # How long the stack has been creating when the workflow first sees it (its CreationTime is
+    # that much earlier): a workflow's deadline is minutes of wall time, which no test waits for.
+    started_seconds_ago: float
+
+
 @dataclass
 class StackBehaviour:
     """Durations per stack kind (by name) and injected failures. Thread-safe."""
@@ -37,6 +48,7 @@ class StackBehaviour:
     nodegroup_seconds: float = 0.0
     faults: list[StackFault] = field(default_factory=list)
     delete_faults: list[StackFault] = field(default_factory=list)
+    hangs: list[StackHang] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def duration(self, stack_name: str) -> float:
@@ -49,6 +61,15 @@ class StackBehaviour:
     def fail(self, pattern: str, resource: str, reason: str) -> None:
         with self.lock:
             self.faults.append(StackFault(pattern, resource, reason))
+
+    def hang(self, pattern: str, started_seconds_ago: float = 0.0) -> None:
+        """Matching stacks never finish creating: CREATE_IN_PROGRESS until deleted, whatever their duration."""
+        with self.lock:
+            self.hangs.append(StackHang(pattern, started_seconds_ago))
+
+    def hang_for(self, stack_name: str) -> StackHang | None:
+        with self.lock:
+            return next((h for h in self.hangs if fnmatch.fnmatchcase(stack_name, h.pattern)), None)
 
     def fail_delete(self, pattern: str, resource: str, reason: str, times: int = 1) -> None:
         """The next `times` deletions of matching stacks end in DELETE_FAILED on `resource`."""
@@ -67,6 +88,7 @@ class StackBehaviour:
         with self.lock:
             self.faults.clear()
             self.delete_faults.clear()
+            self.hangs.clear()
 
 
 behaviour = StackBehaviour()
@@ -92,6 +114,14 @@ def _resource_event(stack: Stack, logical_id: str, status: str, reason: str | No
 
 def _create_resources(self: Stack) -> None:
     _original_create_resources(self)
+    hang = behaviour.hang_for(self.name)
+    if hang is not None and self.status == "CREATE_COMPLETE":
+        # Undo moto's instant completion for good: with no due time, `_settle` never finishes it.
+        if self.events and self.events[-1].resource_status == "CREATE_COMPLETE":
+            self.events.pop()
+        self.status = "CREATE_IN_PROGRESS"
+        self.creation_time -= timedelta(seconds=hang.started_seconds_ago)
+        return
     delay = behaviour.duration(self.name)
     fault = behaviour.fault_for(self.name)
     if self.status != "CREATE_COMPLETE" or (delay <= 0 and fault is None):

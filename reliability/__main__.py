@@ -80,12 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-readme", action="store_true", help="print the table only")
     args = parser.parse_args(argv)
 
-    from reliability import scenarios
+    from reliability import scenarios, strict
 
     rows: list[list[object]] = []
     ok = True
     with local_api() as (api, engine):
-        for scenario in (*scenarios.FAULTS, *scenarios.LOAD):
+        for scenario in (*scenarios.FAULTS, *strict.STRICT, *scenarios.LOAD):
             started = time.monotonic()
             try:
                 outcome = scenario(api, engine)  # type: ignore[arg-type]

@@ -60,10 +60,19 @@ class CountingApi:
         self.five_xx: list[tuple[str, str, int]] = []
         self._lock = threading.Lock()
 
-    def call(self, method: str, path: str, body: Any = None, counted: bool = True) -> Reply:
-        data = json.dumps(body).encode() if body is not None else None
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        counted: bool = True,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        """One request: `body` as JSON, or `raw` bytes as they are (with their Content-Type in `headers`)."""
+        data = raw if raw is not None else json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
-            self.base + path, data=data, method=method, headers={"Content-Type": "application/json"}
+            self.base + path, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as resp:

@@ -7,7 +7,15 @@ definition departs from them; tests/unit/test_statemachine.py asserts it finds n
 Task's Retry to the canonical blocks and adds the execution parameter, keeping the files'
 2-space JSON layout.
 
-The convention, state by state:
+The convention, for the workflow as a whole:
+
+- Every workflow has a top-level `TimeoutSeconds` (a positive integer). Step Functions
+  would otherwise let an execution run for a year. It is a backstop that no Catch sees
+  (the execution just ends TIMED_OUT): each stack wait has its own deadline, which the
+  describe task enforces by failing with `StackTimedOut` (never retried: no Retry block
+  names it), so the failure is recorded. The values are sized in tests/unit/test_statemachine.py.
+
+And state by state:
 
 - Every Task's Retry is exactly `retries_for(task)`: the Lambda-service block, then the
   throttling block (whose names are exactly `chalicelib.aws.clients.THROTTLING_CODES`, the
@@ -284,6 +292,9 @@ def _scope_violations(scope: dict[str, Any], nested: bool) -> list[str]:
 def violations(definition: dict[str, Any], file: str) -> list[str]:
     """Every place `definition` (one parsed ASL file) departs from the convention, as "file: "State": what"."""
     found: list[str] = []
+    timeout = definition.get("TimeoutSeconds")
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
+        found.append(f"TimeoutSeconds is {timeout!r}, expected a positive integer (the execution's backstop)")
     if set(THROTTLING_RETRY["ErrorEquals"]) != THROTTLING_CODES:
         found.append(
             f"the throttling Retry names {sorted(THROTTLING_RETRY['ErrorEquals'])}, "

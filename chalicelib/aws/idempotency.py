@@ -11,6 +11,9 @@ service's one table:
 
 Only a successful answer is kept: when the request fails (any error response),
 Powertools deletes the in-progress record, so the same key may simply be retried.
+When the work is done but its answer cannot be saved, the caller still gets that
+answer and the key is released (see `run`), rather than a 503 and a key locked
+until its in-progress expiry.
 """
 
 from __future__ import annotations
@@ -103,14 +106,19 @@ def run(
         boto3_client=client,
     )
 
+    # The view's reply once it has run: the work is done, whatever happens to the record after.
+    done: list[dict[str, Any]] = []
+
     def answer(call: dict[str, Any]) -> dict[str, Any]:
-        return respond()
+        done.append(respond())
+        return done[0]
 
     once: Any = idempotent_function(
         answer, data_keyword_argument="call", persistence_store=persistence, config=config, key_prefix=SK_PREFIX
     )
+    call = {"caller": caller, "key": key, "request": request}
     try:
-        reply: dict[str, Any] = once(call={"caller": caller, "key": key, "request": request})
+        reply: dict[str, Any] = once(call=call)
     except IdempotencyValidationError:
         raise SpecValidationError(
             f"this {HEADER} was used for a different request",
@@ -129,8 +137,27 @@ def run(
             header=HEADER,
         ) from None
     except (IdempotencyPersistenceLayerError, IdempotencyInconsistentStateError) as exc:
+        if done:
+            # Powertools failed to save the answer (save_success) after the view ran. Answering 503 would
+            # hide work that happened, and the in-progress record would refuse the key (409) until it expires.
+            _release(persistence, call, exc, done[0].get("status"))
+            return done[0]
         logger.error("idempotency store failed", extra={"reason": str(exc)})
         raise IdempotencyUnavailableError(
             f"the {HEADER} could not be checked; retry the request", header=HEADER
         ) from None
     return reply
+
+
+def _release(persistence: Any, call: dict[str, Any], failure: Exception, status: Any) -> None:
+    """Delete the key's in-progress record, so a retry with the key runs again instead of waiting out the lock.
+
+    If that fails too, the key stays refused (409) until the record's in-progress expiry; the log says so.
+    """
+    # Never the key or the request in the log: only what happened, and the store's own errors.
+    details: dict[str, Any] = {"reason": str(failure.__cause__ or failure), "status": status, "released": True}
+    try:
+        persistence.delete_record(data=call, exception=failure)
+    except Exception as exc:  # the answer goes out either way; only the log can say more
+        details.update(released=False, releaseReason=str(exc))
+    logger.error("idempotency answer not saved; answered anyway", extra=details)

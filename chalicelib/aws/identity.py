@@ -6,12 +6,19 @@ trusted. The local engine has no API Gateway: it sets `EKSPRESS_LOCAL_IDENTITY_K
 and a request may then name its caller in `X-Ekspress-Caller` with an HMAC of it in
 `X-Ekspress-Caller-Signature`, so tests and tools can play several callers. Without
 the variable (any deployment) those headers mean nothing.
+
+Either way the caller is named canonically, as aws-iam-authenticator names it: a
+session of an assumed role (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`) is the
+role (`arn:aws:iam::ACCOUNT:role/ROLE`), so whoever owns a cluster keeps it in their
+next session. Owners, events, idempotency keys and the policy's ARN patterns all see
+this form.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.model.errors import EkspressError
@@ -23,6 +30,8 @@ CALLER_HEADER = "x-ekspress-caller"
 SIGNATURE_HEADER = "x-ekspress-caller-signature"
 # A request on the local engine that names nobody is this principal.
 LOCAL_DEFAULT_CALLER = "arn:aws:iam::123456789012:user/local-developer"
+# arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION; a session name never holds a slash, so the last one ends ROLE.
+ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>aws[a-z-]*):sts::(?P<account>\d{12}):assumed-role/(?P<role>.+)/[^/]+$")
 
 
 class UnauthenticatedError(EkspressError):
@@ -34,11 +43,24 @@ def sign(key: str, caller: str) -> str:
     return hmac.new(key.encode(), caller.encode(), hashlib.sha256).hexdigest()
 
 
+def canonical(arn: str) -> str:
+    """The principal an ARN stands for, as aws-iam-authenticator's Canonicalize names it.
+
+    An assumed role's session becomes the role; users, roles, root, federated users and
+    anything else stay as they are. The session ARN does not carry the role's path, so
+    the role ARN has none either (`role/ROLE`, never `role/PATH/ROLE`), as in the authenticator.
+    """
+    match = ASSUMED_ROLE.match(arn)
+    if match is None:
+        return arn
+    return f"arn:{match['partition']}:iam::{match['account']}:role/{match['role']}"
+
+
 def caller(context: Mapping[str, Any] | None, headers: Mapping[str, str] | None, local_key: str) -> str:
-    """The caller's ARN, or UnauthenticatedError."""
+    """The caller's canonical ARN (see `canonical`), or UnauthenticatedError."""
     identity = (context or {}).get("identity") or {}
     if identity.get("userArn"):
-        return str(identity["userArn"])
+        return canonical(str(identity["userArn"]))
     if not local_key:
         raise UnauthenticatedError("the request carries no verified IAM identity (sign it with SigV4)")
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
@@ -47,4 +69,4 @@ def caller(context: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
         return LOCAL_DEFAULT_CALLER
     if not hmac.compare_digest(sign(local_key, named), lowered.get(SIGNATURE_HEADER, "")):
         raise UnauthenticatedError(f"the {CALLER_HEADER} header is not signed with the local engine's key")
-    return named
+    return canonical(named)

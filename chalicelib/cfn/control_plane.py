@@ -1,7 +1,8 @@
 """The control plane resource sets: the EKS cluster, its OIDC provider, add-ons and access entries.
 
 Mirrors eksctl's `cluster.go` in `pkg/cfn/builder`: the AWS::EKS::Cluster with its
-logging, network and access settings, then what hangs off it.
+logging, network and access settings, then what hangs off it. None of them lists Tags:
+every one takes tags, so CloudFormation gives each the stack's.
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ def add_control_plane(
         "Version": spec.version,
         "RoleArn": service_role_arn,
         "ResourcesVpcConfig": vpc_config,
-        "Tags": t.tag_list(),
     }
     if spec.cloud_watch and spec.cloud_watch.cluster_logging.enable_types:
         enabled = [{"Type": kind} for kind in spec.cloud_watch.cluster_logging.enable_types]
@@ -88,7 +88,6 @@ def add_oidc_provider(t: Template) -> None:
         {
             "Url": get_att("ControlPlane", "OpenIdConnectIssuerUrl"),
             "ClientIdList": ["sts.amazonaws.com"],
-            "Tags": t.tag_list(),
         },
     )
     t.add_output(OUTPUT_OIDC_PROVIDER_ARN, provider, export=True)
@@ -101,7 +100,6 @@ def add_addons(t: Template, addons: list[AddonSpec], cluster: Ref) -> None:
             "ClusterName": cluster,
             "AddonName": addon.name,
             "ResolveConflicts": "OVERWRITE",
-            "Tags": t.tag_list(),
         }
         if addon.version and addon.version != "latest":
             properties["AddonVersion"] = addon.version
@@ -118,7 +116,7 @@ def add_access_entries(
     """
     requested = access.access_entries if access else []
     for index, entry in enumerate(requested):
-        t.new_resource(f"AccessEntry{index + 1}", "AWS::EKS::AccessEntry", _access_entry(t, entry, cluster))
+        t.new_resource(f"AccessEntry{index + 1}", "AWS::EKS::AccessEntry", _access_entry(entry, cluster))
     named = {entry.principal_arn for entry in requested}
     # A principal has one access entry: a role the request already names keeps the request's.
     for index, role in enumerate(r for r in service_roles if r not in named):
@@ -132,18 +130,16 @@ def add_access_entries(
                 "AccessPolicies": [
                     {"PolicyArn": {"Fn::Sub": CLUSTER_ADMIN_POLICY}, "AccessScope": {"Type": "cluster"}}
                 ],
-                "Tags": t.tag_list(),
             },
         )
 
 
-def _access_entry(t: Template, entry: AccessEntrySpec, cluster: Ref) -> dict[str, Any]:
+def _access_entry(entry: AccessEntrySpec, cluster: Ref) -> dict[str, Any]:
     """The properties of a requested access entry."""
     properties: dict[str, Any] = {
         "ClusterName": cluster,
         "PrincipalArn": entry.principal_arn,
         "Type": "STANDARD",
-        "Tags": t.tag_list(),
     }
     if entry.kubernetes_groups:
         properties["KubernetesGroups"] = list(entry.kubernetes_groups)

@@ -42,7 +42,7 @@ def _role(t: Template, logical_id: str, service: str, policies: tuple[str, ...])
                 "Statement": [{"Effect": "Allow", "Principal": {"Service": [service]}, "Action": ["sts:AssumeRole"]}],
             },
             "ManagedPolicyArns": [policy_arn(p) for p in policies],
-            "Tags": t.tag_list(),
+            # No Tags: the stack's tags propagate to the role.
         },
     )
     return get_att(logical_id, "Arn")

@@ -23,22 +23,39 @@ from chalicelib.model.spec import AMI_FAMILIES
 if TYPE_CHECKING:
     from chalicelib.model.spec import ClusterSpec, NodegroupSpec
 
-# Graviton families end in "g" (m6g, c7g, t4g, r8g...) and need the ARM AMI.
+# Only for specs recorded before AMI types were chosen from EC2's facts (see `ami_type`):
+# the guess their stacks were built with, Graviton families ending in "g" (m6g, c7g, t4g) on ARM.
 _ARM_FAMILY = re.compile(r"^[a-z]+\d+[a-z]*g[a-z]*\.")
 # Kubernetes taint effects as AWS::EKS::Nodegroup spells them.
 TAINT_EFFECT = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE", "NoExecute": "NO_EXECUTE"}
 
 
-def ami_type(instance_type: str, family: str = "AmazonLinux2023") -> str:
-    """The EKS AMI type of `family` for the processor of `instance_type`."""
-    x86, arm = AMI_FAMILIES[family]
-    return arm if _ARM_FAMILY.match(instance_type) else x86
+def ami_type(nodegroup: NodegroupSpec) -> str:
+    """The group's EKS AmiType: the one chosen from EC2's facts about its instance types when it was requested.
+
+    A spec recorded before requests chose it keeps the AmiType its stack was built with, guessed from
+    the first type's name: a different one would make CloudFormation replace the node group.
+    """
+    if nodegroup.ami_type:
+        return nodegroup.ami_type
+    x86, arm = AMI_FAMILIES[nodegroup.ami_family]
+    return arm if _ARM_FAMILY.match(nodegroup.types[0]) else x86
 
 
 def add_managed_nodegroup(
-    t: Template, spec: ClusterSpec, nodegroup: NodegroupSpec, node_role_arn: dict[str, list[str]]
+    t: Template,
+    spec: ClusterSpec,
+    nodegroup: NodegroupSpec,
+    node_role_arn: dict[str, list[str]],
+    node_tags: dict[str, str],
 ) -> None:
-    """Add the node group (and its launch template if it needs one); output its name."""
+    """Add the node group (and its launch template if it needs one); output its name.
+
+    `node_tags` are what the group and its nodes are tagged with. The node group gets
+    the stack's tags by propagation and lists only the rest (the group's own `tags`);
+    its instances and volumes get nothing from the stack, so a launch template names
+    them all, as eksctl's does.
+    """
     properties: dict[str, Any] = {
         "ClusterName": spec.name,
         "NodegroupName": nodegroup.name,
@@ -50,17 +67,19 @@ def add_managed_nodegroup(
             "MaxSize": nodegroup.max_size,
         },
         "InstanceTypes": nodegroup.types,
-        "AmiType": ami_type(nodegroup.types[0], nodegroup.ami_family),
+        "AmiType": ami_type(nodegroup),
         "CapacityType": "SPOT" if nodegroup.spot else "ON_DEMAND",
         "DiskSize": nodegroup.volume_size,
-        "Tags": t.tags,  # AWS::EKS::Nodegroup takes a map, not a list
     }
+    own = t.own_tags(node_tags)
+    if own:
+        properties["Tags"] = own  # AWS::EKS::Nodegroup takes a map, not a list
     if nodegroup.labels:
         properties["Labels"] = dict(nodegroup.labels)
     if nodegroup.volume_type or nodegroup.max_pods_per_node:
         # EKS takes the disk from the launch template then, never from DiskSize.
         del properties["DiskSize"]
-        template = t.new_resource("LaunchTemplate", "AWS::EC2::LaunchTemplate", _launch_template(nodegroup, t.tags))
+        template = t.new_resource("LaunchTemplate", "AWS::EC2::LaunchTemplate", _launch_template(nodegroup, node_tags))
         properties["LaunchTemplate"] = {
             "Id": template,
             "Version": get_att("LaunchTemplate", "LatestVersionNumber"),

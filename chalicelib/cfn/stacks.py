@@ -2,11 +2,13 @@
 
 The workflow polls through `describe`; this module never loops or sleeps. How
 long to wait before the next look is decided here (`next_wait_seconds`) and
-carried out by the state machine's Wait state.
+carried out by the state machine's Wait state; so is when to stop waiting: a stack
+still in progress at its deadline raises StackTimedOut (`within_deadline`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -14,10 +16,18 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.cfn import kinds
 from chalicelib.model import naming
-from chalicelib.model.errors import StackNotOursError
+from chalicelib.model.errors import StackNotOursError, StackTimedOut
+from chalicelib.model.spec import DEFAULT_TIMEOUT_MINUTES
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+# CloudFormation's quotas on a template, "Understand CloudFormation quotas":
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
+# A body up to 51,200 bytes travels in the request (TemplateBody); up to 1 MB, as an S3 object (TemplateURL).
+TEMPLATE_BODY_LIMIT = 51_200
+TEMPLATE_URL_LIMIT = 1_000_000
+TEMPLATE_PREFIX = "templates"
 
 # The kind names many modules compare against; each kind itself is defined in `kinds`.
 KIND_CLUSTER = kinds.CLUSTER.name
@@ -63,6 +73,61 @@ def wait_seconds(schedule: kinds.Schedule, elapsed: float, scale: float = 1.0) -
     return max(1, math.ceil(base * scale))
 
 
+class TemplateTooLargeError(Exception):
+    """A template CloudFormation cannot take: over 1 MB, or over 51,200 bytes with no bucket to put it in."""
+
+
+@dataclass(frozen=True)
+class TemplateBucket:
+    """Where templates too big for TemplateBody go: the deployment's artifacts bucket.
+
+    `client` makes the S3 client (in the bucket's region) only when a template needs it,
+    so the many steps whose templates fit the body never pay for one.
+    """
+
+    name: str
+    client: Callable[[], Any]
+
+
+def template_bucket(name: str, client: Callable[[], Any]) -> TemplateBucket | None:
+    """The bucket the settings name, or None when the deployment has none."""
+    return TemplateBucket(name, client) if name else None
+
+
+def template_source(template_body: str, stack_name: str, bucket: TemplateBucket | None) -> dict[str, str]:
+    """`TemplateBody` when CloudFormation takes the template in the request, else `TemplateURL` to a copy in S3.
+
+    The copy is named by its content (`templates/STACK/SHA256.json`), so a retried step puts
+    the same object again and CloudFormation reads the same template.
+    """
+    data = template_body.encode()
+    if len(data) <= TEMPLATE_BODY_LIMIT:
+        return {"TemplateBody": template_body}
+    if len(data) > TEMPLATE_URL_LIMIT:
+        raise TemplateTooLargeError(
+            f"the template of {stack_name} is {len(data)} bytes; CloudFormation takes at most {TEMPLATE_URL_LIMIT}"
+        )
+    if bucket is None:
+        raise TemplateTooLargeError(
+            f"the template of {stack_name} is {len(data)} bytes, over CloudFormation's {TEMPLATE_BODY_LIMIT}-byte "
+            "TemplateBody, and no artifacts bucket is configured to pass it by TemplateURL"
+        )
+    s3 = bucket.client()
+    key = f"{TEMPLATE_PREFIX}/{stack_name}/{hashlib.sha256(data).hexdigest()}.json"
+    s3.put_object(Bucket=bucket.name, Key=key, Body=data, ContentType="application/json")
+    return {"TemplateURL": object_url(bucket.name, s3.meta.region_name, key)}
+
+
+def object_url(bucket: str, region: str, key: str) -> str:
+    """The virtual-hosted https URL of an S3 object, the form CloudFormation's TemplateURL takes.
+
+    Naming the bucket's own region sends CloudFormation, in whichever region the stack is,
+    straight to the bucket (no redirect from another region's endpoint).
+    """
+    domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"https://{bucket}.s3.{region}.{domain}/{key}"
+
+
 def create_stack(
     cfn: Any,
     stack_name: str,
@@ -70,18 +135,21 @@ def create_stack(
     tags: dict[str, str],
     request_token: str,
     role_arn: str = "",
+    bucket: TemplateBucket | None = None,
 ) -> dict[str, str]:
     """Create a stack, or return the one this same request already created.
 
     `request_token` (the cluster id plus the step) is CloudFormation's
     ClientRequestToken, so a retried call is recognised by AWS too. A stack of
     that name that is not ours, or belongs to another cluster, is refused.
-    `role_arn` is the service role CloudFormation builds the stack with.
+    `role_arn` is the service role CloudFormation builds the stack with; a template
+    over the TemplateBody limit goes through `bucket` (see `template_source`).
     """
+    source = template_source(template_body, stack_name, bucket)
     try:
         resp = cfn.create_stack(
             StackName=stack_name,
-            TemplateBody=template_body,
+            **source,
             Capabilities=["CAPABILITY_IAM"],
             Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
             ClientRequestToken=request_token,
@@ -107,13 +175,18 @@ def _role(role_arn: str) -> dict[str, str]:
 
 
 def update_stack(
-    cfn: Any, stack: dict[str, Any], template_body: str, cluster_id: str, role_arn: str = ""
+    cfn: Any,
+    stack: dict[str, Any],
+    template_body: str,
+    cluster_id: str,
+    role_arn: str = "",
+    bucket: TemplateBucket | None = None,
 ) -> dict[str, Any]:
     """Update one of our stacks to a new template; an unchanged template is already done.
 
     The stack must carry this cluster's id tag: an update never touches a stack we
     did not create. Tags are kept as they are (CloudFormation keeps them when
-    `Tags` is not sent).
+    `Tags` is not sent). A template over the TemplateBody limit goes through `bucket`.
     """
     found = cfn.describe_stacks(StackName=stack["stackId"])["Stacks"][0]
     tags = {t["Key"]: t["Value"] for t in found.get("Tags", [])}
@@ -121,9 +194,13 @@ def update_stack(
         raise StackNotOursError(
             f"stack {found['StackName']} was not created for this cluster", stack=found["StackName"]
         )
+    source = template_source(template_body, found["StackName"], bucket)
     try:
         cfn.update_stack(
-            StackName=stack["stackId"], TemplateBody=template_body, Capabilities=["CAPABILITY_IAM"], **_role(role_arn)
+            StackName=stack["stackId"],
+            **source,
+            Capabilities=["CAPABILITY_IAM"],
+            **_role(role_arn),
         )
     except cfn.exceptions.ClientError as exc:
         if NO_UPDATES not in str(exc):
@@ -132,18 +209,60 @@ def update_stack(
     return {**stack, "unchanged": False}
 
 
+def operation_started(stack: dict[str, Any]) -> datetime | None:
+    """When the operation a stack is in began, by CloudFormation's clock (None: it does not say).
+
+    A create and its rollback count from CreationTime, an update from LastUpdatedTime, a
+    delete from DeletionTime; never from an older time, which would end a wait that just began.
+    """
+    status = str(stack["StackStatus"])
+    if status.startswith("DELETE_"):
+        return stack.get("DeletionTime")
+    if status.startswith(("UPDATE_", "IMPORT_")):
+        return stack.get("LastUpdatedTime")
+    return stack.get("CreationTime")
+
+
+def seconds_left(started: datetime, now: datetime, timeout_minutes: float) -> float:
+    """Seconds from `now` to the deadline of a wait that began at `started` (0 or less: past it)."""
+    return timeout_minutes * 60 - (now - started).total_seconds()
+
+
+def within_deadline(
+    stack: dict[str, Any], started: datetime | None, wait: int, timeout_minutes: float, now: datetime
+) -> int:
+    """The wait before the next look at a stack still in progress, never past its deadline.
+
+    Past the deadline the wait is over: StackTimedOut. The deadline is wall time, unlike
+    `wait` (which `poll_scale` shrinks): CloudFormation's times and `now` are the same
+    clock on AWS and on the local engine. With no start time there is no deadline to
+    keep; the execution's TimeoutSeconds still ends the workflow.
+    """
+    if started is None:
+        return wait
+    left = seconds_left(started, now, timeout_minutes)
+    if left <= 0:
+        raise StackTimedOut.waiting(stack["StackName"], stack["StackStatus"], timeout_minutes)
+    return min(wait, math.ceil(left))
+
+
 def describe(
     cfn: Any,
     stack_id: str,
     kind: str,
     scale: float = 1.0,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    timeout_minutes: float = DEFAULT_TIMEOUT_MINUTES,
 ) -> StackState:
-    """One look at a stack: its status, outputs when done, the first failure when failed."""
+    """One look at a stack: its status, outputs when done, the first failure when failed.
+
+    A stack still in progress `timeout_minutes` after its create or update began raises StackTimedOut.
+    """
     stack = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
     status = stack["StackStatus"]
+    at = now()
     # An update's clock starts at the update, not at the stack's creation.
-    elapsed = (now() - (stack.get("LastUpdatedTime") or stack["CreationTime"])).total_seconds()
+    elapsed = (at - (stack.get("LastUpdatedTime") or stack["CreationTime"])).total_seconds()
     state: dict[str, Any] = {
         "stackName": stack["StackName"],
         "stackId": stack["StackId"],
@@ -152,6 +271,10 @@ def describe(
         "failed": is_failed(status),
         "waitSeconds": next_wait_seconds(kind, elapsed, scale),
     }
+    if not (state["done"] or state["failed"]):
+        state["waitSeconds"] = within_deadline(
+            stack, operation_started(stack), state["waitSeconds"], timeout_minutes, at
+        )
     if state["done"]:
         state["outputs"] = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     if state["failed"]:
@@ -192,6 +315,8 @@ def first_failure(cfn: Any, stack_id: str) -> dict[str, str] | None:
 # -- deletion -----------------------------------------------------------------------
 
 DELETED_STATUS = "DELETE_COMPLETE"
+# A delete has no request to take a deadline from: eksctl's --timeout default, per attempt.
+DELETE_TIMEOUT_MINUTES = 25
 
 
 def owned_stacks(cfn: Any, cluster: str, cluster_id: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
@@ -240,13 +365,21 @@ def delete(cfn: Any, stack: dict[str, Any], role_arn: str = "") -> dict[str, Any
 
 
 def describe_deletion(
-    cfn: Any, stack: dict[str, Any], scale: float = 1.0, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    cfn: Any,
+    stack: dict[str, Any],
+    scale: float = 1.0,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    timeout_minutes: float = DELETE_TIMEOUT_MINUTES,
 ) -> dict[str, Any]:
-    """One look at a stack being deleted: done, failed (with the first failure) or wait."""
+    """One look at a stack being deleted: done, failed (with the first failure) or wait.
+
+    A deletion still in progress `timeout_minutes` after its DeletionTime raises StackTimedOut.
+    """
     found = cfn.describe_stacks(StackName=stack["stackId"])["Stacks"][0]
     status = found["StackStatus"]
+    at = now()
     since = found.get("DeletionTime") or found.get("LastUpdatedTime") or found["CreationTime"]
-    elapsed = (now() - since).total_seconds()
+    elapsed = (at - since).total_seconds()
     state = {
         **stack,
         "status": status,
@@ -254,6 +387,11 @@ def describe_deletion(
         "failed": status == "DELETE_FAILED",
         "waitSeconds": wait_seconds(kinds.kind(stack["kind"]).delete_schedule, elapsed, scale),
     }
+    if not (state["done"] or state["failed"]):
+        # Only a deletion's own start counts: the stack's creation may be days old.
+        state["waitSeconds"] = within_deadline(
+            found, found.get("DeletionTime"), state["waitSeconds"], timeout_minutes, at
+        )
     if state["failed"]:
         failure = first_failure(cfn, found["StackId"])
         state["reason"] = failure["reason"] if failure else found.get("StackStatusReason") or status

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.cfn import kinds
 from chalicelib.cfn.control_plane import (
     CLUSTER_ADMIN_POLICY,
     add_access_entries,
@@ -65,6 +66,7 @@ __all__ = [
     "build_cluster_template",
     "build_nodegroup_template",
     "export_name",
+    "stack_tags",
     "subnet_cidrs",
     "to_json",
 ]
@@ -72,6 +74,20 @@ __all__ = [
 # Zones are chosen per region from DescribeAvailabilityZones (skipping those EKS
 # does not support), as eksctl does, so naming them in subnets is deliberate.
 _CLUSTER_METADATA = {"cfn-lint": {"config": {"ignore_checks": ["W3010"]}}}
+
+
+def stack_tags(spec: ClusterSpec, cluster_id: str, kind: str, nodegroup: str = "") -> dict[str, str]:
+    """The tags a stack of `kind` is created with: the spec's, our ownership and kind tags, and eksctl's.
+
+    CloudFormation propagates them to every resource of the stack that takes tags, so the
+    templates built here list on a resource only what these do not give it. At most 40 of
+    the spec's plus 7 of ours: within CloudFormation's 50 stack tags.
+    """
+    # User tags first so ours win; the spec already refuses our reserved prefixes.
+    tags = {**spec.tags, **naming.ownership_tags(spec.name, cluster_id), naming.TAG_STACK_KIND: kind}
+    if nodegroup:
+        tags.update({naming.TAG_NODEGROUP: nodegroup, naming.TAG_EKSCTL_NODEGROUP: nodegroup})
+    return tags
 
 
 def build_cluster_template(
@@ -86,8 +102,7 @@ def build_cluster_template(
         raise ValueError(f"EKS needs subnets in at least {MIN_ZONES} availability zones, got {len(zones)}")
     t = Template(
         naming.cluster_stack_name(spec.name),
-        # User tags first so ours win; the spec already refuses our reserved prefixes.
-        {**spec.tags, **naming.ownership_tags(spec.name, cluster_id)},
+        stack_tags(spec, cluster_id, kinds.CLUSTER.name),
         f"EKS cluster {spec.name} (dedicated VPC, control plane) [created by ekspress]",
         metadata=_CLUSTER_METADATA,
     )
@@ -104,13 +119,14 @@ def build_cluster_template(
 
 def build_nodegroup_template(spec: ClusterSpec, nodegroup: NodegroupSpec, cluster_id: str) -> dict[str, Any]:
     """The `eksctl-NAME-nodegroup-NG` stack: node role and managed node group."""
-    tags = {**spec.tags, **nodegroup.tags, **naming.ownership_tags(spec.name, cluster_id)}
-    tags.update({naming.TAG_NODEGROUP: nodegroup.name, naming.TAG_EKSCTL_NODEGROUP: nodegroup.name})
+    tags = stack_tags(spec, cluster_id, kinds.NODEGROUP.name, nodegroup.name)
     t = Template(
         naming.nodegroup_stack_name(spec.name, nodegroup.name),
         tags,
         f"EKS managed node group {nodegroup.name} of cluster {spec.name} [created by ekspress]",
     )
+    # The group's own tags between the cluster's and ours; the stack kind describes the stack, not a node.
+    node_tags = {**spec.tags, **nodegroup.tags, **{k: v for k, v in tags.items() if k != naming.TAG_STACK_KIND}}
     node_role_arn = add_node_instance_role(t)
-    add_managed_nodegroup(t, spec, nodegroup, node_role_arn)
+    add_managed_nodegroup(t, spec, nodegroup, node_role_arn, node_tags)
     return t.render()

@@ -3,7 +3,8 @@
 Every field path of a ClusterConfig is either supported (listed in `SUPPORTED`,
 mapped onto `ClusterSpec` and from there into the templates) or refused: a file
 with unsupported fields gets one 422 listing each of them, never a silent drop.
-YAML is read safely: no tags, no anchors or aliases, bounded size and depth.
+YAML is read safely: no tags, no anchors, aliases or merge keys, no key twice in a
+mapping, bounded size and depth.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ API_VERSION = "eksctl.io/v1alpha5"
 KIND = "ClusterConfig"
 MAX_YAML_BYTES = 128 * 1024
 MAX_DEPTH = 12
+MERGE_TAG = "tag:yaml.org,2002:merge"
 
 LEAF = "leaf"  # a value the spec model validates as a whole (scalar, list of scalars, free map)
 _NODEGROUP = {
@@ -84,7 +86,11 @@ METADATA_FIELDS = ("name", "region", "version", "tags")
 
 
 def load_yaml(raw: bytes) -> Any:
-    """One YAML document, parsed safely; 400 for anything else."""
+    """One YAML document, parsed safely; 400 for anything else.
+
+    Its events are checked first (size, tags, anchors and aliases, depth), so nothing is built
+    from a document that could expand ("billion laughs") or nest without bound.
+    """
     import yaml  # only YAML requests pay for this import
 
     if len(raw) > MAX_YAML_BYTES:
@@ -104,12 +110,55 @@ def load_yaml(raw: bytes) -> Any:
                     raise BadRequestError(f"the ClusterConfig nests deeper than {MAX_DEPTH} levels")
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-        documents = [d for d in yaml.safe_load_all(raw) if d is not None]
+        documents = [d for d in _documents(raw) if d is not None]
     except yaml.YAMLError as exc:
         raise BadRequestError(f"the body is not valid YAML: {exc}") from None
     if len(documents) != 1:
         raise BadRequestError(f"send exactly one ClusterConfig document, not {len(documents)}")
     return documents[0]
+
+
+def _documents(raw: bytes) -> list[Any]:
+    """Every document of the stream, as `yaml.safe_load_all` builds them, once its keys are checked."""
+    import yaml
+
+    loader = yaml.SafeLoader(raw)
+    try:
+        documents = []
+        while loader.check_node():
+            node = loader.get_node()
+            _check_keys(loader, node, "")
+            documents.append(loader.construct_document(node))
+        return documents
+    finally:
+        loader.dispose()
+
+
+def _check_keys(loader: Any, node: Any, path: str) -> None:
+    """400 for a key given twice in one mapping (PyYAML keeps the last) or a merge key (`<<`), named by its path."""
+    import yaml
+
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _check_keys(loader, item, f"{path}[{index}]")
+    if not isinstance(node, yaml.MappingNode):
+        return
+    seen: set[Any] = set()
+    for key_node, value_node in node.value:
+        if key_node.tag == MERGE_TAG:
+            raise BadRequestError(f"YAML merge keys (<<) are not accepted (line {key_node.start_mark.line + 1})")
+        if not isinstance(key_node, yaml.ScalarNode):
+            continue  # a mapping or list as a key: the constructor refuses it
+        # Compared as built, as a dict would: `1` and `1.0`, or `true` and `True`, are one key.
+        key = loader.construct_object(key_node)
+        where = f"{path}.{key}" if path else str(key)
+        if key in seen:
+            raise BadRequestError(
+                f"the ClusterConfig has the key {where!r} twice (line {key_node.start_mark.line + 1})",
+                fields=[{"field": where, "rule": "duplicate_key", "message": "a key may appear once per mapping"}],
+            )
+        seen.add(key)
+        _check_keys(loader, value_node, where)
 
 
 def unsupported_fields(document: Any, schema: Any = SUPPORTED, path: str = "") -> list[str]:
@@ -176,16 +225,18 @@ def parse(raw: bytes) -> ClusterSpec:
 
 def from_spec(spec: ClusterSpec) -> dict[str, Any]:
     """The spec as a ClusterConfig; reading it back gives the same spec (ekspress's own
-    fields, the lease and `protected`, are not ClusterConfig fields and stay behind)."""
+    fields, the lease, `protected` and `timeoutMinutes` — eksctl's `--timeout` is a flag —
+    are not ClusterConfig fields and stay behind)."""
     body = spec.model_dump(mode="json", exclude_none=True)
     metadata = {k: body.pop(k) for k in METADATA_FIELDS if k in body}
     if not metadata.get("tags"):
         metadata.pop("tags", None)
-    for own in ("ttlHours", "protected"):
+    for own in ("ttlHours", "protected", "timeoutMinutes"):
         body.pop(own, None)
     if not body.get("iamIdentityMappings"):
         body.pop("iamIdentityMappings", None)
     for group in body.get("managedNodeGroups") or []:
         if "instanceTypes" in group:  # eksctl takes one or the other
             group.pop("instanceType", None)
+        group.pop("amiType", None)  # chosen by the service from amiFamily; eksctl has no such field
     return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, **body}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -63,3 +64,25 @@ class StackFailedError(EkspressError):
     """A CloudFormation stack ended in a failed state; message is the first failure."""
 
     code = "StackFailed"
+
+
+class StackTimedOut(EkspressError):
+    """A stack was still in progress at its deadline: the workflow fails rather than poll it forever.
+
+    Named without the usual `Error` suffix because Lambda reports a raised exception by its
+    class name, and this is the error name the workflows and the record show. The stack
+    is left as CloudFormation has it; deleting the cluster removes it.
+    """
+
+    code = "StackTimedOut"
+    _SENTENCE = re.compile(r"^timed out after \S+ min waiting for stack (?P<stack>\S+) \(status \w+\)$")
+
+    @classmethod
+    def waiting(cls, stack: str, status: str, minutes: float) -> StackTimedOut:
+        return cls(f"timed out after {minutes:g} min waiting for stack {stack} (status {status})", stack=stack)
+
+    @classmethod
+    def stack_in(cls, message: str) -> str | None:
+        """The stack a timeout's message names: a workflow error carries the message, not the details."""
+        match = cls._SENTENCE.match(message)
+        return match["stack"] if match else None

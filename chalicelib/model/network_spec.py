@@ -41,6 +41,16 @@ class VpcSpec(SpecModel):
         default_factory=list
     )
 
+    def public_access_refuses(self, networks: tuple[str, ...]) -> list[str]:
+        """Those of `networks` the public endpoint would not admit: not inside any of publicAccessCIDRs.
+
+        No publicAccessCIDRs means EKS's default, 0.0.0.0/0, which admits everyone.
+        """
+        if not self.public_access_cid_rs:
+            return []
+        allowed = [ipaddress.IPv4Network(c) for c in self.public_access_cid_rs]
+        return [n for n in networks if not any(ipaddress.IPv4Network(n).subnet_of(a) for a in allowed)]
+
     @field_validator("public_access_cid_rs")
     @classmethod
     def _cidrs(cls, values: list[str]) -> list[str]:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from chalicelib.model import images
 from chalicelib.model.validation import SpecModel, Tags, check_labels, check_name
 
 DEFAULT_INSTANCE_TYPE = "m5.large"
@@ -15,11 +16,7 @@ DEFAULT_VOLUME_SIZE = 80
 MAX_NODES_PER_GROUP = 450  # EKS managed node group quota
 
 INSTANCE_TYPE_PATTERN = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
-AMI_FAMILIES = {  # eksctl's amiFamily → EKS AmiType, per processor
-    "AmazonLinux2023": ("AL2023_x86_64_STANDARD", "AL2023_ARM_64_STANDARD"),
-    "AmazonLinux2": ("AL2_x86_64", "AL2_ARM_64"),
-    "Bottlerocket": ("BOTTLEROCKET_x86_64", "BOTTLEROCKET_ARM_64"),
-}
+AMI_FAMILIES = images.AMI_FAMILIES  # eksctl's amiFamily → its standard AmiType per processor (x86_64, arm64)
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 
@@ -57,7 +54,10 @@ class NodegroupSpec(SpecModel):
         Field(min_length=1, max_length=20),
     ] = None
     spot: bool = False
-    ami_family: Literal["AmazonLinux2023", "AmazonLinux2", "Bottlerocket"] = "AmazonLinux2023"
+    ami_family: images.AmiFamily = "AmazonLinux2023"
+    # Chosen when the group is requested (images.py), from amiFamily, the version and EC2's facts about
+    # the instance types, and kept in the stored spec for the templates. A request may leave it out.
+    ami_type: Annotated[images.AmiType | None, Field(json_schema_extra={"readOnly": True})] = None
     taints: Annotated[list[TaintSpec], Field(max_length=50)] = Field(default_factory=list)
     tags: Tags = Field(default_factory=dict)
     update_config: UpdateConfigSpec | None = None

@@ -14,6 +14,8 @@ from chalicelib.model.settings import (
     ENV_MAX_CLUSTERS_PER_OWNER,
     ENV_MAX_NODES_PER_CLUSTER,
     ENV_MAX_NODES_PER_NODEGROUP,
+    ENV_MAX_TIMEOUT_MINUTES,
+    ENV_SERVICE_EGRESS_CIDRS,
 )
 
 if TYPE_CHECKING:
@@ -95,6 +97,16 @@ def check_request(spec: ClusterSpec, caller: str, settings: Settings, db: Cluste
         problems += _instance_type_problems(group, settings, prefix)
         problems += _group_size_problems(group, settings, prefix)
     problems += _cluster_size_problems(spec, settings, "managedNodeGroups")
+    if spec.timeout_minutes is not None and spec.timeout_minutes > settings.max_timeout_minutes:
+        problems.append(
+            {
+                "field": "timeoutMinutes",
+                "rule": "timeout_too_long",
+                "message": f"timeoutMinutes ({spec.timeout_minutes}) may be at most {settings.max_timeout_minutes} "
+                f"minutes per stack ({ENV_MAX_TIMEOUT_MINUTES})",
+            }
+        )
+    problems += _reachability_problems(spec, settings)
     access = spec.access_config
     if settings.kubernetes_role_arns and access and access.authentication_mode == "CONFIG_MAP":
         # The service reaches each cluster's Kubernetes API through access entries.
@@ -199,6 +211,55 @@ def _cluster_size_problems(spec: ClusterSpec, settings: Settings, field: str) ->
             "rule": "nodes_per_cluster",
             "message": f"the node groups' maxSize add up to {total}; a cluster may have at most {limit} nodes "
             f"({ENV_MAX_NODES_PER_CLUSTER})",
+        }
+    ]
+
+
+# Where the service's functions may come from when the deployment does not say: anywhere.
+_ANYWHERE = ("0.0.0.0/0",)
+_UNREACHABLE = "endpoint_unreachable_by_service"
+
+
+def _reachability_problems(spec: ClusterSpec, settings: Settings) -> list[dict[str, str]]:
+    """The service must reach the cluster's Kubernetes API, or the create fails at its last step (aws-auth).
+
+    Its functions run outside the cluster's VPC, so only the public endpoint serves them, and only
+    if publicAccessCIDRs admit the networks they egress from (EKSPRESS_SERVICE_EGRESS_CIDRS).
+    Refused up front rather than worked around with access entries: aws-auth, `GET .../access`
+    and node group changes all speak to the Kubernetes API.
+    """
+    vpc = spec.vpc
+    if not vpc.cluster_endpoints.public_access:
+        return [
+            {
+                "field": "vpc.clusterEndpoints.publicAccess",
+                "rule": _UNREACHABLE,
+                "message": "ekspress runs outside the cluster's VPC and maps node roles and identities in aws-auth "
+                "through the public endpoint, which publicAccess false turns off; keep publicAccess true (with "
+                "privateAccess true for traffic inside the VPC, and vpc.publicAccessCIDRs to narrow who connects)",
+            }
+        ]
+    egress = settings.service_egress_cidrs or _ANYWHERE
+    refused = vpc.public_access_refuses(egress)
+    if not refused:
+        return []
+    if settings.service_egress_cidrs:
+        why = (
+            f"would not admit {', '.join(refused)}, where ekspress reaches clusters from "
+            f"({ENV_SERVICE_EGRESS_CIDRS}); add them to publicAccessCIDRs"
+        )
+    else:
+        why = (
+            "admit only those networks, and this deployment does not declare where ekspress reaches clusters from "
+            f"({ENV_SERVICE_EGRESS_CIDRS} is unset); leave publicAccessCIDRs out (the endpoint still needs IAM), "
+            "or ask the operator to declare the egress networks"
+        )
+    return [
+        {
+            "field": "vpc.publicAccessCIDRs",
+            "rule": _UNREACHABLE,
+            "message": f"ekspress maps node roles and identities in aws-auth through the public endpoint; "
+            f"these publicAccessCIDRs {why}",
         }
     ]
 

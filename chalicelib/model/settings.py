@@ -5,6 +5,7 @@ Every environment variable name is a constant here; infra/ and local/ set them.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,6 +37,8 @@ ENV_SLACK_WEBHOOK_URL = "EKSPRESS_SLACK_WEBHOOK_URL"
 # stacks with, and the roles of the functions that speak to Kubernetes.
 ENV_STACK_ROLE_ARN = "EKSPRESS_STACK_ROLE_ARN"
 ENV_KUBERNETES_ROLE_ARNS = "EKSPRESS_KUBERNETES_ROLE_ARNS"
+# The deployment's artifacts bucket: stack templates over CloudFormation's TemplateBody limit go there.
+ENV_ARTIFACTS_BUCKET = "EKSPRESS_ARTIFACTS_BUCKET"
 # Guardrails: what a cluster request may ask for (see policy.py). Unset: no limit beyond EKS's own.
 ENV_ALLOWED_REGIONS = "EKSPRESS_ALLOWED_REGIONS"
 ENV_ALLOWED_INSTANCE_TYPES = "EKSPRESS_ALLOWED_INSTANCE_TYPES"
@@ -43,6 +46,13 @@ ENV_ALLOWED_VERSIONS = "EKSPRESS_ALLOWED_VERSIONS"
 ENV_MAX_NODES_PER_NODEGROUP = "EKSPRESS_MAX_NODES_PER_NODEGROUP"
 ENV_MAX_NODES_PER_CLUSTER = "EKSPRESS_MAX_NODES_PER_CLUSTER"
 ENV_MAX_CLUSTERS_PER_OWNER = "EKSPRESS_MAX_CLUSTERS_PER_OWNER"
+ENV_MAX_TIMEOUT_MINUTES = "EKSPRESS_MAX_TIMEOUT_MINUTES"
+# The most a stack wait's deadline (a request's timeoutMinutes) can be, whatever the setting says:
+# each workflow's TimeoutSeconds (statemachine/*.asl.json) is sized for deadlines this long.
+TIMEOUT_MINUTES_CEILING = 120
+# The networks the service's functions reach clusters' public endpoints from (comma-separated CIDRs,
+# e.g. the Elastic IPs of the NAT they egress through). Unset: unknown, so anywhere (see policy.py).
+ENV_SERVICE_EGRESS_CIDRS = "EKSPRESS_SERVICE_EGRESS_CIDRS"
 
 # Each workflow in statemachine/ and the variable that carries its ARN to the code.
 STATE_MACHINE_ENV = {
@@ -93,6 +103,8 @@ class Settings:
     stack_role_arn: str = ""
     # IAM roles given cluster-admin access entries on every cluster (the service's own).
     kubernetes_role_arns: tuple[str, ...] = ()
+    # Where templates too big to send in the request go (empty: such a template fails its step).
+    artifacts_bucket: str = ""
     # Guardrails. Empty tuples allow anything the request model accepts; 0 means no limit.
     allowed_regions: tuple[str, ...] = ()
     # Instance type globs (`m5.*`, `t3.large`).
@@ -104,10 +116,25 @@ class Settings:
     max_nodes_per_cluster: int = 0
     # Clusters one owner may hold that are not DELETED.
     max_clusters_per_owner: int = 0
+    # The longest deadline a request may give each stack wait (timeoutMinutes), at most TIMEOUT_MINUTES_CEILING.
+    max_timeout_minutes: int = 60
+    # IPv4 networks the service's functions egress from; a cluster's publicAccessCIDRs must admit them.
+    service_egress_cidrs: tuple[str, ...] = ()
 
 
 def _patterns(variable: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in os.environ.get(variable, "").split(",") if p.strip())
+
+
+def _networks(variable: str) -> tuple[str, ...]:
+    """Comma-separated IPv4 networks, normalized; a value that is none fails loudly, naming the variable."""
+    networks = []
+    for value in _patterns(variable):
+        try:
+            networks.append(str(ipaddress.IPv4Network(value, strict=False)))
+        except ValueError as exc:
+            raise ValueError(f"{variable}: {value!r} is not an IPv4 network ({exc})") from None
+    return tuple(networks)
 
 
 @lru_cache(maxsize=1)
@@ -137,10 +164,13 @@ def get_settings() -> Settings:
         local_identity_key=os.environ.get(ENV_LOCAL_IDENTITY_KEY, ""),
         stack_role_arn=os.environ.get(ENV_STACK_ROLE_ARN, ""),
         kubernetes_role_arns=_patterns(ENV_KUBERNETES_ROLE_ARNS),
+        artifacts_bucket=os.environ.get(ENV_ARTIFACTS_BUCKET, ""),
         allowed_regions=_patterns(ENV_ALLOWED_REGIONS),
         allowed_instance_types=_patterns(ENV_ALLOWED_INSTANCE_TYPES),
         allowed_versions=_patterns(ENV_ALLOWED_VERSIONS),
         max_nodes_per_nodegroup=int(os.environ.get(ENV_MAX_NODES_PER_NODEGROUP, "450")),
         max_nodes_per_cluster=int(os.environ.get(ENV_MAX_NODES_PER_CLUSTER, "0")),
         max_clusters_per_owner=int(os.environ.get(ENV_MAX_CLUSTERS_PER_OWNER, "0")),
+        max_timeout_minutes=min(int(os.environ.get(ENV_MAX_TIMEOUT_MINUTES, "60")), TIMEOUT_MINUTES_CEILING),
+        service_egress_cidrs=_networks(ENV_SERVICE_EGRESS_CIDRS),
     )

@@ -61,6 +61,8 @@ DEFAULT_VERSION = "1.33"
 DEFAULT_REGION = "us-west-2"
 REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$"
 MAX_NODEGROUPS = 10
+# How long each stack wait may take when the request does not say (eksctl's --timeout default, 25m).
+DEFAULT_TIMEOUT_MINUTES = 25
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 ADDON_NAMES = ("vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "eks-pod-identity-agent")
 
@@ -125,6 +127,10 @@ class ClusterSpec(SpecModel):
     # Lease: hours until the cluster is torn down unless extended (default and maximum are policy).
     ttl_hours: Annotated[int, Field(ge=1, le=8760)] | None = None
     protected: bool = False
+    # Minutes each stack may take to create or update before the cluster is FAILED (eksctl's
+    # --timeout, a flag rather than a ClusterConfig field). Unset: DEFAULT_TIMEOUT_MINUTES; the
+    # maximum is policy (EKSPRESS_MAX_TIMEOUT_MINUTES).
+    timeout_minutes: Annotated[int, Field(ge=1)] | None = None
 
     @field_validator("version", mode="before")
     @classmethod

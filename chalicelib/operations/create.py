@@ -16,9 +16,9 @@ from chalicelib.cfn import stacks, templates
 from chalicelib.model import naming
 from chalicelib.model.errors import WorkflowStartError
 from chalicelib.model.record import ClusterRecord, public
-from chalicelib.model.spec import ClusterSpec
+from chalicelib.model.spec import DEFAULT_TIMEOUT_MINUTES, ClusterSpec
 from chalicelib.observability import logger
-from chalicelib.operations import leases
+from chalicelib.operations import images, leases
 from chalicelib.operations.failures import already_ended, end_operation_failed
 
 if TYPE_CHECKING:
@@ -66,7 +66,8 @@ def new_record(
 
 
 def request_create(ctx: Context, spec: ClusterSpec, owner: str, notify: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Record a new cluster (the name must be free) and start its create workflow."""
+    """Choose the node groups' images, record a new cluster (the name must be free) and start its create workflow."""
+    spec = images.with_ami_types(ctx, spec)  # a 422 before anything is recorded
     db = ctx.store
     record = db.create_cluster(new_record(spec, owner, ctx.settings, datetime.now(UTC), notify))
     cluster_id = record["clusterId"]
@@ -123,11 +124,6 @@ def choose_zones(ec2: Any) -> list[str]:
     return zones[:ZONES_WANTED]
 
 
-def stack_tags(spec: ClusterSpec, cluster_id: str, kind: str) -> dict[str, str]:
-    """The tags of a stack we create: the spec's own, our ownership tags, and the stack's kind."""
-    return {**spec.tags, **naming.ownership_tags(spec.name, cluster_id), naming.TAG_STACK_KIND: kind}
-
-
 def create_cluster_stack(ctx: Context, step: ClusterStep) -> dict[str, Any]:
     """Create `eksctl-NAME-cluster` (idempotent for the same cluster id).
 
@@ -144,9 +140,11 @@ def create_cluster_stack(ctx: Context, step: ClusterStep) -> dict[str, Any]:
         ctx.clients.cloudformation(spec.region),
         stack_name,
         templates.to_json(template),
-        stack_tags(spec, cluster_id, stacks.KIND_CLUSTER),
+        # The template leaves these to CloudFormation's propagation: the stack must carry them.
+        templates.stack_tags(spec, cluster_id, stacks.KIND_CLUSTER),
         request_token=f"{cluster_id}-cluster",
         role_arn=ctx.settings.stack_role_arn,
+        bucket=stacks.template_bucket(ctx.settings.artifacts_bucket, lambda: ctx.clients.client("s3")),
     )
     db.update_cluster(
         name,
@@ -186,9 +184,11 @@ def create_nodegroup_stack(ctx: Context, step: NodegroupStep) -> dict[str, Any]:
         ctx.clients.cloudformation(spec.region),
         stack_name,
         templates.to_json(templates.build_nodegroup_template(spec, group, cluster_id)),
-        {**stack_tags(spec, cluster_id, stacks.KIND_NODEGROUP), naming.TAG_NODEGROUP: nodegroup},
+        # The template leaves these to CloudFormation's propagation: the stack must carry them.
+        templates.stack_tags(spec, cluster_id, stacks.KIND_NODEGROUP, nodegroup),
         request_token=f"{token}-ng-{nodegroup}"[:128],
         role_arn=ctx.settings.stack_role_arn,
+        bucket=stacks.template_bucket(ctx.settings.artifacts_bucket, lambda: ctx.clients.client("s3")),
     )
     entry = {"kind": stacks.KIND_NODEGROUP, "nodegroup": nodegroup, "stackId": ref["stackId"]}
     db.update_cluster(
@@ -204,11 +204,23 @@ def create_nodegroup_stack(ctx: Context, step: NodegroupStep) -> dict[str, Any]:
     return {**ref, "kind": stacks.KIND_NODEGROUP, "nodegroup": nodegroup}
 
 
+def stack_timeout_minutes(record: dict[str, Any], settings: Settings) -> int:
+    """How long each stack of the cluster may take: the request's timeoutMinutes, else the default (within policy)."""
+    requested = (record.get("spec") or {}).get("timeoutMinutes")
+    return int(requested or min(DEFAULT_TIMEOUT_MINUTES, settings.max_timeout_minutes))
+
+
 def describe_stack(ctx: Context, step: StackStep) -> dict[str, Any]:
-    """One look at a stack; the record hears of it only when the status changed."""
+    """One look at a stack; the record hears of it only when the status changed.
+
+    A stack still in progress past its deadline raises StackTimedOut, which the workflow
+    records as the failure. The deadline is read from the record at the first look and
+    then travels with the stack (`timeoutMinutes`), so later looks read nothing.
+    """
     stack = step.stack
     cfn = ctx.clients.cloudformation(step.region)
-    state = stacks.describe(cfn, stack["stackId"], stack["kind"], ctx.settings.poll_scale)
+    minutes = stack.get("timeoutMinutes") or stack_timeout_minutes(ctx.store.get_cluster(step.name), ctx.settings)
+    state = stacks.describe(cfn, stack["stackId"], stack["kind"], ctx.settings.poll_scale, timeout_minutes=minutes)
     if state.status != stack.get("status"):
         entry = {k: v for k, v in stack.items() if k in ("kind", "nodegroup")}
         entry.update({"stackId": state.stackId, "status": state.status})
@@ -222,7 +234,11 @@ def describe_stack(ctx: Context, step: StackStep) -> dict[str, Any]:
             event=(f"STACK_{state.status}", f"Stack {state.stackName} is {state.status}") if terminal else None,
             event_details={"stack": state.stackName, "reason": state.reason} if state.failed else None,
         )
-    return {**state.to_dict(), **{k: v for k, v in stack.items() if k in ("kind", "nodegroup")}}
+    return {
+        **state.to_dict(),
+        **{k: v for k, v in stack.items() if k in ("kind", "nodegroup")},
+        "timeoutMinutes": minutes,
+    }
 
 
 def mark_active(ctx: Context, step: ClusterStackDone) -> dict[str, Any]:

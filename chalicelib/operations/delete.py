@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from chalicelib.operations.context import Context
 
 PHASE_DELETE_REQUESTED = "DELETE_REQUESTED"
+# Record field: the Kubernetes-made security groups the cleanup found and has not deleted yet.
+PENDING_SECURITY_GROUPS = "pendingSecurityGroups"
 PHASE_DONE = "DONE"
 OPERATION_DELETE = "delete"
 
@@ -148,23 +150,51 @@ def describe_stack_deletion(ctx: Context, step: StackStep) -> dict[str, Any]:
 
 
 def delete_kubernetes_load_balancers(ctx: Context, step: RegionStep) -> dict[str, Any]:
-    vpc_id = (ctx.store.get_cluster(step.name).get("cluster") or {}).get("vpcId")
+    """Delete the load balancers and security groups Kubernetes made; a failure is on the timeline, then raised.
+
+    The groups found are kept on the record until they are gone: a retried attempt finds those
+    whose load balancers an earlier attempt already deleted.
+    """
+    record = ctx.store.get_cluster(step.name)
+    vpc_id = (record.get("cluster") or {}).get("vpcId")
     if not vpc_id:
-        return {"loadBalancers": [], "securityGroups": []}  # no VPC was ever built: nothing for Kubernetes to leave
+        return dict(load_balancers.nothing_removed())  # no VPC was ever built: nothing for Kubernetes to leave
     clients, region = ctx.clients, step.region
+    remembered = list(record.get(PENDING_SECURITY_GROUPS) or [])
+    noted = bool(remembered)
+
+    def remember(groups: list[str]) -> None:
+        nonlocal noted
+        ctx.store.update_cluster(step.name, step.clusterId, {PENDING_SECURITY_GROUPS: groups})
+        noted = True
+
     removed = load_balancers.delete_load_balancers(
-        clients.client("elb", region), clients.client("elbv2", region), clients.ec2(region), step.name, vpc_id
+        clients.client("elb", region),
+        clients.client("elbv2", region),
+        clients.ec2(region),
+        step.name,
+        vpc_id,
+        remembered,
+        remember,
     )
-    if removed["loadBalancers"] or removed["securityGroups"]:
+    summary = (
+        f"Deleted {len(removed['loadBalancers'])} load balancer(s) and "
+        f"{len(removed['securityGroups'])} security group(s) Kubernetes created"
+    )
+    if removed["failed"]:
         ctx.store.add_event(
             step.name,
             step.clusterId,
-            "KUBERNETES_RESOURCES_DELETED",
-            f"Deleted {len(removed['loadBalancers'])} load balancer(s) and "
-            f"{len(removed['securityGroups'])} security group(s) Kubernetes created",
+            "KUBERNETES_RESOURCES_NOT_DELETED",
+            f"{summary}; could not delete {load_balancers.failure_message(removed)}",
             **removed,
         )
-    return removed
+        load_balancers.raise_for_failures(removed)
+    if removed["loadBalancers"] or removed["securityGroups"]:
+        ctx.store.add_event(step.name, step.clusterId, "KUBERNETES_RESOURCES_DELETED", summary, **removed)
+    if noted:
+        ctx.store.update_cluster(step.name, step.clusterId, {}, remove=(PENDING_SECURITY_GROUPS,))
+    return dict(removed)
 
 
 def mark_deleted(ctx: Context, step: OperationStep) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.model.errors import StackTimedOut
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:
@@ -15,7 +16,8 @@ def explain_error(error: dict[str, Any]) -> dict[str, Any]:
     """Turn a Step Functions error ({Error, Cause}) into the failure we store (empty fields left out).
 
     Causes come in three shapes: a stack state (JSON with `reason`), a Lambda
-    error (JSON with `errorMessage`), or plain text from the service.
+    error (JSON with `errorMessage`), or plain text from the service. A stack that
+    timed out is a Lambda error whose message names the stack.
     """
     kind = str(error.get("Error") or "Error")
     cause: Any = error.get("Cause") or ""
@@ -31,6 +33,8 @@ def explain_error(error: dict[str, Any]) -> dict[str, Any]:
             failure["resource"] = cause["failedResource"]
         return {k: v for k, v in failure.items() if v}
     failure = {"error": cause.get("errorType") or kind, "reason": cause.get("errorMessage") or json.dumps(cause)}
+    if failure["error"] == StackTimedOut.code:
+        failure["stack"] = StackTimedOut.stack_in(str(failure["reason"]))
     return {k: v for k, v in failure.items() if v}
 
 

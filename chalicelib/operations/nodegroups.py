@@ -20,6 +20,7 @@ from chalicelib.model import naming, policy
 from chalicelib.model.errors import ConflictError, NotFoundError, WorkflowStartError
 from chalicelib.model.spec import ClusterSpec, NodegroupSpec, ScalingRequest, validate
 from chalicelib.observability import logger
+from chalicelib.operations import images
 from chalicelib.operations.access import connect, require_active
 from chalicelib.operations.create import target_spec
 from chalicelib.operations.failures import explain_error
@@ -67,6 +68,8 @@ def request_add(ctx: Context, name: str, body: dict[str, Any], caller: str) -> d
         raise ConflictError(f"cluster {name!r} already has a node group {group.name!r}", nodegroup=group.name)
     target = _with_groups(spec, [*_dumped(spec), group.model_dump(mode="json", exclude_none=True)])
     policy.check_nodegroup_change(spec, target, group.name, ctx.settings)
+    group = images.group_with_ami_type(ctx, spec, group)  # a 422 before the record is locked
+    target = _with_groups(spec, [*_dumped(spec), group.model_dump(mode="json", exclude_none=True)])
     return _begin(ctx, record, ADD, group.name, target, None, caller)
 
 
@@ -157,7 +160,8 @@ def update_nodegroup_stack(ctx: Context, step: StackStep) -> dict[str, Any]:
     group = _group(spec, stack["nodegroup"])
     template = templates.to_json(templates.build_nodegroup_template(spec, group, cluster_id))
     cfn = ctx.clients.cloudformation(step.region)
-    result = stacks.update_stack(cfn, stack, template, cluster_id, ctx.settings.stack_role_arn)
+    bucket = stacks.template_bucket(ctx.settings.artifacts_bucket, lambda: ctx.clients.client("s3"))
+    result = stacks.update_stack(cfn, stack, template, cluster_id, ctx.settings.stack_role_arn, bucket)
     sizes = f"min {group.min_size}, desired {group.desired_capacity}, max {group.max_size}"
     db.update_cluster(
         name,

@@ -48,17 +48,23 @@ def kubernetes_load_balancers(engine: LocalEngine, record: dict[str, Any], name:
         for i, zone in enumerate(zones)
     ]
     theirs = elbv2.create_load_balancer(Name=f"other-{name}", Subnets=other_subnets, Tags=tag)
+    # The cloud provider gives a classic load balancer a group of its own (without one, ELB would make a
+    # `default_elb_*` group nobody deletes, and the VPC could not go).
+    classic_group = ec2.create_security_group(GroupName=f"k8s-elb-classic-{name}", Description="k8s", VpcId=vpc)
+    ec2.create_tags(Resources=[classic_group["GroupId"]], Tags=tag)
     elb = engine.client("elb", REGION)
     elb.create_load_balancer(
         LoadBalancerName=f"classic-{name}",
         Listeners=[{"Protocol": "TCP", "LoadBalancerPort": 80, "InstancePort": 30080}],
         Subnets=subnets[:2],
+        SecurityGroups=[classic_group["GroupId"]],
         Tags=tag,
     )
     return {
         "ours": ours["LoadBalancers"][0]["LoadBalancerArn"],
         "theirs": theirs["LoadBalancers"][0]["LoadBalancerArn"],
         "group": group,
+        "classic_group": classic_group["GroupId"],
     }
 
 
@@ -85,6 +91,33 @@ def test_deleting_removes_our_stacks_and_kubernetes_leftovers_but_nothing_else(a
     assert kinds[0] == "REQUESTED" and kinds[-1] == "DELETED"
     assert {"DELETE_REQUESTED", "KUBERNETES_RESOURCES_DELETED", "STACK_DELETE_COMPLETE"} <= set(kinds)
     assert "operation" not in final
+
+
+def test_deleting_leaves_the_security_group_eks_made_to_eks_and_ends_deleted(api: Api, engine: LocalEngine) -> None:
+    """EKS's own cluster group carries the cluster's Kubernetes tag too, but its control plane uses it: on AWS,
+    deleting it fails (DependencyViolation) and EKS deletes it with the cluster. The engine makes it as EKS does."""
+    record = given_an_active_cluster(api, "owned")
+    ec2 = engine.client("ec2", REGION)
+    config = engine.client("eks", REGION).describe_cluster(name="owned")["cluster"]["resourcesVpcConfig"]
+    eks_group = config["clusterSecurityGroupId"]
+    (found,) = ec2.describe_security_groups(GroupIds=[eks_group])["SecurityGroups"]
+    assert found["GroupName"].startswith("eks-cluster-sg-owned-")
+    assert {"Key": "kubernetes.io/cluster/owned", "Value": "owned"} in found["Tags"]
+    in_use = ec2.describe_network_interfaces(Filters=[{"Name": "group-id", "Values": [eks_group]}])
+    assert len(in_use["NetworkInterfaces"]) == 1
+    made = kubernetes_load_balancers(engine, record, "owned")
+
+    assert api.call("DELETE", "/clusters/owned").status == 202
+    final = api.wait_for("owned", {"DELETED", "DELETE_FAILED"})
+
+    assert final["status"] == "DELETED", final.get("failure")
+    kinds = [e["type"] for e in final["events"]]
+    assert "KUBERNETES_RESOURCES_NOT_DELETED" not in kinds
+    cleaned = next(e for e in final["events"] if e["type"] == "KUBERNETES_RESOURCES_DELETED")
+    assert sorted(cleaned["details"]["securityGroups"]) == sorted([made["group"], made["classic_group"]])
+    # EKS took its group with the cluster, and the VPC could go with the stack.
+    assert ec2.describe_security_groups(Filters=[{"Name": "group-id", "Values": [eks_group]}])["SecurityGroups"] == []
+    assert ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [config["vpcId"]]}])["Vpcs"] == []
 
 
 def test_a_second_mutation_while_deleting_is_a_conflict_naming_the_operation(api: Api) -> None:

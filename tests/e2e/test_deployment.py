@@ -269,6 +269,21 @@ def test_deployed_api_methods_are_iam_authorized(engine: LocalEngine) -> None:
     }
 
 
+def test_deployed_alarms_and_api_stage_exist(engine: LocalEngine, template: dict[str, Any]) -> None:
+    """The local engine models the template's alarms and stage (local/deployment_models.py); moto skipped them."""
+    alarms = engine.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    topic = engine.outputs["AlarmTopicArn"]
+    assert len(alarms) == len(resources(template, "AWS::CloudWatch::Alarm"))
+    assert all(alarm["AlarmActions"] == [topic] and alarm["TreatMissingData"] == "notBreaching" for alarm in alarms)
+    machines = {alarm["Dimensions"][0]["Value"] for alarm in alarms if alarm["Namespace"] == "AWS/States"}
+    assert machines == {
+        engine.outputs[f"{kind}StateMachineArn"]
+        for kind in ("CreateCluster", "DeleteCluster", "UpdateAccess", "ChangeNodegroup")
+    }
+    stage = engine.client("apigateway").get_stage(restApiId=engine.outputs["RestAPIId"], stageName="api")
+    assert stage["tracingEnabled"] is True
+
+
 def allowed(function: str) -> list[str]:
     actions: list[str] = []
     for statement in policies.document(function)["Statement"]:

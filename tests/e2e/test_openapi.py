@@ -29,12 +29,25 @@ LIVE, GROUP = "fuzzed", "ng-1"
 # Generated requests per operation: enough to reach every documented answer of most
 # routes, few enough that the whole run stays well under a minute on two cores.
 EXAMPLES = 20
+
+
+@schemathesis.check
+def our_error_shape(ctx: Any, response: Any, case: schemathesis.Case) -> None:
+    """Every refusal, documented or not (Chalice's own 405 and 415 too), is `{"error", "message"}` JSON."""
+    if response.status_code < 400:
+        return
+    body = response.json()
+    assert isinstance(body, dict), body
+    assert isinstance(body.get("error"), str) and isinstance(body.get("message"), str), body
+
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,
+    our_error_shape,
 ]
 
 

@@ -8,17 +8,23 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from chalicelib.aws import identity
+from chalicelib.aws import identity, table
 from chalicelib.model import settings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from local.engine import LocalEngine
     from tests.e2e.conftest import Api
 
 ALICE = "arn:aws:iam::123456789012:role/alice"
 BOB = "arn:aws:sts::123456789012:assumed-role/bob/session"
 ADMIN = "arn:aws:iam::123456789012:role/platform-admin"
+# Two sessions of one role (one person, two days), and the same person in another role.
+DEV_MONDAY = "arn:aws:sts::123456789012:assumed-role/dev/alice-monday"
+DEV_TUESDAY = "arn:aws:sts::123456789012:assumed-role/dev/alice-tuesday"
+OPS = "arn:aws:sts::123456789012:assumed-role/ops/alice-monday"
+DEV_ROLE = "arn:aws:iam::123456789012:role/dev"
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +92,42 @@ def test_without_the_local_key_only_api_gateways_identity_counts() -> None:
     assert identity.caller(context, {}, "") == ALICE
     with pytest.raises(identity.UnauthenticatedError):
         identity.caller({}, {identity.CALLER_HEADER: ADMIN, identity.SIGNATURE_HEADER: "x"}, "")
+
+
+def test_a_cluster_belongs_to_the_role_so_its_next_session_may_change_it_and_another_role_may_not(
+    api: Api, admins: None
+) -> None:
+    """Callers are named as aws-iam-authenticator names them: an assumed role's session is the role."""
+    assert api.call("POST", "/clusters", {"name": "sessions"}, caller=DEV_MONDAY).status == 202
+    assert api.call("GET", "/clusters/sessions").body["owner"] == DEV_ROLE
+
+    other_role = api.call("POST", "/clusters/sessions/lease", {"hours": 4}, caller=OPS)
+    assert other_role.status == 403, other_role.body
+    assert api.call("DELETE", "/clusters/sessions", caller=OPS).status == 403
+
+    extended = api.call("POST", "/clusters/sessions/lease", {"hours": 4}, caller=DEV_TUESDAY)
+    assert extended.status == 200, extended.body
+    # The policy's ARN patterns see the role too: `role/platform-*` names every session of platform-admin.
+    on_call = "arn:aws:sts::123456789012:assumed-role/platform-admin/on-call"
+    assert api.call("POST", "/clusters/sessions/lease", {"hours": 5}, caller=on_call).status == 200
+    deleted = api.call("DELETE", "/clusters/sessions", caller=DEV_TUESDAY)
+    assert deleted.status == 202, deleted.body
+    events = api.call("GET", "/clusters/sessions").body["events"]
+    assert [e["message"].rsplit(" by ", 1)[1] for e in events if e["type"] == "LEASE_EXTENDED"] == [DEV_ROLE, ADMIN]
+
+
+def test_a_cluster_recorded_with_a_session_as_owner_belongs_to_its_role(api: Api, engine: LocalEngine) -> None:
+    """Records written before callers were named canonically hold the session ARN they were created with."""
+    assert api.call("POST", "/clusters", {"name": "legacy"}, caller=DEV_MONDAY).status == 202
+    engine.client("dynamodb").update_item(
+        TableName=engine.table_name,
+        Key={"pk": {"S": table.pk("legacy")}, "sk": {"S": table.META}},
+        UpdateExpression="SET #owner = :session",
+        ExpressionAttributeNames={"#owner": "owner"},
+        ExpressionAttributeValues={":session": {"S": DEV_MONDAY}},
+    )
+    assert api.call("GET", "/clusters/legacy").body["owner"] == DEV_MONDAY
+
+    assert api.call("POST", "/clusters/legacy/lease", {"hours": 4}, caller=OPS).status == 403
+    assert api.call("POST", "/clusters/legacy/lease", {"hours": 4}, caller=DEV_TUESDAY).status == 200
+    assert api.call("DELETE", "/clusters/legacy", caller=DEV_TUESDAY).status == 202

@@ -12,7 +12,7 @@ from moto.core.config import default_user_config
 from chalicelib.aws.clients import Clients, reset_default_clients
 from chalicelib.aws.store import TABLE_DEFINITION, Store
 from chalicelib.model import settings
-from local import ddb_atomic, ec2_models, eks_models, stack_timing
+from local import cfn_quotas, ddb_atomic, ec2_models, eks_models, stack_timing
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -35,6 +35,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     ddb_atomic.install()
     ec2_models.install()
     stack_timing.install()
+    cfn_quotas.install()
     with mock_aws():
         yield
     stack_timing.behaviour.clear()

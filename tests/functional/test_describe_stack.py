@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import boto3
+import pytest
 
 from chalicelib.cfn import stacks
 from chalicelib.model import steps
+from chalicelib.model.errors import StackTimedOut
 from chalicelib.model.settings import get_settings
 from chalicelib.operations import create, failures
 from local import stack_timing
@@ -21,8 +24,8 @@ if TYPE_CHECKING:
 REGION = "us-east-2"
 
 
-def _created(db: Store, clients: Clients, name: str) -> tuple[str, dict[str, str]]:
-    record = given_a_requested_cluster(db, {"name": name, "region": REGION})
+def _created(db: Store, clients: Clients, name: str, **request: object) -> tuple[str, dict[str, str]]:
+    record = given_a_requested_cluster(db, {"name": name, "region": REGION, **request})
     return record["clusterId"], create.create_cluster_stack(
         step_context(db=db, clients=clients), steps.ClusterStep(name=name, clusterId=record["clusterId"])
     )
@@ -99,3 +102,74 @@ def test_first_failure_skips_cancelled_resources() -> None:
     assert stacks.first_failure is not None
     cfn.create_stack(StackName="plain", TemplateBody='{"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}')
     assert stacks.first_failure(cfn, "plain") is None
+
+
+# Deadlines: a stack still in progress past its timeout ends the wait with StackTimedOut.
+
+
+def _look(db: Store, clients: Clients, name: str, cluster_id: str, stack: dict[str, object]) -> dict[str, object]:
+    return create.describe_stack(
+        step_context(db=db, clients=clients, settings=get_settings()),
+        steps.StackStep(name=name, clusterId=cluster_id, region=REGION, stack=stack),
+    )
+
+
+def test_a_stack_still_creating_past_the_default_deadline_times_out(db: Store, clients: Clients) -> None:
+    stack_timing.behaviour.hang("eksctl-stuck-cluster", started_seconds_ago=25 * 60 + 5)
+    cluster_id, ref = _created(db, clients, "stuck")
+
+    with pytest.raises(StackTimedOut) as raised:
+        _look(db, clients, "stuck", cluster_id, ref)
+
+    assert (
+        str(raised.value) == "timed out after 25 min waiting for stack eksctl-stuck-cluster (status CREATE_IN_PROGRESS)"
+    )
+    # The stack is left as CloudFormation has it: deleting the cluster removes it.
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    assert cfn.describe_stacks(StackName=ref["stackId"])["Stacks"][0]["StackStatus"] == "CREATE_IN_PROGRESS"
+
+
+def test_the_requested_timeout_is_the_deadline_and_travels_with_the_stack(db: Store, clients: Clients) -> None:
+    stack_timing.behaviour.hang("eksctl-patient-cluster", started_seconds_ago=30 * 60)
+    cluster_id, ref = _created(db, clients, "patient", timeoutMinutes=40)
+
+    state = _look(db, clients, "patient", cluster_id, ref)
+
+    assert (state["done"], state["failed"], state["timeoutMinutes"]) == (False, False, 40)
+    assert state["waitSeconds"] == 20  # past the earliest finish: looked at often, well before the deadline
+    # Later looks keep the deadline the first one found, without reading the record again.
+    with pytest.raises(StackTimedOut, match=r"^timed out after 15 min waiting for stack eksctl-patient-cluster "):
+        _look(db, clients, "patient", cluster_id, {**state, "timeoutMinutes": 15})
+
+
+def test_the_last_wait_before_the_deadline_ends_at_it(db: Store, clients: Clients) -> None:
+    stack_timing.behaviour.hang("eksctl-close-cluster", started_seconds_ago=0)
+    _, ref = _created(db, clients, "close")
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    created = cfn.describe_stacks(StackName=ref["stackId"])["Stacks"][0]["CreationTime"]
+
+    # The same clock as CloudFormation's: the first look, at once, would sleep MAX_WAIT; not past 3 minutes.
+    first = stacks.describe(cfn, ref["stackId"], stacks.KIND_CLUSTER, now=lambda: created, timeout_minutes=3)
+    late = stacks.describe(
+        cfn,
+        ref["stackId"],
+        stacks.KIND_CLUSTER,
+        now=lambda: created + timedelta(minutes=2, seconds=50),
+        timeout_minutes=3,
+    )
+
+    assert (first.waitSeconds, late.waitSeconds) == (180, 10)
+    with pytest.raises(StackTimedOut):
+        stacks.describe(
+            cfn, ref["stackId"], stacks.KIND_CLUSTER, now=lambda: created + timedelta(minutes=3), timeout_minutes=3
+        )
+
+
+def test_the_deadline_is_kept_on_the_clock_cloudformation_stamps_stacks_with(db: Store, clients: Clients) -> None:
+    stack_timing.behaviour.hang("eksctl-clock-cluster")
+    _, ref = _created(db, clients, "clock")
+
+    created = boto3.client("cloudformation", region_name=REGION).describe_stacks(StackName=ref["stackId"])["Stacks"][0]
+
+    # Aware and in UTC, as `describe` compares it with datetime.now(UTC).
+    assert timedelta(0) <= datetime.now(UTC) - created["CreationTime"] < timedelta(minutes=1)

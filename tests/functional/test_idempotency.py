@@ -11,6 +11,8 @@ from chalicelib.aws import idempotency, store
 from chalicelib.model.errors import ConflictError, NotFoundError, SpecValidationError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from chalicelib.aws.store import Store
 
 from tests.functional.conftest import TABLE
@@ -141,3 +143,72 @@ def test_the_record_lives_in_the_callers_partition_and_expires_by_the_tables_ttl
     expires = int(items[0][store.TTL_ATTRIBUTE]["N"])
     assert abs(expires - (time.time() + idempotency.KEEP_SECONDS)) < 60
     assert "k-ttl" not in str(items[0]), "keys are stored hashed"
+
+
+def _refuse(db: Store, operation: str) -> Callable[[], None]:
+    """Make the table refuse every `operation` (UpdateItem, DeleteItem, ...) on this client; returns the undo."""
+    from botocore.exceptions import ClientError
+
+    def refuse(**_: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, operation
+        )
+
+    event = f"before-call.dynamodb.{operation}"
+    db._ddb.meta.events.register(event, refuse)
+    return lambda: db._ddb.meta.events.unregister(event, refuse)
+
+
+def _records(db: Store, caller: str) -> list[dict[str, Any]]:
+    return list(
+        db._ddb.query(
+            TableName=TABLE,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": idempotency.caller_partition(caller)}},
+        )["Items"]
+    )
+
+
+def test_given_the_answer_cannot_be_saved_then_the_caller_gets_it_and_the_key_is_released(
+    db: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Saving the answer is Powertools' save_success, an UpdateItem on the in-progress record."""
+    view = Counter()
+    undo = _refuse(db, "UpdateItem")
+
+    answer = _run(db, ALICE, "k-unsaved", CREATE, view)
+    undo()
+
+    assert answer == {"status": 202, "body": '{"run": 1}', "headers": {"Location": "/clusters/a"}}
+    [logged] = [r for r in caplog.records if r.getMessage() == "idempotency answer not saved; answered anyway"]
+    assert "ProvisionedThroughputExceeded" in logged.__dict__["reason"] and logged.__dict__["released"] is True
+    assert "k-unsaved" not in str(logged.__dict__) and ALICE not in str(logged.__dict__), "neither key nor caller"
+    assert _records(db, ALICE) == [], "the in-progress record is gone"
+    retry = _run(db, ALICE, "k-unsaved", CREATE, view)
+    assert retry["body"] == '{"run": 2}', "a retry runs again rather than waiting out the lock (409)"
+    assert idempotency.REPLAYED_HEADER not in retry["headers"]
+    assert _run(db, ALICE, "k-unsaved", CREATE, view)["headers"][idempotency.REPLAYED_HEADER] == "true"
+
+
+def test_given_neither_save_nor_release_works_then_the_caller_still_gets_the_answer(db: Store) -> None:
+    view = Counter()
+    undo_update, undo_delete = _refuse(db, "UpdateItem"), _refuse(db, "DeleteItem")
+
+    answer = _run(db, ALICE, "k-stuck", CREATE, view)
+    undo_update()
+    undo_delete()
+
+    assert answer["status"] == 202 and view.calls == 1
+    with pytest.raises(ConflictError):  # the lock holds until the in-progress expiry: all that is left
+        _run(db, ALICE, "k-stuck", CREATE, view)
+
+
+def test_given_the_key_cannot_be_checked_then_503_and_nothing_runs(db: Store) -> None:
+    view = Counter()
+    undo = _refuse(db, "PutItem")
+
+    with pytest.raises(idempotency.IdempotencyUnavailableError):
+        _run(db, ALICE, "k-down", CREATE, view)
+    undo()
+
+    assert view.calls == 0

@@ -114,10 +114,49 @@ def test_example_15_keeps_its_managed_node_group_settings() -> None:
         (b"x: " + b"y" * (clusterconfig.MAX_YAML_BYTES + 1), "larger than"),
         (b"a: 1\n---\nb: 2\n", "exactly one"),
         (b"a: [unclosed", "not valid YAML"),
+        (b"metadata: {name: a, name: b}", "has the key 'metadata.name' twice"),
+        (b"metadata: {<<: {name: a}, name: b}", "merge keys"),
     ],
 )
 def test_yaml_is_read_safely(raw: bytes, problem: str) -> None:
     with pytest.raises(BadRequestError, match=problem):
+        clusterconfig.load_yaml(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "line"),
+    [
+        (b"kind: ClusterConfig\nmetadata:\n  name: a\n  region: us-west-2\n  name: b\n", "metadata.name", 5),
+        (b"managedNodeGroups:\n- name: a\n- name: b\n  minSize: 1\n  minSize: 3\n", "managedNodeGroups[1].minSize", 5),
+        (b"metadata:\n  tags: {team: x, team: y}\n", "metadata.tags.team", 2),
+        (b"kind: ClusterConfig\nkind: ClusterConfig\n", "kind", 2),
+        # Keys are compared as built, as a dict would: PyYAML reads both of these as the number 1.
+        (b"labels:\n  1: a\n  1.0: b\n", "labels.1.0", 3),
+    ],
+)
+def test_given_a_key_twice_in_one_mapping_then_400_names_its_path(raw: bytes, field: str, line: int) -> None:
+    with pytest.raises(BadRequestError) as refused:
+        clusterconfig.load_yaml(raw)
+
+    assert refused.value.details["fields"] == [
+        {"field": field, "rule": "duplicate_key", "message": "a key may appear once per mapping"}
+    ]
+    assert f"(line {line})" in refused.value.message
+
+
+def test_the_same_key_in_different_mappings_is_fine() -> None:
+    document = clusterconfig.load_yaml(b"managedNodeGroups:\n- {name: a, minSize: 1}\n- {name: b, minSize: 1}\n")
+
+    assert document == {"managedNodeGroups": [{"name": "a", "minSize": 1}, {"name": "b", "minSize": 1}]}
+
+
+def test_given_a_billion_laughs_document_then_it_is_refused_before_anything_is_built() -> None:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    raw = "\n".join(lines).encode()
+    assert len(raw) < clusterconfig.MAX_YAML_BYTES, "small on the wire; 9**10 strings once built"
+
+    with pytest.raises(BadRequestError, match="anchors and aliases"):
         clusterconfig.load_yaml(raw)
 
 
@@ -190,7 +229,7 @@ def test_without_nat_private_subnets_have_no_default_route_and_private_nodes_are
 def test_node_group_fields_reach_the_node_group_template() -> None:
     spec = clusterconfig.parse(
         config(
-            metadata={"name": "ng"},
+            metadata={"name": "ng", "version": "1.32"},  # EKS has AL2 images up to 1.32
             managedNodeGroups=[
                 {
                     "name": "arm-spot",
@@ -422,3 +461,12 @@ def test_combinations_eks_refuses_are_refused_here(fields: dict[str, Any], where
     with pytest.raises(SpecValidationError) as refused:
         clusterconfig.parse(config(metadata={"name": "x", "region": "us-west-2"}, **fields))
     assert (where, rule) in [(f["field"], f["rule"]) for f in refused.value.details["fields"]]
+
+
+def test_ekspress_own_fields_stay_behind_in_the_exported_config_so_it_reads_back() -> None:
+    spec = ClusterSpec.model_validate({"name": "own", "ttlHours": 4, "protected": True, "timeoutMinutes": 40})
+
+    exported = clusterconfig.from_spec(spec)
+
+    assert not {"ttlHours", "protected", "timeoutMinutes"} & set(exported)
+    assert clusterconfig.parse(yaml.safe_dump(exported).encode()).name == "own"

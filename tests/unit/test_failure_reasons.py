@@ -36,3 +36,23 @@ def test_a_service_error_keeps_its_text() -> None:
 
 def test_an_empty_error_still_says_something() -> None:
     assert explain_error({}) == {"error": "Error", "reason": "Error"}
+
+
+def test_a_stack_past_its_deadline_gives_the_sentence_and_the_stack() -> None:
+    reason = "timed out after 25 min waiting for stack eksctl-x-cluster (status CREATE_IN_PROGRESS)"
+    cause = {"errorType": "StackTimedOut", "errorMessage": reason, "stackTrace": []}
+
+    assert explain_error({"Error": "StackTimedOut", "Cause": json.dumps(cause)}) == {
+        "error": "StackTimedOut",
+        "reason": reason,
+        "stack": "eksctl-x-cluster",
+    }
+
+
+def test_a_timeout_message_of_another_shape_still_gives_its_reason() -> None:
+    cause = {"errorType": "StackTimedOut", "errorMessage": "timed out"}
+
+    assert explain_error({"Error": "StackTimedOut", "Cause": json.dumps(cause)}) == {
+        "error": "StackTimedOut",
+        "reason": "timed out",
+    }

@@ -159,3 +159,52 @@ def test_given_a_cluster_over_a_tightened_limit_then_scaling_down_is_allowed_and
     with pytest.raises(SpecValidationError) as err:
         policy.check_nodegroup_change(before, up, "a", limited)
     assert {f["rule"] for f in err.value.details["fields"]} == {"nodes_per_nodegroup", "nodes_per_cluster"}
+
+
+def test_given_a_private_only_endpoint_then_422_says_the_service_cannot_reach_it() -> None:
+    spec = _spec(vpc={"clusterEndpoints": {"publicAccess": False, "privateAccess": True}})
+
+    with pytest.raises(SpecValidationError) as err:
+        policy.check_request(spec, CALLER, OPEN, Owned(0))
+
+    problem = _fields(err)["vpc.clusterEndpoints.publicAccess"]
+    assert problem["rule"] == "endpoint_unreachable_by_service"
+    assert "keep publicAccess true" in problem["message"]
+
+
+def test_given_no_declared_egress_then_any_cidr_short_of_everyone_is_refused() -> None:
+    with pytest.raises(SpecValidationError) as err:
+        policy.check_request(_spec(vpc={"publicAccessCIDRs": ["198.51.100.0/24"]}), CALLER, OPEN, Owned(0))
+
+    problem = _fields(err)["vpc.publicAccessCIDRs"]
+    assert problem["rule"] == "endpoint_unreachable_by_service"
+    assert settings.ENV_SERVICE_EGRESS_CIDRS in problem["message"]
+    policy.check_request(_spec(vpc={"publicAccessCIDRs": ["0.0.0.0/0"]}), CALLER, OPEN, Owned(0))
+    policy.check_request(_spec(vpc={"clusterEndpoints": {"privateAccess": True}}), CALLER, OPEN, Owned(0))
+
+
+def test_given_declared_egress_then_public_access_cidrs_must_cover_it() -> None:
+    declared = replace(OPEN, service_egress_cidrs=("203.0.113.10/32", "203.0.113.20/32"))
+    covering = _spec(vpc={"publicAccessCIDRs": ["203.0.113.0/24", "198.51.100.0/24"]})
+    partial = _spec(vpc={"publicAccessCIDRs": ["203.0.113.0/29", "203.0.113.20/32"]})
+
+    policy.check_request(covering, CALLER, declared, Owned(0))
+    with pytest.raises(SpecValidationError) as err:
+        policy.check_request(partial, CALLER, declared, Owned(0))
+
+    message = _fields(err)["vpc.publicAccessCIDRs"]["message"]
+    assert "203.0.113.10/32" in message and "203.0.113.20/32" not in message
+
+
+def test_the_egress_setting_reads_networks_and_refuses_what_is_not_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(settings.ENV_TABLE_NAME, "t")
+    monkeypatch.setenv(settings.ENV_SERVICE_EGRESS_CIDRS, " 203.0.113.7 , 198.51.100.0/24")
+    settings.get_settings.cache_clear()
+    try:
+        assert settings.get_settings().service_egress_cidrs == ("203.0.113.7/32", "198.51.100.0/24")
+        monkeypatch.setenv(settings.ENV_SERVICE_EGRESS_CIDRS, "203.0.113.0/33")
+        settings.get_settings.cache_clear()
+        with pytest.raises(ValueError, match=settings.ENV_SERVICE_EGRESS_CIDRS):
+            settings.get_settings()
+    finally:
+        settings.get_settings.cache_clear()

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import pytest
 
 from chalicelib.cfn import kinds, stacks
+from chalicelib.model.errors import StackTimedOut
+from chalicelib.model.settings import Settings
+from chalicelib.operations.create import stack_timeout_minutes
+
+T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def test_a_new_cluster_stack_is_not_polled_before_it_could_finish() -> None:
@@ -66,3 +74,104 @@ def test_an_unknown_kind_has_no_schedule_to_guess() -> None:
 )
 def test_failed_statuses(status: str, failed: bool) -> None:
     assert stacks.is_failed(status) is failed
+
+
+# Deadlines: a stack wait ends at the stack's create/update/delete time plus its timeout.
+
+
+def test_seconds_left_count_down_from_the_stacks_own_start_to_the_deadline() -> None:
+    assert stacks.seconds_left(T0, T0 + timedelta(minutes=24), 25) == 60
+    assert stacks.seconds_left(T0, T0 + timedelta(minutes=25), 25) == 0
+    assert stacks.seconds_left(T0, T0 + timedelta(minutes=26), 25) == -60
+
+
+def _stack(status: str = "CREATE_IN_PROGRESS", **times: datetime) -> dict[str, Any]:
+    return {"StackName": "eksctl-x-cluster", "StackStatus": status, "CreationTime": T0, **times}
+
+
+def test_within_the_deadline_the_wait_never_passes_it() -> None:
+    stack = _stack()
+
+    assert stacks.within_deadline(stack, T0, 300, 25, T0 + timedelta(minutes=10)) == 300
+    assert stacks.within_deadline(stack, T0, 300, 25, T0 + timedelta(minutes=24, seconds=30)) == 30
+    assert stacks.within_deadline(stack, T0, 20, 25, T0 + timedelta(minutes=24, seconds=59.5)) == 1
+
+
+def test_at_or_past_the_deadline_the_wait_is_over_and_says_why() -> None:
+    for late in (timedelta(minutes=25), timedelta(hours=3)):
+        with pytest.raises(StackTimedOut) as raised:
+            stacks.within_deadline(_stack(), T0, 20, 25, T0 + late)
+
+        assert (
+            raised.value.message
+            == "timed out after 25 min waiting for stack eksctl-x-cluster (status CREATE_IN_PROGRESS)"
+        )
+        assert raised.value.details == {"stack": "eksctl-x-cluster"}
+        assert StackTimedOut.stack_in(raised.value.message) == "eksctl-x-cluster"
+
+
+def test_a_wait_with_no_start_time_has_no_deadline_to_keep() -> None:
+    assert stacks.within_deadline(_stack(), None, 20, 25, T0 + timedelta(days=2)) == 20
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("CREATE_IN_PROGRESS", "CreationTime"),
+        ("ROLLBACK_IN_PROGRESS", "CreationTime"),
+        ("UPDATE_IN_PROGRESS", "LastUpdatedTime"),
+        ("UPDATE_ROLLBACK_IN_PROGRESS", "LastUpdatedTime"),
+        ("DELETE_IN_PROGRESS", "DeletionTime"),
+    ],
+)
+def test_each_operation_counts_from_its_own_start(status: str, expected: str) -> None:
+    times = {"LastUpdatedTime": T0 + timedelta(days=1), "DeletionTime": T0 + timedelta(days=2)}
+
+    assert stacks.operation_started(_stack(status, **times)) == {"CreationTime": T0, **times}[expected]
+
+
+def test_an_update_or_delete_without_its_time_never_falls_back_to_the_creation() -> None:
+    # Counting a new update from a days-old creation would time it out at the first look.
+    assert stacks.operation_started(_stack("UPDATE_IN_PROGRESS")) is None
+    assert stacks.operation_started(_stack("DELETE_IN_PROGRESS")) is None
+
+
+class _Cfn:
+    """What `describe_deletion` reads of CloudFormation: one stack, as DescribeStacks gives it."""
+
+    def __init__(self, stack: dict[str, Any]) -> None:
+        self.stack = {"StackId": "arn:stack/eksctl-x-cluster/1", **stack}
+
+    def describe_stacks(self, StackName: str) -> dict[str, Any]:
+        return {"Stacks": [self.stack]}
+
+
+def test_a_deletion_past_its_fixed_deadline_times_out() -> None:
+    deleting = _Cfn(_stack("DELETE_IN_PROGRESS", DeletionTime=T0 + timedelta(days=3)))
+    ref = {"stackName": "eksctl-x-cluster", "stackId": "arn:stack/eksctl-x-cluster/1", "kind": stacks.KIND_CLUSTER}
+    just_in_time = T0 + timedelta(days=3, minutes=stacks.DELETE_TIMEOUT_MINUTES - 1)
+
+    assert stacks.describe_deletion(deleting, ref, now=lambda: just_in_time)["waitSeconds"] == 20
+    with pytest.raises(
+        StackTimedOut,
+        match=r"^timed out after 25 min waiting for stack eksctl-x-cluster \(status DELETE_IN_PROGRESS\)$",
+    ):
+        stacks.describe_deletion(deleting, ref, now=lambda: just_in_time + timedelta(minutes=1))
+
+
+def test_a_deletion_is_never_timed_by_the_stacks_creation() -> None:
+    deleting = _Cfn(_stack("DELETE_IN_PROGRESS"))  # no DeletionTime; created long before `now`
+    ref = {"stackName": "eksctl-x-cluster", "stackId": "arn:stack/eksctl-x-cluster/1", "kind": stacks.KIND_CLUSTER}
+
+    state = stacks.describe_deletion(deleting, ref, now=lambda: T0 + timedelta(days=30))
+
+    assert (state["done"], state["failed"]) == (False, False)
+
+
+def test_a_clusters_stacks_get_its_requested_timeout_else_the_default_within_policy() -> None:
+    settings = Settings(table_name="t", create_state_machine_arn="", poll_scale=1.0)
+    tight = Settings(table_name="t", create_state_machine_arn="", poll_scale=1.0, max_timeout_minutes=10)
+
+    assert stack_timeout_minutes({"spec": {"timeoutMinutes": 40}}, settings) == 40
+    assert stack_timeout_minutes({"spec": {}}, settings) == 25  # eksctl's --timeout default
+    assert stack_timeout_minutes({"spec": {}}, tight) == 10

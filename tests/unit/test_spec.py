@@ -147,3 +147,29 @@ def test_the_stored_form_validates_back_to_the_same_spec() -> None:
 def test_field_paths_read_like_eksctl_config() -> None:
     assert field_path(("managedNodeGroups", 0, "minSize")) == "managedNodeGroups[0].minSize"
     assert field_path(("name",)) == "name"
+
+
+def test_the_ami_type_is_read_only_and_kept_through_the_stored_form() -> None:
+    spec = ClusterSpec.model_validate(
+        {
+            "name": "ok",
+            "managedNodeGroups": [{"name": "a", "instanceType": "g5.xlarge", "amiType": "AL2023_x86_64_NVIDIA"}],
+        }
+    )
+
+    stored = spec.model_dump(mode="json", exclude_none=True)
+    assert stored["managedNodeGroups"][0]["amiType"] == "AL2023_x86_64_NVIDIA"
+    assert ClusterSpec.model_validate(stored) == spec
+    schema = ClusterSpec.model_json_schema(by_alias=True)["$defs"]["NodegroupSpec"]["properties"]["amiType"]
+    assert schema["readOnly"] is True
+    assert errors_of({"name": "ok", "managedNodeGroups": [{"name": "a", "amiType": "CUSTOM"}]}) == {
+        "managedNodeGroups[0].amiType": "literal_error"
+    }
+
+
+def test_the_public_endpoint_admits_networks_inside_its_cidrs_and_everyone_without_any() -> None:
+    open_vpc = ClusterSpec.model_validate({"name": "ok"}).vpc
+    narrow = ClusterSpec.model_validate({"name": "ok", "vpc": {"publicAccessCIDRs": ["10.0.0.0/8"]}}).vpc
+
+    assert open_vpc.public_access_refuses(("0.0.0.0/0",)) == []
+    assert narrow.public_access_refuses(("10.1.0.0/16", "11.0.0.0/8", "0.0.0.0/0")) == ["11.0.0.0/8", "0.0.0.0/0"]

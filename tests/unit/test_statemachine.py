@@ -16,7 +16,10 @@ import pytest
 
 from app import app
 from chalicelib.aws.clients import THROTTLING_CODES
+from chalicelib.cfn import stacks
 from chalicelib.model import naming
+from chalicelib.model.errors import StackTimedOut
+from chalicelib.model.settings import TIMEOUT_MINUTES_CEILING
 from chalicelib.model.spec import MAX_NODEGROUPS
 from statemachine import conventions
 from statemachine.conventions import violations
@@ -139,6 +142,15 @@ def test_a_map_without_max_concurrency_is_reported() -> None:
     assert found.startswith('delete_cluster.asl.json: "Delete Nodegroup Stacks": Map MaxConcurrency is None')
 
 
+def test_a_workflow_without_timeout_seconds_is_reported() -> None:
+    definition = _load(CREATE)
+    del definition["TimeoutSeconds"]
+
+    assert violations(definition, CREATE) == [
+        f"{CREATE}: TimeoutSeconds is None, expected a positive integer (the execution's backstop)"
+    ]
+
+
 def test_a_next_to_a_missing_state_is_reported() -> None:
     definition = _load(CREATE)
     definition["States"]["Mark Cluster Active"]["Next"] = "Announce Nothing"
@@ -257,3 +269,46 @@ def test_the_task_specific_retries_name_functions_the_app_defines() -> None:
     defined = {f"${{{naming.function_arn_placeholder(fn.name)}}}" for fn in app.pure_lambda_functions}
 
     assert {conventions.NOTIFY_RESOURCE, *conventions.EXTRA_RETRIES} <= defined
+
+
+# Deadlines: each stack wait has one (StackTimedOut, recorded); each execution a backstop past them all.
+
+# Time for everything in a workflow that is not a stack wait: every task's Lambda and throttling
+# retries, the Kubernetes API's (about 8 minutes at most) and the load balancers' (about 12).
+NOT_STACK_WAITS_MINUTES = 30
+
+
+def _stack_waits_minutes() -> dict[str, int]:
+    """The longest a workflow can wait on stacks in a row, each wait at its deadline.
+
+    A create waits for the cluster stack, then for the node group stacks side by side (a
+    Map that runs them all at once); creates and updates take at most the policy's ceiling.
+    A delete waits for the node group stacks, then the cluster stack, each tried twice
+    (DELETE_FAILED is tried once more), each try on the fixed delete deadline. A node group
+    change waits for one stack: created, updated, or deleted (twice). Access changes wait on no stack.
+    """
+    create, delete = TIMEOUT_MINUTES_CEILING, stacks.DELETE_TIMEOUT_MINUTES
+    return {
+        "create_cluster": create + create,
+        "delete_cluster": 2 * delete + 2 * delete,
+        "change_nodegroup": max(create, 2 * delete),
+        "update_access": 0,
+    }
+
+
+def test_every_execution_times_out_a_little_after_its_longest_stack_waits() -> None:
+    waits = _stack_waits_minutes()
+
+    timeouts = {
+        path.name.removesuffix(".asl.json"): json.loads(path.read_text())["TimeoutSeconds"] for path in ASL_FILES
+    }
+
+    assert timeouts == {name: (minutes + NOT_STACK_WAITS_MINUTES) * 60 for name, minutes in waits.items()}
+
+
+def test_no_retry_repeats_a_stack_wait_past_its_deadline() -> None:
+    """A timed-out stack is the workflow's failure: retried, the task would time out again at once."""
+    for path in ASL_FILES:
+        for name, state in _states(json.loads(path.read_text())).items():
+            retried = {error for block in state.get("Retry", []) for error in block["ErrorEquals"]}
+            assert not retried & {StackTimedOut.__name__, "States.ALL", "States.TaskFailed"}, (path.name, name)

@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 from cfnlint.api import ManualArgs, lint
+from hypothesis import HealthCheck, given, settings, target
+from hypothesis import strategies as st
 
-from chalicelib.cfn import templates
+from chalicelib.cfn import kinds, stacks, templates
 from chalicelib.model import naming
-from chalicelib.model.spec import ClusterSpec
+from chalicelib.model.spec import ADDON_NAMES, ClusterSpec
+from local import cfn_quotas
 
 ZONES = ["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"]
 
@@ -140,30 +143,95 @@ def test_public_subnets_are_for_public_load_balancers_private_for_internal_ones(
         assert tags["kubernetes.io/cluster/mz"] == "owned"
 
 
-def test_every_tagged_resource_carries_our_ownership_tags_and_the_users() -> None:
+# Types that take no tags at all: neither a Tags property nor the stack's tags.
+UNTAGGABLE = {"AWS::EC2::VPCGatewayAttachment", "AWS::EC2::Route", "AWS::EC2::SubnetRouteTableAssociation"}
+
+
+def own_tags(resource: dict[str, Any]) -> dict[str, str]:
+    raw = resource["Properties"].get("Tags") or {}
+    return raw if isinstance(raw, dict) else {t["Key"]: t["Value"] for t in raw}
+
+
+def with_stacks(spec: ClusterSpec, zones: list[str]) -> list[tuple[dict[str, str], dict[str, Any]]]:
+    """Each template with the tags its stack is created with (create.py passes the same)."""
+    cluster = (
+        templates.stack_tags(spec, "cid", kinds.CLUSTER.name),
+        templates.build_cluster_template(spec, "cid", zones),
+    )
+    groups = [
+        (
+            templates.stack_tags(spec, "cid", kinds.NODEGROUP.name, group.name),
+            templates.build_nodegroup_template(spec, group, "cid"),
+        )
+        for group in spec.nodegroups
+    ]
+    return [cluster, *groups]
+
+
+def test_every_resource_that_takes_tags_carries_our_ownership_tags_and_the_users() -> None:
+    """CloudFormation propagates the stack's tags to each resource that takes tags: the stack's
+    tags and the resource's own together are what the resource ends up with."""
     spec = spec_of({"name": "mz", "tags": {"team": "data"}, "managedNodeGroups": [{"name": "a"}]})
 
-    for template in all_templates(spec, ZONES[:2]):
+    for stack_tags, template in with_stacks(spec, ZONES[:2]):
+        assert naming.is_ours(stack_tags, "mz")
+        assert stack_tags[naming.TAG_CLUSTER_ID] == "cid"
         for logical_id, resource in template["Resources"].items():
-            raw = resource["Properties"].get("Tags")
-            if raw is None:
+            if resource["Type"] in UNTAGGABLE:
+                assert "Tags" not in resource["Properties"], logical_id
                 continue
-            tags = raw if isinstance(raw, dict) else {t["Key"]: t["Value"] for t in raw}
+            tags = {**stack_tags, **own_tags(resource)}
             assert naming.is_ours(tags, "mz"), logical_id
-            assert tags[naming.TAG_CLUSTER_ID] == "cid"
             assert tags["team"] == "data"
 
 
-def test_resources_that_cannot_be_tagged_are_the_only_untagged_ones() -> None:
-    untaggable = {
-        "AWS::EC2::VPCGatewayAttachment",
-        "AWS::EC2::Route",
-        "AWS::EC2::SubnetRouteTableAssociation",
-    }
-    template = templates.build_cluster_template(spec_of({"name": "mz"}), "cid", ZONES[:2])
+def test_no_resource_repeats_a_stack_tag() -> None:
+    """Copies of the stack's tags on every resource took big clusters past CloudFormation's
+    51,200-byte TemplateBody: a resource lists only what propagation does not give it."""
+    spec = spec_of(
+        {
+            "name": "mz",
+            "tags": {"team": "data"},
+            "iam": {"withOIDC": True},
+            "addons": [{"name": "vpc-cni"}],
+            "managedNodeGroups": [{"name": "a", "tags": {"purpose": "batch"}}],
+        }
+    )
 
-    untagged = {r["Type"] for r in template["Resources"].values() if "Tags" not in r["Properties"]}
-    assert untagged == untaggable
+    for stack_tags, template in with_stacks(spec, ZONES[:2]):
+        for logical_id, resource in template["Resources"].items():
+            repeated = {k for k, v in own_tags(resource).items() if stack_tags.get(k) == v}
+            assert repeated == set(), logical_id
+            if resource["Type"] == "AWS::EC2::Subnet":  # the console's Name stays on EC2 resources
+                assert own_tags(resource)["Name"] == f"eksctl-mz-cluster/{logical_id}"
+
+
+def test_the_nodes_get_every_tag_as_propagation_never_reaches_them() -> None:
+    spec = spec_of(
+        {
+            "name": "mz",
+            "tags": {"team": "data"},
+            "managedNodeGroups": [{"name": "a", "tags": {"purpose": "batch"}, "volumeType": "gp3"}],
+        }
+    )
+    template = templates.build_nodegroup_template(spec, spec.nodegroups[0], "cid")
+
+    # The node group resource takes the stack's tags; only its own are listed.
+    assert template["Resources"]["ManagedNodeGroup"]["Properties"]["Tags"] == {"purpose": "batch"}
+    # Instances, volumes and interfaces get theirs from the launch template only.
+    data = template["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    for spec_of_kind in data["TagSpecifications"]:
+        tags = {t["Key"]: t["Value"] for t in spec_of_kind["Tags"]}
+        assert naming.is_ours(tags, "mz") and tags[naming.TAG_CLUSTER_ID] == "cid"
+        assert (tags["team"], tags["purpose"], tags[naming.TAG_NODEGROUP]) == ("data", "batch", "a")
+        assert naming.TAG_STACK_KIND not in tags
+
+
+def test_stack_tags_stay_within_cloudformations_fifty() -> None:
+    spec = spec_of({"name": "mz", "tags": {f"tag-{i}": "v" for i in range(40)}, "managedNodeGroups": [{"name": "a"}]})
+
+    assert len(templates.stack_tags(spec, "cid", kinds.CLUSTER.name)) <= cfn_quotas.MAX_STACK_TAGS
+    assert len(templates.stack_tags(spec, "cid", kinds.NODEGROUP.name, "a")) <= cfn_quotas.MAX_STACK_TAGS
 
 
 def test_node_groups_use_the_subnets_their_networking_asks_for() -> None:
@@ -200,7 +268,9 @@ def test_node_group_sizes_type_disk_labels_and_worker_policies() -> None:
     assert props["ScalingConfig"] == {"MinSize": 1, "DesiredSize": 3, "MaxSize": 6}
     assert (props["InstanceTypes"], props["DiskSize"], props["Labels"]) == (["c7g.large"], 100, {"role": "worker"})
     assert props["AmiType"] == "AL2023_ARM_64_STANDARD"
-    assert props["Tags"][naming.TAG_NODEGROUP] == "a"
+    # The group is named by its stack's tags, which CloudFormation propagates to it: it lists no Tags of its own.
+    assert templates.stack_tags(spec, "cid", kinds.NODEGROUP.name, "a")[naming.TAG_NODEGROUP] == "a"
+    assert "Tags" not in props
     policies = [
         p["Fn::Sub"].rsplit("/", 1)[1]
         for p in template["Resources"]["NodeInstanceRole"]["Properties"]["ManagedPolicyArns"]
@@ -220,8 +290,21 @@ def test_node_group_sizes_type_disk_labels_and_worker_policies() -> None:
         ("c6i.large", "AL2023_x86_64_STANDARD"),
     ],
 )
-def test_ami_type_follows_the_processor(instance_type: str, ami: str) -> None:
-    assert templates.ami_type(instance_type) == ami
+def test_a_spec_recorded_before_ami_types_were_chosen_keeps_the_name_guess(instance_type: str, ami: str) -> None:
+    group = spec_of({"name": "mz", "managedNodeGroups": [{"name": "a", "instanceType": instance_type}]}).nodegroups[0]
+    assert templates.ami_type(group) == ami
+
+
+def test_the_ami_type_chosen_at_request_time_is_the_one_built() -> None:
+    body = {
+        "name": "mz",
+        "managedNodeGroups": [{"name": "a", "instanceType": "g5.xlarge", "amiType": "AL2023_x86_64_NVIDIA"}],
+    }
+    spec = spec_of(body)
+
+    props = templates.build_nodegroup_template(spec, spec.nodegroups[0], "cid")["Resources"]["ManagedNodeGroup"]
+
+    assert props["Properties"]["AmiType"] == "AL2023_x86_64_NVIDIA"
 
 
 def test_fewer_than_two_zones_is_refused() -> None:
@@ -266,3 +349,124 @@ def test_without_service_roles_the_cluster_keeps_eks_defaults() -> None:
     template = templates.build_cluster_template(spec_of({"name": "mz"}), "cid", ZONES[:2])
     assert resources_of_type(template, "AWS::EKS::AccessEntry") == {}
     assert "AccessConfig" not in template["Resources"]["ControlPlane"]["Properties"]
+
+
+# The issue's example: the request's maximum of tags, HA NAT in three zones, OIDC, every add-on,
+# 20 access entries, and a deployment's four Kubernetes roles. 144,890 bytes with the stack's tags
+# copied onto every resource; CloudFormation takes 51,200 in a request.
+BIG = {
+    "name": "big",
+    "region": "us-west-2",
+    "tags": {f"team-tag-{i:02d}": f"value-for-tag-number-{i:02d}" for i in range(40)},
+    "vpc": {"nat": {"gateway": "HighlyAvailable"}},
+    "iam": {"withOIDC": True},
+    "addons": [{"name": name} for name in ADDON_NAMES],
+    "accessConfig": {
+        "accessEntries": [
+            {
+                "principalARN": f"arn:aws:iam::123456789012:role/team-{i:02d}-admins",
+                "kubernetesGroups": ["viewers"],
+                "accessPolicies": [
+                    {
+                        "policyARN": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+                        "accessScope": {"type": "namespace", "namespaces": ["default", f"team-{i:02d}"]},
+                    }
+                ],
+            }
+            for i in range(20)
+        ]
+    },
+}
+DEPLOYED_ROLES = tuple(f"arn:aws:iam::123456789012:role/ekspress-dev-Role{i}-ABCDEFGHIJKL" for i in range(4))
+
+
+def test_the_big_cluster_fits_in_a_request() -> None:
+    spec = ClusterSpec.model_validate(BIG)
+    template = templates.build_cluster_template(
+        spec, "0" * 32, ["us-west-2a", "us-west-2b", "us-west-2c"], DEPLOYED_ROLES
+    )
+
+    assert len(templates.to_json(template).encode()) < stacks.TEMPLATE_BODY_LIMIT / 2
+    assert cfn_lint(template, "us-west-2") == []
+
+
+# Requests across what the model accepts: up to 40 tags of AWS's longest keys (128) and values (256),
+# 100 access entries with up to 3 groups and 3 policies of up to 5 namespaces (Kubernetes' 63
+# characters), every add-on, node groups with tags of their own. The model admits more still (20
+# policies of 20 namespaces on each of 100 entries, some 3 MB): the create step refuses such a
+# template before CloudFormation (stacks.TemplateTooLargeError); a request-time limit belongs in
+# the spec's validation.
+def sized(prefix: str, index: int, length: int) -> str:
+    """A name unique by its index, `length` characters long: sizes, not spellings, make templates big."""
+    stem = f"{prefix}{index}"
+    return stem + "x" * max(0, length - len(stem))
+
+
+# Each size is drawn from the small and the largest the model (or Kubernetes) allows, so every run
+# meets the extremes; hypothesis could not build a hundred long random entries within its budget.
+TAGS = st.builds(
+    lambda n, key, value: {sized("tag-", i, key): "v" * value for i in range(n)},
+    st.sampled_from([0, 3, 40]),
+    st.sampled_from([8, 128]),
+    st.sampled_from([1, 256]),
+)
+ENTRIES = st.builds(
+    lambda n, name, groups, policies, namespaces, namespaced: [
+        {
+            "principalARN": f"arn:aws:iam::123456789012:role/{sized('role-', i, name)}",
+            "kubernetesGroups": [sized("group-", g, 63) for g in range(groups)],
+            "accessPolicies": [
+                {
+                    "policyARN": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy",
+                    "accessScope": {"type": "namespace", "namespaces": [sized("ns-", k, 63) for k in range(namespaces)]}
+                    if namespaced
+                    else {"type": "cluster"},
+                }
+                for _ in range(policies)
+            ],
+        }
+        for i in range(n)
+    ],
+    st.sampled_from([0, 1, 20, 100]),
+    st.sampled_from([8, 64]),
+    st.sampled_from([0, 3]),
+    st.sampled_from([0, 1, 3]),
+    st.sampled_from([1, 5]),
+    st.booleans(),
+)
+LARGE_SPECS = st.fixed_dictionaries(
+    {
+        "name": st.from_regex(r"[a-z][a-z0-9-]{0,30}", fullmatch=True),
+        "region": st.just("us-west-2"),
+        "tags": TAGS,
+        "vpc": st.fixed_dictionaries(
+            {"nat": st.fixed_dictionaries({"gateway": st.sampled_from(["Single", "HighlyAvailable"])})}
+        ),
+        "iam": st.fixed_dictionaries({"withOIDC": st.booleans()}),
+        "addons": st.lists(st.sampled_from(ADDON_NAMES), unique=True).map(lambda names: [{"name": n} for n in names]),
+        "accessConfig": st.fixed_dictionaries({"accessEntries": ENTRIES}),
+        "managedNodeGroups": st.lists(
+            st.fixed_dictionaries({"tags": TAGS, "volumeType": st.just("gp3")}), max_size=3
+        ).map(lambda groups: [{**g, "name": f"ng{i}"} for i, g in enumerate(groups)]),
+    }
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(body=LARGE_SPECS, zone_count=st.integers(2, 3))
+def test_every_template_fits_cloudformations_quotas(body: dict[str, Any], zone_count: int) -> None:
+    spec = ClusterSpec.model_validate(body)
+    zones = [f"us-west-2{z}" for z in "abc"[:zone_count]]
+    built = [templates.build_cluster_template(spec, "0" * 32, zones, DEPLOYED_ROLES)]
+    built += [templates.build_nodegroup_template(spec, group, "0" * 32) for group in spec.nodegroups]
+    for template in built:
+        assert len(template["Resources"]) <= cfn_quotas.MAX_RESOURCES
+        assert len(template["Outputs"]) <= cfn_quotas.MAX_OUTPUTS
+        assert len(template.get("Parameters", {})) <= cfn_quotas.MAX_PARAMETERS
+        size = len(templates.to_json(template).encode())
+        # In the request, or else by TemplateURL (stacks.template_source).
+        assert size <= stacks.TEMPLATE_BODY_LIMIT or size <= stacks.TEMPLATE_URL_LIMIT
+        assert cfn_quotas.template_problem(templates.to_json(template)) is None
+    # Steer the search toward the largest cluster templates.
+    target(float(len(templates.to_json(built[0]))), label="cluster template bytes")
+    assert len(templates.stack_tags(spec, "0" * 32, kinds.CLUSTER.name)) <= cfn_quotas.MAX_STACK_TAGS
