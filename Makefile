@@ -1,24 +1,30 @@
 # Short verbs; the README uses `make run` and `make test`, and .ci/run calls `make test`.
-PY ?= python3
+# The Python the Lambda package declares (Chalice takes the runtime from it): 3.13, found
+# on PATH or through pyenv. Tests run on the same version.
+PYTHON_VERSION := 3.13
+PY ?= $(shell python$(PYTHON_VERSION) -c 'import sys; print(sys.executable)' 2>/dev/null || \
+	echo "$$(pyenv prefix $(PYTHON_VERSION) 2>/dev/null)/bin/python$(PYTHON_VERSION)")
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-$(PYTHON_VERSION)
 # The IaC scanner has its own environment: its pins clash with the runtime's boto3.
 SCAN_VENV ?= .venv-scan
-SCAN_STAMP := $(SCAN_VENV)/.installed
+SCAN_STAMP := $(SCAN_VENV)/.installed-$(PYTHON_VERSION)
 STAGE ?= dev
 BUILD ?= build
 
 .PHONY: run test lint format typecheck install clean bench package deploy policies reliability
 
 $(STAMP): requirements.txt requirements-dev.txt
-	$(PY) -m venv $(VENV)
+	@$(PY) -c 'import sys; assert sys.version_info[:2] == tuple(map(int, "$(PYTHON_VERSION)".split("."))), sys.version' \
+		|| { echo "Python $(PYTHON_VERSION) is required (the Lambda runtime is python$(PYTHON_VERSION)); set PY=..."; exit 2; }
+	$(PY) -m venv --clear $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
 $(SCAN_STAMP): requirements-scan.txt
-	$(PY) -m venv $(SCAN_VENV)
+	$(PY) -m venv --clear $(SCAN_VENV)
 	$(SCAN_VENV)/bin/pip install --quiet --upgrade pip
 	$(SCAN_VENV)/bin/pip install --quiet -r requirements-scan.txt
 	touch $(SCAN_STAMP)

@@ -13,7 +13,7 @@ be relied on. Everything a task needs happens in `step_task`'s wrapper instead:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -26,12 +26,11 @@ if TYPE_CHECKING:
 
     from chalice.app import Blueprint
 
-S = TypeVar("S", bound=BaseModel)
 # The key the ASL passes the execution's name under ("$$.Execution.Name").
 EXECUTION_KEY = "execution"
 
 
-def step_task(
+def step_task[S: BaseModel](
     blueprint: Blueprint,
     name: str,
     model: type[S],

@@ -6,7 +6,7 @@ Nothing here knows a cluster: the spec modules build on it, so it imports only e
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
@@ -114,10 +114,7 @@ def describe_errors(error: ValidationError) -> list[dict[str, str]]:
     ]
 
 
-M = TypeVar("M", bound=BaseModel)
-
-
-def validate(model: type[M], body: dict[str, Any], what: str) -> M:
+def validate[M: BaseModel](model: type[M], body: dict[str, Any], what: str) -> M:
     """Validate a request body; a 422 names every field, its rule and why."""
     try:
         return model.model_validate(body)

@@ -165,6 +165,14 @@ def test_every_handler_works_when_lambda_imports_its_module_alone(
         assert probe(handlers[name]) == "imported", name
 
 
+def test_every_function_runs_on_the_python_the_tests_run_on(template: dict[str, Any]) -> None:
+    """Chalice takes the runtime from the packaging interpreter: python3.13, as .venv (Makefile)."""
+    runtimes = {fn["Properties"].get("Runtime") for fn in resources(template, "AWS::Serverless::Function").values()}
+    runtimes |= {template.get("Globals", {}).get("Function", {}).get("Runtime")} - {None}
+
+    assert runtimes - {None} == {f"python{sys.version_info.major}.{sys.version_info.minor}"} == {"python3.13"}
+
+
 def test_table_is_the_one_the_code_queries(template: dict[str, Any]) -> None:
     table = template["Resources"]["ClustersTable"]
     props = table["Properties"]
