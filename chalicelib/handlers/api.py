@@ -8,8 +8,6 @@ makes before a view runs (405, 415, an unhandled 500) through `_error_shape`.
 from __future__ import annotations
 
 import functools
-import json
-import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +15,13 @@ from chalice.app import Blueprint, IAMAuthorizer, Request, Response
 
 from chalicelib.aws import idempotency, identity
 from chalicelib.aws.clients import default_clients
+from chalicelib.handlers.http import (
+    PayloadTooLargeError,
+    chalice_error_in_our_shape,
+    json_response,
+    parse_json,
+    public_path,
+)
 from chalicelib.model import policy
 from chalicelib.model.errors import BadRequestError, EkspressError
 from chalicelib.model.settings import get_settings
@@ -28,8 +33,6 @@ from chalicelib.operations.context import Context
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from chalice.app import RouteEntry
-
     from chalicelib.aws.store import Store
 
 
@@ -38,80 +41,19 @@ api = Blueprint(__name__)
 IAM = IAMAuthorizer()
 
 MAX_BODY_BYTES = 64 * 1024
-# The deepest request we take nests 8 levels (accessConfig.accessEntries[].accessPolicies[].accessScope.namespaces);
-# 64 leaves room for any sane client, and keeps the parser, pydantic and json.dumps far from Python's recursion limit.
-MAX_JSON_DEPTH = 64
 # The attribute `_idempotent` marks its views with.
 IDEMPOTENT = "accepts_idempotency_key"
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
 
 
-class PayloadTooLargeError(BadRequestError):
-    status = 413
-    code = "PayloadTooLarge"
-
-
-class _Pairs(list[tuple[str, Any]]):
-    """A JSON object as parsed, before its keys are checked (json's object_pairs_hook)."""
-
-
-# A JSON string, escapes included: what may hold brackets that do not nest anything.
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-
-
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        body=json.dumps(body, default=str),
-        status_code=status,
-        headers={"Content-Type": "application/json", **(headers or {})},
-    )
-
-
-# What Chalice calls the errors it answers itself, in our words.
-_CHALICE_CODES = {
-    "MethodNotAllowedError": "MethodNotAllowed",
-    "UnsupportedMediaType": "UnsupportedMediaType",
-    "InternalServerError": "InternalError",
-}
-
-
 @api.middleware("http")
 def _error_shape(request: Request | None, get_response: Callable[[Request | None], Response]) -> Response:
-    """Chalice's own error answers (`{"Code", "Message"}`: 405, 415, an unhandled 500) in our error shape.
+    """Chalice's own error answers (405, 415, an unhandled 500) in our error shape (http.py).
 
-    Registered by the blueprint, so it wraps every HTTP route of the app; our own answers are
-    JSON text by then, so only Chalice's (a dict body with exactly those keys) are rewritten.
+    Registered by the blueprint, so it wraps every HTTP route of the app.
     """
-    response = get_response(request)
-    body = response.body
-    if response.status_code < 400 or not isinstance(body, dict) or set(body) != {"Code", "Message"}:
-        return response
-    code = str(body["Code"])
-    shaped = {
-        "error": _CHALICE_CODES.get(code, code.removesuffix("Error") or "Error"),
-        "message": _chalice_message(request, response, str(body["Message"])),
-    }
-    headers = {
-        k: v if isinstance(v, str) else ", ".join(v) for k, v in response.headers.items() if k.lower() != "content-type"
-    }
-    return _json(response.status_code, shaped, headers)
-
-
-def _chalice_message(request: Request | None, response: Response, message: str) -> str:
-    """Say what to do instead, where Chalice only says what was wrong."""
-    if request is None:
-        return message
-    if response.status_code == 405:
-        return f"{request.method} is not allowed on {request.path}; allowed: {response.headers.get('Allow', '')}"
-    if response.status_code == 415:
-        methods: Mapping[str, RouteEntry] = api.current_app.routes.get(request.path) or {}
-        route = methods.get(request.method)
-        accepted = ", ".join(route.content_types) if route else "application/json"
-        headers: Mapping[str, str] = request.headers or {}
-        sent = headers.get("content-type", "")
-        return f"Content-Type {sent!r} is not accepted by {request.method} {request.path}; send one of: {accepted}"
-    return message
+    return chalice_error_in_our_shape(request, get_response(request), api.current_app.routes)
 
 
 def _handled(view: Callable[..., Response]) -> Callable[..., Response]:
@@ -125,7 +67,7 @@ def _handled(view: Callable[..., Response]) -> Callable[..., Response]:
         except EkspressError as exc:
             if exc.status >= 500:
                 logger.error("request failed", extra={"error": exc.code, "reason": exc.message})
-            return _json(exc.status, exc.to_dict())
+            return json_response(exc.status, exc.to_dict())
 
     return wrapper
 
@@ -215,20 +157,6 @@ def _location(target: str) -> str:
     return public_path(api.current_request.context, target)
 
 
-def public_path(context: Mapping[str, Any], target: str) -> str:
-    """`target` behind whatever comes before our routes in the URL the caller used.
-
-    API Gateway's `requestContext.path` is the path as requested: `/{stage}/clusters/NAME`
-    on the execute-api address, `/{base path}/clusters/NAME` on a custom domain, and the
-    local server's has nothing before the route. The route (`resourcePath`) says how many
-    of its segments are ours; whatever precedes them is the prefix.
-    """
-    ours = [part for part in str(context.get("resourcePath") or "").split("/") if part]
-    seen = [part for part in str(context.get("path") or "").split("/") if part]
-    prefix = seen[: len(seen) - len(ours)] if len(seen) > len(ours) else []
-    return "".join(f"/{part}" for part in prefix) + target
-
-
 def _raw_body(limit: int) -> bytes:
     """The request's body, at most `limit` bytes; else 413."""
     raw = api.current_request.raw_body or b""
@@ -243,54 +171,6 @@ def _body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequestError("the request body must be a JSON object")
     return body
-
-
-def parse_json(raw: bytes | str) -> Any:
-    """Strict JSON: 400 for bad syntax, a key given twice in one object, NaN/Infinity, or nesting past MAX_JSON_DEPTH.
-
-    The depth is counted before parsing: json's parser recurses once per level, so 5,000 levels would be a
-    RecursionError (a 500) rather than a refusal.
-    """
-    try:
-        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-    except UnicodeDecodeError:
-        raise BadRequestError("the request body is not UTF-8 (JSON is)") from None
-    depth = deepest = 0
-    for char in _JSON_STRING.sub("", text):
-        if char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    if deepest > MAX_JSON_DEPTH:
-        raise BadRequestError(f"the request body nests deeper than {MAX_JSON_DEPTH} levels")
-
-    def refuse_constant(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
-    try:
-        parsed = json.loads(text, object_pairs_hook=_Pairs, parse_constant=refuse_constant)
-    except ValueError as exc:
-        raise BadRequestError(f"the request body is not valid JSON: {exc}") from None
-    return _objects(parsed, "")
-
-
-def _objects(value: Any, path: str) -> Any:
-    """The parsed value with its objects as dicts; 400 naming the first key an object has twice."""
-    if isinstance(value, _Pairs):
-        found: dict[str, Any] = {}
-        for key, item in value:
-            where = f"{path}.{key}" if path else key
-            if key in found:
-                raise BadRequestError(
-                    f"the request body has the key {where!r} twice",
-                    fields=[{"field": where, "rule": "duplicate_key", "message": "a key may appear once per object"}],
-                )
-            found[key] = _objects(item, where)
-        return found
-    if isinstance(value, list):
-        return [_objects(item, f"{path}[{index}]") for index, item in enumerate(value)]
-    return value
 
 
 def parse_spec(body: dict[str, Any]) -> ClusterSpec:
@@ -319,7 +199,7 @@ def create_cluster() -> Response:
         spec = parse_spec(_body())
     policy.check_request(spec, _caller(), get_settings(), _store())
     record = create.request_create(_ctx(), spec, _caller())
-    return _json(202, record, {"Location": _location(f"/clusters/{spec.name}")})
+    return json_response(202, record, {"Location": _location(f"/clusters/{spec.name}")})
 
 
 def _page_args(params: Mapping[str, str]) -> tuple[int, str | None]:
@@ -338,13 +218,13 @@ def list_clusters() -> Response:
     body: dict[str, Any] = {"clusters": [{k: i.get(k) for k in summary_keys} for i in items]}
     if next_token:
         body["nextToken"] = next_token
-    return _json(200, body)
+    return json_response(200, body)
 
 
 @api.route("/clusters/{name}", methods=["GET"], authorizer=IAM)
 @_handled
 def get_cluster(name: str) -> Response:
-    return _json(200, create.describe_cluster(_store(), name))
+    return json_response(200, create.describe_cluster(_store(), name))
 
 
 @api.route("/clusters/{name}", methods=["DELETE"], authorizer=IAM)
@@ -354,7 +234,7 @@ def delete_cluster(name: str) -> Response:
     """Start deleting the cluster → 202; 409 while another operation runs (a create is taken over)."""
     caller = _owned(name, "delete")
     record = delete.request_delete(_ctx(), name, caller)
-    return _json(202, record, {"Location": _location(f"/clusters/{name}")})
+    return json_response(202, record, {"Location": _location(f"/clusters/{name}")})
 
 
 @api.route("/clusters/{name}/lease", methods=["POST"], authorizer=IAM)
@@ -364,7 +244,7 @@ def extend_lease(name: str) -> Response:
     """Extend the lease to `hours` from now (within the policy's maximum); clears a teardown warning."""
     body = validate(LeaseRequest, _body(), "lease request")
     result = leases.extend(_store(), get_settings(), name, body.hours, _owned(name, "extend"), datetime.now(UTC))
-    return _json(200, result)
+    return json_response(200, result)
 
 
 @api.route("/clusters/{name}/nodegroups", methods=["POST"], authorizer=IAM)
@@ -375,7 +255,7 @@ def add_nodegroup(name: str) -> Response:
     caller = _owned(name, "add node groups to")
     started = nodegroups.request_add(_ctx(), name, _body(), caller)
     _activity(_store().get_cluster(name), "node group added")
-    return _json(202, started, {"Location": _location(f"/clusters/{name}")})
+    return json_response(202, started, {"Location": _location(f"/clusters/{name}")})
 
 
 @api.route("/clusters/{name}/nodegroups/{nodegroup}", methods=["PATCH"], authorizer=IAM)
@@ -385,7 +265,7 @@ def scale_nodegroup(name: str, nodegroup: str) -> Response:
     """Change a node group's minSize / desiredCapacity / maxSize through a stack update."""
     started = nodegroups.request_scale(_ctx(), name, nodegroup, _body(), _owned(name, "scale"))
     _activity(_store().get_cluster(name), f"node group {nodegroup} scaled")
-    return _json(202, started, {"Location": _location(f"/clusters/{name}")})
+    return json_response(202, started, {"Location": _location(f"/clusters/{name}")})
 
 
 @api.route("/clusters/{name}/nodegroups/{nodegroup}", methods=["DELETE"], authorizer=IAM)
@@ -395,14 +275,14 @@ def delete_nodegroup(name: str, nodegroup: str) -> Response:
     """Delete a node group: its role leaves aws-auth, then its stack is deleted."""
     started = nodegroups.request_delete(_ctx(), name, nodegroup, _owned(name, "delete node groups of"))
     _activity(_store().get_cluster(name), f"node group {nodegroup} deleted")
-    return _json(202, started, {"Location": _location(f"/clusters/{name}")})
+    return json_response(202, started, {"Location": _location(f"/clusters/{name}")})
 
 
 @api.route("/clusters/{name}/access", methods=["GET"], authorizer=IAM)
 @_handled
 def get_access(name: str) -> Response:
     """The cluster's aws-auth mappings, read live from its Kubernetes API."""
-    return _json(200, access.read_access(_ctx(), name))
+    return json_response(200, access.read_access(_ctx(), name))
 
 
 @api.route("/clusters/{name}/access", methods=["POST"], authorizer=IAM)
@@ -414,7 +294,7 @@ def add_access(name: str) -> Response:
     change = mapping.model_dump(mode="json", exclude_none=True)
     started = access.request_access_change(_ctx(), name, access.ADD, change)
     _activity(_store().get_cluster(name), f"access granted to {mapping.arn or mapping.account}")
-    return _json(202, started, {"Location": _location(f"/clusters/{name}/access")})
+    return json_response(202, started, {"Location": _location(f"/clusters/{name}/access")})
 
 
 @api.route("/clusters/{name}/access", methods=["DELETE"], authorizer=IAM)
@@ -428,7 +308,7 @@ def remove_access(name: str) -> Response:
     _owned(name, "change access to")
     started = access.request_access_change(_ctx(), name, access.REMOVE, {"arn": arn})
     _activity(_store().get_cluster(name), f"access removed from {arn}")
-    return _json(202, started, {"Location": _location(f"/clusters/{name}/access")})
+    return json_response(202, started, {"Location": _location(f"/clusters/{name}/access")})
 
 
 @api.route("/clusters/{name}/config", methods=["GET"], authorizer=IAM)
@@ -444,7 +324,7 @@ def get_cluster_config(name: str) -> Response:
 def _yaml_or_json(document: dict[str, Any]) -> Response:
     headers: Mapping[str, str] = api.current_request.headers or {}
     if "application/json" in headers.get("accept", ""):
-        return _json(200, document)
+        return json_response(200, document)
     import yaml  # only these routes render YAML
 
     return Response(
@@ -468,4 +348,4 @@ def get_openapi() -> Response:
     """This API described as OpenAPI 3.1, from the route table and the request models."""
     from chalicelib.handlers import openapi  # only this route builds JSON Schemas
 
-    return _json(200, openapi.document(api.current_app.routes))
+    return json_response(200, openapi.document(api.current_app.routes))

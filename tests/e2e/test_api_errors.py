@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from chalicelib.handlers import api as handlers
+from chalicelib.handlers import http
 from chalicelib.model import clusterconfig
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def test_given_json_nested_5000_levels_deep_then_400_not_500(api: Api) -> None:
 
     assert status == 400
     assert_our_shape(body, "BadRequest")
-    assert f"deeper than {handlers.MAX_JSON_DEPTH} levels" in body["message"]
+    assert f"deeper than {http.MAX_JSON_DEPTH} levels" in body["message"]
 
 
 def test_given_a_deep_body_and_an_idempotency_key_then_400_too(api: Api) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from chalice.app import Request, Response
 
-from chalicelib.handlers import api
+from chalicelib.handlers import api, http
 from chalicelib.model.errors import BadRequestError
 
 SESSION = "arn:aws:sts::123456789012:assumed-role/dev/alice"
@@ -52,20 +52,20 @@ def gateway_event(
 
 
 def test_json_nested_to_the_limit_is_read() -> None:
-    raw = "[" * api.MAX_JSON_DEPTH + "]" * api.MAX_JSON_DEPTH
+    raw = "[" * http.MAX_JSON_DEPTH + "]" * http.MAX_JSON_DEPTH
 
-    assert api.parse_json(raw) == json.loads(raw)
+    assert http.parse_json(raw) == json.loads(raw)
 
 
-@pytest.mark.parametrize("depth", [api.MAX_JSON_DEPTH + 1, 5_000, 100_000])
+@pytest.mark.parametrize("depth", [http.MAX_JSON_DEPTH + 1, 5_000, 100_000])
 def test_given_json_nested_past_the_limit_then_400_not_a_recursion_error(depth: int) -> None:
-    with pytest.raises(BadRequestError, match=f"deeper than {api.MAX_JSON_DEPTH} levels"):
-        api.parse_json('{"a": ' * depth + "1" + "}" * depth)
+    with pytest.raises(BadRequestError, match=f"deeper than {http.MAX_JSON_DEPTH} levels"):
+        http.parse_json('{"a": ' * depth + "1" + "}" * depth)
 
 
 def test_brackets_inside_strings_nest_nothing() -> None:
     text = "[{" * 100 + '\\"'
-    assert api.parse_json(json.dumps({"name": text})) == {"name": text}
+    assert http.parse_json(json.dumps({"name": text})) == {"name": text}
 
 
 @pytest.mark.parametrize(
@@ -81,7 +81,7 @@ def test_brackets_inside_strings_nest_nothing() -> None:
 )
 def test_given_a_key_twice_in_one_object_then_400_names_it(raw: str, field: str) -> None:
     with pytest.raises(BadRequestError) as refused:
-        api.parse_json(raw)
+        http.parse_json(raw)
 
     assert refused.value.status == 400
     assert refused.value.details["fields"] == [
@@ -90,7 +90,7 @@ def test_given_a_key_twice_in_one_object_then_400_names_it(raw: str, field: str)
 
 
 def test_the_same_key_in_different_objects_is_fine() -> None:
-    assert api.parse_json('{"a": {"n": 1}, "b": {"n": 2}, "c": [{"n": 3}, {"n": 4}]}') == {
+    assert http.parse_json('{"a": {"n": 1}, "b": {"n": 2}, "c": [{"n": 3}, {"n": 4}]}') == {
         "a": {"n": 1},
         "b": {"n": 2},
         "c": [{"n": 3}, {"n": 4}],
@@ -108,7 +108,7 @@ def test_the_same_key_in_different_objects_is_fine() -> None:
 )
 def test_what_is_not_json_is_refused(raw: bytes, problem: str) -> None:
     with pytest.raises(BadRequestError, match=problem):
-        api.parse_json(raw)
+        http.parse_json(raw)
 
 
 # -- Location -------------------------------------------------------------------------------
@@ -135,7 +135,7 @@ def test_what_is_not_json_is_refused(raw: bytes, problem: str) -> None:
     ],
 )
 def test_location_keeps_what_precedes_our_routes(context: dict[str, Any], expected: str) -> None:
-    assert api.public_path(context, "/clusters/mz") == expected
+    assert http.public_path(context, "/clusters/mz") == expected
 
 
 def test_given_an_api_gateway_request_then_location_carries_its_stage() -> None:
@@ -190,7 +190,7 @@ def test_given_an_unhandled_error_then_500_in_our_shape() -> None:
 
 
 def test_our_own_answers_pass_untouched() -> None:
-    ours = api._json(404, {"error": "NotFound", "message": "cluster 'mz' not found"})
+    ours = http.json_response(404, {"error": "NotFound", "message": "cluster 'mz' not found"})
     a_dict = Response(body={"Code": "Mine", "Message": "kept", "more": 1}, status_code=400)
 
     assert api._error_shape(None, lambda _: ours) is ours
