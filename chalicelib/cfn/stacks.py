@@ -3,31 +3,26 @@
 The workflow polls through `describe`; this module never loops or sleeps. How
 long to wait before the next look is decided here (`next_wait_seconds`) and
 carried out by the state machine's Wait state; so is when to stop waiting: a stack
-still in progress at its deadline raises StackTimedOut (`within_deadline`).
+still in progress at its deadline raises StackTimedOut (`deadlines.within_deadline`); templates
+too big for the request go by TemplateURL (`upload.template_source`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.cfn import kinds
+from chalicelib.cfn.deadlines import operation_started, within_deadline
+from chalicelib.cfn.upload import TemplateBucket, template_source
 from chalicelib.model import naming
-from chalicelib.model.errors import StackNotOursError, StackTimedOut
+from chalicelib.model.errors import StackNotOursError
 from chalicelib.model.spec import DEFAULT_TIMEOUT_MINUTES
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-# CloudFormation's quotas on a template, "Understand CloudFormation quotas":
-# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
-# A body up to 51,200 bytes travels in the request (TemplateBody); up to 1 MB, as an S3 object (TemplateURL).
-TEMPLATE_BODY_LIMIT = 51_200
-TEMPLATE_URL_LIMIT = 1_000_000
-TEMPLATE_PREFIX = "templates"
 
 # The kind names many modules compare against; each kind itself is defined in `kinds`.
 KIND_CLUSTER = kinds.CLUSTER.name
@@ -71,61 +66,6 @@ def wait_seconds(schedule: kinds.Schedule, elapsed: float, scale: float = 1.0) -
     earliest, interval = schedule
     base = min(MAX_WAIT, earliest - elapsed) if elapsed < earliest else interval
     return max(1, math.ceil(base * scale))
-
-
-class TemplateTooLargeError(Exception):
-    """A template CloudFormation cannot take: over 1 MB, or over 51,200 bytes with no bucket to put it in."""
-
-
-@dataclass(frozen=True)
-class TemplateBucket:
-    """Where templates too big for TemplateBody go: the deployment's artifacts bucket.
-
-    `client` makes the S3 client (in the bucket's region) only when a template needs it,
-    so the many steps whose templates fit the body never pay for one.
-    """
-
-    name: str
-    client: Callable[[], Any]
-
-
-def template_bucket(name: str, client: Callable[[], Any]) -> TemplateBucket | None:
-    """The bucket the settings name, or None when the deployment has none."""
-    return TemplateBucket(name, client) if name else None
-
-
-def template_source(template_body: str, stack_name: str, bucket: TemplateBucket | None) -> dict[str, str]:
-    """`TemplateBody` when CloudFormation takes the template in the request, else `TemplateURL` to a copy in S3.
-
-    The copy is named by its content (`templates/STACK/SHA256.json`), so a retried step puts
-    the same object again and CloudFormation reads the same template.
-    """
-    data = template_body.encode()
-    if len(data) <= TEMPLATE_BODY_LIMIT:
-        return {"TemplateBody": template_body}
-    if len(data) > TEMPLATE_URL_LIMIT:
-        raise TemplateTooLargeError(
-            f"the template of {stack_name} is {len(data)} bytes; CloudFormation takes at most {TEMPLATE_URL_LIMIT}"
-        )
-    if bucket is None:
-        raise TemplateTooLargeError(
-            f"the template of {stack_name} is {len(data)} bytes, over CloudFormation's {TEMPLATE_BODY_LIMIT}-byte "
-            "TemplateBody, and no artifacts bucket is configured to pass it by TemplateURL"
-        )
-    s3 = bucket.client()
-    key = f"{TEMPLATE_PREFIX}/{stack_name}/{hashlib.sha256(data).hexdigest()}.json"
-    s3.put_object(Bucket=bucket.name, Key=key, Body=data, ContentType="application/json")
-    return {"TemplateURL": object_url(bucket.name, s3.meta.region_name, key)}
-
-
-def object_url(bucket: str, region: str, key: str) -> str:
-    """The virtual-hosted https URL of an S3 object, the form CloudFormation's TemplateURL takes.
-
-    Naming the bucket's own region sends CloudFormation, in whichever region the stack is,
-    straight to the bucket (no redirect from another region's endpoint).
-    """
-    domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-    return f"https://{bucket}.s3.{region}.{domain}/{key}"
 
 
 def create_stack(
@@ -207,43 +147,6 @@ def update_stack(
             raise
         return {**stack, "unchanged": True}
     return {**stack, "unchanged": False}
-
-
-def operation_started(stack: dict[str, Any]) -> datetime | None:
-    """When the operation a stack is in began, by CloudFormation's clock (None: it does not say).
-
-    A create and its rollback count from CreationTime, an update from LastUpdatedTime, a
-    delete from DeletionTime; never from an older time, which would end a wait that just began.
-    """
-    status = str(stack["StackStatus"])
-    if status.startswith("DELETE_"):
-        return stack.get("DeletionTime")
-    if status.startswith(("UPDATE_", "IMPORT_")):
-        return stack.get("LastUpdatedTime")
-    return stack.get("CreationTime")
-
-
-def seconds_left(started: datetime, now: datetime, timeout_minutes: float) -> float:
-    """Seconds from `now` to the deadline of a wait that began at `started` (0 or less: past it)."""
-    return timeout_minutes * 60 - (now - started).total_seconds()
-
-
-def within_deadline(
-    stack: dict[str, Any], started: datetime | None, wait: int, timeout_minutes: float, now: datetime
-) -> int:
-    """The wait before the next look at a stack still in progress, never past its deadline.
-
-    Past the deadline the wait is over: StackTimedOut. The deadline is wall time, unlike
-    `wait` (which `poll_scale` shrinks): CloudFormation's times and `now` are the same
-    clock on AWS and on the local engine. With no start time there is no deadline to
-    keep; the execution's TimeoutSeconds still ends the workflow.
-    """
-    if started is None:
-        return wait
-    left = seconds_left(started, now, timeout_minutes)
-    if left <= 0:
-        raise StackTimedOut.waiting(stack["StackName"], stack["StackStatus"], timeout_minutes)
-    return min(wait, math.ceil(left))
 
 
 def describe(

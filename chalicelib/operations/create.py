@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws import store, workflow
-from chalicelib.cfn import stacks, templates
+from chalicelib.cfn import stacks, templates, upload
 from chalicelib.model import naming
 from chalicelib.model.errors import WorkflowStartError
 from chalicelib.model.record import ClusterRecord, public
@@ -144,7 +144,7 @@ def create_cluster_stack(ctx: Context, step: ClusterStep) -> dict[str, Any]:
         templates.stack_tags(spec, cluster_id, stacks.KIND_CLUSTER),
         request_token=f"{cluster_id}-cluster",
         role_arn=ctx.settings.stack_role_arn,
-        bucket=stacks.template_bucket(ctx.settings.artifacts_bucket, lambda: ctx.clients.client("s3")),
+        bucket=upload.template_bucket(ctx.settings.artifacts_bucket, lambda: ctx.clients.client("s3")),
     )
     db.update_cluster(
         name,
@@ -188,7 +188,7 @@ def create_nodegroup_stack(ctx: Context, step: NodegroupStep) -> dict[str, Any]:
         templates.stack_tags(spec, cluster_id, stacks.KIND_NODEGROUP, nodegroup),
         request_token=f"{token}-ng-{nodegroup}"[:128],
         role_arn=ctx.settings.stack_role_arn,
-        bucket=stacks.template_bucket(ctx.settings.artifacts_bucket, lambda: ctx.clients.client("s3")),
+        bucket=upload.template_bucket(ctx.settings.artifacts_bucket, lambda: ctx.clients.client("s3")),
     )
     entry = {"kind": stacks.KIND_NODEGROUP, "nodegroup": nodegroup, "stackId": ref["stackId"]}
     db.update_cluster(

@@ -13,7 +13,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws import store, workflow
-from chalicelib.cfn import stacks, templates
+from chalicelib.cfn import stacks, templates, upload
 from chalicelib.kube import awsauth
 from chalicelib.kube import client as kubeauth
 from chalicelib.model import naming, policy
@@ -160,7 +160,7 @@ def update_nodegroup_stack(ctx: Context, step: StackStep) -> dict[str, Any]:
     group = _group(spec, stack["nodegroup"])
     template = templates.to_json(templates.build_nodegroup_template(spec, group, cluster_id))
     cfn = ctx.clients.cloudformation(step.region)
-    bucket = stacks.template_bucket(ctx.settings.artifacts_bucket, lambda: ctx.clients.client("s3"))
+    bucket = upload.template_bucket(ctx.settings.artifacts_bucket, lambda: ctx.clients.client("s3"))
     result = stacks.update_stack(cfn, stack, template, cluster_id, ctx.settings.stack_role_arn, bucket)
     sizes = f"min {group.min_size}, desired {group.desired_capacity}, max {group.max_size}"
     db.update_cluster(

@@ -12,7 +12,7 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.cfn import stacks, templates
+from chalicelib.cfn import templates, upload
 from chalicelib.model import naming
 from local import cfn_quotas
 from local.engine import ARTIFACTS_BUCKET
@@ -40,7 +40,7 @@ def template_of(engine: LocalEngine, stack: str, region: str = REGION) -> str:
 
 
 def objects(engine: LocalEngine, stack: str) -> list[dict[str, Any]]:
-    found = engine.client("s3").list_objects_v2(Bucket=ARTIFACTS_BUCKET, Prefix=f"{stacks.TEMPLATE_PREFIX}/{stack}/")
+    found = engine.client("s3").list_objects_v2(Bucket=ARTIFACTS_BUCKET, Prefix=f"{upload.TEMPLATE_PREFIX}/{stack}/")
     return list(found.get("Contents", []))
 
 
@@ -54,7 +54,7 @@ def test_the_issues_big_cluster_becomes_active_with_a_template_that_fits_the_req
 
     stack = naming.cluster_stack_name("big")
     assert len(record["zones"]) == 3
-    assert len(template_of(engine, stack).encode()) <= stacks.TEMPLATE_BODY_LIMIT
+    assert len(template_of(engine, stack).encode()) <= upload.TEMPLATE_BODY_LIMIT
     assert objects(engine, stack) == []  # sent in the request, so nothing was put in the bucket
     # 40 of the request's tags and ours: within the 50 a stack takes.
     found = engine.client("cloudformation", REGION).describe_stacks(StackName=stack)["Stacks"][0]
@@ -72,8 +72,8 @@ def test_a_cluster_template_over_the_request_limit_goes_by_template_url_and_beco
 
     stack = naming.cluster_stack_name("crowded")
     sent = template_of(engine, stack, OTHER_REGION)
-    assert len(sent.encode()) > stacks.TEMPLATE_BODY_LIMIT
+    assert len(sent.encode()) > upload.TEMPLATE_BODY_LIMIT
     (stored,) = objects(engine, stack)
-    assert stored["Key"] == f"{stacks.TEMPLATE_PREFIX}/{stack}/{hashlib.sha256(sent.encode()).hexdigest()}.json"
+    assert stored["Key"] == f"{upload.TEMPLATE_PREFIX}/{stack}/{hashlib.sha256(sent.encode()).hexdigest()}.json"
     body = engine.client("s3").get_object(Bucket=ARTIFACTS_BUCKET, Key=stored["Key"])["Body"].read().decode()
     assert body == sent

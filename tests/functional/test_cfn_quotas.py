@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.cfn import stacks, templates
+from chalicelib.cfn import stacks, templates, upload
 from chalicelib.model import naming, steps
 from chalicelib.model.settings import get_settings
 from chalicelib.model.spec import ClusterSpec
@@ -72,7 +72,7 @@ def s3() -> Any:
 
 
 def url(key: str) -> str:
-    return stacks.object_url(BUCKET, REGION, key)
+    return upload.object_url(BUCKET, REGION, key)
 
 
 # --- the engine refuses what CloudFormation refuses ------------------------------------------
@@ -193,8 +193,8 @@ def test_yaml_templates_with_short_form_functions_are_counted_too() -> None:
 # --- the service stays within them ------------------------------------------------------------
 
 
-def bucket_of(s3: Any) -> stacks.TemplateBucket:
-    return stacks.TemplateBucket(BUCKET, lambda: s3)
+def bucket_of(s3: Any) -> upload.TemplateBucket:
+    return upload.TemplateBucket(BUCKET, lambda: s3)
 
 
 def test_a_template_within_the_body_limit_goes_in_the_request_and_never_touches_s3(cfn: Any) -> None:
@@ -202,7 +202,7 @@ def test_a_template_within_the_body_limit_goes_in_the_request_and_never_touches_
         raise AssertionError("a small template needs no bucket")
 
     stacks.create_stack(
-        cfn, "eksctl-small-cluster", of_size(51_200), {}, "t1", bucket=stacks.TemplateBucket(BUCKET, no_s3)
+        cfn, "eksctl-small-cluster", of_size(51_200), {}, "t1", bucket=upload.TemplateBucket(BUCKET, no_s3)
     )
 
     assert len(cfn.get_template(StackName="eksctl-small-cluster")["TemplateBody"]["Metadata"]["Pad"]) > 0
@@ -237,9 +237,9 @@ def test_updates_pass_a_larger_template_by_url_too(cfn: Any, s3: Any) -> None:
 
 
 def test_a_larger_template_without_a_bucket_or_over_1_mb_fails_before_cloudformation(cfn: Any, s3: Any) -> None:
-    with pytest.raises(stacks.TemplateTooLargeError, match="no artifacts bucket is configured"):
+    with pytest.raises(upload.TemplateTooLargeError, match="no artifacts bucket is configured"):
         stacks.create_stack(cfn, "eksctl-nowhere-cluster", of_size(51_201), {}, "t1")
-    with pytest.raises(stacks.TemplateTooLargeError, match="at most 1000000"):
+    with pytest.raises(upload.TemplateTooLargeError, match="at most 1000000"):
         stacks.create_stack(cfn, "eksctl-huge-cluster", of_size(1_000_001), {}, "t1", bucket=bucket_of(s3))
 
     assert cfn.describe_stacks()["Stacks"] == []
@@ -281,7 +281,7 @@ def test_the_create_step_passes_a_cluster_template_over_the_body_limit_by_url(
     )
 
     (stored,) = s3.list_objects_v2(Bucket=BUCKET, Prefix="templates/eksctl-crowded-cluster/")["Contents"]
-    assert stored["Size"] > stacks.TEMPLATE_BODY_LIMIT
+    assert stored["Size"] > upload.TEMPLATE_BODY_LIMIT
     cfn = boto3.client("cloudformation", region_name=REGION)
     stack = cfn.describe_stacks(StackName=ref["stackId"])["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"

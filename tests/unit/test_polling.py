@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.cfn import kinds, stacks
+from chalicelib.cfn import deadlines, kinds, stacks
 from chalicelib.model.errors import StackTimedOut
 from chalicelib.model.settings import Settings
 from chalicelib.operations.create import stack_timeout_minutes
@@ -80,9 +80,9 @@ def test_failed_statuses(status: str, failed: bool) -> None:
 
 
 def test_seconds_left_count_down_from_the_stacks_own_start_to_the_deadline() -> None:
-    assert stacks.seconds_left(T0, T0 + timedelta(minutes=24), 25) == 60
-    assert stacks.seconds_left(T0, T0 + timedelta(minutes=25), 25) == 0
-    assert stacks.seconds_left(T0, T0 + timedelta(minutes=26), 25) == -60
+    assert deadlines.seconds_left(T0, T0 + timedelta(minutes=24), 25) == 60
+    assert deadlines.seconds_left(T0, T0 + timedelta(minutes=25), 25) == 0
+    assert deadlines.seconds_left(T0, T0 + timedelta(minutes=26), 25) == -60
 
 
 def _stack(status: str = "CREATE_IN_PROGRESS", **times: datetime) -> dict[str, Any]:
@@ -92,15 +92,15 @@ def _stack(status: str = "CREATE_IN_PROGRESS", **times: datetime) -> dict[str, A
 def test_within_the_deadline_the_wait_never_passes_it() -> None:
     stack = _stack()
 
-    assert stacks.within_deadline(stack, T0, 300, 25, T0 + timedelta(minutes=10)) == 300
-    assert stacks.within_deadline(stack, T0, 300, 25, T0 + timedelta(minutes=24, seconds=30)) == 30
-    assert stacks.within_deadline(stack, T0, 20, 25, T0 + timedelta(minutes=24, seconds=59.5)) == 1
+    assert deadlines.within_deadline(stack, T0, 300, 25, T0 + timedelta(minutes=10)) == 300
+    assert deadlines.within_deadline(stack, T0, 300, 25, T0 + timedelta(minutes=24, seconds=30)) == 30
+    assert deadlines.within_deadline(stack, T0, 20, 25, T0 + timedelta(minutes=24, seconds=59.5)) == 1
 
 
 def test_at_or_past_the_deadline_the_wait_is_over_and_says_why() -> None:
     for late in (timedelta(minutes=25), timedelta(hours=3)):
         with pytest.raises(StackTimedOut) as raised:
-            stacks.within_deadline(_stack(), T0, 20, 25, T0 + late)
+            deadlines.within_deadline(_stack(), T0, 20, 25, T0 + late)
 
         assert (
             raised.value.message
@@ -111,7 +111,7 @@ def test_at_or_past_the_deadline_the_wait_is_over_and_says_why() -> None:
 
 
 def test_a_wait_with_no_start_time_has_no_deadline_to_keep() -> None:
-    assert stacks.within_deadline(_stack(), None, 20, 25, T0 + timedelta(days=2)) == 20
+    assert deadlines.within_deadline(_stack(), None, 20, 25, T0 + timedelta(days=2)) == 20
 
 
 @pytest.mark.parametrize(
@@ -127,13 +127,13 @@ def test_a_wait_with_no_start_time_has_no_deadline_to_keep() -> None:
 def test_each_operation_counts_from_its_own_start(status: str, expected: str) -> None:
     times = {"LastUpdatedTime": T0 + timedelta(days=1), "DeletionTime": T0 + timedelta(days=2)}
 
-    assert stacks.operation_started(_stack(status, **times)) == {"CreationTime": T0, **times}[expected]
+    assert deadlines.operation_started(_stack(status, **times)) == {"CreationTime": T0, **times}[expected]
 
 
 def test_an_update_or_delete_without_its_time_never_falls_back_to_the_creation() -> None:
     # Counting a new update from a days-old creation would time it out at the first look.
-    assert stacks.operation_started(_stack("UPDATE_IN_PROGRESS")) is None
-    assert stacks.operation_started(_stack("DELETE_IN_PROGRESS")) is None
+    assert deadlines.operation_started(_stack("UPDATE_IN_PROGRESS")) is None
+    assert deadlines.operation_started(_stack("DELETE_IN_PROGRESS")) is None
 
 
 class _Cfn:

@@ -12,7 +12,7 @@ from cfnlint.api import ManualArgs, lint
 from hypothesis import HealthCheck, given, settings, target
 from hypothesis import strategies as st
 
-from chalicelib.cfn import kinds, stacks, templates
+from chalicelib.cfn import kinds, templates, upload
 from chalicelib.model import naming
 from chalicelib.model.spec import ADDON_NAMES, ClusterSpec
 from local import cfn_quotas
@@ -386,7 +386,7 @@ def test_the_big_cluster_fits_in_a_request() -> None:
         spec, "0" * 32, ["us-west-2a", "us-west-2b", "us-west-2c"], DEPLOYED_ROLES
     )
 
-    assert len(templates.to_json(template).encode()) < stacks.TEMPLATE_BODY_LIMIT / 2
+    assert len(templates.to_json(template).encode()) < upload.TEMPLATE_BODY_LIMIT / 2
     assert cfn_lint(template, "us-west-2") == []
 
 
@@ -394,7 +394,7 @@ def test_the_big_cluster_fits_in_a_request() -> None:
 # 100 access entries with up to 3 groups and 3 policies of up to 5 namespaces (Kubernetes' 63
 # characters), every add-on, node groups with tags of their own. The model admits more still (20
 # policies of 20 namespaces on each of 100 entries, some 3 MB): the create step refuses such a
-# template before CloudFormation (stacks.TemplateTooLargeError); a request-time limit belongs in
+# template before CloudFormation (upload.TemplateTooLargeError); a request-time limit belongs in
 # the spec's validation.
 def sized(prefix: str, index: int, length: int) -> str:
     """A name unique by its index, `length` characters long: sizes, not spellings, make templates big."""
@@ -464,8 +464,8 @@ def test_every_template_fits_cloudformations_quotas(body: dict[str, Any], zone_c
         assert len(template["Outputs"]) <= cfn_quotas.MAX_OUTPUTS
         assert len(template.get("Parameters", {})) <= cfn_quotas.MAX_PARAMETERS
         size = len(templates.to_json(template).encode())
-        # In the request, or else by TemplateURL (stacks.template_source).
-        assert size <= stacks.TEMPLATE_BODY_LIMIT or size <= stacks.TEMPLATE_URL_LIMIT
+        # In the request, or else by TemplateURL (upload.template_source).
+        assert size <= upload.TEMPLATE_BODY_LIMIT or size <= upload.TEMPLATE_URL_LIMIT
         assert cfn_quotas.template_problem(templates.to_json(template)) is None
     # Steer the search toward the largest cluster templates.
     target(float(len(templates.to_json(built[0]))), label="cluster template bytes")
