@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from chalicelib.cfn.stacks import TEMPLATE_PREFIX
+from chalicelib.cfn.upload import TEMPLATE_PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_DIR = ROOT / ".chalice" / "policies"
