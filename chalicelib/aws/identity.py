@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.model.access_spec import canonical
 from chalicelib.model.errors import EkspressError
 
 if TYPE_CHECKING:
@@ -30,8 +30,6 @@ CALLER_HEADER = "x-ekspress-caller"
 SIGNATURE_HEADER = "x-ekspress-caller-signature"
 # A request on the local engine that names nobody is this principal.
 LOCAL_DEFAULT_CALLER = "arn:aws:iam::123456789012:user/local-developer"
-# arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION; a session name never holds a slash, so the last one ends ROLE.
-ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>aws[a-z-]*):sts::(?P<account>\d{12}):assumed-role/(?P<role>.+)/[^/]+$")
 
 
 class UnauthenticatedError(EkspressError):
@@ -41,19 +39,6 @@ class UnauthenticatedError(EkspressError):
 
 def sign(key: str, caller: str) -> str:
     return hmac.new(key.encode(), caller.encode(), hashlib.sha256).hexdigest()
-
-
-def canonical(arn: str) -> str:
-    """The principal an ARN stands for, as aws-iam-authenticator's Canonicalize names it.
-
-    An assumed role's session becomes the role; users, roles, root, federated users and
-    anything else stay as they are. The session ARN does not carry the role's path, so
-    the role ARN has none either (`role/ROLE`, never `role/PATH/ROLE`), as in the authenticator.
-    """
-    match = ASSUMED_ROLE.match(arn)
-    if match is None:
-        return arn
-    return f"arn:{match['partition']}:iam::{match['account']}:role/{match['role']}"
 
 
 def caller(context: Mapping[str, Any] | None, headers: Mapping[str, str] | None, local_key: str) -> str:

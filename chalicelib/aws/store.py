@@ -165,16 +165,11 @@ class Store:
             .operation_is(expect_operation)
             .request()
         )
-        changed = ConflictError(
-            f"cluster {name!r} changed meanwhile (another cluster, status or operation)",
-            cluster=name,
-            clusterId=cluster_id,
-        )
         if not event:  # one conditional write; a transaction only when an event goes with it
             try:
                 self._ddb.update_item(**update)
             except self._ddb.exceptions.ConditionalCheckFailedException:
-                raise changed from None
+                raise _changed(name, cluster_id) from None
             return
         kind, message = event
         put = {
@@ -186,7 +181,7 @@ class Store:
         except self._ddb.exceptions.TransactionCanceledException as exc:
             reasons = exc.response.get("CancellationReasons") or [{}]
             if reasons[0].get("Code") == "ConditionalCheckFailed":
-                raise changed from None
+                raise _changed(name, cluster_id) from None
             raise
 
     def begin_operation(
@@ -319,3 +314,10 @@ class Store:
             if "LastEvaluatedKey" not in resp:
                 return events
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def _changed(name: str, cluster_id: str) -> ConflictError:
+    """A conditional write on the record lost: it is another cluster now, or its status or operation moved on."""
+    return ConflictError(
+        f"cluster {name!r} changed meanwhile (another cluster, status or operation)", cluster=name, clusterId=cluster_id
+    )

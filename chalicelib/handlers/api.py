@@ -16,11 +16,13 @@ from chalice.app import Blueprint, IAMAuthorizer, Request, Response
 from chalicelib.aws import idempotency, identity
 from chalicelib.aws.clients import default_clients
 from chalicelib.handlers.http import (
-    PayloadTooLargeError,
     chalice_error_in_our_shape,
+    fingerprint,
     json_response,
     parse_json,
     public_path,
+    raw_body,
+    yaml_or_json,
 )
 from chalicelib.model import policy
 from chalicelib.model.errors import BadRequestError, EkspressError
@@ -95,7 +97,7 @@ def _idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
             get_settings().table_name,
             _caller(),
             idempotency.check_key(key),
-            _fingerprint(),
+            fingerprint(api.current_request),
             respond,
             request.lambda_context,
         )
@@ -104,26 +106,6 @@ def _idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
     # Read by the OpenAPI document (functools.wraps carries it to the decorators outside).
     setattr(wrapper, IDEMPOTENT, True)
     return wrapper
-
-
-def _fingerprint() -> dict[str, Any]:
-    """What makes two requests the same request: route, path parameters, query and body (JSON by value)."""
-    request = api.current_request
-    raw = request.raw_body or b""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    try:
-        body: Any = parse_json(text) if text else None
-    except BadRequestError:
-        body = text  # the view refuses it; compared as text meanwhile
-    params = request.query_params
-    headers: Mapping[str, str] = request.headers or {}
-    return {
-        "route": f"{request.method} {request.path}",
-        "params": request.uri_params or {},
-        "query": {k: params.getlist(k) for k in params} if params else {},
-        "contentType": headers.get("content-type", "").split(";")[0].strip(),
-        "body": body,
-    }
 
 
 def _ctx() -> Context:
@@ -143,12 +125,7 @@ def _caller() -> str:
 def _owned(name: str, action: str) -> str:
     """The caller, once it is sure they may `action` this cluster (owner or admin); else 403."""
     caller = _caller()
-    record = _store().get_cluster(name)
-    # Records written before callers were named canonically hold a session ARN: its role owns them now.
-    owner = record.get("owner")
-    if isinstance(owner, str):
-        record = {**record, "owner": identity.canonical(owner)}
-    policy.check_owner(record, caller, get_settings(), action)
+    policy.check_owner(_store().get_cluster(name), caller, get_settings(), action)
     return caller
 
 
@@ -157,17 +134,8 @@ def _location(target: str) -> str:
     return public_path(api.current_request.context, target)
 
 
-def _raw_body(limit: int) -> bytes:
-    """The request's body, at most `limit` bytes; else 413."""
-    raw = api.current_request.raw_body or b""
-    data = raw.encode() if isinstance(raw, str) else raw
-    if len(data) > limit:
-        raise PayloadTooLargeError(f"the request body is larger than {limit} bytes")
-    return data
-
-
 def _body() -> dict[str, Any]:
-    body = parse_json(_raw_body(MAX_BODY_BYTES) or b"null")
+    body = parse_json(raw_body(api.current_request, MAX_BODY_BYTES) or b"null")
     if not isinstance(body, dict):
         raise BadRequestError("the request body must be a JSON object")
     return body
@@ -194,7 +162,7 @@ def create_cluster() -> Response:
     if headers.get("content-type", "").split(";")[0].strip() in YAML_TYPES:
         from chalicelib.model import clusterconfig
 
-        spec = clusterconfig.parse(_raw_body(clusterconfig.MAX_YAML_BYTES))
+        spec = clusterconfig.parse(raw_body(api.current_request, clusterconfig.MAX_YAML_BYTES))
     else:
         spec = parse_spec(_body())
     policy.check_request(spec, _caller(), get_settings(), _store())
@@ -318,18 +286,7 @@ def get_cluster_config(name: str) -> Response:
     from chalicelib.model import clusterconfig
 
     config = clusterconfig.from_spec(ClusterSpec.model_validate(_store().get_cluster(name)["spec"]))
-    return _yaml_or_json(config)
-
-
-def _yaml_or_json(document: dict[str, Any]) -> Response:
-    headers: Mapping[str, str] = api.current_request.headers or {}
-    if "application/json" in headers.get("accept", ""):
-        return json_response(200, document)
-    import yaml  # only these routes render YAML
-
-    return Response(
-        body=yaml.safe_dump(document, sort_keys=False), status_code=200, headers={"Content-Type": "application/yaml"}
-    )
+    return yaml_or_json(api.current_request, config)
 
 
 @api.route("/clusters/{name}/kubeconfig", methods=["GET"], authorizer=IAM)
@@ -339,7 +296,7 @@ def get_kubeconfig(name: str) -> Response:
     record = _store().get_cluster(name)
     config = access.kubeconfig(record)
     _activity(record, "kubeconfig fetched")
-    return _yaml_or_json(config)
+    return yaml_or_json(api.current_request, config)
 
 
 @api.route("/openapi.json", methods=["GET"], authorizer=IAM)

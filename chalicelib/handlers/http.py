@@ -1,4 +1,4 @@
-"""HTTP details every route shares: strict JSON bodies, JSON answers, the public path of a resource.
+"""HTTP details every route shares: strict JSON bodies, request fingerprints, JSON or YAML answers, public paths.
 
 Pure functions of what a request carries; the routes (api.py) call them.
 """
@@ -152,3 +152,43 @@ def _chalice_message(
         sent = headers.get("content-type", "")
         return f"Content-Type {sent!r} is not accepted by {request.method} {request.path}; send one of: {accepted}"
     return message
+
+
+def raw_body(request: Request, limit: int) -> bytes:
+    """The request's body, at most `limit` bytes; else 413."""
+    raw = request.raw_body or b""
+    data = raw.encode() if isinstance(raw, str) else raw
+    if len(data) > limit:
+        raise PayloadTooLargeError(f"the request body is larger than {limit} bytes")
+    return data
+
+
+def fingerprint(request: Request) -> dict[str, Any]:
+    """What makes two requests the same request: route, path parameters, query and body (JSON by value)."""
+    raw = request.raw_body or b""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    try:
+        body: Any = parse_json(text) if text else None
+    except BadRequestError:
+        body = text  # the view refuses it; compared as text meanwhile
+    params = request.query_params
+    headers: Mapping[str, str] = request.headers or {}
+    return {
+        "route": f"{request.method} {request.path}",
+        "params": request.uri_params or {},
+        "query": {k: params.getlist(k) for k in params} if params else {},
+        "contentType": headers.get("content-type", "").split(";")[0].strip(),
+        "body": body,
+    }
+
+
+def yaml_or_json(request: Request, document: dict[str, Any]) -> Response:
+    """`document` as YAML, or as JSON when the caller asks for it (`Accept: application/json`)."""
+    headers: Mapping[str, str] = request.headers or {}
+    if "application/json" in headers.get("accept", ""):
+        return json_response(200, document)
+    import yaml  # only these routes render YAML
+
+    return Response(
+        body=yaml.safe_dump(document, sort_keys=False), status_code=200, headers={"Content-Type": "application/yaml"}
+    )

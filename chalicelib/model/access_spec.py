@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -99,3 +100,20 @@ class AccessConfigSpec(SpecModel):
     authentication_mode: Literal["CONFIG_MAP", "API_AND_CONFIG_MAP", "API"] = "API_AND_CONFIG_MAP"
     bootstrap_cluster_creator_admin_permissions: bool = True
     access_entries: Annotated[list[AccessEntrySpec], Field(max_length=100)] = Field(default_factory=list)
+
+
+# arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION; a session name never holds a slash, so the last one ends ROLE.
+ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>aws[a-z-]*):sts::(?P<account>\d{12}):assumed-role/(?P<role>.+)/[^/]+$")
+
+
+def canonical(arn: str) -> str:
+    """The principal an ARN stands for, as aws-iam-authenticator's Canonicalize names it.
+
+    An assumed role's session becomes the role; users, roles, root, federated users and
+    anything else stay as they are. The session ARN does not carry the role's path, so
+    the role ARN has none either (`role/ROLE`, never `role/PATH/ROLE`), as in the authenticator.
+    """
+    match = ASSUMED_ROLE.match(arn)
+    if match is None:
+        return arn
+    return f"arn:{match['partition']}:iam::{match['account']}:role/{match['role']}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 from typing import TYPE_CHECKING, Any, Protocol
 
-from chalicelib.model.access_spec import MASTERS_GROUP
+from chalicelib.model.access_spec import MASTERS_GROUP, canonical
 from chalicelib.model.errors import ForbiddenError, SpecValidationError
 from chalicelib.model.settings import (
     ENV_ALLOWED_INSTANCE_TYPES,
@@ -271,8 +271,13 @@ def _refuse(problems: list[dict[str, str]]) -> None:
 
 
 def check_owner(record: dict[str, Any], caller: str, settings: Settings, action: str) -> None:
-    """Only the cluster's owner, or an admin the policy names, may change or delete it."""
-    if record.get("owner") == caller or _allowed(caller, settings.admins):
+    """Only the cluster's owner, or an admin the policy names, may change or delete it.
+
+    Owners are compared as principals: a record written before callers were named
+    canonically holds a session ARN, and its role owns the cluster now.
+    """
+    owner = record.get("owner")
+    if (isinstance(owner, str) and canonical(owner) == caller) or _allowed(caller, settings.admins):
         return
     raise ForbiddenError(
         f"{caller} may not {action} cluster {record.get('name')!r}: only its owner or an admin (EKSPRESS_ADMINS) may",
