@@ -15,7 +15,9 @@ interface and group go when the cluster goes (local/ec2_models.py).
 moto's EKS has no add-ons or access entries. Their models keep them on the moto cluster (so
 they go with it, and with a reset) and refuse what EKS refuses: an unknown cluster, a second
 one of a name or principal, an add-on EKS does not offer, an access entry on a cluster whose
-authentication mode has no access entries, reserved Kubernetes groups and user names.
+authentication mode has no access entries, reserved Kubernetes groups and user names. An add-on
+that runs a Deployment (coredns, aws-ebs-csi-driver, ...) on a cluster with no ready node is
+DEGRADED, and its resource fails as CloudFormation's, which waits for ACTIVE, does.
 Nothing in the service reads them back (it calls no add-on or access entry API), so no API
 is served for them.
 """
@@ -35,8 +37,16 @@ from moto.eks.models import eks_backends
 from moto.iam.models import iam_backends
 from moto.utilities.utils import get_partition
 
-from local import cfn_models, ec2_models
-from local.cfn_models import LocalModel, UpdatableModel, handler_failed, refresh, service_errors, service_failed
+from local import cfn_models, ec2_models, nodes
+from local.cfn_models import (
+    LocalModel,
+    ResourceFailed,
+    UpdatableModel,
+    handler_failed,
+    refresh,
+    service_errors,
+    service_failed,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -233,6 +243,25 @@ EKS_ADDONS = frozenset(
         "vpc-cni",
     }
 )
+# Add-ons whose pods are DaemonSets only: with no node there is nothing to schedule, and EKS reports
+# them ACTIVE. Every other add-on runs a Deployment (coredns, the CSI controllers, metrics-server, ...)
+# whose pods stay Pending until a node takes them.
+DAEMONSET_ADDONS = frozenset(
+    {
+        "aws-guardduty-agent",
+        "aws-network-flow-monitoring-agent",
+        "eks-node-monitoring-agent",
+        "eks-pod-identity-agent",
+        "kube-proxy",
+        "prometheus-node-exporter",
+        "vpc-cni",
+    }
+)
+# EKS's health issue for an add-on whose Deployment has fewer ready replicas than it wants.
+INSUFFICIENT_REPLICAS = {
+    "code": "InsufficientNumberOfReplicas",
+    "message": "The add-on is unhealthy because it doesn't have the desired number of replicas.",
+}
 ADDON_VERSION = re.compile(r"v\d+\.\d+\.\d+-eksbuild\.\d+")
 ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/.+")
 PRINCIPAL_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/.+")
@@ -270,6 +299,20 @@ class Addon:
     service_account_role_arn: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     status: str = "ACTIVE"
+    health_issues: list[dict[str, str]] = field(default_factory=list)
+
+
+def _degraded(addon: Addon) -> ResourceFailed:
+    """What CloudFormation reports when an add-on it waits on is DEGRADED instead of ACTIVE.
+
+    On AWS the resource handler keeps polling until its stabilization timeout, minutes later;
+    here it fails at once, with the add-on's state and EKS's health issue as the reason.
+    """
+    issues = "; ".join(f"{i['code']}: {i['message']}" for i in addon.health_issues)
+    return ResourceFailed(
+        f'Resource handler returned message: "Addon {addon.name} is in DEGRADED state: {issues}" '
+        f"(RequestToken: {uuid.uuid4()}, HandlerErrorCode: NotStabilized)"
+    )
 
 
 def _check_addon(cluster: Any, props: dict[str, Any]) -> None:
@@ -325,7 +368,14 @@ class EKSAddonModel(UpdatableModel, CloudFormationModel):
         )
         addon = Addon(cluster.name, props["AddonName"], arn)
         addons[addon.name] = addon
-        return cls(addon).update(props, account_id, region_name)
+        made = cls(addon).update(props, account_id, region_name)
+        if addon.name not in DAEMONSET_ADDONS and not nodes.nodes_of(cluster, region_name):
+            # No node for its pods: EKS reports it DEGRADED, and the stack, which waits for ACTIVE,
+            # fails and rolls back (deleting the add-on).
+            addon.status, addon.health_issues = "DEGRADED", [dict(INSUFFICIENT_REPLICAS)]
+            del addons[addon.name]
+            raise _degraded(addon)
+        return made
 
     def update(self, props: dict[str, Any], account_id: str, region_name: str) -> EKSAddonModel:
         cluster = _live_cluster(account_id, region_name, self.addon.cluster)

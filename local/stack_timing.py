@@ -52,7 +52,10 @@ class StackBehaviour:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def duration(self, stack_name: str) -> float:
-        return self.nodegroup_seconds if "-nodegroup-" in stack_name else self.cluster_seconds
+        """Node group and add-on stacks take minutes on AWS; the cluster's control plane takes longest."""
+        if "-nodegroup-" in stack_name or stack_name.endswith("-addons"):
+            return self.nodegroup_seconds
+        return self.cluster_seconds
 
     def fault_for(self, stack_name: str) -> StackFault | None:
         with self.lock:

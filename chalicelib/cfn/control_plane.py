@@ -1,8 +1,8 @@
-"""The control plane resource sets: the EKS cluster, its OIDC provider, add-ons and access entries.
+"""The control plane resource sets: the EKS cluster, its OIDC provider and access entries.
 
 Mirrors eksctl's `cluster.go` in `pkg/cfn/builder`: the AWS::EKS::Cluster with its
-logging, network and access settings, then what hangs off it. None of them lists Tags:
-every one takes tags, so CloudFormation gives each the stack's.
+logging, network and access settings, then what hangs off it (add-ons are in `addons`). None
+of them lists Tags: every one takes tags, so CloudFormation gives each the stack's.
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from chalicelib.cfn.template import (
     Ref,
     Template,
     get_att,
-    logical_name,
 )
 
 if TYPE_CHECKING:
     from chalicelib.cfn.vpc import Network
-    from chalicelib.model.spec import AccessConfigSpec, AccessEntrySpec, AddonSpec, ClusterSpec
+    from chalicelib.model.spec import AccessConfigSpec, AccessEntrySpec, ClusterSpec
 
 # The EKS access policy the service's own roles hold on every cluster.
 CLUSTER_ADMIN_POLICY = "arn:${AWS::Partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
@@ -91,19 +90,6 @@ def add_oidc_provider(t: Template) -> None:
         },
     )
     t.add_output(OUTPUT_OIDC_PROVIDER_ARN, provider, export=True)
-
-
-def add_addons(t: Template, addons: list[AddonSpec], cluster: Ref) -> None:
-    """Add one AWS::EKS::Addon per requested add-on; without a version (or `latest`) EKS picks its default."""
-    for addon in addons:
-        properties: dict[str, Any] = {
-            "ClusterName": cluster,
-            "AddonName": addon.name,
-            "ResolveConflicts": "OVERWRITE",
-        }
-        if addon.version and addon.version != "latest":
-            properties["AddonVersion"] = addon.version
-        t.new_resource(f"Addon{logical_name(addon.name)}", "AWS::EKS::Addon", properties)
 
 
 def add_access_entries(

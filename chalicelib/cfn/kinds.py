@@ -74,11 +74,22 @@ NODEGROUP = StackKind(
     delete_schedule=Schedule(earliest=120, interval=10),
     delete_order=10,
 )
+# Add-ons that need nodes, and their IAM roles: EKS takes a minute or two to roll an add-on out.
+# Deleted first, the reverse of creation: their pods go while the nodes that run them are still
+# there, and CloudFormation removes each add-on before the role its service account uses.
+ADDONS = StackKind(
+    name="addons",
+    namer=lambda cluster, _member: naming.addons_stack_name(cluster),
+    per_member=False,
+    create_schedule=Schedule(earliest=30, interval=10),
+    delete_schedule=Schedule(earliest=20, interval=10),
+    delete_order=5,
+)
 
 # Order matters to `by_stack_name`: the first kind whose names fit wins. A later kind
 # sharing a name pattern (eksctl names self-managed node groups like managed ones)
 # is told apart by its kind tag only.
-KINDS: dict[str, StackKind] = {k.name: k for k in (CLUSTER, NODEGROUP)}
+KINDS: dict[str, StackKind] = {k.name: k for k in (CLUSTER, NODEGROUP, ADDONS)}
 
 
 class UnknownStackKindError(ValueError):

@@ -1,8 +1,8 @@
-"""CloudFormation templates for a cluster and its node groups: pure functions of the spec.
+"""CloudFormation templates for a cluster, its node groups and add-ons: pure functions of the spec.
 
 Mirrors eksctl's `pkg/cfn/builder`: the cluster stack owns the network, the
 control-plane security group, the service role and the control plane, and
-exports what node group stacks import. Each concern is a resource set in its own
+exports what node group and add-ons stacks import. Each concern is a resource set in its own
 module; this one composes them and is the import other code uses. Nothing here does I/O.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.cfn import kinds
+from chalicelib.cfn.addons import add_addons, add_addons_after_nodes
 from chalicelib.cfn.control_plane import (
     CLUSTER_ADMIN_POLICY,
     add_access_entries,
-    add_addons,
     add_control_plane,
     add_oidc_provider,
 )
@@ -41,7 +41,7 @@ from chalicelib.cfn.vpc import MAX_ZONES, MIN_ZONES, SUBNET_SPLIT_BITS, add_secu
 from chalicelib.model import naming
 
 if TYPE_CHECKING:
-    from chalicelib.model.spec import ClusterSpec, NodegroupSpec
+    from chalicelib.model.spec import AddonSpec, ClusterSpec, NodegroupSpec
 
 __all__ = [
     "CLUSTER_ADMIN_POLICY",
@@ -62,7 +62,9 @@ __all__ = [
     "SUBNET_SPLIT_BITS",
     "TAINT_EFFECT",
     "WORKER_POLICIES",
+    "addons_after_nodes",
     "ami_type",
+    "build_addons_template",
     "build_cluster_template",
     "build_nodegroup_template",
     "export_name",
@@ -112,8 +114,32 @@ def build_cluster_template(
     cluster = add_control_plane(t, spec, network, security_group, service_role_arn, service_roles)
     if spec.iam and spec.iam.with_oidc:
         add_oidc_provider(t)
-    add_addons(t, spec.addons, cluster)
+    # Only the add-ons EKS can make ACTIVE with no node; the others wait for the add-ons stack.
+    add_addons(t, [a for a in spec.addons if not a.needs_nodes], cluster)
     add_access_entries(t, spec.access_config, service_roles, cluster)
+    return t.render()
+
+
+def addons_after_nodes(spec: ClusterSpec) -> list[AddonSpec]:
+    """The requested add-ons that need nodes: the add-ons stack's, made once the node groups are ACTIVE."""
+    return [a for a in spec.addons if a.needs_nodes]
+
+
+def build_addons_template(spec: ClusterSpec, cluster_id: str) -> dict[str, Any] | None:
+    """The `eksctl-NAME-addons` stack: the add-ons that need nodes, with their IRSA roles; None when there are none.
+
+    A stack of its own, created after the node group stacks, because an AWS::EKS::Addon waits for
+    ACTIVE and an add-on with no node to run its pods stays DEGRADED (coredns, the EBS CSI controller).
+    """
+    addons = addons_after_nodes(spec)
+    if not addons:
+        return None
+    t = Template(
+        naming.addons_stack_name(spec.name),
+        stack_tags(spec, cluster_id, kinds.ADDONS.name),
+        f"EKS add-ons of cluster {spec.name} that run on its nodes [created by ekspress]",
+    )
+    add_addons_after_nodes(t, spec.name, addons, bool(spec.iam and spec.iam.with_oidc))
     return t.render()
 
 

@@ -19,7 +19,7 @@ from chalicelib.operations import access, create, delete, nodegroups, notify
 tasks = Blueprint(__name__)
 
 # -- create ------------------------------------------------------------------------------
-create_cluster_stack = step_task(tasks, "create_cluster_stack", steps.ClusterStep, create.create_cluster_stack)
+create_cluster_stack = step_task(tasks, "create_cluster_stack", steps.ClusterStackStep, create.create_cluster_stack)
 create_nodegroup_stack = step_task(tasks, "create_nodegroup_stack", steps.NodegroupStep, create.create_nodegroup_stack)
 describe_stack = step_task(tasks, "describe_stack", steps.StackStep, create.describe_stack)
 update_aws_auth = step_task(tasks, "update_aws_auth", steps.NodegroupStacksDone, access.configure_cluster_access)

@@ -44,7 +44,7 @@ class Operation(_Open):
 class StackEntry(_Open):
     """One of the cluster's CloudFormation stacks, as the workflow last saw it."""
 
-    kind: str = Field(description="`cluster`, `nodegroup`")
+    kind: str = Field(description="`cluster`, `nodegroup`, `addons`")
     stackId: str | None = None
     status: str | None = Field(default=None, description="CloudFormation's stack status")
     nodegroup: str | None = None

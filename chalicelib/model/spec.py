@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from chalicelib.model import naming
 from chalicelib.model.access_spec import NODE_GROUPS, AccessConfigSpec, AccessEntrySpec, IdentityMapping
+from chalicelib.model.errors import SpecValidationError
 from chalicelib.model.network_spec import KubernetesNetworkSpec, VpcSpec
 from chalicelib.model.nodegroup_spec import AMI_FAMILIES, NodegroupSpec, ScalingRequest
 from chalicelib.model.validation import (
@@ -27,11 +28,14 @@ from chalicelib.model.validation import (
     SpecModel,
     Tags,
     check_name,
+    field_path,
     raise_problems,
     validate,
 )
 
 __all__ = [
+    "ADDONS_BEFORE_NODES",
+    "ADDONS_WITH_IAM_ROLES",
     "ADDON_NAMES",
     "AMI_FAMILIES",
     "DEFAULT_REGION",
@@ -53,6 +57,7 @@ __all__ = [
     "LeaseRequest",
     "NodegroupSpec",
     "ScalingRequest",
+    "refuse_addons_that_cannot_run",
     "validate",
 ]
 
@@ -67,9 +72,33 @@ LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 ADDON_NAMES = ("vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "eks-pod-identity-agent")
 
 
+# Add-ons made with the control plane, before any node exists (eksctl's CreateBeforeNodeGroup): their
+# pods are DaemonSets, so with no node there is nothing to run and EKS reports them ACTIVE, and nodes
+# need vpc-cni and kube-proxy to become Ready. Every other add-on runs a Deployment (coredns, the EBS
+# CSI controller) whose pods stay Pending until a node can take them: EKS reports it DEGRADED, and
+# CloudFormation, which waits for ACTIVE, fails its stack. Those are made in the add-ons stack, once
+# the node groups are ACTIVE. (eksctl makes coredns before the node groups too, but does not wait for
+# it there; an AWS::EKS::Addon always waits.)
+ADDONS_BEFORE_NODES = frozenset({"vpc-cni", "kube-proxy", "eks-pod-identity-agent"})
+# Add-ons whose pods call AWS and get an IAM role for their service account (IRSA), which trusts the
+# cluster's OIDC provider (eksctl's wellKnownPolicies; the roles are in chalicelib/cfn/addons.py).
+ADDONS_WITH_IAM_ROLES = frozenset({"aws-ebs-csi-driver"})
+# A taint the add-ons' pods tolerate (EKS's add-ons all tolerate it; it keeps other pods off their nodes).
+ADDON_TOLERATED_TAINT = "CriticalAddonsOnly"
+
+
 class AddonSpec(SpecModel):
     name: Literal["vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "eks-pod-identity-agent"]
     version: Annotated[str, Field(pattern=r"^(latest|v\d+\.\d+\.\d+-eksbuild\.\d+)$")] | None = None
+
+    @property
+    def needs_nodes(self) -> bool:
+        """Whether EKS can make the add-on ACTIVE only once a node runs its pods (see ADDONS_BEFORE_NODES)."""
+        return self.name not in ADDONS_BEFORE_NODES
+
+    @property
+    def needs_iam_role(self) -> bool:
+        return self.name in ADDONS_WITH_IAM_ROLES
 
 
 class IamSpec(SpecModel):
@@ -230,3 +259,56 @@ class ClusterSpec(SpecModel):
     @property
     def nodegroups(self) -> list[NodegroupSpec]:
         return list(self.managed_node_groups or [])
+
+
+# -- add-ons a new cluster could not run ---------------------------------------------------
+
+
+def _schedulable_nodes(group: NodegroupSpec) -> int:
+    """The group's nodes an add-on's pods may run on: none while a taint they do not tolerate keeps them off."""
+    keeps_off = any(t.effect != "PreferNoSchedule" and t.key != ADDON_TOLERATED_TAINT for t in group.taints)
+    return 0 if keeps_off else int(group.desired_capacity or 0)
+
+
+def addon_problems(spec: ClusterSpec) -> list[Problem]:
+    """Why each add-on of a new cluster could not become ACTIVE, as `addons[i].name` problems.
+
+    An add-on that needs nodes with no node to run on (no group, groups at desiredCapacity 0, or
+    tainted so its pods stay off) is DEGRADED on AWS, and its stack fails after waiting for it:
+    refused now rather than FAILED later. eksctl warns and goes on; it does not wait for such an
+    add-on, where an AWS::EKS::Addon always does. An add-on that needs an IAM role needs the
+    cluster's OIDC provider for the role to trust.
+    """
+    nodes = sum(_schedulable_nodes(group) for group in spec.nodegroups)
+    oidc = bool(spec.iam and spec.iam.with_oidc)
+    problems: list[Problem] = []
+    for index, addon in enumerate(spec.addons):
+        loc = ("addons", index, "name")
+        if addon.needs_nodes and nodes == 0:
+            message = (
+                f"{addon.name} runs pods that need a node, and this cluster would have none they can run on "
+                "(give a node group desiredCapacity >= 1 without a NoSchedule or NoExecute taint): EKS would "
+                f"leave {addon.name} DEGRADED and its stack would fail"
+            )
+            problems.append((loc, "addon_needs_nodes", message, addon.name))
+        if addon.needs_iam_role and not oidc:
+            message = (
+                f"{addon.name} calls AWS with an IAM role for its service account, which trusts the cluster's "
+                "OIDC provider: set iam.withOIDC to true"
+            )
+            problems.append((loc, "addon_needs_oidc", message, addon.name))
+    return problems
+
+
+def refuse_addons_that_cannot_run(spec: ClusterSpec) -> None:
+    """A 422 naming each add-on a new cluster could not run (`addon_problems`).
+
+    Checked when a cluster is requested, not by the model: a stored spec is read again by every
+    step, and a cluster may later scale every group to zero (its add-ons are then DEGRADED, as on AWS).
+    """
+    problems = addon_problems(spec)
+    if not problems:
+        return
+    fields = [{"field": field_path(loc), "rule": rule, "message": message} for loc, rule, message, _ in problems]
+    names = ", ".join(sorted({f["field"] for f in fields}))
+    raise SpecValidationError(f"the request names add-ons EKS could not run: {names}", fields=fields)

@@ -21,6 +21,12 @@ class ClusterStep(BaseModel):
     clusterId: str
 
 
+class ClusterStackStep(ClusterStep):
+    """A step on one of the stacks a cluster has one of: `kind` names which (`cluster`, `addons`)."""
+
+    kind: str = "cluster"
+
+
 class NodegroupStep(ClusterStep):
     nodegroup: str
 

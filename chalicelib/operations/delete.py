@@ -10,7 +10,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws import load_balancers, store, workflow
-from chalicelib.cfn import stacks
+from chalicelib.cfn import kinds, stacks
 from chalicelib.model.errors import ConflictError, WorkflowStartError
 from chalicelib.model.record import public
 from chalicelib.operations.failures import end_operation_failed
@@ -109,6 +109,8 @@ def list_stacks(ctx: Context, step: RegionStep) -> dict[str, Any]:
         )
     ctx.store.update_cluster(step.name, step.clusterId, {"phase": "DELETING_STACKS"})
     return {
+        # Deleted first: the reverse of creation (see kinds.ADDONS).
+        "addonsStack": next((s for s in ours if s["kind"] == kinds.ADDONS.name), None),
         "nodegroupStacks": [s for s in ours if s["kind"] == stacks.KIND_NODEGROUP],
         "clusterStack": next((s for s in ours if s["kind"] == stacks.KIND_CLUSTER), None),
     }

@@ -371,9 +371,12 @@ def test_oidc_addons_and_access_entries_reach_the_cluster_template() -> None:
     assert oidc["Url"] == {"Fn::GetAtt": ["ControlPlane", "OpenIdConnectIssuerUrl"]}
     assert template["Outputs"]["OIDCProviderARN"]["Value"] == {"Ref": "OIDCProvider"}
     addons = resources_of_type(template, "AWS::EKS::Addon")
-    assert sorted(a["Properties"]["AddonName"] for a in addons.values()) == ["coredns", "kube-proxy", "vpc-cni"]
+    # coredns needs nodes: it is the add-ons stack's, made after the node groups.
+    assert sorted(a["Properties"]["AddonName"] for a in addons.values()) == ["kube-proxy", "vpc-cni"]
     assert template["Resources"]["AddonVpcCni"]["Properties"]["AddonVersion"] == "v1.18.3-eksbuild.2"
-    assert "AddonVersion" not in template["Resources"]["AddonCoredns"]["Properties"]
+    after_nodes = templates.build_addons_template(spec, "cid")
+    assert after_nodes is not None
+    assert "AddonVersion" not in after_nodes["Resources"]["AddonCoredns"]["Properties"]
     control = template["Resources"]["ControlPlane"]["Properties"]
     assert control["AccessConfig"]["AuthenticationMode"] == "API"
     (entry,) = resources_of_type(template, "AWS::EKS::AccessEntry").values()

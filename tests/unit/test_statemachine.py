@@ -67,6 +67,7 @@ def test_every_workflow_keeps_the_conventions() -> None:
 
 
 def test_the_files_are_already_canonical_and_laid_out_as_write_would() -> None:
+    assert ASL_FILES, f"no *.asl.json in {STATEMACHINE}: nothing would be checked"
     for path in ASL_FILES:
         text = path.read_text()
         assert conventions.dumps(conventions.canonical(json.loads(text))) == text, path.name
@@ -282,15 +283,16 @@ def _stack_waits_minutes() -> dict[str, int]:
     """The longest a workflow can wait on stacks in a row, each wait at its deadline.
 
     A create waits for the cluster stack, then for the node group stacks side by side (a
-    Map that runs them all at once); creates and updates take at most the policy's ceiling.
-    A delete waits for the node group stacks, then the cluster stack, each tried twice
-    (DELETE_FAILED is tried once more), each try on the fixed delete deadline. A node group
-    change waits for one stack: created, updated, or deleted (twice). Access changes wait on no stack.
+    Map that runs them all at once), then for the add-ons stack; creates and updates take at
+    most the policy's ceiling. A delete waits for the add-ons stack, the node group stacks, then
+    the cluster stack, each tried twice (DELETE_FAILED is tried once more), each try on the fixed
+    delete deadline. A node group change waits for one stack: created, updated, or deleted
+    (twice). Access changes wait on no stack.
     """
     create, delete = TIMEOUT_MINUTES_CEILING, stacks.DELETE_TIMEOUT_MINUTES
     return {
-        "create_cluster": create + create,
-        "delete_cluster": 2 * delete + 2 * delete,
+        "create_cluster": create + create + create,
+        "delete_cluster": 2 * delete + 2 * delete + 2 * delete,
         "change_nodegroup": max(create, 2 * delete),
         "update_access": 0,
     }
@@ -308,6 +310,7 @@ def test_every_execution_times_out_a_little_after_its_longest_stack_waits() -> N
 
 def test_no_retry_repeats_a_stack_wait_past_its_deadline() -> None:
     """A timed-out stack is the workflow's failure: retried, the task would time out again at once."""
+    assert ASL_FILES, f"no *.asl.json in {STATEMACHINE}: nothing would be checked"
     for path in ASL_FILES:
         for name, state in _states(json.loads(path.read_text())).items():
             retried = {error for block in state.get("Retry", []) for error in block["ErrorEquals"]}

@@ -16,6 +16,7 @@ from chalicelib.cfn import kinds, templates, upload
 from chalicelib.model import naming
 from chalicelib.model.spec import ADDON_NAMES, ClusterSpec
 from local import cfn_quotas
+from tests.processes import outputs_under_hash_seeds
 
 ZONES = ["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"]
 
@@ -34,9 +35,12 @@ def resources_of_type(template: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 def all_templates(spec: ClusterSpec, zones: list[str]) -> list[dict[str, Any]]:
-    return [templates.build_cluster_template(spec, "cid", zones)] + [
-        templates.build_nodegroup_template(spec, group, "cid") for group in spec.nodegroups
-    ]
+    addons = templates.build_addons_template(spec, "cid")
+    return (
+        [templates.build_cluster_template(spec, "cid", zones)]
+        + [templates.build_nodegroup_template(spec, group, "cid") for group in spec.nodegroups]
+        + ([addons] if addons else [])
+    )
 
 
 VARIANTS = [
@@ -66,7 +70,11 @@ VARIANTS = [
             "cloudWatch": {"clusterLogging": {"enableTypes": ["audit", "authenticator"]}},
             "kubernetesNetworkConfig": {"serviceIPv4CIDR": "172.20.0.0/16"},
             "iam": {"withOIDC": True},
-            "addons": [{"name": "vpc-cni"}, {"name": "coredns", "version": "v1.11.3-eksbuild.1"}],
+            "addons": [
+                {"name": "vpc-cni"},
+                {"name": "coredns", "version": "v1.11.3-eksbuild.1"},
+                {"name": "aws-ebs-csi-driver"},
+            ],
             "accessConfig": {
                 "accessEntries": [
                     {
@@ -313,10 +321,30 @@ def test_fewer_than_two_zones_is_refused() -> None:
 
 
 def test_building_is_deterministic() -> None:
-    spec = spec_of({"name": "mz", "tags": {"b": "1", "a": "2"}})
+    """The same text in any process (a retried task in another Lambda): CloudFormation compares it."""
+    body = {
+        "name": "mz",
+        "region": "ap-northeast-1",
+        "tags": {"b": "1", "a": "2", "team": "data"},
+        "managedNodeGroups": [
+            {"name": "web", "labels": {"tier": "web", "app": "shop"}, "instanceTypes": ["m5.large", "m5a.large"]},
+            {"name": "gpu", "instanceType": "g5.xlarge", "amiType": "AL2023_x86_64_NVIDIA", "privateNetworking": True},
+        ],
+    }
+    code = (
+        "from chalicelib.cfn import templates\n"
+        "from chalicelib.model.spec import ClusterSpec\n"
+        f"spec = ClusterSpec.model_validate({body!r})\n"
+        f"print(templates.to_json(templates.build_cluster_template(spec, 'cid', {ZONES!r})))\n"
+        "for group in spec.nodegroups:\n"
+        "    print(templates.to_json(templates.build_nodegroup_template(spec, group, 'cid')))"
+    )
 
-    first = templates.to_json(templates.build_cluster_template(spec, "cid", ZONES))
-    assert first == templates.to_json(templates.build_cluster_template(spec, "cid", ZONES))
+    runs = outputs_under_hash_seeds(code)
+
+    (text,) = set(runs.values())
+    spec = spec_of(body)
+    assert text.splitlines()[0] == templates.to_json(templates.build_cluster_template(spec, "cid", ZONES))
 
 
 def test_templates_import_no_aws_sdk() -> None:
@@ -459,6 +487,8 @@ def test_every_template_fits_cloudformations_quotas(body: dict[str, Any], zone_c
     zones = [f"us-west-2{z}" for z in "abc"[:zone_count]]
     built = [templates.build_cluster_template(spec, "0" * 32, zones, DEPLOYED_ROLES)]
     built += [templates.build_nodegroup_template(spec, group, "0" * 32) for group in spec.nodegroups]
+    addons = templates.build_addons_template(spec, "0" * 32)
+    built += [addons] if addons else []
     for template in built:
         assert len(template["Resources"]) <= cfn_quotas.MAX_RESOURCES
         assert len(template["Outputs"]) <= cfn_quotas.MAX_OUTPUTS
