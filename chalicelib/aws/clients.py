@@ -85,6 +85,9 @@ class Clients:
     def eks(self, region: str) -> Any:
         return self.client("eks", region)
 
+    def servicequotas(self, region: str) -> Any:
+        return self.client("service-quotas", region)
+
     def token_sts(self, region: str) -> Any:
         """The regional STS client that presigns EKS tokens (prepared once, then cached)."""
         key = ("sts-eks-token", region)

@@ -29,7 +29,7 @@ from chalicelib.model.errors import BadRequestError, EkspressError
 from chalicelib.model.settings import get_settings
 from chalicelib.model.spec import ClusterSpec, IdentityMapping, LeaseRequest, validate
 from chalicelib.observability import logger
-from chalicelib.operations import access, create, delete, leases, nodegroups
+from chalicelib.operations import access, create, delete, leases, nodegroups, quotas
 from chalicelib.operations.context import Context
 
 if TYPE_CHECKING:
@@ -297,6 +297,14 @@ def get_kubeconfig(name: str) -> Response:
     config = access.kubeconfig(record)
     _activity(record, "kubeconfig fetched")
     return yaml_or_json(api.current_request, config)
+
+
+@api.route("/quotas", methods=["GET"], authorizer=IAM)
+@_handled
+def get_quotas() -> Response:
+    """Headroom under the account quotas a cluster takes, in `?region=` or each region the policy allows."""
+    params: Mapping[str, str] = api.current_request.query_params or {}
+    return json_response(200, quotas.report(_ctx(), params.get("region")))
 
 
 @api.route("/openapi.json", methods=["GET"], authorizer=IAM)

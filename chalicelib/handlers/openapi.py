@@ -21,6 +21,7 @@ from chalicelib.handlers.api import IDEMPOTENT
 from chalicelib.model.record import ClusterRecord, ClusterSummary, Operation
 from chalicelib.model.spec import (
     NAME_PATTERN,
+    REGION_PATTERN,
     ClusterSpec,
     IdentityMapping,
     LeaseRequest,
@@ -53,7 +54,9 @@ class ErrorBody(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    error: str = Field(description="`BadRequest`, `Unauthenticated`, `Forbidden`, `NotFound`, `Conflict`, ...")
+    error: str = Field(
+        description="`BadRequest`, `Unauthenticated`, `Forbidden`, `NotFound`, `Conflict`, `quota_exceeded`, ..."
+    )
     message: str
     fields: list[FieldProblem] | None = None
 
@@ -93,6 +96,30 @@ class Document(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class QuotaHeadroom(BaseModel):
+    quotaCode: str = Field(description="Service Quotas' code: `L-F678F1CE` (VPCs per Region), ...")
+    serviceCode: str = Field(description="`vpc`, `ec2` or `eks`")
+    name: str
+    value: float = Field(description="what the account may hold (in `zone`, for a per-zone quota)")
+    used: int
+    available: int
+    source: Literal["applied", "default", "documented"] = Field(
+        description="Service Quotas' applied value, AWS's default, or the documented default when neither answered"
+    )
+    zone: str | None = Field(default=None, description="the availability zone of a per-zone quota")
+
+
+class RegionQuotas(BaseModel):
+    region: str
+    quotas: list[QuotaHeadroom]
+
+
+class QuotaReport(BaseModel):
+    """The account quotas a cluster takes (a VPC, an internet gateway, Elastic IPs and NAT gateways, an EKS cluster)."""
+
+    regions: list[RegionQuotas]
+
+
 class OpenApiDocument(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -114,6 +141,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     AccessStarted,
     AccessMappings,
     Document,
+    QuotaReport,
     OpenApiDocument,
 )
 
@@ -210,6 +238,20 @@ OPERATIONS: dict[str, Route] = {
     ),
     "get_cluster_config": Route("The cluster's spec as an eksctl ClusterConfig", 200, Document, READ, yaml_answer=True),
     "get_kubeconfig": Route("A kubeconfig for the cluster", 200, Document, READ, yaml_answer=True),
+    "get_quotas": Route(
+        "Headroom under the account quotas a cluster takes, per region",
+        200,
+        QuotaReport,
+        (400, 401, 422, 503),
+        query=(
+            {
+                "name": "region",
+                "in": "query",
+                "description": "one region; without it, each region the service policy allows (else the default)",
+                "schema": {"type": "string", "pattern": REGION_PATTERN},
+            },
+        ),
+    ),
     "get_openapi": Route("This document", 200, OpenApiDocument, (401,)),
 }
 
@@ -227,9 +269,10 @@ STATUS_TEXT = {
     403: "The caller may not do this (owner, admin or service policy)",
     404: "No such cluster or node group",
     409: "Conflict: the name is taken, another operation runs, the cluster is not ACTIVE, "
-    "or a request with this Idempotency-Key is still running",
+    "a request with this Idempotency-Key is still running, "
+    "or an account quota has no room for the cluster (`quota_exceeded`)",
     422: "The request breaks a rule; `fields` names each field (or header) and rule",
-    503: "The workflow (or the idempotency store) could not be reached; retry",
+    503: "The workflow (or the idempotency store, or Service Quotas) could not be reached; retry",
 }
 
 

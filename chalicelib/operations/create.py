@@ -12,13 +12,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws import store, workflow
-from chalicelib.cfn import stacks, templates, upload
+from chalicelib.cfn import kinds, stacks, templates, upload
 from chalicelib.model import naming
 from chalicelib.model.errors import WorkflowStartError
 from chalicelib.model.record import ClusterRecord, public
-from chalicelib.model.spec import DEFAULT_TIMEOUT_MINUTES, ClusterSpec
+from chalicelib.model.spec import DEFAULT_TIMEOUT_MINUTES, ClusterSpec, refuse_addons_that_cannot_run
+from chalicelib.model.steps import ClusterStackStep
 from chalicelib.observability import logger
-from chalicelib.operations import images, leases
+from chalicelib.operations import images, leases, quotas
 from chalicelib.operations.failures import already_ended, end_operation_failed
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 PHASE_REQUESTED = "REQUESTED"
 PHASE_CLUSTER_STACK = "CLUSTER_STACK"
 PHASE_NODEGROUPS = "NODEGROUP_STACKS"
+PHASE_ADDONS = "ADDONS_STACK"
 PHASE_DONE = "DONE"
 
 # Availability zones EKS does not offer control planes in (as eksctl keeps them).
@@ -67,7 +69,9 @@ def new_record(
 
 def request_create(ctx: Context, spec: ClusterSpec, owner: str, notify: dict[str, Any] | None = None) -> dict[str, Any]:
     """Choose the node groups' images, record a new cluster (the name must be free) and start its create workflow."""
+    refuse_addons_that_cannot_run(spec)  # a 422: an add-on with no node or no OIDC would fail its stack
     spec = images.with_ami_types(ctx, spec)  # a 422 before anything is recorded
+    quotas.check_create(ctx, spec)  # a 409 when the account has no VPC, Elastic IP, ... left for it
     db = ctx.store
     record = db.create_cluster(new_record(spec, owner, ctx.settings, datetime.now(UTC), notify))
     cluster_id = record["clusterId"]
@@ -125,11 +129,17 @@ def choose_zones(ec2: Any) -> list[str]:
 
 
 def create_cluster_stack(ctx: Context, step: ClusterStep) -> dict[str, Any]:
-    """Create `eksctl-NAME-cluster` (idempotent for the same cluster id).
+    """Create `eksctl-NAME-cluster`, or with `kind` "addons" `eksctl-NAME-addons` (idempotent for the same cluster id).
 
     In a deployment CloudFormation builds it with the stack role, and the service's
-    Kubernetes roles get access entries.
+    Kubernetes roles get access entries. One task creates both of a cluster's single stacks:
+    the same calls on the same eksctl-* stacks, so the add-ons stack needs no function of its own.
     """
+    kind = step.kind if isinstance(step, ClusterStackStep) else kinds.CLUSTER.name
+    if kind == kinds.ADDONS.name:
+        return create_addons_stack(ctx, step)
+    if kind != kinds.CLUSTER.name:
+        raise ValueError(f"create_cluster_stack creates the cluster and add-ons stacks, not a {kind!r} stack")
     db, name, cluster_id = ctx.store, step.name, step.clusterId
     record = db.get_cluster(name)
     spec = ClusterSpec.model_validate(record["spec"])
@@ -163,6 +173,46 @@ def create_cluster_stack(ctx: Context, step: ClusterStep) -> dict[str, Any]:
     )
     logger.info("cluster stack created", extra={"stack": stack_name})
     return {**ref, "kind": stacks.KIND_CLUSTER}
+
+
+def create_addons_stack(ctx: Context, step: ClusterStep) -> dict[str, Any]:
+    """Create `eksctl-NAME-addons`, the add-ons that need nodes; `skipped` when the spec has none.
+
+    The workflow runs this once every node group stack is complete: an add-on whose pods
+    have no node to run on stays DEGRADED, and its AWS::EKS::Addon, which waits for ACTIVE, fails.
+    """
+    db, name, cluster_id = ctx.store, step.name, step.clusterId
+    spec = ClusterSpec.model_validate(db.get_cluster(name)["spec"])
+    template = templates.build_addons_template(spec, cluster_id)
+    if template is None:
+        return {"kind": kinds.ADDONS.name, "skipped": True}
+    stack_name = naming.addons_stack_name(name)
+    ref = stacks.create_stack(
+        ctx.clients.cloudformation(spec.region),
+        stack_name,
+        templates.to_json(template),
+        # The template leaves these to CloudFormation's propagation: the stack must carry them.
+        templates.stack_tags(spec, cluster_id, kinds.ADDONS.name),
+        request_token=f"{cluster_id}-addons",
+        role_arn=ctx.settings.stack_role_arn,
+        bucket=upload.template_bucket(ctx.settings.artifacts_bucket, lambda: ctx.clients.client("s3")),
+    )
+    addons = [a.name for a in templates.addons_after_nodes(spec)]
+    db.update_cluster(
+        name,
+        cluster_id,
+        {
+            "phase": PHASE_ADDONS,
+            f"stacks.{stack_name}": {
+                "kind": kinds.ADDONS.name,
+                "stackId": ref["stackId"],
+                "status": "CREATE_IN_PROGRESS",
+            },
+        },
+        event=("STACK_CREATING", f"Creating stack {stack_name} (add-ons {', '.join(addons)})"),
+        event_details={"stack": stack_name, "addons": addons},
+    )
+    return {**ref, "kind": kinds.ADDONS.name, "skipped": False}
 
 
 def create_nodegroup_stack(ctx: Context, step: NodegroupStep) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from moto.core.config import default_user_config
 from chalicelib.aws.clients import Clients, reset_default_clients
 from chalicelib.aws.store import TABLE_DEFINITION, Store
 from chalicelib.model import settings
-from local import cfn_quotas, ddb_atomic, ec2_models, eks_models, stack_timing
+from local import account_quotas, cfn_quotas, ddb_atomic, ec2_models, eks_models, stack_timing
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -36,6 +36,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     ec2_models.install()
     stack_timing.install()
     cfn_quotas.install()
+    account_quotas.install()
     with mock_aws():
         yield
     stack_timing.behaviour.clear()
