@@ -8,6 +8,11 @@ state machines by name, stacks named `eksctl-*`, the stack role.
 
 Actions each function really calls are recorded on the local engine (local/audit.py)
 and compared with these policies by tests/e2e/test_deployment.py.
+
+The stack role's policy (`stack_role_document`, the role CloudFormation builds eksctl-* stacks
+with) is here too; `make package` writes it into the template (infra/package.py), and
+tests/unit/test_stack_role_permissions.py holds it to what the CloudFormation registry says
+the resource types of our templates need.
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from chalicelib.cfn import addons as cfn_addons
+from chalicelib.cfn import iam as cfn_iam
 from chalicelib.cfn.upload import TEMPLATE_PREFIX
+from chalicelib.model import naming
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_DIR = ROOT / ".chalice" / "policies"
@@ -61,17 +69,55 @@ def table(*actions: str) -> Statement:
     }
 
 
+# Stacks are ours by our owner tag (chalicelib/cfn/templates.py stack_tags): a stack is created with
+# it and changed or deleted only while it carries it, so a stack eksctl itself made, named like ours,
+# is out of reach. CloudFormation authorizes CreateStack on the request's tags and UpdateStack and
+# DeleteStack on the stack's (Service Authorization Reference, "Actions, resources, and condition
+# keys for AWS CloudFormation":
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html).
+OWNER_TAG = {naming.TAG_OWNER: naming.TAG_OWNER_VALUE}
+_CHANGES = ("UpdateStack", "DeleteStack")
+
+
 def stacks(*actions: str) -> list[Statement]:
-    """CloudFormation on eksctl-* stacks; stacks are built with the stack role, which this may pass."""
-    statements: list[Statement] = [
-        {
-            "Sid": "EksctlStacks",
-            "Effect": "Allow",
-            "Action": sorted(f"cloudformation:{a}" for a in actions),
-            "Resource": STACKS,
-        }
-    ]
-    if {"CreateStack", "UpdateStack", "DeleteStack"} & set(actions):
+    """CloudFormation on eksctl-* stacks; stacks are built with the stack role, which this may pass.
+
+    Reads take any eksctl-* stack (the code must see one that is not ours to refuse it); creating
+    needs our owner tag in the request, updating and deleting it on the stack.
+    """
+    reads = [a for a in actions if a != "CreateStack" and a not in _CHANGES]
+    changes = [a for a in actions if a in _CHANGES]
+    statements: list[Statement] = []
+    if reads:
+        statements.append(
+            {
+                "Sid": "EksctlStacks",
+                "Effect": "Allow",
+                "Action": sorted(f"cloudformation:{a}" for a in reads),
+                "Resource": STACKS,
+            }
+        )
+    if "CreateStack" in actions:
+        statements.append(
+            {
+                "Sid": "CreateOwnStacks",
+                "Effect": "Allow",
+                "Action": "cloudformation:CreateStack",
+                "Resource": STACKS,
+                "Condition": {"StringEquals": {f"aws:RequestTag/{k}": v for k, v in OWNER_TAG.items()}},
+            }
+        )
+    if changes:
+        statements.append(
+            {
+                "Sid": "ChangeOwnStacks",
+                "Effect": "Allow",
+                "Action": sorted(f"cloudformation:{a}" for a in changes),
+                "Resource": STACKS,
+                "Condition": {"StringEquals": {f"aws:ResourceTag/{k}": v for k, v in OWNER_TAG.items()}},
+            }
+        )
+    if {"CreateStack", *_CHANGES} & set(actions):
         statements.append(
             {
                 "Sid": "PassStackRole",
@@ -142,20 +188,59 @@ STACK_TEMPLATES: Statement = {
 
 RECORD_ONLY = [table("GetItem", "TransactWriteItems")]
 
+# Requests are checked against EC2's instance facts (architecture, accelerators) before
+# anything is recorded; DescribeInstanceTypes has no resource-level permissions.
+INSTANCE_FACTS: Statement = {
+    "Sid": "InstanceFacts",
+    "Effect": "Allow",
+    "Action": "ec2:DescribeInstanceTypes",
+    "Resource": "*",
+}
+# A create is checked for headroom first (chalicelib/aws/quotas.py): the applied quota from Service
+# Quotas (else AWS's default) and what is in use. None of these calls takes resource-level permissions.
+QUOTA_READS: Statement = {
+    "Sid": "AccountQuotas",
+    "Effect": "Allow",
+    "Action": [
+        "servicequotas:GetServiceQuota",
+        "servicequotas:GetAWSDefaultServiceQuota",
+        "ec2:DescribeVpcs",
+        "ec2:DescribeInternetGateways",
+        "ec2:DescribeAddresses",
+        "ec2:DescribeNatGateways",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeAvailabilityZones",
+        "eks:ListClusters",
+    ],
+    "Resource": "*",
+}
+# The function that does a Slack command's slow work, named in the template (its FunctionName).
+SLACK_WORKER = _sub(
+    f"arn:{_PARTITION}:lambda:${{AWS::Region}}:{_ACCOUNT}:function:${{AWS::StackName}}-{naming.SLACK_WORKER}"
+)
+
 POLICIES: dict[str, list[Statement]] = {
     "api_handler": [
         table("GetItem", "PutItem", "Query", "TransactWriteItems", "UpdateItem", "DeleteItem"),
         start("create-cluster", "delete-cluster", "update-access", "change-nodegroup"),
         DESCRIBE_CLUSTER,
-        # Requests are checked against EC2's instance facts (architecture, accelerators) before
-        # anything is recorded; DescribeInstanceTypes has no resource-level permissions.
-        {"Sid": "InstanceFacts", "Effect": "Allow", "Action": "ec2:DescribeInstanceTypes", "Resource": "*"},
+        INSTANCE_FACTS,
+        QUOTA_READS,
         {
             "Sid": "SlackSigningSecret",
             "Effect": "Allow",
             "Action": "secretsmanager:GetSecretValue",
             "Resource": {"Ref": "SlackSigningSecret"},
         },
+        # `/eks create` and `/eks delete` are answered at once and done by the worker.
+        {"Sid": "HandOffSlackCommands", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": SLACK_WORKER},
+    ],
+    # A Slack create or delete: the same checks and workflow starts as the API's.
+    "slack_worker": [
+        table("GetItem", "PutItem", "Query", "TransactWriteItems", "UpdateItem"),
+        start("create-cluster", "delete-cluster"),
+        INSTANCE_FACTS,
+        QUOTA_READS,
     ],
     "create_cluster_stack": [
         table("GetItem", "TransactWriteItems"),
@@ -227,17 +312,370 @@ POLICIES: dict[str, list[Statement]] = {
     ],
 }
 
-# Every function writes its own logs (what Chalice's generated policy would give it).
+# Where each function logs: a group the template declares, with a retention, before the function
+# exists (infra/package.py), named FUNCTION_LOGS/<logical id>. Lambda never makes one itself, so
+# no function may create a group.
+FUNCTION_LOGS = "/aws/lambda/${AWS::StackName}"
 LOGS: Statement = {
     "Sid": "OwnLogs",
     "Effect": "Allow",
-    "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-    "Resource": _sub(f"arn:{_PARTITION}:logs:${{AWS::Region}}:{_ACCOUNT}:log-group:/aws/lambda/*"),
+    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+    "Resource": _sub(f"arn:{_PARTITION}:logs:${{AWS::Region}}:{_ACCOUNT}:log-group:{FUNCTION_LOGS}/*"),
 }
 
 
 def document(function: str) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [*POLICIES[function], LOGS]}
+
+
+# --- The stack role ---------------------------------------------------------------------------------
+#
+# CloudFormationRole (infra/template.yaml) is the role CloudFormation builds, updates and deletes
+# eksctl-* stacks with; `make package` writes this policy into it (infra/package.py), with the stage's
+# EKSPRESS_ALLOWED_POLICY_ARNS. Its actions are those the CloudFormation registry lists for the
+# create, read, update and delete handlers of every resource type our templates contain, less
+# UNUSED_HANDLER_ACTIONS: tests/unit/test_stack_role_permissions.py holds it to that, both ways.
+
+ROLES = _sub(f"arn:{_PARTITION}:iam::{_ACCOUNT}:role/eksctl-*")
+
+
+def template_policy_names() -> tuple[str, ...]:
+    """The AWS managed policies the templates attach to the roles they make, as `iam.policy_arn` names them."""
+    return (
+        *cfn_iam.CLUSTER_POLICIES,
+        *cfn_iam.WORKER_POLICIES,
+        *(role.managed_policy for role in cfn_addons.SERVICE_ACCOUNT_ROLES.values()),
+    )
+
+
+# The service each role a template passes goes to, by the resource type and property that name it
+# (iam:PassedToService). EKS takes all three: the cluster's service role (CreateCluster roleArn), a
+# managed node group's node role (CreateNodegroup nodeRole; EKS's own service-linked role hands it on
+# to EC2, so no template passes a role to EC2) and an add-on's IRSA role (CreateAddon
+# serviceAccountRoleArn). Step Functions' EKS policies pass the first two to eks.amazonaws.com:
+# https://docs.aws.amazon.com/step-functions/latest/dg/eks-iam.html
+ROLE_RECEIVERS: dict[tuple[str, str], str] = {
+    ("AWS::EKS::Cluster", "RoleArn"): "eks.amazonaws.com",
+    ("AWS::EKS::Nodegroup", "NodeRole"): "eks.amazonaws.com",
+    ("AWS::EKS::Addon", "ServiceAccountRoleArn"): "eks.amazonaws.com",
+}
+
+
+class Unused(NamedTuple):
+    """Actions a resource type's handlers list that no template of ours makes them call.
+
+    They become needed (and the permissions test fails) as soon as a template sets one of
+    `unless_set`, or builds one resource with two different values of one of `unless_changed`.
+    """
+
+    resource_type: str
+    actions: tuple[str, ...]
+    why: str
+    unless_set: tuple[str, ...] = ()
+    unless_changed: tuple[str, ...] = ()
+
+
+UNUSED_HANDLER_ACTIONS: tuple[Unused, ...] = (
+    Unused(
+        "AWS::IAM::Role",
+        ("iam:PutRolePolicy", "iam:DeleteRolePolicy"),
+        "no role gets an inline policy: roles hold only managed policies iam:PolicyARN allows",
+        unless_set=("Policies",),
+    ),
+    Unused(
+        "AWS::IAM::Role",
+        ("iam:UpdateAssumeRolePolicy",),
+        "a role's trust policy is fixed by its builder and never changes once the role exists",
+        unless_changed=("AssumeRolePolicyDocument",),
+    ),
+    Unused(
+        "AWS::IAM::Role",
+        ("iam:UpdateRole", "iam:UpdateRoleDescription"),
+        "no role has a description or a session duration",
+        unless_set=("Description", "MaxSessionDuration"),
+    ),
+    Unused(
+        "AWS::IAM::Role",
+        ("iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary"),
+        "no role has a permissions boundary (infra/README.md says why)",
+        unless_set=("PermissionsBoundary",),
+    ),
+    Unused(
+        "AWS::IAM::OIDCProvider",
+        ("iam:AddClientIDToOpenIDConnectProvider", "iam:RemoveClientIDFromOpenIDConnectProvider"),
+        "the provider's audience (sts.amazonaws.com) never changes",
+        unless_changed=("ClientIdList",),
+    ),
+    Unused(
+        "AWS::IAM::OIDCProvider",
+        ("iam:UpdateOpenIDConnectProviderThumbprint",),
+        "no thumbprint is given (IAM trusts the issuer's certificate authority)",
+        unless_set=("ThumbprintList",),
+    ),
+    Unused(
+        "AWS::EKS::Cluster",
+        ("kms:CreateGrant", "kms:DescribeKey"),
+        "secrets encryption is not supported",
+        unless_set=("EncryptionConfig",),
+    ),
+    Unused(
+        "AWS::EKS::Cluster",
+        (
+            "iam:AddRoleToInstanceProfile",
+            "iam:CreateInstanceProfile",
+            "iam:DeleteInstanceProfile",
+            "iam:GetInstanceProfile",
+            "iam:RemoveRoleFromInstanceProfile",
+            "iam:TagInstanceProfile",
+        ),
+        "EKS Auto Mode (its nodes' instance profiles) is not used",
+        unless_set=("ComputeConfig",),
+    ),
+    Unused(
+        "AWS::EKS::Addon",
+        ("eks:CreatePodIdentityAssociation", "eks:DeletePodIdentityAssociation", "eks:UpdatePodIdentityAssociation"),
+        "add-ons get IRSA roles, not pod identity associations",
+        unless_set=("PodIdentityAssociations",),
+    ),
+    Unused(
+        "AWS::EC2::VPC",
+        ("ec2:CreateVpcEncryptionControl",),
+        "no VPC encryption control",
+        unless_set=("VpcEncryptionControl",),
+    ),
+    Unused("AWS::EC2::VPC", ("ec2:ModifyVpcTenancy",), "default tenancy", unless_set=("InstanceTenancy",)),
+    Unused(
+        "AWS::EC2::VPCGatewayAttachment",
+        ("ec2:AttachVpnGateway", "ec2:DetachVpnGateway"),
+        "only internet gateways are attached",
+        unless_set=("VpnGatewayId",),
+    ),
+    Unused(
+        "AWS::EC2::EIP",
+        ("ec2:AcceptAddressTransfer",),
+        "addresses are allocated, never transferred",
+        unless_set=("TransferAddress",),
+    ),
+    Unused(
+        "AWS::EC2::EIP",
+        ("ec2:AssociateAddress",),
+        "NAT gateways take their address by AllocationId; none is associated to an instance",
+        unless_set=("InstanceId",),
+    ),
+    Unused(
+        "AWS::EC2::NatGateway",
+        ("ec2:AssignPrivateNatGatewayAddress", "ec2:UnassignPrivateNatGatewayAddress"),
+        "no secondary private addresses",
+        unless_set=("SecondaryPrivateIpAddresses", "SecondaryPrivateIpAddressCount"),
+    ),
+    Unused(
+        "AWS::EC2::NatGateway",
+        ("ec2:AssociateNatGatewayAddress", "ec2:DisassociateNatGatewayAddress"),
+        "no secondary public addresses",
+        unless_set=("SecondaryAllocationIds", "AvailabilityZoneAddresses"),
+    ),
+    Unused(
+        "AWS::EC2::Subnet",
+        ("ec2:AssociateSubnetCidrBlock", "ec2:DisassociateSubnetCidrBlock"),
+        "IPv4 only",
+        unless_set=("Ipv6CidrBlock", "Ipv6CidrBlocks", "Ipv6IpamPoolId", "Ipv6NetmaskLength"),
+    ),
+    Unused(
+        "AWS::EC2::SecurityGroup",
+        (
+            "ec2:AuthorizeSecurityGroupIngress",
+            "ec2:RevokeSecurityGroupIngress",
+            "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
+        ),
+        "no template opens a security group: EKS manages the rules of the groups it uses",
+        unless_set=("SecurityGroupIngress",),
+    ),
+    Unused(
+        "AWS::EC2::SecurityGroup",
+        ("ec2:UpdateSecurityGroupRuleDescriptionsEgress",),
+        "egress rules are the default ones",
+        unless_set=("SecurityGroupEgress",),
+    ),
+)
+
+# What the role needs beyond any resource handler, and why.
+NOT_HANDLER_ACTIONS = {
+    "s3:GetObject": "templates over the TemplateBody limit are read from the artifacts bucket (TemplateURL)",
+}
+
+NETWORK_ACTIONS = tuple(
+    f"ec2:{a}"
+    for a in (
+        "AllocateAddress",
+        "AssociateRouteTable",
+        "AttachInternetGateway",
+        "AuthorizeSecurityGroupEgress",
+        "CreateInternetGateway",
+        "CreateLaunchTemplate",
+        "CreateLaunchTemplateVersion",
+        "CreateNatGateway",
+        "CreateRoute",
+        "CreateRouteTable",
+        "CreateSecurityGroup",
+        "CreateSubnet",
+        "CreateTags",
+        "CreateVpc",
+        "DeleteInternetGateway",
+        "DeleteLaunchTemplate",
+        "DeleteNatGateway",
+        "DeleteRoute",
+        "DeleteRouteTable",
+        "DeleteSecurityGroup",
+        "DeleteSubnet",
+        "DeleteTags",
+        "DeleteVpc",
+        "DescribeAddresses",
+        "DescribeInstances",
+        "DescribeInternetGateways",
+        "DescribeKeyPairs",
+        "DescribeLaunchTemplateVersions",
+        "DescribeLaunchTemplates",
+        "DescribeNatGateways",
+        "DescribeNetworkAcls",
+        "DescribeNetworkInterfaces",
+        "DescribeRouteTables",
+        "DescribeSecurityGroups",
+        "DescribeSubnets",
+        "DescribeVpcAttribute",
+        "DescribeVpcEncryptionControls",
+        "DescribeVpcs",
+        "DescribeVpnGateways",
+        "DetachInternetGateway",
+        "DisassociateAddress",
+        "DisassociateRouteTable",
+        "ModifySubnetAttribute",
+        "ModifyVpcAttribute",
+        "ReleaseAddress",
+        "ReplaceRoute",
+        "ReplaceRouteTableAssociation",
+        "RevokeSecurityGroupEgress",
+        # Managed node groups with a launch template: EKS checks the template by launching as the caller.
+        "RunInstances",
+    )
+)
+CLUSTER_ACTIONS = tuple(
+    f"eks:{a}"
+    for a in (
+        "ActivateCertificateAuthority",
+        "AssociateAccessPolicy",
+        "CreateAccessEntry",
+        "CreateAddon",
+        "CreateCluster",
+        "CreateNodegroup",
+        "DeleteAccessEntry",
+        "DeleteAddon",
+        "DeleteCluster",
+        "DeleteNodegroup",
+        "DescribeAccessEntry",
+        "DescribeAddon",
+        "DescribeCluster",
+        "DescribeNodegroup",
+        "DescribeUpdate",
+        "DisassociateAccessPolicy",
+        "ListAssociatedAccessPolicies",
+        "ListUpdates",
+        "TagResource",
+        "UntagResource",
+        "UpdateAccessEntry",
+        "UpdateAddon",
+        "UpdateClusterConfig",
+        "UpdateClusterVersion",
+        "UpdateNodegroupConfig",
+        "UpdateNodegroupVersion",
+    )
+)
+ROLE_ACTIONS = tuple(
+    f"iam:{a}"
+    for a in (
+        "CreateRole",
+        "DeleteRole",
+        "GetRole",
+        "GetRolePolicy",
+        "ListAttachedRolePolicies",
+        "ListRolePolicies",
+        "TagRole",
+        "UntagRole",
+    )
+)
+ATTACH_ACTIONS = ("iam:AttachRolePolicy", "iam:DetachRolePolicy")
+OIDC_ACTIONS = tuple(
+    f"iam:{a}"
+    for a in (
+        "CreateOpenIDConnectProvider",
+        "DeleteOpenIDConnectProvider",
+        "GetOpenIDConnectProvider",
+        "ListOpenIDConnectProviderTags",
+        "TagOpenIDConnectProvider",
+        "UntagOpenIDConnectProvider",
+    )
+)
+# The service-linked roles EKS needs for clusters and node groups (the node groups' Auto Scaling groups).
+SERVICE_LINKED_ROLES = ("eks.amazonaws.com", "eks-nodegroup.amazonaws.com", "autoscaling.amazonaws.com")
+
+
+def stack_role_document(allowed_policy_arns: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The stack role's policy; `allowed_policy_arns` are the stage's EKSPRESS_ALLOWED_POLICY_ARNS (ARN globs).
+
+    Roles it makes are `eksctl-*` (CloudFormation names them after the stack), may hold only the
+    managed policies the templates attach and those allowed, and are passed only to the services
+    in ROLE_RECEIVERS.
+    """
+    policy_arns: list[Any] = [cfn_iam.policy_arn(name) for name in template_policy_names()]
+    policy_arns += [arn for arn in allowed_policy_arns if arn not in policy_arns]
+    eks = [
+        _sub(f"arn:{_PARTITION}:eks:*:{_ACCOUNT}:{kind}/*")
+        for kind in ("cluster", "nodegroup", "addon", "access-entry")
+    ]
+    statements: list[Statement] = [
+        # VPCs, subnets, gateways and routes have no ARN before they exist.
+        {"Sid": "Network", "Effect": "Allow", "Action": sorted(NETWORK_ACTIONS), "Resource": "*"},
+        {
+            "Sid": "Clusters",
+            "Effect": "Allow",
+            "Action": sorted(CLUSTER_ACTIONS),
+            "Resource": [*eks, _sub(f"arn:{_PARTITION}:eks::aws:cluster-access-policy/*")],
+        },
+        {"Sid": "ClusterAndNodeRoles", "Effect": "Allow", "Action": sorted(ROLE_ACTIONS), "Resource": ROLES},
+        {
+            "Sid": "AttachTemplatePolicies",
+            "Effect": "Allow",
+            "Action": sorted(ATTACH_ACTIONS),
+            "Resource": ROLES,
+            "Condition": {"ArnLike": {"iam:PolicyARN": policy_arns}},
+        },
+        {
+            "Sid": "PassRolesToTheirServices",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": ROLES,
+            "Condition": {"StringEquals": {"iam:PassedToService": sorted(set(ROLE_RECEIVERS.values()))}},
+        },
+        {
+            "Sid": "OidcProviders",
+            "Effect": "Allow",
+            "Action": sorted(OIDC_ACTIONS),
+            "Resource": _sub(f"arn:{_PARTITION}:iam::{_ACCOUNT}:oidc-provider/*"),
+        },
+        {
+            "Sid": "EksServiceLinkedRoles",
+            "Effect": "Allow",
+            "Action": "iam:CreateServiceLinkedRole",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"iam:AWSServiceName": list(SERVICE_LINKED_ROLES)}},
+        },
+        {
+            "Sid": "StackTemplates",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": _sub(f"${{ArtifactsBucket.Arn}}/{TEMPLATE_PREFIX}/*"),
+        },
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def file_name(function: str) -> str:

@@ -5,7 +5,8 @@ On AWS, CloudFormation expands it with the SAM translator when a stack or change
 set is created; moto does not. This installs that step (the same translator AWS
 publishes), plus what moto's Step Functions model lacks for SAM's output:
 `DefinitionS3Location` (read from the engine's S3) and `DefinitionSubstitutions`;
-and the models for the alarms and API stage the deployment declares (local/deployment_models.py).
+the gateway responses in an API's `Body`, and the models for the alarms and API stage the
+deployment declares (local/deployment_models.py).
 """
 
 from __future__ import annotations
@@ -57,10 +58,17 @@ def _definition(properties: dict[str, Any], account_id: str, partition: str) -> 
 
 
 def _import_swagger(api: Any, body: dict[str, Any], account_id: str, region_name: str) -> None:
-    """Resources and methods (with their authorization) from a Swagger 2.0 `Body`, as API Gateway imports it."""
+    """Resources, methods (with their authorization) and gateway responses from a Swagger 2.0 `Body`."""
     from moto.apigateway.models import apigateway_backends
 
     backend = apigateway_backends[account_id][region_name]
+    for response_type, response in (body.get("x-amazon-apigateway-gateway-responses") or {}).items():
+        api.put_gateway_response(
+            response_type,
+            response.get("statusCode"),
+            response.get("responseParameters") or {},
+            response.get("responseTemplates") or {},
+        )
     schemes = body.get("securityDefinitions") or {}
     for path, operations in sorted((body.get("paths") or {}).items()):
         resource = api.default
@@ -119,6 +127,17 @@ class SecretModel(LocalModel, CloudFormationModel):
             force_overwrite=False,
         )
         return cls(json.loads(created)["ARN"])
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        """Without a recovery window, as CloudFormation deletes a secret, so its name is free again at once.
+
+        CloudFormation force-deletes (https://github.com/aws-cloudformation/cloudformation-coverage-roadmap/issues/1999).
+        """
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        secretsmanager_backends[account_id][region_name].delete_secret(
+            secret_id=self.arn, recovery_window_in_days=None, force_delete_without_recovery=True
+        )
 
 
 def install() -> None:

@@ -7,9 +7,10 @@ assume, holding AWS managed policies only.
 from __future__ import annotations
 
 from chalicelib.cfn.template import OUTPUT_NODE_ROLE_ARN, OUTPUT_SERVICE_ROLE_ARN, Template, get_att
+from chalicelib.model import naming
 
-CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
-WORKER_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
+CLUSTER_POLICIES = naming.CLUSTER_POLICIES
+WORKER_POLICIES = naming.WORKER_POLICIES
 
 
 def policy_arn(name: str) -> dict[str, str]:

@@ -17,6 +17,9 @@ GROUP_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9:._@-]*$"
 # that person act as a kubelet.
 NODE_GROUPS = ("system:bootstrappers", "system:nodes")
 MASTERS_GROUP = "system:masters"
+# Prefixes EKS refuses in an access entry's username (its own and Kubernetes' components use them):
+# https://docs.aws.amazon.com/eks/latest/userguide/set-custom-username.html
+RESERVED_USERNAME_PREFIXES = ("system:", "eks:", "aws:", "amazon:", "iam:")
 
 
 class IdentityMapping(SpecModel):
@@ -94,6 +97,17 @@ class AccessEntrySpec(SpecModel):
                 {"groups": ", ".join(reserved)},
             )
         return groups
+
+    @field_validator("kubernetes_username")
+    @classmethod
+    def _no_reserved_username(cls, username: str | None) -> str | None:
+        if username is not None and username.startswith(RESERVED_USERNAME_PREFIXES):
+            raise PydanticCustomError(
+                "username_reserved",
+                "EKS access entries cannot take a username starting with {prefixes}",
+                {"prefixes": ", ".join(RESERVED_USERNAME_PREFIXES)},
+            )
+        return username
 
 
 class AccessConfigSpec(SpecModel):

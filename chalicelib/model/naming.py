@@ -19,7 +19,7 @@ TAG_OWNER_VALUE = "ekspress"
 TAG_CLUSTER = "ekspress.io/cluster"
 TAG_CLUSTER_ID = "ekspress.io/cluster-id"
 TAG_NODEGROUP = "ekspress.io/nodegroup"
-# Which kind of stack (`chalicelib.cfn.kinds`): "cluster", "nodegroup", ... Set on every
+# Which kind of stack (`chalicelib.cfn.kinds`): "cluster", "nodegroup", "addons". Set on every
 # stack we create, so delete tells kinds apart by tag, not by name.
 TAG_STACK_KIND = "ekspress.io/stack-kind"
 # eksctl's own tags, so `eksctl get cluster` recognises what we built.
@@ -36,6 +36,11 @@ def cluster_stack_name(cluster: str) -> str:
 
 def nodegroup_stack_name(cluster: str, nodegroup: str) -> str:
     return f"eksctl-{cluster}-nodegroup-{nodegroup}"
+
+
+def addons_stack_name(cluster: str) -> str:
+    """The stack of the add-ons that run on nodes (and their IAM roles), created after the node groups."""
+    return f"eksctl-{cluster}-addons"
 
 
 def longest_nodegroup_name(cluster: str) -> int:
@@ -76,6 +81,15 @@ def is_ours(tags: dict[str, str], cluster: str) -> bool:
 def function_arn_placeholder(task: str) -> str:
     """`create_cluster_stack` → `CreateClusterStackFunctionArn`, the ASL substitution key."""
     return "".join(part.capitalize() for part in task.split("_")) + "FunctionArn"
+
+
+# The AWS managed policies the templates attach: the cluster's service role (cfn/iam.py) and every
+# node role. A request may always name these (model/policy.py).
+CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
+WORKER_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
+
+# The function that does a Slack command's slow work (chalicelib/handlers/slack_routes.py).
+SLACK_WORKER = "slack_worker"
 
 
 def lambda_function_name(app_name: str, stage: str, task: str) -> str:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from typing import TYPE_CHECKING, Any, Protocol
 
+from chalicelib.model import naming
 from chalicelib.model.access_spec import MASTERS_GROUP, canonical
 from chalicelib.model.errors import ForbiddenError, SpecValidationError
 from chalicelib.model.settings import (
     ENV_ALLOWED_INSTANCE_TYPES,
+    ENV_ALLOWED_POLICY_ARNS,
     ENV_ALLOWED_REGIONS,
     ENV_ALLOWED_VERSIONS,
+    ENV_MASTERS_ALLOWED,
     ENV_MAX_CLUSTERS_PER_OWNER,
     ENV_MAX_NODES_PER_CLUSTER,
     ENV_MAX_NODES_PER_NODEGROUP,
@@ -19,6 +23,9 @@ from chalicelib.model.settings import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from chalicelib.model.access_spec import AccessEntrySpec, AccessPolicySpec
     from chalicelib.model.settings import Settings
     from chalicelib.model.spec import ClusterSpec, IdentityMapping, NodegroupSpec
 
@@ -29,17 +36,161 @@ class Clusters(Protocol):
     def count_owned(self, owner: str) -> int: ...
 
 
-def check_mappings(mappings: list[IdentityMapping], caller: str, settings: Settings) -> None:
-    """Granting `system:masters` is cluster-admin: only callers the policy names may do it."""
-    if not any(MASTERS_GROUP in m.groups for m in mappings):
+# -- cluster-wide admin: one rule (EKSPRESS_MASTERS_ALLOWED) for every way a request can grant it --------------
+
+RULE_CLUSTER_ADMIN = "cluster_admin_not_allowed"
+# EKS access policies that make an access entry an administrator of the whole cluster. EKS's list
+# (https://docs.aws.amazon.com/eks/latest/userguide/access-policy-permissions.html): AmazonEKSClusterAdminPolicy
+# is cluster-admin ("typically" scoped to the cluster); AmazonEKSAdminPolicy is Kubernetes' `admin` role,
+# "typically" scoped to namespaces, and admin of every namespace when scoped to the cluster.
+CLUSTER_ADMIN_ACCESS_POLICY = "AmazonEKSClusterAdminPolicy"
+ADMIN_ACCESS_POLICY = "AmazonEKSAdminPolicy"
+# Namespaces whose admin holds the cluster: kube-system runs the control plane's add-ons under service
+# accounts bound to cluster-wide roles, and an admin there reads their secrets and starts pods as them.
+SYSTEM_NAMESPACES = ("kube-system",)
+# Kubernetes users of the cluster's own components (system:kube-controller-manager, system:serviceaccount:...,
+# eks:addon-manager, ...): an aws-auth username that names one inherits that component's bindings.
+SYSTEM_USERNAME_PREFIXES = ("system:", "eks:")
+
+
+def check_mappings(mappings: list[IdentityMapping], caller: str, settings: Settings, prefix: str = "") -> None:
+    """Granting `system:masters` (or a system user) is cluster-admin: only callers the policy names may do it.
+
+    `prefix` names the list the mappings came from (`iamIdentityMappings`); without it the one
+    mapping is the request body (`POST .../access`) and its fields are named bare (`groups`).
+    """
+    _check_cluster_admin(_mapping_grants(mappings, prefix), caller, settings)
+
+
+def check_access_entries(
+    entries: list[AccessEntrySpec], caller: str, settings: Settings, prefix: str = "accessConfig.accessEntries"
+) -> None:
+    """Access entries that make their principal a cluster admin: only callers the policy names may ask for them."""
+    _check_cluster_admin(_access_entry_grants(entries, prefix), caller, settings)
+
+
+def admin_access_policy(policy: AccessPolicySpec) -> str | None:
+    """Why an associated access policy is cluster-wide admin, or None when it is not.
+
+    AmazonEKSClusterAdminPolicy counts at any scope: it asks for cluster-admin by name, and at
+    namespace scope it still holds every verb on every resource there. AmazonEKSAdminPolicy at
+    namespace scope is a namespace admin, which anyone may grant, unless a namespace (or a
+    pattern) takes in kube-system.
+    """
+    name = policy.policy_arn.rsplit("/", 1)[-1]
+    scope = policy.access_scope
+    if name == CLUSTER_ADMIN_ACCESS_POLICY:
+        return f"{name} is cluster-admin at any scope"
+    if name != ADMIN_ACCESS_POLICY:
+        return None
+    if scope.type == "cluster":
+        return f"{name} at cluster scope is admin of every namespace"
+    system = sorted({s for s in SYSTEM_NAMESPACES for n in scope.namespaces if fnmatch.fnmatchcase(s, n)})
+    if system:
+        return f"{name} in {', '.join(system)} is admin of the control plane's add-ons and their service accounts"
+    return None
+
+
+def _mapping_grants(mappings: list[IdentityMapping], prefix: str) -> list[dict[str, str]]:
+    grants = []
+    for index, mapping in enumerate(mappings):
+        at = f"{prefix}[{index}]." if prefix else ""
+        who = mapping.arn or mapping.account
+        if MASTERS_GROUP in mapping.groups:
+            grants.append(_grant(f"{at}groups", f"maps {who} to {MASTERS_GROUP} (cluster-admin)"))
+        if mapping.username and mapping.username.startswith(SYSTEM_USERNAME_PREFIXES):
+            grants.append(
+                _grant(f"{at}username", f"names {who} {mapping.username!r}, a user of the cluster's own components")
+            )
+    return grants
+
+
+def _access_entry_grants(entries: list[AccessEntrySpec], prefix: str) -> list[dict[str, str]]:
+    """Each field of `entries` that grants cluster-wide admin.
+
+    The model already refuses `system:` groups and reserved usernames in access entries (EKS
+    does too); they are named here as well, so the rule holds whatever the model accepts.
+    """
+    grants = []
+    for index, entry in enumerate(entries):
+        at = f"{prefix}[{index}]."
+        who = entry.principal_arn
+        if MASTERS_GROUP in entry.kubernetes_groups:
+            grants.append(_grant(f"{at}kubernetesGroups", f"puts {who} in {MASTERS_GROUP} (cluster-admin)"))
+        if entry.kubernetes_username and entry.kubernetes_username.startswith(SYSTEM_USERNAME_PREFIXES):
+            grants.append(
+                _grant(f"{at}kubernetesUsername", f"names {who} {entry.kubernetes_username!r}, a system user")
+            )
+        for number, policy in enumerate(entry.access_policies):
+            why = admin_access_policy(policy)
+            if why:
+                grants.append(_grant(f"{at}accessPolicies[{number}].policyARN", f"gives {who} {why}"))
+    return grants
+
+
+def _grant(field: str, message: str) -> dict[str, str]:
+    return {"field": field, "rule": RULE_CLUSTER_ADMIN, "message": f"{message} ({ENV_MASTERS_ALLOWED})"}
+
+
+def _check_cluster_admin(grants: list[dict[str, str]], caller: str, settings: Settings) -> None:
+    """403 naming every field that grants cluster-wide admin, unless the caller matches EKSPRESS_MASTERS_ALLOWED."""
+    if not grants or _allowed(caller, settings.masters_allowed):
         return
-    if _allowed(caller, settings.masters_allowed):
-        return
+    named = "; ".join(f"{g['field']} {g['message']}" for g in grants)
     raise ForbiddenError(
-        f"{caller} may not map principals to {MASTERS_GROUP}; the service policy "
-        "(EKSPRESS_MASTERS_ALLOWED) does not allow it for this caller",
-        group=MASTERS_GROUP,
+        f"{caller} may not grant cluster-wide admin: {named}; the service policy ({ENV_MASTERS_ALLOWED}) "
+        "does not allow it for this caller",
+        field=grants[0]["field"],
+        rule=RULE_CLUSTER_ADMIN,
+        setting=ENV_MASTERS_ALLOWED,
+        fields=grants,
     )
+
+
+# -- IAM policies a request may attach (EKSPRESS_ALLOWED_POLICY_ARNS) ----------------------------------------
+
+RULE_POLICY_ARN = "policy_arn_not_allowed"
+# The AWS managed policies the templates attach (cfn/iam.py builds with the same names).
+TEMPLATE_POLICY_NAMES = (*naming.CLUSTER_POLICIES, *naming.WORKER_POLICIES)
+_AWS_MANAGED_POLICY = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/(?P<name>[A-Za-z0-9_+=,.@-]+)$")
+
+
+def policy_arn_allowed(arn: str, settings: Settings) -> bool:
+    """An IAM policy ARN is one the templates attach (any partition) or matches EKSPRESS_ALLOWED_POLICY_ARNS."""
+    managed = _AWS_MANAGED_POLICY.match(arn)
+    if managed and managed["name"] in TEMPLATE_POLICY_NAMES:
+        return True
+    return _allowed(arn, settings.allowed_policy_arns)
+
+
+def requested_policy_arns(spec: ClusterSpec) -> list[tuple[str, str]]:
+    """The IAM policy ARNs a request asks to attach, with the field each is written in.
+
+    None yet: the fields that take them in eksctl (`managedNodeGroups[].iam.attachPolicyARNs`,
+    `iam.serviceAccounts[].attachPolicyARNs`, `iam.podIdentityAssociations`) are refused by the
+    model. A field that takes them must be listed here (a unit test fails until it is).
+    """
+    return []
+
+
+def policy_arn_problems(requested: Iterable[tuple[str, str]], settings: Settings) -> list[dict[str, str]]:
+    """A 422 problem for each (field, ARN) outside the templates' policies and EKSPRESS_ALLOWED_POLICY_ARNS.
+
+    Unlike the other allow-lists, unset allows only the templates' own policies: an IAM policy
+    on a node or pod role reaches past the cluster (an `eks:AssociateAccessPolicy` or `iam:*`
+    grant is cluster-admin by another door).
+    """
+    allowed = ", ".join(settings.allowed_policy_arns) or "none beyond the templates' own"
+    return [
+        {
+            "field": field,
+            "rule": RULE_POLICY_ARN,
+            "message": f"{arn} is not allowed by the service policy; allowed: {', '.join(TEMPLATE_POLICY_NAMES)} "
+            f"and {allowed} ({ENV_ALLOWED_POLICY_ARNS})",
+        }
+        for field, arn in requested
+        if not policy_arn_allowed(arn, settings)
+    ]
 
 
 def _allowed(caller: str, patterns: tuple[str, ...]) -> bool:
@@ -66,7 +217,13 @@ def check_request(spec: ClusterSpec, caller: str, settings: Settings, db: Cluste
     Rules on the request's own fields come first, all at once (one 422 naming each field,
     its rule and the setting); the owner's cluster count (a Query) only when they pass.
     """
-    check_mappings(spec.iam_identity_mappings, caller, settings)
+    access = spec.access_config
+    _check_cluster_admin(
+        _mapping_grants(spec.iam_identity_mappings, "iamIdentityMappings")
+        + _access_entry_grants(access.access_entries if access else [], "accessConfig.accessEntries"),
+        caller,
+        settings,
+    )
     if spec.ttl_hours is not None:
         check_lease_hours(spec.ttl_hours, settings, "ttlHours")
     if spec.protected and not _allowed(caller, settings.protect_allowed):
@@ -107,7 +264,7 @@ def check_request(spec: ClusterSpec, caller: str, settings: Settings, db: Cluste
             }
         )
     problems += _reachability_problems(spec, settings)
-    access = spec.access_config
+    problems += policy_arn_problems(requested_policy_arns(spec), settings)
     if settings.kubernetes_role_arns and access and access.authentication_mode == "CONFIG_MAP":
         # The service reaches each cluster's Kubernetes API through access entries.
         problems.append(

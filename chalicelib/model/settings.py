@@ -33,6 +33,8 @@ ENV_SLACK_ADMINS = "EKSPRESS_SLACK_ADMINS"
 ENV_SLACK_TEAMS = "EKSPRESS_SLACK_TEAMS"
 ENV_SLACK_CHANNELS = "EKSPRESS_SLACK_CHANNELS"
 ENV_SLACK_WEBHOOK_URL = "EKSPRESS_SLACK_WEBHOOK_URL"
+# The function that does a slash command's slow work after the API has answered Slack.
+ENV_SLACK_WORKER_FUNCTION = "EKSPRESS_SLACK_WORKER_FUNCTION"
 # Set by the deployment (infra/template.yaml): the role CloudFormation builds eksctl-*
 # stacks with, and the roles of the functions that speak to Kubernetes.
 ENV_STACK_ROLE_ARN = "EKSPRESS_STACK_ROLE_ARN"
@@ -47,6 +49,8 @@ ENV_MAX_NODES_PER_NODEGROUP = "EKSPRESS_MAX_NODES_PER_NODEGROUP"
 ENV_MAX_NODES_PER_CLUSTER = "EKSPRESS_MAX_NODES_PER_CLUSTER"
 ENV_MAX_CLUSTERS_PER_OWNER = "EKSPRESS_MAX_CLUSTERS_PER_OWNER"
 ENV_MAX_TIMEOUT_MINUTES = "EKSPRESS_MAX_TIMEOUT_MINUTES"
+# IAM policy ARNs (globs) a request may attach beyond those the templates attach. Unset: only those.
+ENV_ALLOWED_POLICY_ARNS = "EKSPRESS_ALLOWED_POLICY_ARNS"
 # The most a stack wait's deadline (a request's timeoutMinutes) can be, whatever the setting says:
 # each workflow's TimeoutSeconds (statemachine/*.asl.json) is sized for deadlines this long.
 TIMEOUT_MINUTES_CEILING = 120
@@ -95,6 +99,9 @@ class Settings:
     slack_channels: tuple[str, ...] = ()
     # An incoming webhook for messages with no response_url to answer (teardown warnings).
     slack_webhook_url: str = ""
+    # Invoked asynchronously for `create` and `delete`, so Slack is answered within its 3 seconds
+    # (empty: the work is done before answering, as the local engine's tests may choose).
+    slack_worker_function: str = ""
     # IAM principals (ARN globs) who may change or delete anyone's cluster.
     admins: tuple[str, ...] = ()
     # Set only by the local engine: lets a signed header name the caller (see identity.py).
@@ -120,6 +127,8 @@ class Settings:
     max_timeout_minutes: int = 60
     # IPv4 networks the service's functions egress from; a cluster's publicAccessCIDRs must admit them.
     service_egress_cidrs: tuple[str, ...] = ()
+    # IAM policy ARN globs a request may attach beyond the templates' own (policy.py).
+    allowed_policy_arns: tuple[str, ...] = ()
 
 
 def _patterns(variable: str) -> tuple[str, ...]:
@@ -160,6 +169,7 @@ def get_settings() -> Settings:
         slack_teams=_patterns(ENV_SLACK_TEAMS),
         slack_channels=_patterns(ENV_SLACK_CHANNELS),
         slack_webhook_url=os.environ.get(ENV_SLACK_WEBHOOK_URL, ""),
+        slack_worker_function=os.environ.get(ENV_SLACK_WORKER_FUNCTION, ""),
         admins=_patterns(ENV_ADMINS),
         local_identity_key=os.environ.get(ENV_LOCAL_IDENTITY_KEY, ""),
         stack_role_arn=os.environ.get(ENV_STACK_ROLE_ARN, ""),
@@ -173,4 +183,5 @@ def get_settings() -> Settings:
         max_clusters_per_owner=int(os.environ.get(ENV_MAX_CLUSTERS_PER_OWNER, "0")),
         max_timeout_minutes=min(int(os.environ.get(ENV_MAX_TIMEOUT_MINUTES, "60")), TIMEOUT_MINUTES_CEILING),
         service_egress_cidrs=_networks(ENV_SERVICE_EGRESS_CIDRS),
+        allowed_policy_arns=_patterns(ENV_ALLOWED_POLICY_ARNS),
     )

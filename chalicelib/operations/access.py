@@ -88,11 +88,17 @@ def require_active(db: Store, name: str, what: str = "access") -> dict[str, Any]
 
 
 def request_access_change(ctx: Context, name: str, action: str, change: dict[str, Any]) -> dict[str, Any]:
-    """Start the access workflow for one add or remove; refuse node roles up front."""
+    """Start the access workflow for one add or remove; refuse node roles up front.
+
+    A node role keeps the one mapping the service gave it (system:bootstrappers, system:nodes):
+    a request may neither remove it nor map the role again with other groups (the merge refuses
+    that too, but only once the workflow runs).
+    """
     db = ctx.store
     record = require_active(db, name)
-    if action == REMOVE and change["arn"] in (record.get("nodeRoles") or []):
-        raise awsauth.ProtectedMappingError(f"{change['arn']} is a node role; its mapping cannot be removed")
+    if change.get("arn") in (record.get("nodeRoles") or []):
+        verb = "removed" if action == REMOVE else "changed"
+        raise awsauth.ProtectedMappingError(f"{change['arn']} is a node role; its mapping cannot be {verb}")
     operation_id = uuid.uuid4().hex
     payload = {
         "name": name,

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from chalicelib.aws import identity
-from local import stack_timing
+from chalicelib.model import settings
+from local import account_quotas, stack_timing
 from local.engine import LOCAL_IDENTITY_KEY, LocalEngine
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 ENGINE_REGION = "us-west-2"
 LISTEN_BACKLOG = 512
@@ -67,17 +68,42 @@ class Api:
         return raw.decode()
 
     def wait_for(self, name: str, statuses: set[str], timeout: float = 90) -> dict[str, Any]:
+        """The record once its status is one of `statuses`.
+
+        It carries what the polls saw on the way: `_seen`, the statuses in order, and `_progress`,
+        each distinct view of status, phase and stack statuses in order (the progress a user sees).
+        """
         deadline = time.monotonic() + timeout
         seen: list[str] = []
+        progress: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
             record = self.call("GET", f"/clusters/{name}").body
             if not seen or seen[-1] != record["status"]:
                 seen.append(record["status"])
+            view = {
+                "status": record["status"],
+                "phase": record.get("phase"),
+                "stacks": {stack: entry.get("status") for stack, entry in (record.get("stacks") or {}).items()},
+            }
+            if not progress or progress[-1] != view:
+                progress.append(view)
             if record["status"] in statuses:
-                record["_seen"] = seen
+                record["_seen"], record["_progress"] = seen, progress
                 return dict(record)
             time.sleep(0.2)
-        raise AssertionError(f"{name} never reached {statuses}; saw {seen}")
+        raise AssertionError(f"{name} never reached {statuses}; saw {progress}")
+
+
+def wait_until[T](probe: Callable[[], T | None], what: str, timeout: float = 60, every: float = 0.1) -> T:
+    """The first truthy answer of `probe`, polled until `timeout` seconds; else an AssertionError naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout} s for {what}")
+        time.sleep(every)
 
 
 def finished_execution(engine: LocalEngine, execution_arn: str, timeout: float = 30) -> dict[str, Any]:
@@ -91,11 +117,28 @@ def finished_execution(engine: LocalEngine, execution_arn: str, timeout: float =
         time.sleep(0.2)
 
 
+@pytest.fixture
+def policy(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Set settings for one test by their constant's name (`ENV_ADMINS="..."`); the app re-reads them."""
+
+    def setting(**variables: str) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(getattr(settings, name), value)
+        settings.get_settings.cache_clear()
+
+    yield setting
+    monkeypatch.undo()
+    settings.get_settings.cache_clear()
+
+
 @pytest.fixture(scope="module")
 def engine() -> Iterator[LocalEngine]:
     """One engine per module: moto's in-process back ends are shared with `mock_aws`
     (functional tests reset them), so an engine must not outlive the module using it."""
     eng = LocalEngine(region=ENGINE_REGION, poll_scale=0.001).start()
+    # More clusters per region than a new account holds: a test account with raised quotas
+    # (tests/e2e/test_quotas.py puts AWS's defaults back to test them).
+    account_quotas.raise_all(200)
     yield eng
     eng.stop()
 

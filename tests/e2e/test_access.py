@@ -14,12 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from chalicelib.model import settings
+
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from local.engine import LocalEngine
     from tests.e2e.conftest import Api
 
 DEV = "arn:aws:iam::123456789012:role/Dev"
 ALICE = "arn:aws:iam::123456789012:user/alice"
+PLATFORM = "arn:aws:iam::123456789012:role/platform-admin"
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +159,64 @@ def test_kubectl_reads_aws_auth_with_the_kubeconfig_from_the_api(
     )
     assert nodes.returncode == 0, nodes.stderr
     assert len(nodes.stdout.split()) == 3  # 2 + 1 desired nodes
+
+
+def _executions(engine: LocalEngine) -> int:
+    sfn = engine.client("stepfunctions")
+    return len(sfn.list_executions(stateMachineArn=engine.outputs["update_access"])["executions"])
+
+
+def test_granting_system_masters_later_is_only_for_callers_in_the_masters_allow_list(
+    api: Api, engine: LocalEngine, cluster: dict[str, Any], policy: Callable[..., None]
+) -> None:
+    """The owner may change access, but not grant cluster-admin unless the policy names them."""
+    policy(ENV_MASTERS_ALLOWED="arn:aws:iam::123456789012:role/platform-*", ENV_ADMINS=PLATFORM)
+    admin = "arn:aws:iam::123456789012:role/LaterAdmin"
+    started = _executions(engine)
+
+    refused = api.call("POST", "/clusters/access/access", {"arn": admin, "groups": ["system:masters"]})
+
+    assert refused.status == 403, refused.body
+    assert (refused.body["field"], refused.body["rule"]) == ("groups", "cluster_admin_not_allowed")
+    assert refused.body["setting"] == settings.ENV_MASTERS_ALLOWED
+    assert _executions(engine) == started
+    assert admin not in json.dumps(api.call("GET", "/clusters/access/access").body)
+
+    allowed = api.call("POST", "/clusters/access/access", {"arn": admin, "groups": ["system:masters"]}, caller=PLATFORM)
+
+    assert allowed.status == 202, allowed.body
+    wait_for_executions(engine, "access-access-", started + 1)
+    roles = api.call("GET", "/clusters/access/access").body["mapRoles"]
+    assert {"rolearn": admin, "groups": ["system:masters"]} in [
+        {k: v for k, v in r.items() if k != "username"} for r in roles
+    ]
+
+
+def test_mapping_to_a_system_user_is_refused_like_system_masters(
+    api: Api, engine: LocalEngine, cluster: dict[str, Any], policy: Callable[..., None]
+) -> None:
+    policy(ENV_MASTERS_ALLOWED="arn:aws:iam::123456789012:role/platform-*")
+    started = _executions(engine)
+    body = {"arn": "arn:aws:iam::123456789012:role/Sneaky", "username": "system:kube-controller-manager"}
+
+    refused = api.call("POST", "/clusters/access/access", body)
+
+    assert refused.status == 403, refused.body
+    assert refused.body["field"] == "username"
+    assert _executions(engine) == started
+
+
+def test_a_node_role_cannot_be_mapped_again_with_other_groups(
+    api: Api, engine: LocalEngine, cluster: dict[str, Any]
+) -> None:
+    started = _executions(engine)
+
+    reply = api.call(
+        "POST",
+        "/clusters/access/access",
+        {"arn": cluster["nodeRoles"][0], "groups": ["cluster-admins"], "noDuplicateARNs": False},
+    )
+
+    assert reply.status == 409, reply.body
+    assert reply.body["error"] == "ProtectedMapping"
+    assert _executions(engine) == started

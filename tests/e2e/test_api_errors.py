@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Any
@@ -12,8 +13,11 @@ import pytest
 from chalicelib.handlers import api as handlers
 from chalicelib.handlers import http
 from chalicelib.model import clusterconfig
+from local.run import MISSING_ROUTE_MESSAGE, create_server
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from tests.e2e.conftest import Api
 
 CLUSTER_CONFIG = b"apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\nmetadata:\n  name: twice\n  name: again\n"
@@ -90,18 +94,36 @@ def test_given_an_unknown_cluster_then_404_in_our_shape(api: Api) -> None:
     assert_our_shape(reply.body, "NotFound")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a path no route matches never reaches the app: Chalice's local server answers 403 "
-    "{'message': 'Missing Authentication Token'}, as API Gateway's MISSING_AUTHENTICATION_TOKEN gateway "
-    "response does; shaping it needs the local server and infra/template.yaml (GatewayResponses)",
-)
-def test_given_a_path_no_route_has_then_our_shape(api: Api) -> None:
-    reply = api.call("GET", "/no/such/route")
+@pytest.fixture(scope="module")
+def served(api: Api) -> Iterator[Api]:
+    """The API as `make run` serves it (local/run.py), on the same engine as `api`.
 
-    # API Gateway cannot tell an unknown route from an unsigned request (both MISSING_AUTHENTICATION_TOKEN).
-    assert reply.status in (403, 404)
-    assert isinstance(reply.body, dict) and {"error", "message"} <= set(reply.body), reply.body
+    A path no route matches never reaches the app: the local server's gateway answers it, as API
+    Gateway does on AWS (infra/template.yaml's gateway responses shape those; tests/e2e/test_infra_template.py).
+    """
+    from chalice.config import Config
+
+    from app import app
+    from tests.e2e.conftest import Api
+
+    server = create_server(app, Config(chalice_stage="local"), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Api(f"http://127.0.0.1:{server.server.server_address[1]}")
+    server.shutdown()
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+def test_given_a_path_no_route_has_then_our_shape(served: Api, method: str) -> None:
+    reply = served.call(method, "/no/such/route")
+
+    # API Gateway cannot tell an unknown route from an unsigned request (both MISSING_AUTHENTICATION_TOKEN, 403).
+    assert reply.status == 403
+    assert_our_shape(reply.body, "Forbidden")
+    assert reply.body["message"] == MISSING_ROUTE_MESSAGE
+    assert "application/json" in reply.headers["Content-Type"]
+    # Routes still answer as before.
+    assert served.call("GET", "/clusters/no-such-cluster").status == 404
 
 
 def test_given_a_method_the_route_does_not_have_then_405_in_our_shape(api: Api) -> None:
