@@ -52,6 +52,12 @@ def _fleet() -> list[Section]:
     return [fleet.run()]
 
 
+def _memory() -> list[Section]:
+    from bench import memory
+
+    return [memory.run()]
+
+
 def _e2e() -> list[Section]:
     from bench import e2e
 
@@ -65,6 +71,7 @@ PARTS: dict[str, Callable[[], list[Section]]] = {
     "cost": _simulation,
     "api_budget": _api_budget,
     "fleet": _fleet,
+    "memory": _memory,
     "e2e": _e2e,
 }
 

@@ -3,8 +3,8 @@
 `LocalEngine.start()`:
 1. starts moto's server on 127.0.0.1 (a free port) with Step Functions execution on
    and docker-less Lambda, whose `invoke` runs our handlers in this process;
-2. registers CloudFormation models for EKS, the stack timing/fault layer and CloudFormation's
-   quotas (local/cfn_quotas.py);
+2. registers CloudFormation models for EKS, the stack timing/fault layer, CloudFormation's
+   quotas (local/cfn_quotas.py) and the account's (local/account_quotas.py);
 3. points this process at it through the standard variables (`AWS_ENDPOINT_URL`,
    credentials, region) — `chalicelib` has no local-mode branches;
 4. deploys what infra/ deploys on AWS: the table, the artifacts bucket, one Lambda function per Chalice
@@ -50,6 +50,7 @@ FUNCTION_SETTINGS = (
     settings.ENV_POLL_SCALE,
     settings.ENV_SLACK_SECRET_ID,
     settings.ENV_ARTIFACTS_BUCKET,
+    settings.ENV_SLACK_WORKER_FUNCTION,
     *settings.STATE_MACHINE_ENV.values(),
 )
 
@@ -60,6 +61,14 @@ def _tiny_zip() -> bytes:
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("README.txt", "Handlers run in-process from the working tree.\n")
     return buf.getvalue()
+
+
+def function_config(name: str) -> Any:
+    """A function's settings as Chalice deploys them from .chalice/config.json (memory, timeout)."""
+    from chalice.config import Config
+
+    with (ROOT / ".chalice" / "config.json").open() as f:
+        return Config(chalice_stage=STAGE, function_name=name, config_from_disk=json.load(f))
 
 
 def state_machine_definition(file: str, substitutions: dict[str, str]) -> str:
@@ -101,7 +110,17 @@ class LocalEngine:
         from moto.core.config import default_user_config
         from moto.server import ThreadedMotoServer
 
-        from local import audit, cfn_quotas, ddb_atomic, ec2_models, eks_models, lambda_runtime, sam, stack_timing
+        from local import (
+            account_quotas,
+            audit,
+            cfn_quotas,
+            ddb_atomic,
+            ec2_models,
+            eks_models,
+            lambda_runtime,
+            sam,
+            stack_timing,
+        )
 
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         default_user_config["lambda"] = {"use_docker": False}
@@ -113,6 +132,7 @@ class LocalEngine:
         sam.install()
         stack_timing.install()
         cfn_quotas.install()
+        account_quotas.install()
         stack_timing.behaviour.cluster_seconds = self.cluster_seconds
         stack_timing.behaviour.nodegroup_seconds = self.nodegroup_seconds
 
@@ -233,18 +253,23 @@ class LocalEngine:
         prefix = f"arn:{get_partition(self.region)}:states:{self.region}:{ACCOUNT_ID}:stateMachine:"
         for stem, env_name in settings.STATE_MACHINE_ENV.items():
             os.environ[env_name] = prefix + machines[stem]
+        # Slack commands that take longer than Slack waits are handed to this function (slack_routes.py).
+        os.environ[settings.ENV_SLACK_WORKER_FUNCTION] = naming.lambda_function_name(
+            app.app_name, STAGE, naming.SLACK_WORKER
+        )
         lam = self.client("lambda")
         env = {k: os.environ[k] for k in FUNCTION_SETTINGS}
         substitutions: dict[str, str] = {}
         for fn in app.pure_lambda_functions:
+            config = function_config(fn.name)
             created = lam.create_function(
                 FunctionName=naming.lambda_function_name(app.app_name, STAGE, fn.name),
                 Runtime="python3.12",
                 Role=role,
                 Handler=fn.handler_string,
                 Code={"ZipFile": _tiny_zip()},
-                Timeout=60,
-                MemorySize=256,
+                Timeout=config.lambda_timeout,
+                MemorySize=config.lambda_memory_size,
                 Environment={"Variables": env},
             )
             substitutions[naming.function_arn_placeholder(fn.name)] = created["FunctionArn"]

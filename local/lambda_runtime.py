@@ -83,6 +83,17 @@ def resolve_handler(handler: str) -> Any:
 def _invoke(
     self: LambdaSimpleBackend, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
 ) -> bytes:
+    if (headers or {}).get("X-Amz-Invocation-Type") == "Event":
+        # Asynchronous: Lambda queues the event and answers 202 at once; the function runs later.
+        fn = self.get_function(function_name, qualifier)  # an unknown function is refused now, as on AWS
+        worker = threading.Thread(
+            target=_invoke,
+            args=(self, fn.function_name, qualifier, body, {}, {}),
+            name=f"lambda-{fn.function_name}",
+            daemon=True,
+        )
+        worker.start()
+        return b""
     fn = self.get_function(function_name, qualifier)
     context = LambdaContext(
         function_name=fn.function_name,

@@ -3,9 +3,12 @@
 Every request is verified with Slack's v0 signing scheme (slack_sdk's verifier:
 HMAC-SHA256 over `v0:timestamp:body`, constant-time compare, 5-minute window) and
 claimed once, so a captured request replayed inside the window is refused too.
-The work is done by the same use-cases as the HTTP API and answered at once (Slack
-waits 3 seconds); the workflow reports progress and the result to the
-`response_url` later (`notify.py`).
+The work is done by the same use-cases as the HTTP API. Slack gives up after 3 seconds,
+so quick commands (help, list, status, extend: one or two reads) are answered at once,
+while `create` and `delete` (policy checks, quota reads, a workflow start) are answered
+first — "on it" — and done by the `slack_worker` function, invoked asynchronously, which
+posts the outcome to the `response_url`; the workflow then reports progress and the
+result there (`notify.py`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from chalice.app import Blueprint, Response
 
 from chalicelib.aws.clients import default_clients
-from chalicelib.model import policy, slack
+from chalicelib.model import naming, policy, slack
 from chalicelib.model.errors import EkspressError, ForbiddenError, SpecValidationError
 from chalicelib.model.settings import get_settings
 from chalicelib.model.spec import ClusterSpec, validate
@@ -143,18 +146,64 @@ def slack_command() -> Response:
         command = slack.parse(form.get("text", ""))
     except slack.UsageError as exc:
         return _reply(slack.usage(str(exc)))
+    job = {"text": form.get("text", ""), "team": team, "user": user, "channel": channel}
+    response_url = form.get("response_url", "")
+    if command.action in SLOW_ACTIONS and settings.slack_worker_function and response_url:
+        if command.action == "create":
+            try:  # a request that cannot be valid is answered now, not after a round trip
+                validate(ClusterSpec, slack.create_body(command), "cluster request")
+            except slack.UsageError as exc:
+                return _reply(slack.usage(str(exc)))
+            except SpecValidationError as exc:
+                return _reply(_invalid(exc))
+        hand_off(settings.slack_worker_function, {**job, "responseUrl": response_url})
+        return _reply(slack.working(command.action, command.name))
+    return _reply(answer(job, settings, response_url))
+
+
+# Commands whose work does not fit in Slack's 3 seconds on a cold start (see bench/cold_start.py).
+SLOW_ACTIONS = ("create", "delete")
+
+
+def hand_off(function: str, job: dict[str, str]) -> None:
+    """Queue `job` for the slack_worker (Lambda's asynchronous invoke: it retries, we answer now)."""
+    default_clients().client("lambda").invoke(FunctionName=function, InvocationType="Event", Payload=json.dumps(job))
+
+
+@slack_routes.lambda_function(name=naming.SLACK_WORKER)
+def slack_worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A handed-off command: do it, then tell the person through the response_url they gave."""
+    settings = get_settings()
     try:
-        return _reply(run(command, settings, team, user, channel, form.get("response_url", "")))
+        message = answer(event, settings, str(event["responseUrl"]))
+    except Exception:
+        logger.exception("slack command failed")
+        message = slack.error("Something went wrong on our side; it is logged. Try again in a minute.")
+    delivered = notify.post_json(str(event["responseUrl"]), message)
+    return {"delivered": delivered}
+
+
+def _invalid(exc: SpecValidationError) -> dict[str, Any]:
+    problems = "\n".join(f"• `{f['field']}`: {f['message']}" for f in exc.details.get("fields", []))
+    return slack.error(f"{exc.message}\n{problems}")
+
+
+def answer(job: Mapping[str, Any], settings: Settings, response_url: str) -> dict[str, Any]:
+    """The reply to one parsed command: its result, or what was wrong with it, as a Slack message."""
+    try:
+        command = slack.parse(str(job.get("text", "")))
+        return run(command, settings, str(job["team"]), str(job["user"]), str(job["channel"]), response_url)
     except slack.UsageError as exc:
-        return _reply(slack.usage(str(exc)))
+        return slack.usage(str(exc))
     except SpecValidationError as exc:
-        problems = "\n".join(f"• `{f['field']}`: {f['message']}" for f in exc.details.get("fields", []))
-        return _reply(slack.error(f"{exc.message}\n{problems}"))
+        return _invalid(exc)
     except EkspressError as exc:  # not found, conflict, forbidden: say so in Slack
-        return _reply(slack.error(exc.message))
+        return slack.error(exc.message)
 
 
-def run(command: slack.Command, settings: Settings, team: str, user: str, channel: str, response_url: str) -> Any:
+def run(
+    command: slack.Command, settings: Settings, team: str, user: str, channel: str, response_url: str
+) -> dict[str, Any]:
     """One command, through the same use-cases as the HTTP API."""
     ctx = Context(default_clients(), settings)
     db = ctx.store

@@ -134,6 +134,12 @@ def error(text: str) -> dict[str, Any]:
     return message(text, [_section(f":x: {text}")])
 
 
+def working(action: str, name: str) -> dict[str, Any]:
+    """The answer Slack gets at once when the work is handed off; the outcome follows at the response_url."""
+    doing = {"create": "Creating", "delete": "Deleting"}.get(action, action.title())
+    return message(f"{doing} {name}", [_context(f":gear: {doing} *{name}*: checking the request, one moment")])
+
+
 def create_started(record: dict[str, Any]) -> dict[str, Any]:
     name, region = record["name"], record["region"]
     groups = record["spec"].get("managedNodeGroups") or []

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from app import app
 from chalicelib.handlers.schedules import run_sweep
-from chalicelib.model import settings
+from chalicelib.model import naming, settings
 from chalicelib.operations import leases
-from local.engine import LOCAL_SLACK_SIGNING_SECRET
+from local.engine import LOCAL_SLACK_SIGNING_SECRET, STAGE
+from local.lambda_runtime import invocations
 from local.slack import Receiver, command_fields, post_form
 
 if TYPE_CHECKING:
@@ -82,13 +84,19 @@ def text_of(reply: Any) -> str:
 
 
 def test_create_reaches_active_and_the_result_arrives_at_the_response_url(slack: Slack, api: Api) -> None:
+    worker = naming.lambda_function_name(app.app_name, STAGE, naming.SLACK_WORKER)
+    before = invocations.count(worker)
     status, reply = slack.command("create chat-a nodes=3 type=m5.xlarge ttl=4h region=eu-west-1")
 
+    # Slack is answered first (it gives up after 3 s); the worker, invoked asynchronously, does the work.
     assert status == 200
-    assert reply["response_type"] == "in_channel"
-    assert "Creating *chat-a*" in text_of(reply)
+    assert reply["response_type"] == "ephemeral"
+    assert "Creating *chat-a*: checking the request" in text_of(reply)
+    started = slack.said("Creating *chat-a* in `eu-west-1`")
+    assert started["response_type"] == "in_channel"
     slack.said("control plane is up")
     ready = slack.said("chat-a is ready")
+    assert invocations.count(worker) == before + 1
     assert "aws eks update-kubeconfig --name chat-a --region eu-west-1" in text_of(ready)
     record = api.call("GET", "/clusters/chat-a").body
     assert record["status"] == "ACTIVE"
@@ -101,12 +109,14 @@ def test_create_reaches_active_and_the_result_arrives_at_the_response_url(slack:
 
 def test_status_list_extend_and_delete_with_ownership(slack: Slack, api: Api) -> None:
     assert slack.command("create chat-b")[0] == 200
+    slack.said("Creating *chat-b* in")
     api.wait_for("chat-b", {"ACTIVE"})
 
     assert "`ACTIVE`" in text_of(slack.command("status chat-b")[1])
     assert "chat-b" in text_of(slack.command("list")[1])
     assert "only the owner" in text_of(slack.command("extend chat-b 4h", user=OTHER)[1])
-    assert "only the owner" in text_of(slack.command("delete chat-b", user=OTHER)[1])
+    assert "Deleting *chat-b*: checking" in text_of(slack.command("delete chat-b", user=OTHER)[1])
+    slack.said("only the owner of chat-b or a Slack admin may delete it")
     before = api.call("GET", "/clusters/chat-b").body["expiresAt"]
     assert "now ends" in text_of(slack.command("extend chat-b 2d")[1])
     assert api.call("GET", "/clusters/chat-b").body["expiresAt"] > before
@@ -114,6 +124,7 @@ def test_status_list_extend_and_delete_with_ownership(slack: Slack, api: Api) ->
     status, reply = slack.command("delete chat-b", user=ADMIN)
 
     assert status == 200 and "Deleting *chat-b*" in text_of(reply)
+    slack.said(f"Deleting *chat-b* (requested by <@{ADMIN}>)")
     slack.said("chat-b deleted")
     assert api.call("GET", "/clusters/chat-b").body["status"] == "DELETED"
 
@@ -168,6 +179,7 @@ def test_the_teardown_warning_has_buttons_that_extend_or_delete(
     settings.get_settings.cache_clear()
     for name in ("chat-c", "chat-d"):
         assert slack.command(f"create {name} ttl=1h")[0] == 200
+        slack.said(f"Creating *{name}* in")
         api.wait_for(name, {"ACTIVE"})
 
     swept = run_sweep(datetime.now(UTC) + timedelta(hours=1, minutes=1))
