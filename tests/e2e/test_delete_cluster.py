@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from local import stack_timing
@@ -120,20 +119,6 @@ def test_deleting_leaves_the_security_group_eks_made_to_eks_and_ends_deleted(api
     assert ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [config["vpcId"]]}])["Vpcs"] == []
 
 
-def test_a_second_mutation_while_deleting_is_a_conflict_naming_the_operation(api: Api) -> None:
-    given_an_active_cluster(api, "busy")
-    stack_timing.behaviour.fail_delete("eksctl-busy-cluster", "ControlPlane", "still draining", times=1)
-
-    first = api.call("DELETE", "/clusters/busy")
-    second = api.call("DELETE", "/clusters/busy")
-
-    assert first.status == 202
-    assert second.status == 409
-    running = second.body.get("operation") or {}
-    assert running.get("id") in (None, first.body["operation"]["id"])
-    assert api.wait_for("busy", {"DELETED", "DELETE_FAILED"})["status"] == "DELETED"
-
-
 def test_a_stack_that_fails_to_delete_is_tried_once_more(api: Api) -> None:
     given_an_active_cluster(api, "sticky")
     stack_timing.behaviour.fail_delete("eksctl-sticky-cluster", "VPC", "DependencyViolation", times=1)
@@ -159,21 +144,6 @@ def test_a_stack_that_fails_twice_leaves_delete_failed_with_the_resource_and_rea
     assert final["failure"]["resource"] == "ControlPlaneSecurityGroup"
     assert final["failure"]["stack"] == "eksctl-stuck-cluster"
     assert "operation" not in final  # a new delete may be tried
-
-
-def test_deleting_a_cluster_still_being_created_stops_the_create_first(api: Api, engine: LocalEngine) -> None:
-    stack_timing.behaviour.cluster_seconds = 3
-    assert api.call("POST", "/clusters", {"name": "hasty", "region": REGION}).status == 202
-    time.sleep(0.5)
-
-    reply = api.call("DELETE", "/clusters/hasty")
-
-    assert reply.status == 202
-    final = api.wait_for("hasty", {"DELETED", "DELETE_FAILED", "ACTIVE"})
-    assert final["status"] == "DELETED", final.get("failure")
-    create = engine.client("stepfunctions").describe_execution(executionArn=final["executionArn"])
-    assert create["status"] == "ABORTED"
-    assert live_stacks(engine, "hasty") == []
 
 
 def test_a_deleted_name_can_be_used_again_and_the_old_timeline_is_kept(api: Api) -> None:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from chalicelib.aws.store import Store
 
 REGION = "us-east-2"
+ACCOUNT_ID = "123456789012"
 
 
 def _created(db: Store, clients: Clients, name: str, **request: object) -> tuple[str, dict[str, str]]:
@@ -97,9 +98,46 @@ def test_an_unchanged_status_writes_nothing(db: Store, clients: Clients) -> None
     assert db.list_events("quiet", cluster_id) == events_before
 
 
-def test_first_failure_skips_cancelled_resources() -> None:
+@pytest.mark.parametrize("cancelled", ["Resource creation cancelled", "Resource update cancelled"])
+def test_resources_cloudformation_cancelled_before_the_real_failure_are_not_the_reason(
+    db: Store, clients: Clients, cancelled: str
+) -> None:
+    """CloudFormation stops the resources still in progress when one fails, often stamped first: never the cause."""
+    real = "The maximum number of addresses has been reached."
+    stack_timing.behaviour.fail("eksctl-cascade-cluster", "NATGateway", real)
+    cluster_id, ref = _created(db, clients, "cascade")
     cfn = boto3.client("cloudformation", region_name=REGION)
-    assert stacks.first_failure is not None
+    cfn.describe_stacks(StackName=ref["stackId"])  # the stack fails, as CloudFormation reports it
+    given_cancelled_events_before_the_failure(ref["stackId"], ["ControlPlane", "PublicRouteTable"], cancelled)
+
+    state = create.describe_stack(
+        step_context(db=db, clients=clients, settings=get_settings()),
+        steps.StackStep(name="cascade", clusterId=cluster_id, region=REGION, stack=ref),
+    )
+
+    events = cfn.describe_stack_events(StackName=ref["stackId"])["StackEvents"]
+    first = min((e for e in events if e["ResourceStatus"] == "CREATE_FAILED"), key=lambda e: e["Timestamp"])
+    assert first["ResourceStatusReason"] == cancelled, "the cancelled events come first, so the filter is needed"
+    assert (state["failed"], state["failedResource"], state["reason"]) == (True, "NATGateway", real)
+    failure = failures.explain_error({"Error": "StackFailed", "Cause": json.dumps(state)})
+    assert (failure["resource"], failure["reason"]) == ("NATGateway", real)
+    assert db.get_cluster("cascade")["stacks"]["eksctl-cascade-cluster"]["reason"] == real
+
+
+def given_cancelled_events_before_the_failure(stack_id: str, resources: list[str], reason: str) -> None:
+    """Add CREATE_FAILED events CloudFormation writes for resources it cancelled, stamped before the real failure."""
+    from moto.cloudformation.models import cloudformation_backends
+
+    stack = cloudformation_backends[ACCOUNT_ID][REGION].get_stack(stack_id)
+    (real,) = [e for e in stack.events if e.resource_status == "CREATE_FAILED"]
+    for offset, resource in enumerate(resources, start=1):
+        event = stack_timing._resource_event(stack, resource, "CREATE_FAILED", reason)
+        event.timestamp = real.timestamp - timedelta(seconds=offset)
+        stack.events.append(event)
+
+
+def test_a_stack_with_no_failed_resource_has_no_first_failure() -> None:
+    cfn = boto3.client("cloudformation", region_name=REGION)
     cfn.create_stack(StackName="plain", TemplateBody='{"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}')
     assert stacks.first_failure(cfn, "plain") is None
 

@@ -119,15 +119,35 @@ def test_given_a_failed_request_then_its_key_may_be_retried(db: Store) -> None:
 
 
 def test_given_a_request_cut_off_mid_way_then_its_key_is_free_once_its_time_is_up(db: Store) -> None:
+    """The invocation's remaining time bounds the lock: held until then, free after, without a wait guessed."""
+    remaining_ms = 1500
+
     def cut_off() -> dict[str, Any]:
         raise CutOff
 
+    cut_at = time.monotonic()
     with pytest.raises(CutOff):
-        _run(db, ALICE, "k-cut", CREATE, cut_off, Context(remaining_ms=1))
-    time.sleep(0.05)
+        _run(db, ALICE, "k-cut", CREATE, cut_off, Context(remaining_ms=remaining_ms))
     view = Counter()
+    with pytest.raises(ConflictError):  # the cut-off invocation might still be running: its key is held
+        _run(db, ALICE, "k-cut", CREATE, view)
 
-    assert _run(db, ALICE, "k-cut", CREATE, view)["body"] == '{"run": 1}'
+    answer = _retry_while_held(lambda: _run(db, ALICE, "k-cut", CREATE, view), timeout=remaining_ms / 1000 + 10)
+
+    assert answer["body"] == '{"run": 1}' and view.calls == 1
+    assert time.monotonic() - cut_at >= remaining_ms / 1000 - 0.01, "freed before the invocation's time was up"
+
+
+def _retry_while_held(attempt: Callable[[], dict[str, Any]], timeout: float) -> dict[str, Any]:
+    """`attempt()` again while it answers 409 (the key held), until `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return attempt()
+        except ConflictError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def test_the_record_lives_in_the_callers_partition_and_expires_by_the_tables_ttl(db: Store) -> None:

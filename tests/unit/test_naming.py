@@ -8,6 +8,7 @@ import pytest
 
 from chalicelib.cfn import kinds, stacks
 from chalicelib.model import naming
+from tests.processes import outputs_under_hash_seeds
 
 
 def test_stack_names_are_eksctls() -> None:
@@ -51,8 +52,17 @@ def test_a_stack_name_tells_its_kind_only_for_that_cluster() -> None:
 
 
 def test_execution_names_are_deterministic_and_within_step_functions_rules() -> None:
-    name = naming.execution_name("create", "c" * 100, "0123456789abcdef0123456789abcdef")
+    """The same in any process: a retried start, in another Lambda, must find the first execution."""
+    code = (
+        "from chalicelib.model import naming\n"
+        "for cluster in ('c' * 100, 'mz_k8s.prod', 'a-b'):\n"
+        "    print(naming.execution_name('create', cluster, '0123456789abcdef0123456789abcdef'))"
+    )
 
+    runs = outputs_under_hash_seeds(code)
+
+    (names,) = set(runs.values())
+    name = names.splitlines()[0]
     assert name == naming.execution_name("create", "c" * 100, "0123456789abcdef0123456789abcdef")
     assert len(name) <= 80
     assert re.fullmatch(r"[A-Za-z0-9_-]+", name)
