@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import threading
 import traceback
 import uuid
@@ -18,6 +19,8 @@ from typing import Any
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from local import audit
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -87,8 +90,8 @@ def _invoke(
         # Asynchronous: Lambda queues the event and answers 202 at once; the function runs later.
         fn = self.get_function(function_name, qualifier)  # an unknown function is refused now, as on AWS
         worker = threading.Thread(
-            target=_invoke,
-            args=(self, fn.function_name, qualifier, body, {}, {}),
+            target=_run_event,
+            args=(self, fn.function_name, qualifier, body),
             name=f"lambda-{fn.function_name}",
             daemon=True,
         )
@@ -120,6 +123,21 @@ def _invoke(
         invocations.record(fn.function_name, type(exc).__name__)
     response_headers["Content-Length"] = str(len(payload.encode()))
     return payload.encode()
+
+
+def _run_event(backend: LambdaSimpleBackend, function_name: str, qualifier: str | None, body: Any) -> None:
+    """An asynchronous invocation: nobody waits for its answer, so a failure is logged with its trace."""
+    headers: dict[str, str] = {}
+    payload = _invoke(backend, function_name, qualifier, body, {}, headers)
+    if "x-amz-function-error" in headers:
+        failure = json.loads(payload)
+        logger.error(
+            "asynchronous invocation of %s failed: %s: %s\n%s",
+            function_name,
+            failure["errorType"],
+            failure["errorMessage"],
+            "".join(failure["stackTrace"]),
+        )
 
 
 def install() -> None:

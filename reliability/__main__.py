@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BEGIN, END = "<!-- reliability:begin -->", "<!-- reliability:end -->"
+SECURITY_BEGIN, SECURITY_END = "<!-- security:begin -->", "<!-- security:end -->"
 HEADERS = ("scenario", "requests tried", "5xx seen", "faults injected", "records lost", "result")
 
 
@@ -45,6 +46,11 @@ def local_api() -> Iterator[tuple[CountingApi, object]]:
     warnings.filterwarnings("ignore", message="IAMAuthorizer is not a supported in local mode")
     engine = LocalEngine(poll_scale=0.001).start()
     faults.install()
+    # The scenarios build more clusters in one region than a new account holds (4): an account
+    # whose quota increases were approved. `make run` keeps AWS's defaults.
+    from local import account_quotas
+
+    account_quotas.raise_all(200)
     from app import app
     from chalicelib.observability import SERVICE
 
@@ -67,12 +73,12 @@ def row(outcome: Outcome) -> list[object]:
     return [outcome.scenario, outcome.tried, len(outcome.five_xx), outcome.injected, len(outcome.lost), result]
 
 
-def write_readme(table: str, path: Path = README) -> None:
+def write_readme(table: str, path: Path = README, begin: str = BEGIN, end: str = END) -> None:
     text = path.read_text()
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{path.name} has no {BEGIN} ... {END} markers")
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
-    path.write_text(pattern.sub(lambda _: f"{BEGIN}\n{table.rstrip()}\n{END}", text, count=1))
+    if begin not in text or end not in text:
+        raise SystemExit(f"{path.name} has no {begin} ... {end} markers")
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
+    path.write_text(pattern.sub(lambda _: f"{begin}\n{table.rstrip()}\n{end}", text, count=1))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,11 +86,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-readme", action="store_true", help="print the table only")
     args = parser.parse_args(argv)
 
-    from reliability import scenarios, strict
+    from reliability import scenarios, security, strict
 
     rows: list[list[object]] = []
+    security_rows: list[list[object]] = []
     ok = True
     with local_api() as (api, engine):
+        for attempt_of in security.SECURITY:
+            try:
+                attempt = attempt_of(api, engine)  # type: ignore[arg-type]
+                security_rows.append(attempt.row())
+                ok &= attempt.ok
+            except Exception as exc:  # reported like a broken scenario
+                traceback.print_exc()
+                security_rows.append([attempt_of.__name__, "-", "-", "-", f"FAIL: {type(exc).__name__}: {exc}"])
+                ok = False
+            print(f"{attempt_of.__name__}: done", file=sys.stderr, flush=True)
         for scenario in (*scenarios.FAULTS, *strict.STRICT, *scenarios.LOAD):
             started = time.monotonic()
             try:
@@ -104,8 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     section.table(HEADERS, rows)
     table = "\n".join(section.lines)
     print(table)
+    checks = Section("Security")
+    checks.table(security.HEADERS, security_rows)
+    security_table = "\n".join(checks.lines)
+    print(security_table)
     if not args.no_readme:
         write_readme(table)
+        write_readme(security_table, begin=SECURITY_BEGIN, end=SECURITY_END)
         print(f"written to {README.name}", file=sys.stderr)
     return 0 if ok else 1
 

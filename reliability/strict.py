@@ -168,9 +168,35 @@ def oversized_template(api: CountingApi, engine: LocalEngine, name: str = "crowd
     return outcome
 
 
+def eks_owned_group(api: CountingApi, engine: LocalEngine, name: str = "owned") -> Outcome:
+    """EKS's own cluster security group is attached and tagged like a load balancer's: left to EKS."""
+    outcome = Outcome("delete with the EKS-owned security group present", api)
+    created = api.call("POST", "/clusters", {"name": name})
+    record = api.wait_for(name, {"ACTIVE", "FAILED"})
+    config = engine.client("eks").describe_cluster(name=name)["cluster"]["resourcesVpcConfig"]
+    group = config["clusterSecurityGroupId"]
+    ec2 = engine.client("ec2")
+    attached = ec2.describe_network_interfaces(Filters=[{"Name": "group-id", "Values": [group]}])["NetworkInterfaces"]
+    outcome.injected = len(attached)
+    outcome.check("the cluster is ACTIVE with EKS's group attached", created.status == 202 and bool(attached))
+    deleted = api.call("DELETE", f"/clusters/{name}")
+    final = api.wait_for(name, {"DELETED", "DELETE_FAILED"})
+    kinds = [e["type"] for e in final.get("events", [])]
+    outcome.check("the delete ends DELETED", deleted.status == 202 and final.get("status") == "DELETED")
+    outcome.check("no cleanup failure was recorded", "KUBERNETES_RESOURCES_NOT_DELETED" not in kinds)
+    outcome.check(
+        "EKS took its group with the cluster",
+        ec2.describe_security_groups(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroups"] == [],
+    )
+    if not final or not record:
+        outcome.lost.append(name)
+    return outcome
+
+
 STRICT: tuple[Callable[[CountingApi, LocalEngine], Outcome], ...] = (
     hostile_bodies,
     session_owner,
     stack_never_finishes,
     oversized_template,
+    eks_owned_group,
 )

@@ -14,6 +14,7 @@ result there (`notify.py`).
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import time
 import urllib.parse
@@ -156,17 +157,24 @@ def slack_command() -> Response:
                 return _reply(slack.usage(str(exc)))
             except SpecValidationError as exc:
                 return _reply(_invalid(exc))
-        hand_off(settings.slack_worker_function, {**job, "responseUrl": response_url})
+        headers = {k.lower(): v for k, v in (slack_routes.current_request.headers or {}).items()}
+        signature = str(headers.get("x-slack-signature", ""))
+        job_id = hashlib.sha256(signature.encode()).hexdigest()  # one job per verified request
+        handed = {**job, "responseUrl": response_url, "jobId": job_id, "issuedAt": int(time.time())}
+        hand_off(settings.slack_worker_function, handed)
         return _reply(slack.working(command.action, command.name))
     return _reply(answer(job, settings, response_url))
 
 
-# Commands whose work does not fit in Slack's 3 seconds on a cold start (see bench/cold_start.py).
+# Commands whose work does not fit in Slack's 3 seconds on a cold start (see bench/memory.py).
 SLOW_ACTIONS = ("create", "delete")
+# A job older than this is not done: the person was told "one moment" (Lambda may hold an
+# asynchronous event for hours when throttled; infra/template.yaml caps it at the same age).
+JOB_MAX_AGE_SECONDS = 300
 
 
-def hand_off(function: str, job: dict[str, str]) -> None:
-    """Queue `job` for the slack_worker (Lambda's asynchronous invoke: it retries, we answer now)."""
+def hand_off(function: str, job: dict[str, Any]) -> None:
+    """Queue `job` for the slack_worker (Lambda's asynchronous invoke: we answer now, it works later)."""
     default_clients().client("lambda").invoke(FunctionName=function, InvocationType="Event", Payload=json.dumps(job))
 
 
@@ -174,12 +182,23 @@ def hand_off(function: str, job: dict[str, str]) -> None:
 def slack_worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A handed-off command: do it, then tell the person through the response_url they gave."""
     settings = get_settings()
+    response_url = str(event.get("responseUrl", ""))
+    age = time.time() - float(event.get("issuedAt") or 0)
     try:
-        message = answer(event, settings, str(event["responseUrl"]))
-    except Exception:
+        if age > JOB_MAX_AGE_SECONDS:
+            message = slack.error("That command waited too long to run and was dropped; please send it again.")
+        elif not Context.default().store.claim_once(
+            f"slack-job#{event['jobId']}", REPLAY_WINDOW_SECONDS, int(time.time())
+        ):
+            return {"delivered": False, "duplicate": True}  # delivered twice (Lambda's events are at least once)
+        else:
+            message = answer(event, settings, response_url)
+        delivered = notify.post_json(response_url, message)
+    except Exception:  # never retried by Lambda (the work may be half done): say so instead
         logger.exception("slack command failed")
-        message = slack.error("Something went wrong on our side; it is logged. Try again in a minute.")
-    delivered = notify.post_json(str(event["responseUrl"]), message)
+        delivered = notify.post_json(
+            response_url, slack.error("Something went wrong on our side; it is logged. Try again in a minute.")
+        )
     return {"delivered": delivered}
 
 

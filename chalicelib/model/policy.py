@@ -45,6 +45,10 @@ RULE_CLUSTER_ADMIN = "cluster_admin_not_allowed"
 # "typically" scoped to namespaces, and admin of every namespace when scoped to the cluster.
 CLUSTER_ADMIN_ACCESS_POLICY = "AmazonEKSClusterAdminPolicy"
 ADMIN_ACCESS_POLICY = "AmazonEKSAdminPolicy"
+# Policies that, where they reach kube-system, read its Secrets or run pods as its service accounts
+# (Kubernetes' `admin` and `edit` roles; `AmazonEKSAdminViewPolicy` reads every Secret), whose
+# bindings are cluster-wide: cluster admin by another door. Namespaced elsewhere, anyone may grant them.
+SYSTEM_REACHING_POLICIES = (ADMIN_ACCESS_POLICY, "AmazonEKSEditPolicy", "AmazonEKSAdminViewPolicy")
 # Namespaces whose admin holds the cluster: kube-system runs the control plane's add-ons under service
 # accounts bound to cluster-wide roles, and an admin there reads their secrets and starts pods as them.
 SYSTEM_NAMESPACES = ("kube-system",)
@@ -79,12 +83,12 @@ def admin_access_policy(policy: AccessPolicySpec) -> str | None:
     """
     name = policy.policy_arn.rsplit("/", 1)[-1]
     scope = policy.access_scope
-    if name == CLUSTER_ADMIN_ACCESS_POLICY:
+    if name.lower() == CLUSTER_ADMIN_ACCESS_POLICY.lower():
         return f"{name} is cluster-admin at any scope"
-    if name != ADMIN_ACCESS_POLICY:
+    if name.lower() not in {p.lower() for p in SYSTEM_REACHING_POLICIES}:
         return None
     if scope.type == "cluster":
-        return f"{name} at cluster scope is admin of every namespace"
+        return f"{name} at cluster scope reaches kube-system: the add-ons' secrets and service accounts"
     system = sorted({s for s in SYSTEM_NAMESPACES for n in scope.namespaces if fnmatch.fnmatchcase(s, n)})
     if system:
         return f"{name} in {', '.join(system)} is admin of the control plane's add-ons and their service accounts"

@@ -11,6 +11,7 @@ import pytest
 
 from app import app
 from chalicelib.handlers.schedules import run_sweep
+from chalicelib.handlers.slack_routes import slack_worker
 from chalicelib.model import naming, settings
 from chalicelib.operations import leases
 from local.engine import LOCAL_SLACK_SIGNING_SECRET, STAGE
@@ -200,3 +201,19 @@ def test_the_teardown_warning_has_buttons_that_extend_or_delete(
     assert slack.click("delete_now", "chat-d")[0] == 200
     slack.said("chat-d deleted")
     assert api.call("GET", "/clusters/chat-d").body["status"] == "DELETED"
+
+
+def test_the_worker_does_a_job_once_and_drops_one_that_waited_too_long(slack: Slack, api: Api) -> None:
+    """Lambda delivers asynchronous events at least once, and may hold one for a long time."""
+    job = {"text": "create chat-w", "team": TEAM, "user": OWNER, "channel": "C1", "responseUrl": slack.hook.url}
+    fresh = {**job, "jobId": "job-1", "issuedAt": int(time.time())}
+
+    first, again = slack_worker(fresh, None), slack_worker(fresh, None)
+    stale = slack_worker({**job, "text": "create chat-x", "jobId": "job-2", "issuedAt": int(time.time()) - 301}, None)
+
+    assert first == {"delivered": True} and again == {"delivered": False, "duplicate": True}
+    assert stale == {"delivered": True}
+    slack.said("waited too long to run")
+    assert [e["type"] for e in api.call("GET", "/clusters/chat-w").body["events"]].count("REQUESTED") == 1
+    assert api.call("GET", "/clusters/chat-x").status == 404
+    api.wait_for("chat-w", {"ACTIVE"})

@@ -315,7 +315,11 @@ def test_reads_that_overlap_make_one_call_and_nothing_is_kept_after() -> None:
         time.sleep(0.01)
     for thread in threads[1:]:
         thread.start()
-    time.sleep(0.2)
+    # Until the four others wait on the first read's answer (its condition's waiters), not a guessed time.
+    in_flight = aws_quotas._inflight["vpcs"]
+    deadline = time.monotonic() + 10
+    while len(in_flight._condition._waiters) < 4 and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.01)
     release.set()
     for thread in threads:
         thread.join()

@@ -97,9 +97,24 @@ def test_admin_access_policy_reaching_kube_system_is_cluster_admin(namespaces: l
     policy.check_request(spec, PLATFORM, GUARDED, NoClusters())
 
 
-@pytest.mark.parametrize("name", ["AmazonEKSViewPolicy", "AmazonEKSEditPolicy", "AmazonEKSAdminViewPolicy"])
-def test_other_access_policies_need_no_permission(name: str) -> None:
-    policy.check_request(_with_entries(_entry(name)), DEV, GUARDED, NoClusters())
+def test_the_view_policy_needs_no_permission() -> None:
+    policy.check_request(_with_entries(_entry("AmazonEKSViewPolicy")), DEV, GUARDED, NoClusters())
+
+
+@pytest.mark.parametrize("name", ["AmazonEKSEditPolicy", "AmazonEKSAdminViewPolicy", "amazoneksadminpolicy"])
+def test_policies_that_reach_kube_system_secrets_at_cluster_scope_are_cluster_admin(name: str) -> None:
+    """Edit runs pods as any service account and AdminView reads every Secret: in kube-system, that is admin."""
+    spec = _with_entries(_entry(name))
+
+    assert "kube-system" in _refused(spec).message
+    policy.check_request(spec, PLATFORM, GUARDED, NoClusters())
+
+
+@pytest.mark.parametrize("name", ["AmazonEKSEditPolicy", "AmazonEKSAdminViewPolicy"])
+def test_policies_that_reach_kube_system_are_anyones_in_other_namespaces(name: str) -> None:
+    spec = _with_entries(_entry(name, {"type": "namespace", "namespaces": ["team-a"]}))
+
+    policy.check_request(spec, DEV, GUARDED, NoClusters())
 
 
 def test_system_masters_in_an_access_entry_is_refused_for_everyone_by_the_model() -> None:
