@@ -211,6 +211,9 @@ QUOTA_READS: Statement = {
         "ec2:DescribeSubnets",
         "ec2:DescribeAvailabilityZones",
         "eks:ListClusters",
+        # Which VPCs are the account's own (shared ones count toward their owner). AWS asks no
+        # permission for it; listed so the policy names every call the function makes.
+        "sts:GetCallerIdentity",
     ],
     "Resource": "*",
 }

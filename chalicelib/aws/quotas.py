@@ -86,9 +86,33 @@ def _paged(client: Any, operation: str, key: str, **params: Any) -> int:
 
 
 @_shared_read
-def count_vpcs(ec2: Any) -> int:
-    """Every VPC of the region, the default one included."""
-    return _paged(ec2, "describe_vpcs", "Vpcs")
+def count_vpcs(ec2: Any, account: str) -> int:
+    """The VPCs `account` owns in the region, the default one included.
+
+    VPCs shared into the account (AWS RAM, common in an Organization) are listed by DescribeVpcs
+    too, but count toward their owner's quota.
+    """
+    return sum(
+        1
+        for page in ec2.get_paginator("describe_vpcs").paginate()
+        for vpc in page.get("Vpcs", [])
+        if vpc.get("OwnerId", account) == account
+    )
+
+
+_accounts: dict[str, str] = {}
+_accounts_lock = threading.Lock()
+
+
+def account_id(sts: Any, region: str) -> str:
+    """The caller's account (STS GetCallerIdentity, which needs no permission), once per process and region."""
+    with _accounts_lock:
+        known = _accounts.get(region)
+    if known is None:
+        known = str(sts.get_caller_identity()["Account"])
+        with _accounts_lock:
+            _accounts[region] = known
+    return known
 
 
 @_shared_read

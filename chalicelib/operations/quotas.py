@@ -49,7 +49,9 @@ if TYPE_CHECKING:
 
 # What is in use, per quota of region scope, from the region's clients.
 _IN_USE: dict[str, Callable[[Clients, str], int]] = {
-    VPCS.code: lambda clients, region: aws_quotas.count_vpcs(clients.ec2(region)),
+    VPCS.code: lambda clients, region: aws_quotas.count_vpcs(
+        clients.ec2(region), aws_quotas.account_id(clients.client("sts", region), region)
+    ),
     INTERNET_GATEWAYS.code: lambda clients, region: aws_quotas.count_internet_gateways(clients.ec2(region)),
     ELASTIC_IPS.code: lambda clients, region: aws_quotas.count_addresses(clients.ec2(region)),
     EKS_CLUSTERS.code: lambda clients, region: aws_quotas.count_clusters(clients.eks(region)),

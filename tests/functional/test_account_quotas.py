@@ -292,7 +292,7 @@ def test_counts_are_what_ec2_and_eks_hold(ec2: Any) -> None:
     gone = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=ec2.allocate_address(Domain="vpc")["AllocationId"])
     ec2.delete_nat_gateway(NatGatewayId=gone["NatGateway"]["NatGatewayId"])
 
-    assert aws_quotas.count_vpcs(ec2) == 2
+    assert aws_quotas.count_vpcs(ec2, aws_quotas.account_id(boto3.client("sts", region_name=REGION), REGION)) == 2
     assert aws_quotas.count_internet_gateways(ec2) == 1
     assert aws_quotas.count_addresses(ec2) == 2
     assert aws_quotas.nat_gateways_per_zone(ec2) == {f"{REGION}b": 1}
@@ -478,3 +478,19 @@ def test_templates_build_the_resources_the_needs_count(clients: Clients) -> None
         assert kinds.count("AWS::EC2::EIP") == needs.get(("L-0263D0A3", None), 0)
         assert kinds.count("AWS::EKS::Cluster") == needs[("L-1194D53C", None)]
         assert sorted(nat_subnets) == sorted(z for code, z in needs if code == "L-FE5A380F")
+
+
+def test_a_vpc_shared_into_the_account_counts_toward_its_owner_not_us() -> None:
+    """DescribeVpcs lists VPCs shared through AWS RAM too (moto cannot share: EC2's answer, as documented)."""
+    pages = [{"Vpcs": [{"VpcId": "vpc-ours", "OwnerId": "111111111111"}, {"VpcId": "vpc-shared", "OwnerId": "2" * 12}]}]
+
+    class Paginator:
+        def paginate(self) -> list[dict[str, Any]]:
+            return pages
+
+    class Ec2:
+        def get_paginator(self, operation: str) -> Paginator:
+            assert operation == "describe_vpcs"
+            return Paginator()
+
+    assert aws_quotas.count_vpcs(Ec2(), "111111111111") == 1
