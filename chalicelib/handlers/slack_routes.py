@@ -157,11 +157,7 @@ def slack_command() -> Response:
                 return _reply(slack.usage(str(exc)))
             except SpecValidationError as exc:
                 return _reply(_invalid(exc))
-        headers = {k.lower(): v for k, v in (slack_routes.current_request.headers or {}).items()}
-        signature = str(headers.get("x-slack-signature", ""))
-        job_id = hashlib.sha256(signature.encode()).hexdigest()  # one job per verified request
-        handed = {**job, "responseUrl": response_url, "jobId": job_id, "issuedAt": int(time.time())}
-        hand_off(settings.slack_worker_function, handed)
+        hand_off(settings.slack_worker_function, {**job, "responseUrl": response_url, **_job_identity()})
         return _reply(slack.working(command.action, command.name))
     return _reply(answer(job, settings, response_url))
 
@@ -173,6 +169,13 @@ SLOW_ACTIONS = ("create", "delete")
 JOB_MAX_AGE_SECONDS = 300
 
 
+def _job_identity() -> dict[str, Any]:
+    """A handed-off job's id (one per verified request, from its signature) and when it was issued."""
+    headers = {k.lower(): v for k, v in (slack_routes.current_request.headers or {}).items()}
+    signature = str(headers.get("x-slack-signature", ""))
+    return {"jobId": hashlib.sha256(signature.encode()).hexdigest(), "issuedAt": int(time.time())}
+
+
 def hand_off(function: str, job: dict[str, Any]) -> None:
     """Queue `job` for the slack_worker (Lambda's asynchronous invoke: we answer now, it works later)."""
     default_clients().client("lambda").invoke(FunctionName=function, InvocationType="Event", Payload=json.dumps(job))
@@ -180,7 +183,7 @@ def hand_off(function: str, job: dict[str, Any]) -> None:
 
 @slack_routes.lambda_function(name=naming.SLACK_WORKER)
 def slack_worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """A handed-off command: do it, then tell the person through the response_url they gave."""
+    """A handed-off command or button click: do it, then tell the person through the response_url they gave."""
     settings = get_settings()
     response_url = str(event.get("responseUrl", ""))
     age = time.time() - float(event.get("issuedAt") or 0)
@@ -191,6 +194,8 @@ def slack_worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
             f"slack-job#{event['jobId']}", REPLAY_WINDOW_SECONDS, int(time.time())
         ):
             return {"delivered": False, "duplicate": True}  # delivered twice (Lambda's events are at least once)
+        elif "click" in event:  # a button of a teardown warning
+            message = interact(settings, event["click"], event["name"], event["team"], event["user"])
         else:
             message = answer(event, settings, response_url)
         delivered = notify.post_json(response_url, message)
@@ -265,9 +270,14 @@ def slack_interaction() -> Response:
     user = (payload.get("user") or {}).get("id", "")
     team = (payload.get("team") or {}).get("id") or (payload.get("user") or {}).get("team_id", "")
     settings = get_settings()
-    answer = interact(settings, str(action.get("action_id")), name, team, user)
-    if payload.get("response_url"):
-        notify.post_json(payload["response_url"], answer)
+    click = {"click": str(action.get("action_id")), "name": name, "team": team, "user": user}
+    response_url = str(payload.get("response_url") or "")
+    if settings.slack_worker_function and response_url:  # a delete starts a workflow: Slack waits 3 s
+        hand_off(settings.slack_worker_function, {**click, "responseUrl": response_url, **_job_identity()})
+        return Response(body="", status_code=200)
+    message = interact(settings, click["click"], name, team, user)
+    if response_url:
+        notify.post_json(response_url, message)
     return Response(body="", status_code=200)
 
 

@@ -191,6 +191,8 @@ def test_the_teardown_warning_has_buttons_that_extend_or_delete(
     assert buttons == {"extend_24h", "delete_now"}
     assert f"<@{OWNER}>" in text_of(warning)
 
+    worker = naming.lambda_function_name(app.app_name, STAGE, naming.SLACK_WORKER)
+    before = invocations.count(worker)
     assert slack.click("extend_24h", "chat-c", user=OTHER)[0] == 200
     slack.said("only the owner of chat-c")
     assert slack.click("extend_24h", "chat-c")[0] == 200
@@ -201,6 +203,7 @@ def test_the_teardown_warning_has_buttons_that_extend_or_delete(
     assert slack.click("delete_now", "chat-d")[0] == 200
     slack.said("chat-d deleted")
     assert api.call("GET", "/clusters/chat-d").body["status"] == "DELETED"
+    assert invocations.count(worker) == before + 3, "each click is answered at once and done by the worker"
 
 
 def test_the_worker_does_a_job_once_and_drops_one_that_waited_too_long(slack: Slack, api: Api) -> None:
