@@ -171,22 +171,40 @@ class EKSNodegroupModel(LocalModel, CloudFormationModel):
     @classmethod
     def create(cls, props: dict[str, Any], resource_name: str, account_id: str, region_name: str) -> EKSNodegroupModel:
         scaling = props.get("ScalingConfig", {})
-        nodegroup = eks_backends[account_id][region_name].create_nodegroup(
-            cluster_name=props["ClusterName"],
-            node_role=props["NodeRole"],
-            nodegroup_name=props.get("NodegroupName", resource_name),
-            subnets=props["Subnets"],
-            scaling_config={
-                "minSize": int(scaling.get("MinSize", 1)),
-                "maxSize": int(scaling.get("MaxSize", 1)),
-                "desiredSize": int(scaling.get("DesiredSize", 1)),
-            },
-            disk_size=int(props.get("DiskSize", 20)),
-            instance_types=props.get("InstanceTypes"),
-            ami_type=props.get("AmiType"),
-            labels=props.get("Labels"),
-            tags=_tags(props.get("Tags")),
-        )
+        template = props.get("LaunchTemplate")
+        remote = props.get("RemoteAccess")
+        try:
+            # With a launch template EKS takes neither DiskSize nor RemoteAccess (InvalidParameterException).
+            nodegroup = eks_backends[account_id][region_name].create_nodegroup(
+                cluster_name=props["ClusterName"],
+                node_role=props["NodeRole"],
+                nodegroup_name=props.get("NodegroupName", resource_name),
+                subnets=props["Subnets"],
+                scaling_config={
+                    "minSize": int(scaling.get("MinSize", 1)),
+                    "maxSize": int(scaling.get("MaxSize", 1)),
+                    "desiredSize": int(scaling.get("DesiredSize", 1)),
+                },
+                disk_size=int(props["DiskSize"]) if "DiskSize" in props else (None if template else 20),
+                instance_types=props.get("InstanceTypes"),
+                ami_type=props.get("AmiType"),
+                labels=props.get("Labels"),
+                tags=_tags(props.get("Tags")),
+                launch_template={"id": template["Id"], "version": str(template["Version"])} if template else None,
+                remote_access=(
+                    {"ec2SshKey": remote["Ec2SshKey"], "sourceSecurityGroups": remote.get("SourceSecurityGroups", [])}
+                    if remote
+                    else None
+                ),
+                release_version=props.get("ReleaseVersion"),
+            )
+        except cfn_models.service_errors() as error:
+            raise cfn_models.service_failed("Eks", error) from None
+        if not remote:
+            nodegroup.remote_access = None  # moto makes one up; EKS describes none
+        repair = props.get("NodeRepairConfig")
+        if repair is not None:
+            nodegroup.node_repair_config = {"enabled": bool(repair.get("Enabled", False))}
         return cls(nodegroup, account_id, region_name)
 
     @classmethod

@@ -18,6 +18,7 @@ from chalicelib.cfn.template import (
     get_att,
     tag_list,
 )
+from chalicelib.model.nodegroup_spec import DEFAULT_IO_IOPS
 from chalicelib.model.spec import AMI_FAMILIES
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def add_managed_nodegroup(
         properties["Tags"] = own  # AWS::EKS::Nodegroup takes a map, not a list
     if nodegroup.labels:
         properties["Labels"] = dict(nodegroup.labels)
-    if nodegroup.volume_type or nodegroup.max_pods_per_node:
+    if nodegroup.needs_launch_template:
         # EKS takes the disk from the launch template then, never from DiskSize.
         del properties["DiskSize"]
         template = t.new_resource("LaunchTemplate", "AWS::EC2::LaunchTemplate", _launch_template(nodegroup, node_tags))
@@ -96,6 +97,16 @@ def add_managed_nodegroup(
             if update.max_unavailable is not None
             else {"MaxUnavailablePercentage": update.max_unavailable_percentage}
         )
+    if nodegroup.release_version:
+        properties["ReleaseVersion"] = nodegroup.release_version
+    if nodegroup.ssh is not None and nodegroup.ssh.allow:
+        # Never with a launch template (the spec refuses the pair, as EKS does).
+        remote: dict[str, Any] = {"Ec2SshKey": nodegroup.ssh.public_key_name}
+        if nodegroup.ssh.source_security_group_ids:
+            remote["SourceSecurityGroups"] = list(nodegroup.ssh.source_security_group_ids)
+        properties["RemoteAccess"] = remote
+    if nodegroup.node_repair_config is not None:
+        properties["NodeRepairConfig"] = {"Enabled": nodegroup.node_repair_config.enabled}
     t.new_resource("ManagedNodeGroup", "AWS::EKS::Nodegroup", properties)
     t.add_output(OUTPUT_NODEGROUP_NAME, get_att("ManagedNodeGroup", "NodegroupName"))
 
@@ -127,26 +138,32 @@ def _node_user_data(nodegroup: NodegroupSpec) -> str | None:
 
 
 def _launch_template(nodegroup: NodegroupSpec, tags: dict[str, str]) -> dict[str, Any]:
-    """The launch template's properties: the disk, IMDSv2, tags for what it launches, user data."""
+    """The launch template's properties: the disk, IMDSv2, monitoring, tags for what it launches, user data."""
     # Bottlerocket keeps containers on its second (data) volume; the others on the root volume.
     device = "/dev/xvdb" if nodegroup.ami_family == "Bottlerocket" else "/dev/xvda"
     data: dict[str, Any] = {
-        "BlockDeviceMappings": [
-            {
-                "DeviceName": device,
-                "Ebs": {
-                    "VolumeSize": nodegroup.volume_size,
-                    "VolumeType": nodegroup.volume_type or "gp3",
-                    "Encrypted": True,
-                },
-            }
-        ],
+        "BlockDeviceMappings": [{"DeviceName": device, "Ebs": _volume(nodegroup)}],
         "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 2},
         "TagSpecifications": [
             {"ResourceType": kind, "Tags": tag_list(tags)} for kind in ("instance", "volume", "network-interface")
         ],
     }
+    if nodegroup.enable_detailed_monitoring:
+        data["Monitoring"] = {"Enabled": True}
     user_data = _node_user_data(nodegroup)
     if user_data:
         data["UserData"] = {"Fn::Base64": user_data}
     return {"LaunchTemplateData": data}
+
+
+def _volume(nodegroup: NodegroupSpec) -> dict[str, Any]:
+    """The node volume: eksctl's gp3 unless another type is asked for, with its IOPS and throughput."""
+    kind = nodegroup.volume_type or "gp3"
+    volume: dict[str, Any] = {"VolumeSize": nodegroup.volume_size, "VolumeType": kind, "Encrypted": True}
+    if nodegroup.volume_iops is not None:
+        volume["Iops"] = nodegroup.volume_iops
+    elif kind in ("io1", "io2"):
+        volume["Iops"] = DEFAULT_IO_IOPS  # EC2 requires IOPS for these; eksctl's default
+    if nodegroup.volume_throughput is not None:
+        volume["Throughput"] = nodegroup.volume_throughput
+    return volume

@@ -8,7 +8,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator, mod
 from pydantic_core import PydanticCustomError
 
 from chalicelib.model import images
-from chalicelib.model.validation import SpecModel, Tags, check_labels, check_name
+from chalicelib.model.validation import Problem, SpecModel, Tags, check_labels, check_name, raise_problems
 
 DEFAULT_INSTANCE_TYPE = "m5.large"
 DEFAULT_DESIRED_CAPACITY = 2
@@ -18,6 +18,13 @@ MAX_NODES_PER_GROUP = 450  # EKS managed node group quota
 INSTANCE_TYPE_PATTERN = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
 AMI_FAMILIES = images.AMI_FAMILIES  # eksctl's amiFamily → its standard AmiType per processor (x86_64, arm64)
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+# eksctl's EBS limits (v1alpha5 validation): IOPS per volume type, gp3 throughput in MiB/s.
+VOLUME_IOPS = {"gp3": (3000, 16000), "io1": (100, 64000), "io2": (100, 256000)}
+DEFAULT_IO_IOPS = 100  # eksctl's default for io1 and io2 when volumeIOPS is not given
+VOLUME_THROUGHPUT = (125, 1000)
+# EKS-optimized AMI release versions: `1.33.0-20250704` (AL2, AL2023) or `1.42.0-a1b2c3d4` (Bottlerocket).
+RELEASE_VERSION_PATTERN = r"^\d+\.\d+\.\d+-[0-9a-z]+$"
+SECURITY_GROUP_ID_PATTERN = r"^sg-[0-9a-f]{8,17}$"
 
 
 class TaintSpec(SpecModel):
@@ -35,6 +42,43 @@ class UpdateConfigSpec(SpecModel):
         if (self.max_unavailable is None) == (self.max_unavailable_percentage is None):
             raise PydanticCustomError("one_of", "give exactly one of maxUnavailable and maxUnavailablePercentage")
         return self
+
+
+class SshSpec(SpecModel):
+    """`ssh`: an EC2 key pair on the nodes and who may reach port 22 (EKS's RemoteAccess).
+
+    A key is named, never sent: eksctl's `publicKeyPath` and `publicKey` read or import a key
+    from the client's machine, which a service cannot do.
+    """
+
+    allow: bool | None = None
+    public_key_name: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    source_security_group_ids: Annotated[
+        list[Annotated[str, Field(pattern=SECURITY_GROUP_ID_PATTERN)]] | None, Field(min_length=1, max_length=5)
+    ] = None
+
+    @model_validator(mode="after")
+    def _key_when_allowed(self) -> SshSpec:
+        if self.allow and self.public_key_name is None:
+            message = "ssh.allow needs ssh.publicKeyName, the name of an EC2 key pair in the region"
+            raise_problems("SshSpec", [(("publicKeyName",), "ssh_key_required", message, None)])
+        if not self.allow:
+            # eksctl ignores them then; a request here is never silently dropped.
+            given = [
+                (("publicKeyName",), self.public_key_name),
+                (("sourceSecurityGroupIds",), self.source_security_group_ids),
+            ]
+            message = "needs ssh.allow: true"
+            problems: list[Problem] = [(loc, "ssh_not_allowed", message, value) for loc, value in given if value]
+            if problems:
+                raise_problems("SshSpec", problems)
+        return self
+
+
+class NodeRepairConfigSpec(SpecModel):
+    """`nodeRepairConfig`: EKS node auto repair."""
+
+    enabled: bool
 
 
 class NodegroupSpec(SpecModel):
@@ -63,10 +107,15 @@ class NodegroupSpec(SpecModel):
     update_config: UpdateConfigSpec | None = None
     # Zones of the cluster's availabilityZones to put the nodes in (default: all of them).
     availability_zones: Annotated[list[str] | None, Field(min_length=1, max_length=3)] = None
-    # These two need a launch template; the node group stack makes one.
-    # io1/io2 need volumeIOPS, which is not supported yet.
-    volume_type: Literal["gp2", "gp3", "sc1", "st1"] | None = None
+    # These need a launch template; the node group stack makes one (see `needs_launch_template`).
+    volume_type: Literal["gp2", "gp3", "io1", "io2", "sc1", "st1"] | None = None
     max_pods_per_node: Annotated[int, Field(ge=1, le=737)] | None = None
+    volume_iops: int | None = Field(default=None, alias="volumeIOPS")
+    volume_throughput: int | None = None
+    enable_detailed_monitoring: bool | None = None
+    release_version: Annotated[str, Field(max_length=64, pattern=RELEASE_VERSION_PATTERN)] | None = None
+    ssh: SshSpec | None = None
+    node_repair_config: NodeRepairConfigSpec | None = None
 
     @model_validator(mode="after")
     def _one_way_to_name_types(self) -> NodegroupSpec:
@@ -85,6 +134,54 @@ class NodegroupSpec(SpecModel):
                 "max_pods_ami", "maxPodsPerNode is supported with amiFamily AmazonLinux2023 or Bottlerocket"
             )
         return self
+
+    @model_validator(mode="after")
+    def _volume_performance(self) -> NodegroupSpec:
+        """eksctl's rules: IOPS for gp3, io1 and io2 within their ranges; throughput for gp3 only.
+
+        Without volumeType the volume is gp3, eksctl's default.
+        """
+        kind = self.volume_type or "gp3"
+        iops, throughput = self.volume_iops, self.volume_throughput
+        problems: list[Problem] = []
+        if iops is not None and kind not in VOLUME_IOPS:
+            message = f"volumeIOPS is only supported for gp3, io1 and io2 volume types, not {kind}"
+            problems.append((("volumeIOPS",), "volume_iops_type", message, iops))
+        elif iops is not None and not VOLUME_IOPS[kind][0] <= iops <= VOLUME_IOPS[kind][1]:
+            low, high = VOLUME_IOPS[kind]
+            message = f"volumeIOPS for {kind} must be within range {low}-{high}"
+            problems.append((("volumeIOPS",), "volume_iops_range", message, iops))
+        if throughput is not None and kind != "gp3":
+            message = f"volumeThroughput is only supported for the gp3 volume type, not {kind}"
+            problems.append((("volumeThroughput",), "volume_throughput_type", message, throughput))
+        elif throughput is not None and not VOLUME_THROUGHPUT[0] <= throughput <= VOLUME_THROUGHPUT[1]:
+            message = "volumeThroughput must be within range {}-{}".format(*VOLUME_THROUGHPUT)
+            problems.append((("volumeThroughput",), "volume_throughput_range", message, throughput))
+        if problems:
+            raise_problems("NodegroupSpec", problems)
+        return self
+
+    @model_validator(mode="after")
+    def _ssh_without_launch_template(self) -> NodegroupSpec:
+        # EKS refuses RemoteAccess on a node group with a launch template.
+        if self.ssh is not None and self.ssh.allow and self.needs_launch_template:
+            message = (
+                "ssh cannot be combined with volumeType, volumeIOPS, volumeThroughput, maxPodsPerNode or "
+                "enableDetailedMonitoring: those need a launch template, and EKS takes no RemoteAccess with one"
+            )
+            raise_problems("NodegroupSpec", [(("ssh",), "ssh_with_launch_template", message, None)])
+        return self
+
+    @property
+    def needs_launch_template(self) -> bool:
+        """Whether the node group stack makes a launch template (the settings EKS takes only there)."""
+        return bool(
+            self.volume_type
+            or self.max_pods_per_node
+            or self.volume_iops is not None
+            or self.volume_throughput is not None
+            or self.enable_detailed_monitoring
+        )
 
     @property
     def types(self) -> list[str]:

@@ -1,0 +1,60 @@
+"""The local engine's managed node groups hold EKS's rules on remote access and launch templates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from moto.eks.models import eks_backends
+
+from local import cfn_models, eks_models
+
+REGION = "us-west-2"
+ACCOUNT = "123456789012"
+
+
+def group(**extra: Any) -> dict[str, Any]:
+    eks_backends[ACCOUNT][REGION].create_cluster(
+        name="c", role_arn=f"arn:aws:iam::{ACCOUNT}:role/eks", resources_vpc_config={}
+    )
+    return {
+        "ClusterName": "c",
+        "NodegroupName": "g",
+        "NodeRole": f"arn:aws:iam::{ACCOUNT}:role/node",
+        "Subnets": ["subnet-0123abcd"],
+        **extra,
+    }
+
+
+def test_remote_access_with_a_launch_template_fails_as_eks_refuses_it() -> None:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    template = ec2.create_launch_template(LaunchTemplateName="t", LaunchTemplateData={})["LaunchTemplate"]
+    props = group(
+        LaunchTemplate={"Id": template["LaunchTemplateId"], "Version": "1"}, RemoteAccess={"Ec2SshKey": "ops"}
+    )
+
+    with pytest.raises(cfn_models.ResourceFailed, match="Remote access configuration cannot be specified"):
+        eks_models.EKSNodegroupModel.create(props, "g", ACCOUNT, REGION)
+
+
+def test_remote_access_release_version_and_repair_are_described() -> None:
+    props = group(
+        RemoteAccess={"Ec2SshKey": "ops", "SourceSecurityGroups": ["sg-0123abcd"]},
+        ReleaseVersion="1.33.0-20250704",
+        NodeRepairConfig={"Enabled": True},
+    )
+    eks_models.EKSNodegroupModel.create(props, "g", ACCOUNT, REGION)
+
+    described = boto3.client("eks", region_name=REGION).describe_nodegroup(clusterName="c", nodegroupName="g")
+    nodegroup = described["nodegroup"]
+    assert nodegroup["remoteAccess"] == {"ec2SshKey": "ops", "sourceSecurityGroups": ["sg-0123abcd"]}
+    assert nodegroup["releaseVersion"] == "1.33.0-20250704"
+    assert nodegroup["nodeRepairConfig"] == {"enabled": True}
+
+
+def test_a_group_without_ssh_describes_no_remote_access() -> None:
+    eks_models.EKSNodegroupModel.create(group(), "g", ACCOUNT, REGION)
+
+    described = boto3.client("eks", region_name=REGION).describe_nodegroup(clusterName="c", nodegroupName="g")
+    assert "remoteAccess" not in described["nodegroup"]
