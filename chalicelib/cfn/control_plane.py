@@ -40,7 +40,7 @@ def add_control_plane(
     endpoints = spec.vpc.cluster_endpoints
     vpc_config: dict[str, Any] = {
         "SecurityGroupIds": [security_group],
-        "SubnetIds": network.public + network.private,
+        "SubnetIds": network.control_plane or [*network.public, *network.private],
         "EndpointPublicAccess": endpoints.public_access,
         "EndpointPrivateAccess": endpoints.private_access,
     }

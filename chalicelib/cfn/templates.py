@@ -37,7 +37,15 @@ from chalicelib.cfn.template import (
     export_name,
     to_json,
 )
-from chalicelib.cfn.vpc import MAX_ZONES, MIN_ZONES, SUBNET_SPLIT_BITS, add_security_group, add_vpc, subnet_cidrs
+from chalicelib.cfn.vpc import (
+    MAX_ZONES,
+    MIN_ZONES,
+    SUBNET_SPLIT_BITS,
+    add_existing_network,
+    add_security_group,
+    add_vpc,
+    subnet_cidrs,
+)
 from chalicelib.model import naming
 
 if TYPE_CHECKING:
@@ -105,10 +113,11 @@ def build_cluster_template(
     t = Template(
         naming.cluster_stack_name(spec.name),
         stack_tags(spec, cluster_id, kinds.CLUSTER.name),
-        f"EKS cluster {spec.name} (dedicated VPC, control plane) [created by ekspress]",
+        f"EKS cluster {spec.name} ({'in ' + str(spec.vpc.id) if spec.vpc.existing else 'dedicated VPC'}, "
+        "control plane) [created by ekspress]",
         metadata=_CLUSTER_METADATA,
     )
-    network = add_vpc(t, spec, zones)
+    network = add_existing_network(t, spec, zones) if spec.vpc.existing else add_vpc(t, spec, zones)
     security_group = add_security_group(t, network.vpc)
     service_role_arn = add_service_role(t)
     cluster = add_control_plane(t, spec, network, security_group, service_role_arn, service_roles)

@@ -32,11 +32,13 @@ ANYWHERE = "0.0.0.0/0"
 
 @dataclass(frozen=True)
 class Network:
-    """Refs to what the control plane is placed in."""
+    """What the control plane is placed in: Refs to what the stack builds, or the ids of an existing VPC's."""
 
-    vpc: Ref
-    public: list[Ref]
-    private: list[Ref]
+    vpc: Ref | str
+    public: list[Ref] | list[str]
+    private: list[Ref] | list[str]
+    # Where the control plane goes when not in every subnet (an existing VPC's controlPlaneSubnetIDs).
+    control_plane: list[str] | None = None
 
 
 def subnet_cidrs(vpc_cidr: str, zone_count: int) -> tuple[list[str], list[str]]:
@@ -86,7 +88,29 @@ def add_vpc(t: Template, spec: ClusterSpec, zones: list[str]) -> Network:
     return Network(vpc, public, private)
 
 
-def add_security_group(t: Template, vpc: Ref) -> Ref:
+def add_existing_network(t: Template, spec: ClusterSpec, zones: list[str]) -> Network:
+    """An existing VPC (`vpc.id`, `vpc.subnets`): nothing is built; its ids are exported as `add_vpc` exports its own.
+
+    The outputs keep their names, so node group stacks import them either way. A zone's output
+    (`SubnetsPrivate2`) names the first subnet of that kind in the zone, and is left out when there is
+    none (the spec refuses a node group that would import it).
+    """
+    ids: dict[str, list[str]] = {}
+    for kind, output in (("public", OUTPUT_SUBNETS_PUBLIC), ("private", OUTPUT_SUBNETS_PRIVATE)):
+        per_zone = spec.vpc.zone_subnets(kind, zones, spec.region)
+        ids[kind] = [subnet for subnets in per_zone for subnet in subnets]
+        if ids[kind]:
+            t.add_output(output, ",".join(ids[kind]), export=True)
+        for index, subnets in enumerate(per_zone):
+            if subnets:
+                t.add_output(f"{output}{index + 1}", subnets[0], export=True)
+    vpc_id = str(spec.vpc.id)
+    t.add_output(OUTPUT_VPC, vpc_id, export=True)
+    control_plane = list(spec.vpc.control_plane_subnet_ids) if spec.vpc.control_plane_subnet_ids else None
+    return Network(vpc_id, ids["public"], ids["private"], control_plane)
+
+
+def add_security_group(t: Template, vpc: Ref | str) -> Ref:
     """Add the control plane's security group, which node groups share; export it."""
     group = t.new_resource(
         "ControlPlaneSecurityGroup",

@@ -40,12 +40,22 @@ _NODEGROUP = {
     "availabilityZones": LEAF,
     "volumeType": LEAF,
     "maxPodsPerNode": LEAF,
+    "volumeIOPS": LEAF,
+    "volumeThroughput": LEAF,
+    "enableDetailedMonitoring": LEAF,
+    "releaseVersion": LEAF,
+    "ssh": {"allow": LEAF, "publicKeyName": LEAF, "sourceSecurityGroupIds": LEAF},
+    "nodeRepairConfig": {"enabled": LEAF},
 }
 SUPPORTED: dict[str, Any] = {
     "apiVersion": LEAF,
     "kind": LEAF,
     "metadata": {"name": LEAF, "region": LEAF, "version": LEAF, "tags": LEAF},
     "vpc": {
+        "id": LEAF,
+        # Keyed by names the caller chooses: the spec model checks each subnet's fields.
+        "subnets": LEAF,
+        "controlPlaneSubnetIDs": LEAF,
         "cidr": LEAF,
         "nat": {"gateway": LEAF},
         "clusterEndpoints": {"publicAccess": LEAF, "privateAccess": LEAF},
@@ -78,7 +88,10 @@ REASONS = {
     "podIdentityAssociations": "pod identity associations are not supported yet",
     "fargateProfiles": "Fargate profiles are not supported",
     "secretsEncryption": "secrets encryption with KMS is not supported yet",
-    "ssh": "SSH access to nodes is not supported",
+    "publicKeyPath": "name an EC2 key pair with ssh.publicKeyName; the service cannot read or import a key file",
+    "publicKey": "name an EC2 key pair with ssh.publicKeyName; importing a key is not supported",
+    "enableSsm": "SSM is built into the EKS-optimized AMIs; ssh.enableSsm is deprecated in eksctl",
+    "securityGroups": "attaching security groups to nodes is not supported yet",
     "launchTemplate": "custom launch templates are not supported",
     "ami": "custom AMIs are not supported; choose an amiFamily",
 }
@@ -233,6 +246,10 @@ def from_spec(spec: ClusterSpec) -> dict[str, Any]:
         metadata.pop("tags", None)
     for own in ("ttlHours", "protected", "timeoutMinutes"):
         body.pop(own, None)
+    vpc = body.get("vpc") or {}
+    if vpc.get("id"):  # an existing VPC: the fields of a VPC ekspress builds do not apply
+        vpc.pop("cidr", None)
+        vpc.pop("nat", None)
     if not body.get("iamIdentityMappings"):
         body.pop("iamIdentityMappings", None)
     for group in body.get("managedNodeGroups") or []:

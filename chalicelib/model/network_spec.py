@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from chalicelib.model.validation import SpecModel
+from chalicelib.model.validation import Problem, SpecModel, raise_problems
 
 DEFAULT_VPC_CIDR = "192.168.0.0/16"
 # Address space EKS accepts for a VPC: RFC 1918 plus the shared 100.64/10 range.
@@ -16,6 +16,9 @@ PRIVATE_RANGES = tuple(
     ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
 )
 NAT_MODES = ("Single", "HighlyAvailable", "Disable")
+VPC_ID_PATTERN = r"^vpc-[0-9a-f]{8,17}$"
+SUBNET_ID_PATTERN = r"^subnet-[0-9a-f]{8,17}$"
+ZONE_PATTERN = r"^[a-z0-9-]+[a-z]$"
 
 
 class NatSpec(SpecModel):
@@ -33,13 +36,134 @@ class EndpointsSpec(SpecModel):
         return self
 
 
+class SubnetSpec(SpecModel):
+    """An existing subnet (eksctl's AZSubnetSpec): its id, and the zone and CIDR it must have, if named."""
+
+    id: Annotated[str, Field(pattern=SUBNET_ID_PATTERN)] | None = None
+    az: Annotated[str, Field(pattern=ZONE_PATTERN)] | None = None
+    cidr: str | None = None
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            return str(ipaddress.IPv4Network(value, strict=True))
+        except ValueError as exc:
+            raise PydanticCustomError("cidr_invalid", "not an IPv4 network ({reason})", {"reason": str(exc)}) from None
+
+
+SubnetMap = Annotated[dict[Annotated[str, Field(min_length=1, max_length=64)], SubnetSpec], Field(max_length=16)]
+
+
+class SubnetsSpec(SpecModel):
+    """The VPC's subnets by kind, each keyed by a name or by its zone (eksctl's ClusterSubnets)."""
+
+    public: SubnetMap = Field(default_factory=dict)
+    private: SubnetMap = Field(default_factory=dict)
+
+    def items(self) -> list[tuple[str, str, SubnetSpec]]:
+        """(kind, key, subnet) for every subnet, public first."""
+        return [("public", k, s) for k, s in self.public.items()] + [("private", k, s) for k, s in self.private.items()]
+
+
+def subnet_zone(key: str, subnet: SubnetSpec, region: str) -> str | None:
+    """The zone a subnet must be in: its `az`, else its key when the key is a zone of `region`."""
+    if subnet.az:
+        return subnet.az
+    if key.startswith(region) and len(key) == len(region) + 1:
+        return key
+    return None
+
+
+MIN_SUBNET_ZONES = 2
+
+
 class VpcSpec(SpecModel):
+    # An existing VPC: nothing of the network is built, the cluster goes in `subnets`.
+    id: Annotated[str, Field(pattern=VPC_ID_PATTERN)] | None = None
+    subnets: SubnetsSpec | None = None
+    # Of the given subnets, those the control plane is placed in (unset: all of them).
+    control_plane_subnet_ids: Annotated[
+        list[Annotated[str, Field(pattern=SUBNET_ID_PATTERN)]] | None,
+        Field(alias="controlPlaneSubnetIDs", max_length=16),
+    ] = None
     cidr: str = DEFAULT_VPC_CIDR
     nat: NatSpec = Field(default_factory=NatSpec)
     cluster_endpoints: EndpointsSpec = Field(default_factory=EndpointsSpec)
     public_access_cid_rs: Annotated[list[str], Field(alias="publicAccessCIDRs", max_length=40)] = Field(
         default_factory=list
     )
+
+    @property
+    def existing(self) -> bool:
+        """Whether the cluster goes in a VPC the request names (nothing of the network is built)."""
+        return self.id is not None
+
+    @model_validator(mode="after")
+    def _existing(self) -> VpcSpec:
+        problems: list[Problem] = []
+        if self.id is None:
+            for field, alias in (("subnets", "subnets"), ("control_plane_subnet_ids", "controlPlaneSubnetIDs")):
+                if getattr(self, field) is not None:
+                    message = f"{alias} name an existing VPC's subnets: set vpc.id"
+                    problems.append(((alias,), "subnets_need_vpc_id", message, None))
+        else:
+            if self.subnets is None or not self.subnets.items():
+                problems.append(
+                    (("subnets",), "subnets_required", "an existing VPC needs its subnets (private or public)", None)
+                )
+            # The defaults stay (a stored spec carries them); anything else describes a VPC to build.
+            for built, value, default in (("cidr", self.cidr, DEFAULT_VPC_CIDR), ("nat", self.nat.gateway, "Single")):
+                if value != default:
+                    message = f"vpc.{built} describes a VPC ekspress builds; leave it out with vpc.id"
+                    problems.append(((built,), "vpc_existing", message, value))
+            seen: dict[str, str] = {}
+            for kind, key, subnet in self.subnets.items() if self.subnets else []:
+                if subnet.id is None:
+                    problems.append(
+                        (("subnets", kind, key, "id"), "subnet_id_required", "name the existing subnet's id", None)
+                    )
+                elif subnet.id in seen:
+                    message = f"{subnet.id} is listed twice (also as {seen[subnet.id]})"
+                    problems.append((("subnets", kind, key, "id"), "duplicate_subnet", message, subnet.id))
+                else:
+                    seen[subnet.id] = f"{kind}.{key}"
+            for index, subnet_id in enumerate(self.control_plane_subnet_ids or []):
+                loc: tuple[str | int, ...] = ("controlPlaneSubnetIDs", index)
+                if subnet_id not in seen:
+                    message = f"{subnet_id} is not one of vpc.subnets (list it there, public or private)"
+                    problems.append((loc, "control_plane_subnet_not_listed", message, subnet_id))
+                elif subnet_id in (self.control_plane_subnet_ids or [])[:index]:
+                    problems.append((loc, "duplicate_subnet", f"{subnet_id} is listed twice", subnet_id))
+        if problems:
+            raise_problems("VpcSpec", problems)
+        return self
+
+    def subnet_zones(self, region: str) -> list[str] | None:
+        """The zones of the given subnets, sorted; None while any subnet's zone is not yet known."""
+        if self.subnets is None:
+            return None
+        zones = [subnet_zone(key, subnet, region) for _, key, subnet in self.subnets.items()]
+        if any(z is None for z in zones):
+            return None
+        return sorted({z for z in zones if z})
+
+    def control_plane_zones(self, region: str) -> list[str] | None:
+        """The zones of `controlPlaneSubnetIDs`, sorted; None when unset or while a zone is not yet known."""
+        if not self.control_plane_subnet_ids or self.subnets is None:
+            return None
+        wanted = set(self.control_plane_subnet_ids)
+        zones = [subnet_zone(k, s, region) for _, k, s in self.subnets.items() if s.id in wanted]
+        if any(z is None for z in zones):
+            return None
+        return sorted({z for z in zones if z})
+
+    def zone_subnets(self, kind: str, zones: list[str], region: str) -> list[list[str]]:
+        """The ids of the given `kind` subnets in each of `zones` (zones must be known)."""
+        given = (self.subnets.public if kind == "public" else self.subnets.private) if self.subnets else {}
+        return [[s.id for k, s in given.items() if s.id and subnet_zone(k, s, region) == zone] for zone in zones]
 
     def public_access_refuses(self, networks: tuple[str, ...]) -> list[str]:
         """Those of `networks` the public endpoint would not admit: not inside any of publicAccessCIDRs.

@@ -3,8 +3,9 @@
 A cluster stack (cfn/vpc.py) takes one VPC, one internet gateway and, per NAT gateway, one
 Elastic IP and a place in its zone's NAT quota: `Single` puts one NAT gateway in the first
 zone's public subnet, `HighlyAvailable` one in every zone, `Disable` none. The control plane
-takes one EKS cluster. A node group stack takes none of these (an instance role and an
-`AWS::EKS::Nodegroup` in the cluster's subnets), so only creates are checked.
+takes one EKS cluster; in an existing VPC (`vpc.id`) that is all the cluster takes. A node
+group stack takes none of these (an instance role and an `AWS::EKS::Nodegroup` in the
+cluster's subnets), so only creates are checked.
 
 The codes are Service Quotas' (`GetServiceQuota` takes service and quota code); `default` is
 AWS's value for a new account, used only when Service Quotas answers neither an applied nor a
@@ -73,6 +74,8 @@ def nat_zones(nat_gateway: str, zones: Sequence[str]) -> list[str]:
 
 def cluster_needs(spec: ClusterSpec, zones: Sequence[str]) -> list[Need]:
     """What creating `spec`'s cluster stack in `zones` (in their order) takes of each quota."""
+    if spec.vpc.existing:  # nothing of the network is built: no VPC, gateway, NAT or Elastic IP
+        return [Need(EKS_CLUSTERS, 1)]
     nats = nat_zones(spec.vpc.nat.gateway, zones)
     needs = [Need(VPCS, 1), Need(INTERNET_GATEWAYS, 1)]
     if nats:
@@ -84,7 +87,7 @@ def cluster_needs(spec: ClusterSpec, zones: Sequence[str]) -> list[Need]:
 
 def needs_zones(spec: ClusterSpec) -> bool:
     """Whether the needs depend on which zones the cluster gets (its NAT gateways do)."""
-    return bool(nat_zones(spec.vpc.nat.gateway, ["any"]))
+    return not spec.vpc.existing and bool(nat_zones(spec.vpc.nat.gateway, ["any"]))
 
 
 def _number(value: float) -> float | int:

@@ -20,7 +20,7 @@ from pydantic_core import PydanticCustomError
 from chalicelib.model import naming
 from chalicelib.model.access_spec import NODE_GROUPS, AccessConfigSpec, AccessEntrySpec, IdentityMapping
 from chalicelib.model.errors import SpecValidationError
-from chalicelib.model.network_spec import KubernetesNetworkSpec, VpcSpec
+from chalicelib.model.network_spec import MIN_SUBNET_ZONES, KubernetesNetworkSpec, VpcSpec
 from chalicelib.model.nodegroup_spec import AMI_FAMILIES, NodegroupSpec, ScalingRequest
 from chalicelib.model.validation import (
     NAME_PATTERN,
@@ -207,9 +207,11 @@ class ClusterSpec(SpecModel):
             problems.append(
                 (("availabilityZones",), "duplicate_zone", "a zone is listed twice", self.availability_zones)
             )
+        problems += self._subnet_problems(groups)
         cluster_zones = set(self.availability_zones or [])
+        zones_unknown = self.vpc.existing and self.availability_zones is None
         for index, group in enumerate(groups):
-            for z, zone in enumerate(group.availability_zones or []):
+            for z, zone in enumerate([] if zones_unknown else group.availability_zones or []):
                 if zone not in cluster_zones:
                     problems.append(
                         (
@@ -241,7 +243,7 @@ class ClusterSpec(SpecModel):
                     None,
                 )
             )
-        if self.vpc.nat.gateway == "Disable":
+        if self.vpc.nat.gateway == "Disable" and not self.vpc.existing:
             for index, group in enumerate(groups):
                 if group.private_networking:
                     problems.append(
@@ -255,6 +257,40 @@ class ClusterSpec(SpecModel):
         if problems:
             raise_problems("ClusterSpec", problems)
         return self
+
+    def _subnet_problems(self, groups: list[NodegroupSpec]) -> list[Problem]:
+        """An existing VPC's subnets: their zones become availabilityZones; each node group needs subnets of its kind.
+
+        A subnet named by key alone (not a zone) gets its zone from EC2 when the cluster is requested
+        (operations/network.py); until then the zones are unknown and these checks wait.
+        """
+        zones = self.vpc.subnet_zones(self.region)
+        if not self.vpc.existing or zones is None:
+            return []
+        problems: list[Problem] = []
+        if len(zones) < MIN_SUBNET_ZONES:
+            message = f"EKS needs subnets in at least {MIN_SUBNET_ZONES} availability zones; these are in {zones}"
+            problems.append((("vpc", "subnets"), "subnet_zones", message, zones))
+        plane = self.vpc.control_plane_zones(self.region)
+        if plane is not None and len(plane) < MIN_SUBNET_ZONES:
+            message = f"EKS needs control plane subnets in at least {MIN_SUBNET_ZONES} zones; these are in {plane}"
+            problems.append((("vpc", "controlPlaneSubnetIDs"), "subnet_zones", message, plane))
+        if self.availability_zones is None:
+            object.__setattr__(self, "availability_zones", zones)
+        elif sorted(self.availability_zones) != zones:
+            message = f"with vpc.subnets the cluster's zones are the subnets' ({', '.join(zones)})"
+            problems.append((("availabilityZones",), "zones_subnets_mismatch", message, self.availability_zones))
+            return problems
+        ordered = list(self.availability_zones or zones)
+        for index, group in enumerate(groups):
+            kind = "private" if group.private_networking else "public"
+            wanted = list(group.availability_zones or ordered)
+            per_zone = self.vpc.zone_subnets(kind, ordered, self.region)
+            missing = [z for z in wanted if z in ordered and not per_zone[ordered.index(z)]]
+            if missing and (group.availability_zones or len(missing) == len(wanted)):
+                message = f"vpc.subnets.{kind} has no subnet in {', '.join(missing)} for this group's nodes"
+                problems.append((("managedNodeGroups", index, "privateNetworking"), "no_subnets", message, kind))
+        return problems
 
     @property
     def nodegroups(self) -> list[NodegroupSpec]:

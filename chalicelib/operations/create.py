@@ -19,7 +19,7 @@ from chalicelib.model.record import ClusterRecord, public
 from chalicelib.model.spec import DEFAULT_TIMEOUT_MINUTES, ClusterSpec, refuse_addons_that_cannot_run
 from chalicelib.model.steps import ClusterStackStep
 from chalicelib.observability import logger
-from chalicelib.operations import images, leases, quotas
+from chalicelib.operations import images, leases, network, quotas
 from chalicelib.operations.failures import already_ended, end_operation_failed
 
 if TYPE_CHECKING:
@@ -71,6 +71,7 @@ def request_create(ctx: Context, spec: ClusterSpec, owner: str, notify: dict[str
     """Choose the node groups' images, record a new cluster (the name must be free) and start its create workflow."""
     refuse_addons_that_cannot_run(spec)  # a 422: an add-on with no node or no OIDC would fail its stack
     spec = images.with_ami_types(ctx, spec)  # a 422 before anything is recorded
+    spec = network.with_existing_subnets(ctx, spec)  # a 422 for a given subnet that is missing or misplaced
     quotas.check_create(ctx, spec)  # a 409 when the account has no VPC, Elastic IP, ... left for it
     db = ctx.store
     record = db.create_cluster(new_record(spec, owner, ctx.settings, datetime.now(UTC), notify))

@@ -84,7 +84,7 @@ def test_the_exported_config_creates_the_same_cluster_elsewhere(api: Api) -> Non
 
 
 def test_the_example_files_get_a_422_naming_their_unsupported_fields(api: Api) -> None:
-    paths = sorted(EXAMPLES.glob("*.yaml"))
+    paths = sorted(EXAMPLES.glob("eksctl-*.yaml"))  # copies of eksctl examples, each using refused fields
     assert paths, f"no example files in {EXAMPLES}"
     for path in paths:
         status, body, _ = send(api, "POST", "/clusters", path.read_bytes(), **{"Content-Type": "application/x-yaml"})

@@ -53,6 +53,22 @@ def test_without_nat_no_address_and_no_nat_place_and_no_zone_to_know() -> None:
     assert needs_zones(spec("Single")) and needs_zones(spec("HighlyAvailable"))
 
 
+def test_a_cluster_in_an_existing_vpc_takes_only_the_eks_cluster() -> None:
+    existing = ClusterSpec.model_validate(
+        {
+            "name": "c",
+            "vpc": {
+                "id": "vpc-0123456789abcdef0",
+                "subnets": {"private": {z: {"id": f"subnet-0000000{i}"} for i, z in enumerate(ZONES[:2])}},
+            },
+            "managedNodeGroups": [{"name": "ng", "privateNetworking": True}],
+        }
+    )
+
+    assert cluster_needs(existing, ZONES) == [Need(EKS_CLUSTERS, 1)]
+    assert not needs_zones(existing)
+
+
 def test_room_is_what_the_value_leaves_never_below_zero() -> None:
     assert Headroom(VPCS, 5.0, 1, quotas.DEFAULT).available == 4
     assert Headroom(VPCS, 5.0, 7, quotas.APPLIED).available == 0  # lowered below what is in use

@@ -1,0 +1,77 @@
+"""Check the existing VPC and subnets a cluster request names, before anything is recorded or built.
+
+With `vpc.id` the cluster stack builds no network: it places the control plane and the node
+groups in the given subnets. A subnet that does not exist, sits in another VPC or another zone
+than the request says would fail the stack minutes in; here it is a 422 naming the subnet's
+path at once. Each subnet's zone (when only its key named one, or none) and CIDR are taken
+from EC2 into the spec, whose zones are then those of the subnets (at least two).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.aws import network as aws_network
+from chalicelib.model.errors import SpecValidationError
+from chalicelib.model.network_spec import MIN_SUBNET_ZONES, subnet_zone
+from chalicelib.model.spec import ClusterSpec, validate
+from chalicelib.model.validation import field_path
+
+if TYPE_CHECKING:
+    from chalicelib.model.validation import Problem
+    from chalicelib.operations.context import Context
+
+
+def with_existing_subnets(ctx: Context, spec: ClusterSpec) -> ClusterSpec:
+    """The spec with each given subnet's zone and CIDR as EC2 has them; a 422 for each subnet that does not fit.
+
+    A spec without `vpc.id` is returned as it is, and EC2 is not asked.
+    """
+    if not spec.vpc.existing or spec.vpc.subnets is None:
+        return spec
+    ec2 = ctx.clients.ec2(spec.region)
+    vpc_id = str(spec.vpc.id)
+    problems: list[Problem] = []
+    if aws_network.vpc(ec2, vpc_id) is None:
+        problems.append((("vpc", "id"), "vpc_not_found", f"{vpc_id} is not a VPC in {spec.region}", vpc_id))
+        _refuse(problems)
+    given = spec.vpc.subnets.items()
+    found = aws_network.subnets(ec2, [s.id for _, _, s in given if s.id])
+    filled: dict[str, dict[str, Any]] = {"public": {}, "private": {}}
+    for kind, key, subnet in given:
+        loc = ("vpc", "subnets", kind, key)
+        actual = found.get(str(subnet.id))
+        if actual is None:
+            message = f"{subnet.id} is not a subnet in {spec.region}"
+            problems.append(((*loc, "id"), "subnet_not_found", message, subnet.id))
+            continue
+        if actual.get("VpcId") != vpc_id:
+            message = f"{subnet.id} belongs to {actual.get('VpcId')}, not to vpc.id {vpc_id}"
+            problems.append(((*loc, "id"), "subnet_not_in_vpc", message, subnet.id))
+        zone, named = actual.get("AvailabilityZone"), subnet_zone(key, subnet, spec.region)
+        if named is not None and zone != named:
+            where = "az" if subnet.az else "id"
+            message = f"{subnet.id} is in {zone}, not in {named}"
+            problems.append(((*loc, where), "subnet_zone_mismatch", message, named))
+        cidr = actual.get("CidrBlock")
+        if subnet.cidr is not None and cidr != subnet.cidr:
+            message = f"{subnet.id} has the CIDR {cidr}, not {subnet.cidr}"
+            problems.append(((*loc, "cidr"), "subnet_cidr_mismatch", message, subnet.cidr))
+        filled[kind][key] = {"id": subnet.id, "az": zone, "cidr": cidr}
+    zones = sorted({entry["az"] for entries in filled.values() for entry in entries.values()})
+    if not problems and len(zones) < MIN_SUBNET_ZONES:
+        message = f"EKS needs subnets in at least {MIN_SUBNET_ZONES} availability zones; these are in {zones}"
+        problems.append((("vpc", "subnets"), "subnet_zones", message, zones))
+    _refuse(problems)
+    body = spec.model_dump(mode="json", exclude_none=True)
+    body["vpc"]["subnets"] = {kind: entries for kind, entries in filled.items() if entries}
+    # The spec's rules again, now that every subnet's zone is known (zones, node groups' subnets).
+    return validate(ClusterSpec, body, "cluster request")
+
+
+def _refuse(problems: list[Problem]) -> None:
+    if not problems:
+        return
+    fields = [{"field": field_path(loc), "rule": rule, "message": message} for loc, rule, message, _ in problems]
+    names = ", ".join(sorted({f["field"] for f in fields}))
+    raise SpecValidationError(f"the request names a network the cluster cannot use: {names}", fields=fields)
