@@ -31,3 +31,17 @@ def given_a_requested_cluster(db: Store, body: dict[str, Any], now: datetime | N
 def step_context(db: Store | None = None, clients: Clients | None = None, settings: Settings | None = None) -> Context:
     """What a workflow step runs with: the test's store and moto-backed clients, the test's settings."""
     return Context(clients or Clients(REGION), settings or get_settings(), store=db)
+
+
+def settings_with_workflows(*fields: str, region: str = "us-west-2") -> Settings:
+    """The settings, with a state machine that exists (moto does not run it here) for each ARN field named."""
+    import json
+
+    import boto3
+
+    sfn = boto3.client("stepfunctions", region_name=region)
+    definition = json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": True}}})
+    role = "arn:aws:iam::123456789012:role/sfn"
+    arns = {f: sfn.create_state_machine(name=f, definition=definition, roleArn=role)["stateMachineArn"] for f in fields}
+    base = get_settings()
+    return type(base)(**{**base.__dict__, **arns})

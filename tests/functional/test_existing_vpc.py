@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -10,10 +9,9 @@ import pytest
 
 from chalicelib.model import steps
 from chalicelib.model.errors import NotFoundError, SpecValidationError
-from chalicelib.model.settings import get_settings
 from chalicelib.model.spec import ClusterSpec
 from chalicelib.operations import create
-from tests.functional.helpers import step_context
+from tests.functional.helpers import settings_with_workflows, step_context
 
 if TYPE_CHECKING:
     from chalicelib.aws.clients import Clients
@@ -26,11 +24,7 @@ REGION = "us-west-2"
 @pytest.fixture
 def settings() -> Settings:
     """Settings with a create state machine that exists (moto does not run it here)."""
-    sfn = boto3.client("stepfunctions", region_name=REGION)
-    definition = json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": True}}})
-    made = sfn.create_state_machine(name="create", definition=definition, roleArn="arn:aws:iam::123456789012:role/s")
-    base = get_settings()
-    return type(base)(**{**base.__dict__, "create_state_machine_arn": made["stateMachineArn"]})
+    return settings_with_workflows("create_state_machine_arn")
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -10,11 +9,10 @@ import pytest
 
 from chalicelib.model import images, steps
 from chalicelib.model.errors import NotFoundError, SpecValidationError
-from chalicelib.model.settings import get_settings
 from chalicelib.model.spec import ClusterSpec
 from chalicelib.operations import create, nodegroups
 from chalicelib.operations.images import instance_facts
-from tests.functional.helpers import step_context
+from tests.functional.helpers import settings_with_workflows, step_context
 
 if TYPE_CHECKING:
     from chalicelib.aws.clients import Clients
@@ -27,18 +25,7 @@ REGION = "us-west-2"
 @pytest.fixture
 def settings() -> Settings:
     """Settings with state machines that exist (moto does not run them here)."""
-    sfn = boto3.client("stepfunctions", region_name=REGION)
-    definition = json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": True}}})
-    role = "arn:aws:iam::123456789012:role/sfn"
-    made = {n: sfn.create_state_machine(name=n, definition=definition, roleArn=role) for n in ("create", "ng")}
-    base = get_settings()
-    return type(base)(
-        **{
-            **base.__dict__,
-            "create_state_machine_arn": made["create"]["stateMachineArn"],
-            "nodegroup_state_machine_arn": made["ng"]["stateMachineArn"],
-        }
-    )
+    return settings_with_workflows("create_state_machine_arn", "nodegroup_state_machine_arn")
 
 
 def request(db: Store, settings: Settings, body: dict[str, Any]) -> dict[str, Any]:

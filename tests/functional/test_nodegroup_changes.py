@@ -16,7 +16,7 @@ from chalicelib.model.errors import ConflictError, NotFoundError, SpecValidation
 from chalicelib.model.settings import get_settings
 from chalicelib.operations import create, nodegroups
 from chalicelib.operations.access import connect
-from tests.functional.helpers import given_a_requested_cluster, step_context
+from tests.functional.helpers import given_a_requested_cluster, settings_with_workflows, step_context
 
 if TYPE_CHECKING:
     from chalicelib.aws.clients import Clients
@@ -28,11 +28,8 @@ REGION = "us-west-2"
 
 @pytest.fixture
 def settings() -> Settings:
-    sfn = boto3.client("stepfunctions", region_name=REGION)
-    definition = json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": True}}})
-    arn = sfn.create_state_machine(name="ng", definition=definition, roleArn="arn:aws:iam::123456789012:role/sfn")
-    base = get_settings()
-    return type(base)(**{**base.__dict__, "nodegroup_state_machine_arn": arn["stateMachineArn"]})
+    """Settings with a node group state machine that exists (moto does not run it here)."""
+    return settings_with_workflows("nodegroup_state_machine_arn")
 
 
 def live_cluster(db: Store, clients: Clients, name: str, *groups: str) -> str:
