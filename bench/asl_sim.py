@@ -208,8 +208,9 @@ class Interpreter:
         self.latency = latency
         self.fixed_wait = fixed_wait
 
-    def run(self, data: Any, start: float, trace: Trace) -> Outcome:
-        return self._machine(self.definition, data, start, {}, trace)
+    def run(self, data: Any, start: float, trace: Trace, execution: str = "simulated") -> Outcome:
+        # The context object every Task reads its execution name from (`$$.Execution.Name`).
+        return self._machine(self.definition, data, start, {"Execution": {"Name": execution}}, trace)
 
     def _machine(
         self, machine: dict[str, Any], data: Any, now: float, context: dict[str, Any], trace: Trace

@@ -11,10 +11,10 @@ shows), and the built deployment package run as Lambda runs it — only the pack
 path and no bytecode cache (Lambda's /var/task is read-only, so nothing is cached between
 cold starts unless the package ships .pyc files, which Chalice's does not).
 
-The package is what Lambda would get: requirements.txt installed for manylinux x86_64 /
-CPython 3.11 by pip (or, offline, copied from the virtualenv), the two files of Chalice's
-runtime its packager adds (`chalice/app.py`, `chalice/__init__.py`), plus app.py,
-chalicelib/ and statemachine/.
+The package is what Lambda would get: requirements.txt installed for manylinux x86_64 and
+the running CPython (the runtime the package declares) by pip (or, offline, copied from the
+virtualenv), the two files of Chalice's runtime its packager adds (`chalice/app.py`,
+`chalice/__init__.py`), plus app.py, chalicelib/ and statemachine/.
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ FIRST_REQUEST = "import app; from chalicelib.aws.clients import default_clients;
 PROJECT_PARTS = ("app.py", "chalicelib", "statemachine")
 LAMBDA_ZIP_LIMIT = 50 * 2**20  # direct upload
 LAMBDA_UNZIPPED_LIMIT = 250 * 2**20  # function and layers, unzipped
-PIP_TARGET = ["--platform", "manylinux2014_x86_64", "--python-version", "3.11", "--implementation", "cp"]
+# The wheels Lambda's runtime loads: the Python the package declares, which is the one running this.
+LAMBDA_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+PIP_TARGET = ["--platform", "manylinux2014_x86_64", "--python-version", LAMBDA_PYTHON, "--implementation", "cp"]
 
 
 @dataclass
@@ -144,7 +146,7 @@ def build_package(target: Path) -> Package:
     ]
     try:
         subprocess.run(command, capture_output=True, text=True, check=True, timeout=300)
-        method = "pip install --target (manylinux2014_x86_64, CPython 3.11, wheels only, --no-compile)"
+        method = f"pip install --target (manylinux2014_x86_64, CPython {LAMBDA_PYTHON}, wheels only, --no-compile)"
     except (subprocess.SubprocessError, OSError) as exc:
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)

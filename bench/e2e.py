@@ -79,6 +79,10 @@ def local_stack() -> Iterator[Client]:
     # Chalice's local server admits IAM-authorized routes with a warning; the engine names callers itself.
     warnings.filterwarnings("ignore", message="IAMAuthorizer is not a supported in local mode")
     engine = LocalEngine(region=REGION, cluster_seconds=0.0, nodegroup_seconds=0.0, poll_scale=POLL_SCALE).start()
+    # More clusters in one region than a new account holds: an account with raised quotas.
+    from local import account_quotas
+
+    account_quotas.raise_all(200)
     from app import app
     from chalicelib.observability import SERVICE
 
