@@ -32,14 +32,18 @@ def add_control_plane(
     t: Template,
     spec: ClusterSpec,
     network: Network,
-    security_group: Ref,
+    security_group: Ref | str,
     service_role_arn: dict[str, list[str]],
     service_roles: tuple[str, ...],
 ) -> Ref:
-    """Add the AWS::EKS::Cluster; export its name, endpoint, CA and ARN; return a Ref to it."""
+    """Add the AWS::EKS::Cluster; export its name, endpoint, CA and ARN; return a Ref to it.
+
+    The control plane is in `security_group` (ekspress's, or an existing VPC's `vpc.securityGroup`) and
+    in the existing VPC's `vpc.controlPlaneSecurityGroupIDs`.
+    """
     endpoints = spec.vpc.cluster_endpoints
     vpc_config: dict[str, Any] = {
-        "SecurityGroupIds": [security_group],
+        "SecurityGroupIds": [security_group, *(spec.vpc.control_plane_security_group_ids or [])],
         "SubnetIds": network.control_plane or [*network.public, *network.private],
         "EndpointPublicAccess": endpoints.public_access,
         "EndpointPrivateAccess": endpoints.private_access,

@@ -22,6 +22,7 @@ from chalicelib.model.nodegroup_spec import DEFAULT_IO_IOPS
 from chalicelib.model.spec import AMI_FAMILIES
 
 if TYPE_CHECKING:
+    from chalicelib.model.nodegroup_spec import NodeRepairConfigSpec
     from chalicelib.model.spec import ClusterSpec, NodegroupSpec
 
 # Only for specs recorded before AMI types were chosen from EC2's facts (see `ami_type`):
@@ -106,9 +107,33 @@ def add_managed_nodegroup(
             remote["SourceSecurityGroups"] = list(nodegroup.ssh.source_security_group_ids)
         properties["RemoteAccess"] = remote
     if nodegroup.node_repair_config is not None:
-        properties["NodeRepairConfig"] = {"Enabled": nodegroup.node_repair_config.enabled}
+        properties["NodeRepairConfig"] = _node_repair_config(nodegroup.node_repair_config)
     t.new_resource("ManagedNodeGroup", "AWS::EKS::Nodegroup", properties)
     t.add_output(OUTPUT_NODEGROUP_NAME, get_att("ManagedNodeGroup", "NodegroupName"))
+
+
+def _node_repair_config(repair: NodeRepairConfigSpec) -> dict[str, Any]:
+    """`NodeRepairConfig`: eksctl's `nodeRepairConfig` under AWS::EKS::Nodegroup's names; unset limits left out."""
+    config: dict[str, Any] = {"Enabled": repair.enabled}
+    for name, value in (
+        ("MaxUnhealthyNodeThresholdPercentage", repair.max_unhealthy_node_threshold_percentage),
+        ("MaxUnhealthyNodeThresholdCount", repair.max_unhealthy_node_threshold_count),
+        ("MaxParallelNodesRepairedPercentage", repair.max_parallel_nodes_repaired_percentage),
+        ("MaxParallelNodesRepairedCount", repair.max_parallel_nodes_repaired_count),
+    ):
+        if value is not None:
+            config[name] = value
+    if repair.node_repair_config_overrides:
+        config["NodeRepairConfigOverrides"] = [
+            {
+                "NodeMonitoringCondition": override.node_monitoring_condition,
+                "NodeUnhealthyReason": override.node_unhealthy_reason,
+                "MinRepairWaitTimeMins": override.min_repair_wait_time_mins,
+                "RepairAction": override.repair_action,
+            }
+            for override in repair.node_repair_config_overrides
+        ]
+    return config
 
 
 def _subnets(spec: ClusterSpec, nodegroup: NodegroupSpec) -> Any:

@@ -37,8 +37,9 @@ class Network:
     vpc: Ref | str
     public: list[Ref] | list[str]
     private: list[Ref] | list[str]
-    # Where the control plane goes when not in every subnet (an existing VPC's controlPlaneSubnetIDs).
-    control_plane: list[str] | None = None
+    # Where the control plane goes when not in every subnet: an existing VPC's controlPlaneSubnetIDs, or the
+    # private subnets with vpc.controlPlaneOnPrivateSubnets.
+    control_plane: list[Ref] | list[str] | None = None
 
 
 def subnet_cidrs(vpc_cidr: str, zone_count: int) -> tuple[list[str], list[str]]:
@@ -66,8 +67,11 @@ def add_vpc(t: Template, spec: ClusterSpec, zones: list[str]) -> Network:
     t.new_resource("VPCGatewayAttachment", "AWS::EC2::VPCGatewayAttachment", {"VpcId": vpc, "InternetGatewayId": igw})
     public_cidrs, private_cidrs = subnet_cidrs(spec.vpc.cidr, len(zones))
     # The role tags tell the AWS Load Balancer Controller where public and internal load balancers go.
-    public = _subnets(t, "Public", zones, public_cidrs, {**owned, "kubernetes.io/role/elb": "1"}, vpc)
-    private = _subnets(t, "Private", zones, private_cidrs, {**owned, "kubernetes.io/role/internal-elb": "1"}, vpc)
+    hostnames = spec.vpc.hostname_type
+    public = _subnets(t, "Public", zones, public_cidrs, {**owned, "kubernetes.io/role/elb": "1"}, vpc, hostnames)
+    private = _subnets(
+        t, "Private", zones, private_cidrs, {**owned, "kubernetes.io/role/internal-elb": "1"}, vpc, hostnames
+    )
 
     public_rt = _route_table(t, "PublicRouteTable", vpc, public)
     t.new_resource(
@@ -85,7 +89,8 @@ def add_vpc(t: Template, spec: ClusterSpec, zones: list[str]) -> Network:
     for kind, subnets in ((OUTPUT_SUBNETS_PUBLIC, public), (OUTPUT_SUBNETS_PRIVATE, private)):
         for index, subnet in enumerate(subnets):
             t.add_output(f"{kind}{index + 1}", subnet, export=True)
-    return Network(vpc, public, private)
+    # eksctl's controlPlaneOnPrivateSubnets: the public subnets keep the NAT gateways and load balancers.
+    return Network(vpc, public, private, private if spec.vpc.control_plane_on_private_subnets else None)
 
 
 def add_existing_network(t: Template, spec: ClusterSpec, zones: list[str]) -> Network:
@@ -106,12 +111,26 @@ def add_existing_network(t: Template, spec: ClusterSpec, zones: list[str]) -> Ne
                 t.add_output(f"{output}{index + 1}", subnets[0], export=True)
     vpc_id = str(spec.vpc.id)
     t.add_output(OUTPUT_VPC, vpc_id, export=True)
-    control_plane = list(spec.vpc.control_plane_subnet_ids) if spec.vpc.control_plane_subnet_ids else None
+    control_plane: list[str] | None = None
+    if spec.vpc.control_plane_subnet_ids:
+        control_plane = list(spec.vpc.control_plane_subnet_ids)
+    elif spec.vpc.control_plane_on_private_subnets:
+        control_plane = ids["private"]
+    if spec.vpc.security_group:
+        # The caller's group is the control plane's: exported as ours would be, and `add_security_group` makes none.
+        t.add_output(OUTPUT_SECURITY_GROUP, spec.vpc.security_group, export=True)
     return Network(vpc_id, ids["public"], ids["private"], control_plane)
 
 
-def add_security_group(t: Template, vpc: Ref | str) -> Ref:
-    """Add the control plane's security group, which node groups share; export it."""
+def add_security_group(t: Template, vpc: Ref | str) -> Ref | str:
+    """Add the control plane's security group, which node groups share; export it.
+
+    With an existing VPC's `vpc.securityGroup` (exported by `add_existing_network`) nothing is
+    made: that group's id is returned instead, as eksctl uses it.
+    """
+    if OUTPUT_SECURITY_GROUP in t.outputs:
+        existing: str = t.outputs[OUTPUT_SECURITY_GROUP]["Value"]
+        return existing
     group = t.new_resource(
         "ControlPlaneSecurityGroup",
         "AWS::EC2::SecurityGroup",
@@ -141,8 +160,19 @@ def _add_private_routes(t: Template, mode: str, vpc: Ref, public: list[Ref], pri
         _route_table(t, "PrivateRouteTable", vpc, private)
 
 
-def _subnets(t: Template, kind: str, zones: list[str], cidrs: list[str], tags: dict[str, str], vpc: Ref) -> list[Ref]:
-    """Add a `kind` (Public or Private) subnet in each zone; return Refs to them, in zone order."""
+def _subnets(
+    t: Template,
+    kind: str,
+    zones: list[str],
+    cidrs: list[str],
+    tags: dict[str, str],
+    vpc: Ref,
+    hostname_type: str | None = None,
+) -> list[Ref]:
+    """Add a `kind` (Public or Private) subnet in each zone; return Refs to them, in zone order.
+
+    `hostname_type` (vpc.hostnameType) is how EC2 names what is launched in them; unset, EC2's default.
+    """
     refs = []
     for index, (zone, cidr) in enumerate(zip(zones, cidrs, strict=True)):
         logical_id = f"Subnet{kind}{index + 1}"
@@ -154,6 +184,8 @@ def _subnets(t: Template, kind: str, zones: list[str], cidrs: list[str], tags: d
         }
         if kind == "Public":
             properties["MapPublicIpOnLaunch"] = True
+        if hostname_type:
+            properties["PrivateDnsNameOptionsOnLaunch"] = {"HostnameType": hostname_type}
         refs.append(t.new_resource(logical_id, "AWS::EC2::Subnet", properties))
     return refs
 

@@ -1,4 +1,5 @@
-"""The cluster's network as a request names it: its VPC, NAT, API endpoint access and Kubernetes service range."""
+"""The cluster's network as a request names it: its VPC, NAT, API endpoint access, control-plane placement and
+security groups, and the Kubernetes service range."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ NAT_MODES = ("Single", "HighlyAvailable", "Disable")
 VPC_ID_PATTERN = r"^vpc-[0-9a-f]{8,17}$"
 SUBNET_ID_PATTERN = r"^subnet-[0-9a-f]{8,17}$"
 ZONE_PATTERN = r"^[a-z0-9-]+[a-z]$"
+SECURITY_GROUP_PATTERN = r"^sg-[0-9a-f]{8,17}$"
+# EKS takes at most five security groups for the control plane; ekspress's own group is one of them.
+MAX_CONTROL_PLANE_SECURITY_GROUPS = 4
 
 
 class NatSpec(SpecModel):
@@ -95,6 +99,19 @@ class VpcSpec(SpecModel):
     public_access_cid_rs: Annotated[list[str], Field(alias="publicAccessCIDRs", max_length=40)] = Field(
         default_factory=list
     )
+    # EC2 hostnames of what is launched in the subnets ekspress builds (unset: EC2's default, as eksctl).
+    hostname_type: Literal["resource-name", "ip-name"] | None = None
+    # Only `false`: an IPv6 CIDR for the VPC and its subnets is not built yet.
+    auto_allocate_ipv6: bool | None = Field(default=None, alias="autoAllocateIPv6")
+    # The control plane's network interfaces in the private subnets only (eksctl's default: every subnet).
+    control_plane_on_private_subnets: bool | None = None
+    # An existing VPC's security groups the control plane joins, next to the one ekspress makes.
+    control_plane_security_group_ids: Annotated[
+        list[Annotated[str, Field(pattern=SECURITY_GROUP_PATTERN)]] | None,
+        Field(alias="controlPlaneSecurityGroupIDs", min_length=1, max_length=MAX_CONTROL_PLANE_SECURITY_GROUPS),
+    ] = None
+    # An existing VPC's security group the control plane uses instead of the one ekspress would make.
+    security_group: Annotated[str, Field(pattern=SECURITY_GROUP_PATTERN)] | None = None
 
     @property
     def existing(self) -> bool:
@@ -137,6 +154,55 @@ class VpcSpec(SpecModel):
                     problems.append((loc, "control_plane_subnet_not_listed", message, subnet_id))
                 elif subnet_id in (self.control_plane_subnet_ids or [])[:index]:
                     problems.append((loc, "duplicate_subnet", f"{subnet_id} is listed twice", subnet_id))
+        if problems:
+            raise_problems("VpcSpec", problems)
+        return self
+
+    @model_validator(mode="after")
+    def _options(self) -> VpcSpec:
+        """eksctl's rules for the control plane's placement and groups, and what ekspress cannot build yet."""
+        problems: list[Problem] = []
+        if self.auto_allocate_ipv6:
+            message = (
+                "IPv6 is not supported yet: ekspress builds IPv4-only VPCs and clusters; "
+                "leave vpc.autoAllocateIPv6 out or set it to false"
+            )
+            problems.append((("autoAllocateIPv6",), "ipv6_unsupported", message, True))
+        if self.hostname_type is not None and self.existing:
+            message = (
+                "vpc.hostnameType is not supported with an existing VPC (as eksctl): its subnets are not "
+                "ekspress's to change; set the hostname type on the subnets in EC2"
+            )
+            problems.append((("hostnameType",), "hostname_type_existing_vpc", message, self.hostname_type))
+        if self.control_plane_on_private_subnets and self.control_plane_subnet_ids is not None:
+            message = "give only one of vpc.controlPlaneSubnetIDs and vpc.controlPlaneOnPrivateSubnets (as eksctl)"
+            problems.append((("controlPlaneOnPrivateSubnets",), "one_of", message, True))
+        elif self.control_plane_on_private_subnets and self.existing and self.subnets is not None:
+            private = len(self.subnets.private)
+            if private < MIN_SUBNET_ZONES:
+                message = (
+                    f"vpc.controlPlaneOnPrivateSubnets needs at least {MIN_SUBNET_ZONES} private subnets "
+                    f"in vpc.subnets.private, in {MIN_SUBNET_ZONES} zones; there are {private}"
+                )
+                problems.append((("controlPlaneOnPrivateSubnets",), "control_plane_private_subnets", message, True))
+        if self.security_group is not None and self.control_plane_security_group_ids is not None:
+            message = "give only one of vpc.securityGroup and vpc.controlPlaneSecurityGroupIDs (as eksctl)"
+            problems.append((("securityGroup",), "one_of", message, self.security_group))
+        for alias, value in (
+            ("securityGroup", self.security_group),
+            ("controlPlaneSecurityGroupIDs", self.control_plane_security_group_ids),
+        ):
+            if value is not None and not self.existing:
+                message = (
+                    f"vpc.{alias} names security groups of an existing VPC: set vpc.id and vpc.subnets "
+                    "(in a VPC ekspress builds, the groups could not exist yet)"
+                )
+                problems.append(((alias,), "security_group_needs_vpc_id", message, value))
+        groups = self.control_plane_security_group_ids or []
+        for index, group in enumerate(groups):
+            if group in groups[:index]:
+                loc: tuple[str | int, ...] = ("controlPlaneSecurityGroupIDs", index)
+                problems.append((loc, "duplicate_security_group", f"{group} is listed twice", group))
         if problems:
             raise_problems("VpcSpec", problems)
         return self

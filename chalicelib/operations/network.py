@@ -3,8 +3,10 @@
 With `vpc.id` the cluster stack builds no network: it places the control plane and the node
 groups in the given subnets. A subnet that does not exist, sits in another VPC or another zone
 than the request says would fail the stack minutes in; here it is a 422 naming the subnet's
-path at once. Each subnet's zone (when only its key named one, or none) and CIDR are taken
-from EC2 into the spec, whose zones are then those of the subnets (at least two).
+path at once, as is a security group the control plane is to join (`vpc.securityGroup`,
+`vpc.controlPlaneSecurityGroupIDs[i]`) that does not exist or belongs to another VPC. Each subnet's
+zone (when only its key named one, or none) and CIDR are taken from EC2 into the spec, whose zones
+are then those of the subnets (at least two).
 """
 
 from __future__ import annotations
@@ -62,11 +64,41 @@ def with_existing_subnets(ctx: Context, spec: ClusterSpec) -> ClusterSpec:
     if not problems and len(zones) < MIN_SUBNET_ZONES:
         message = f"EKS needs subnets in at least {MIN_SUBNET_ZONES} availability zones; these are in {zones}"
         problems.append((("vpc", "subnets"), "subnet_zones", message, zones))
+    private_zones = sorted({entry["az"] for entry in filled["private"].values()})
+    if not problems and spec.vpc.control_plane_on_private_subnets and len(private_zones) < MIN_SUBNET_ZONES:
+        message = (
+            f"vpc.controlPlaneOnPrivateSubnets needs private subnets in at least {MIN_SUBNET_ZONES} "
+            f"availability zones; these are in {private_zones}"
+        )
+        problems.append((("vpc", "controlPlaneOnPrivateSubnets"), "subnet_zones", message, private_zones))
+    problems += _security_group_problems(ec2, spec, vpc_id)
     _refuse(problems)
     body = spec.model_dump(mode="json", exclude_none=True)
     body["vpc"]["subnets"] = {kind: entries for kind, entries in filled.items() if entries}
     # The spec's rules again, now that every subnet's zone is known (zones, node groups' subnets).
     return validate(ClusterSpec, body, "cluster request")
+
+
+def _security_group_problems(ec2: Any, spec: ClusterSpec, vpc_id: str) -> list[Problem]:
+    """A problem for each group the control plane is to join that is not in the region or not in the VPC."""
+    named: list[tuple[tuple[str | int, ...], str]] = []
+    if spec.vpc.security_group:
+        named.append((("vpc", "securityGroup"), spec.vpc.security_group))
+    for index, group_id in enumerate(spec.vpc.control_plane_security_group_ids or []):
+        named.append((("vpc", "controlPlaneSecurityGroupIDs", index), group_id))
+    if not named:
+        return []
+    found = aws_network.security_groups(ec2, [group_id for _, group_id in named])
+    problems: list[Problem] = []
+    for loc, group_id in named:
+        actual = found.get(group_id)
+        if actual is None:
+            message = f"{group_id} is not a security group in {spec.region}"
+            problems.append((loc, "security_group_not_found", message, group_id))
+        elif actual.get("VpcId") != vpc_id:
+            message = f"{group_id} belongs to {actual.get('VpcId')}, not to vpc.id {vpc_id}"
+            problems.append((loc, "security_group_not_in_vpc", message, group_id))
+    return problems
 
 
 def _refuse(problems: list[Problem]) -> None:

@@ -73,9 +73,9 @@ def refusal(group: dict[str, Any]) -> dict[str, str]:
         ({"ssh": KEY, "maxPodsPerNode": 30}, "ssh", "ssh_with_launch_template", ""),
         ({"nodeRepairConfig": {}}, "nodeRepairConfig.enabled", "missing", ""),
         (
-            {"nodeRepairConfig": {"enabled": True, "maxParallelNodesRepairedCount": 2}},
+            {"nodeRepairConfig": {"enabled": True, "maxParallelNodesRepairedCount": 0}},
             "nodeRepairConfig.maxParallelNodesRepairedCount",
-            "extra_forbidden",
+            "greater_than_equal",
             "",
         ),
         ({"securityGroups": {"attachIDs": ["sg-0123abcd"]}}, "securityGroups", "extra_forbidden", ""),
