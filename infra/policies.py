@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 from chalicelib.cfn import addons as cfn_addons
 from chalicelib.cfn import iam as cfn_iam
+from chalicelib.cfn import node_policies
 from chalicelib.cfn.upload import TEMPLATE_PREFIX
 from chalicelib.model import naming
 
@@ -196,6 +197,19 @@ INSTANCE_FACTS: Statement = {
     "Action": "ec2:DescribeInstanceTypes",
     "Resource": "*",
 }
+# A self-managed node group's image is chosen when it is requested, as eksctl does: `ami: auto` reads the
+# public SSM parameter EKS publishes (AWS's own, in every region: no account in the ARN), and an AMI ID
+# is looked up in EC2 (DescribeImages has no resource-level permissions).
+NODE_IMAGE_PARAMETERS: Statement = {
+    "Sid": "NodeImageParameters",
+    "Effect": "Allow",
+    "Action": "ssm:GetParameters",
+    "Resource": [
+        _sub(f"arn:{_PARTITION}:ssm:${{AWS::Region}}::parameter/aws/service/eks/optimized-ami/*"),
+        _sub(f"arn:{_PARTITION}:ssm:${{AWS::Region}}::parameter/aws/service/bottlerocket/*"),
+    ],
+}
+NODE_IMAGES: Statement = {"Sid": "NodeImages", "Effect": "Allow", "Action": "ec2:DescribeImages", "Resource": "*"}
 # A create is checked for headroom first (chalicelib/aws/quotas.py): the applied quota from Service
 # Quotas (else AWS's default) and what is in use. None of these calls takes resource-level permissions.
 QUOTA_READS: Statement = {
@@ -210,6 +224,8 @@ QUOTA_READS: Statement = {
         "ec2:DescribeNatGateways",
         "ec2:DescribeSubnets",
         "ec2:DescribeAvailabilityZones",
+        # An existing VPC's control-plane security groups are checked with its subnets (aws/network.py).
+        "ec2:DescribeSecurityGroups",
         "eks:ListClusters",
         # Which VPCs are the account's own (shared ones count toward their owner). AWS asks no
         # permission for it; listed so the policy names every call the function makes.
@@ -228,6 +244,8 @@ POLICIES: dict[str, list[Statement]] = {
         start("create-cluster", "delete-cluster", "update-access", "change-nodegroup"),
         DESCRIBE_CLUSTER,
         INSTANCE_FACTS,
+        NODE_IMAGE_PARAMETERS,
+        NODE_IMAGES,
         QUOTA_READS,
         {
             "Sid": "SlackSigningSecret",
@@ -243,6 +261,8 @@ POLICIES: dict[str, list[Statement]] = {
         table("GetItem", "PutItem", "Query", "TransactWriteItems", "UpdateItem"),
         start("create-cluster", "delete-cluster"),
         INSTANCE_FACTS,
+        NODE_IMAGE_PARAMETERS,
+        NODE_IMAGES,
         QUOTA_READS,
     ],
     "create_cluster_stack": [
@@ -344,23 +364,28 @@ ROLES = _sub(f"arn:{_PARTITION}:iam::{_ACCOUNT}:role/eksctl-*")
 
 def template_policy_names() -> tuple[str, ...]:
     """The AWS managed policies the templates attach to the roles they make, as `iam.policy_arn` names them."""
-    return (
+    names = (
         *cfn_iam.CLUSTER_POLICIES,
         *cfn_iam.WORKER_POLICIES,
         *(role.managed_policy for role in cfn_addons.SERVICE_ACCOUNT_ROLES.values()),
+        # Self-managed node roles: eksctl's managed policies for iam.withAddonPolicies.
+        *node_policies.ADDON_MANAGED_POLICIES.values(),
     )
+    return tuple(dict.fromkeys(names))
 
 
 # The service each role a template passes goes to, by the resource type and property that name it
 # (iam:PassedToService). EKS takes all three: the cluster's service role (CreateCluster roleArn), a
 # managed node group's node role (CreateNodegroup nodeRole; EKS's own service-linked role hands it on
-# to EC2, so no template passes a role to EC2) and an add-on's IRSA role (CreateAddon
-# serviceAccountRoleArn). Step Functions' EKS policies pass the first two to eks.amazonaws.com:
-# https://docs.aws.amazon.com/step-functions/latest/dg/eks-iam.html
+# to EC2) and an add-on's IRSA role (CreateAddon serviceAccountRoleArn). Step Functions' EKS policies
+# pass the first two to eks.amazonaws.com: https://docs.aws.amazon.com/step-functions/latest/dg/eks-iam.html
+# A self-managed node group's instance profile holds its node role, which EC2 then gets
+# (iam:PassedToService ec2.amazonaws.com, as for any instance profile).
 ROLE_RECEIVERS: dict[tuple[str, str], str] = {
     ("AWS::EKS::Cluster", "RoleArn"): "eks.amazonaws.com",
     ("AWS::EKS::Nodegroup", "NodeRole"): "eks.amazonaws.com",
     ("AWS::EKS::Addon", "ServiceAccountRoleArn"): "eks.amazonaws.com",
+    ("AWS::IAM::InstanceProfile", "Roles"): "ec2.amazonaws.com",
 }
 
 
@@ -379,12 +404,6 @@ class Unused(NamedTuple):
 
 
 UNUSED_HANDLER_ACTIONS: tuple[Unused, ...] = (
-    Unused(
-        "AWS::IAM::Role",
-        ("iam:PutRolePolicy", "iam:DeleteRolePolicy"),
-        "no role gets an inline policy: roles hold only managed policies iam:PolicyARN allows",
-        unless_set=("Policies",),
-    ),
     Unused(
         "AWS::IAM::Role",
         ("iam:UpdateAssumeRolePolicy",),
@@ -484,14 +503,56 @@ UNUSED_HANDLER_ACTIONS: tuple[Unused, ...] = (
         unless_set=("Ipv6CidrBlock", "Ipv6CidrBlocks", "Ipv6IpamPoolId", "Ipv6NetmaskLength"),
     ),
     Unused(
-        "AWS::EC2::SecurityGroup",
+        "AWS::AutoScaling::AutoScalingGroup",
         (
-            "ec2:AuthorizeSecurityGroupIngress",
-            "ec2:RevokeSecurityGroupIngress",
-            "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
+            "autoscaling:AttachLoadBalancers",
+            "autoscaling:DetachLoadBalancers",
+            "autoscaling:AttachLoadBalancerTargetGroups",
+            "autoscaling:DetachLoadBalancerTargetGroups",
+            "autoscaling:AttachTrafficSources",
+            "autoscaling:DetachTrafficSources",
+            "elasticloadbalancing:Describe*",
+            "vpc-lattice:DeregisterTargets",
+            "vpc-lattice:GetTargetGroup",
+            "vpc-lattice:ListTargets",
+            "vpc-lattice:RegisterTargets",
         ),
-        "no template opens a security group: EKS manages the rules of the groups it uses",
-        unless_set=("SecurityGroupIngress",),
+        "node groups sit behind no load balancer: Kubernetes services make their own",
+        unless_set=("LoadBalancerNames", "TargetGroupARNs", "TrafficSources"),
+    ),
+    Unused(
+        "AWS::AutoScaling::AutoScalingGroup",
+        ("autoscaling:PutLifecycleHook", "autoscaling:DeleteLifecycleHook"),
+        "no lifecycle hooks",
+        unless_set=("LifecycleHookSpecificationList",),
+    ),
+    Unused(
+        "AWS::AutoScaling::AutoScalingGroup",
+        ("autoscaling:PutNotificationConfiguration", "autoscaling:DeleteNotificationConfiguration"),
+        "no notifications",
+        unless_set=("NotificationConfigurations",),
+    ),
+    Unused(
+        "AWS::AutoScaling::AutoScalingGroup",
+        ("ec2:Get*",),
+        "launch templates are read with ec2:Describe*; the wildcard would grant ec2:GetPasswordData, a credential",
+    ),
+    Unused(
+        "AWS::AutoScaling::AutoScalingGroup",
+        (
+            "managed-fleets:CreateAutoScalingGroup",
+            "managed-fleets:DeleteAutoScalingGroup",
+            "managed-fleets:DeregisterAutoScalingGroup",
+            "managed-fleets:Get*",
+            "managed-fleets:RegisterAutoScalingGroup",
+            "managed-fleets:UpdateAutoScalingGroup",
+        ),
+        "no managed fleet registers these groups (and IAM knows no such service prefix yet)",
+    ),
+    Unused(
+        "AWS::AutoScaling::AutoScalingGroup",
+        ("ssm:Get*",),
+        "launch templates name an AMI ID resolved before the stack is built, never an SSM parameter",
     ),
     Unused(
         "AWS::EC2::SecurityGroup",
@@ -513,6 +574,7 @@ NETWORK_ACTIONS = tuple(
         "AssociateRouteTable",
         "AttachInternetGateway",
         "AuthorizeSecurityGroupEgress",
+        "AuthorizeSecurityGroupIngress",
         "CreateInternetGateway",
         "CreateLaunchTemplate",
         "CreateLaunchTemplateVersion",
@@ -542,6 +604,7 @@ NETWORK_ACTIONS = tuple(
         "DescribeNetworkAcls",
         "DescribeNetworkInterfaces",
         "DescribeRouteTables",
+        "DescribeSecurityGroupRules",
         "DescribeSecurityGroups",
         "DescribeSubnets",
         "DescribeVpcAttribute",
@@ -557,8 +620,12 @@ NETWORK_ACTIONS = tuple(
         "ReplaceRoute",
         "ReplaceRouteTableAssociation",
         "RevokeSecurityGroupEgress",
-        # Managed node groups with a launch template: EKS checks the template by launching as the caller.
+        "RevokeSecurityGroupIngress",
+        # Managed node groups with a launch template: EKS checks the template by launching as the caller;
+        # self-managed groups' Auto Scaling groups check theirs the same way.
         "RunInstances",
+        "UpdateSecurityGroupRuleDescriptionsEgress",
+        "UpdateSecurityGroupRuleDescriptionsIngress",
     )
 )
 CLUSTER_ACTIONS = tuple(
@@ -617,6 +684,41 @@ OIDC_ACTIONS = tuple(
         "UntagOpenIDConnectProvider",
     )
 )
+# Self-managed node groups: their Auto Scaling groups (named after their stacks by CloudFormation), changed
+# only by name; the reads and registrations the registry lists with wildcards take no resource.
+AUTOSCALING_ACTIONS = tuple(
+    f"autoscaling:{a}"
+    for a in (
+        "CancelInstanceRefresh",
+        "CreateAutoScalingGroup",
+        "CreateOrUpdateTags",
+        "DeleteAutoScalingGroup",
+        "DeleteTags",
+        "DisableMetricsCollection",
+        "EnableMetricsCollection",
+        "ResumeProcesses",
+        "StartInstanceRefresh",
+        "SuspendProcesses",
+        "UpdateAutoScalingGroup",
+    )
+)
+AUTOSCALING_ANYWHERE = (
+    "autoscaling:Describe*",
+    "cloudwatch:PutMetricAlarm",
+    "ec2:Describe*",
+)
+INSTANCE_PROFILE_ACTIONS = tuple(
+    f"iam:{a}"
+    for a in (
+        "AddRoleToInstanceProfile",
+        "CreateInstanceProfile",
+        "DeleteInstanceProfile",
+        "GetInstanceProfile",
+        "RemoveRoleFromInstanceProfile",
+    )
+)
+# A self-managed node role's iam.withAddonPolicies documents (chalicelib/cfn/node_policies.py).
+INLINE_POLICY_ACTIONS = ("iam:DeleteRolePolicy", "iam:PutRolePolicy")
 # The service-linked roles EKS needs for clusters and node groups (the node groups' Auto Scaling groups).
 SERVICE_LINKED_ROLES = ("eks.amazonaws.com", "eks-nodegroup.amazonaws.com", "autoscaling.amazonaws.com")
 
@@ -644,6 +746,32 @@ def stack_role_document(allowed_policy_arns: tuple[str, ...] = ()) -> dict[str, 
             "Resource": [*eks, _sub(f"arn:{_PARTITION}:eks::aws:cluster-access-policy/*")],
         },
         {"Sid": "ClusterAndNodeRoles", "Effect": "Allow", "Action": sorted(ROLE_ACTIONS), "Resource": ROLES},
+        {
+            "Sid": "NodeRoleInlinePolicies",
+            "Effect": "Allow",
+            "Action": sorted(INLINE_POLICY_ACTIONS),
+            "Resource": ROLES,
+        },
+        {
+            "Sid": "NodeInstanceProfiles",
+            "Effect": "Allow",
+            "Action": sorted(INSTANCE_PROFILE_ACTIONS),
+            "Resource": _sub(f"arn:{_PARTITION}:iam::{_ACCOUNT}:instance-profile/eksctl-*"),
+        },
+        {
+            "Sid": "NodeAutoScalingGroups",
+            "Effect": "Allow",
+            "Action": sorted(AUTOSCALING_ACTIONS),
+            "Resource": _sub(
+                f"arn:{_PARTITION}:autoscaling:*:{_ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/eksctl-*"
+            ),
+        },
+        {
+            "Sid": "NodeAutoScalingGroupReads",
+            "Effect": "Allow",
+            "Action": sorted(AUTOSCALING_ANYWHERE),
+            "Resource": "*",
+        },
         {
             "Sid": "AttachTemplatePolicies",
             "Effect": "Allow",

@@ -112,10 +112,12 @@ class LocalEngine:
 
         from local import (
             account_quotas,
+            asg_models,
             audit,
             cfn_quotas,
             ddb_atomic,
             ec2_models,
+            eks_images,
             eks_models,
             lambda_runtime,
             sam,
@@ -127,6 +129,8 @@ class LocalEngine:
         eks_models.register()
         ddb_atomic.install()
         ec2_models.install()
+        eks_images.install()
+        asg_models.install()
         lambda_runtime.install()
         audit.install()
         sam.install()
@@ -193,6 +197,8 @@ class LocalEngine:
             nodes=lambda: nodes_of(cluster, region),
         )
         emulator.start()
+        # Self-managed nodes join only if aws-auth maps their role (local/selfmanaged_nodes.py).
+        cluster.kube_aws_auth = lambda: emulator.objects.configmap_data("kube-system", "aws-auth")
         cluster.endpoint = emulator.endpoint
         cluster.certificate_authority = {"data": emulator.ca_data}
         self.emulators[(region, cluster.name)] = emulator

@@ -1,4 +1,4 @@
-"""Kubernetes Node objects for a moto EKS cluster's managed node groups (for the emulator)."""
+"""Kubernetes Node objects for a moto EKS cluster (for the emulator): managed node groups and self-managed ones."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import hashlib
 from typing import Any
 
 
-def nodes_of(cluster: Any, region: str) -> list[dict[str, Any]]:
-    """One Ready node per desired instance of each node group, named as EC2 names them."""
+def managed_nodes_of(cluster: Any, region: str) -> list[dict[str, Any]]:
+    """One Ready node per desired instance of each managed node group, named as EC2 names them."""
     nodes = []
     for group in list(cluster.nodegroups.values()):
         instance_type = (group.instance_types or ["m5.large"])[0]
@@ -29,3 +29,10 @@ def nodes_of(cluster: Any, region: str) -> list[dict[str, Any]]:
                 }
             )
     return nodes
+
+
+def nodes_of(cluster: Any, region: str) -> list[dict[str, Any]]:
+    """Every node of the cluster: its managed node groups', then those its Auto Scaling groups' instances join."""
+    from local.selfmanaged_nodes import selfmanaged_nodes_of
+
+    return managed_nodes_of(cluster, region) + selfmanaged_nodes_of(cluster, region)

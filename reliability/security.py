@@ -86,17 +86,19 @@ def masters_mapping(api: CountingApi, engine: LocalEngine, name: str = "sec-mast
 
 
 def foreign_policy(api: CountingApi, engine: LocalEngine, name: str = "sec-policy") -> Attempt:
-    """No request field takes policy ARNs: eksctl's `iam.attachPolicyARNs` is refused by name."""
+    """A node role's policies are held to the allow-list: AdministratorAccess is refused by name."""
     attempt = Attempt("node role with AdministratorAccess attached")
     group = {"name": "ng", "iam": {"attachPolicyARNs": ["arn:aws:iam::aws:policy/AdministratorAccess"]}}
-    reply = api.call("POST", "/clusters", {"name": name, "managedNodeGroups": [group]})
+    reply = api.call("POST", "/clusters", {"name": name, "nodeGroups": [group]})
     body = reply.body if isinstance(reply.body, dict) else {}
     fields = body.get("fields") or []
     attempt.answer = f"{reply.status} {body.get('error', '?')}"
     attempt.names = ", ".join(sorted({f"{f.get('field')} ({f.get('rule')})" for f in fields})) or "-"
     attempt.check("answered 422", reply.status == 422)
+    field = "nodeGroups[0].iam.attachPolicyARNs[0]"
     attempt.check(
-        "naming managedNodeGroups[0].iam", any("managedNodeGroups[0].iam" in str(f.get("field")) for f in fields)
+        f"naming {field} (policy_arn_not_allowed)",
+        any(f.get("field") == field and f.get("rule") == "policy_arn_not_allowed" for f in fields),
     )
     _nothing_for(attempt, api, engine, name)
     return attempt

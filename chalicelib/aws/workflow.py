@@ -38,5 +38,5 @@ def create_input(record: dict[str, Any]) -> dict[str, Any]:
         "name": record["name"],
         "clusterId": record["clusterId"],
         "region": spec["region"],
-        "nodegroups": [ng["name"] for ng in spec["managedNodeGroups"]],
+        "nodegroups": [ng["name"] for kind in ("managedNodeGroups", "nodeGroups") for ng in spec.get(kind) or []],
     }

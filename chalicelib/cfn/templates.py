@@ -20,6 +20,8 @@ from chalicelib.cfn.control_plane import (
 )
 from chalicelib.cfn.iam import WORKER_POLICIES, add_node_instance_role, add_service_role
 from chalicelib.cfn.managed_nodegroup import TAINT_EFFECT, add_managed_nodegroup, ami_type
+from chalicelib.cfn.node_security_groups import OUTPUT_SHARED_NODE_SECURITY_GROUP, add_shared_node_security_group
+from chalicelib.cfn.selfmanaged_nodegroup import OUTPUT_ASG_NAME, add_selfmanaged_nodegroup
 from chalicelib.cfn.template import (
     OUTPUT_ARN,
     OUTPUT_CA,
@@ -47,15 +49,17 @@ from chalicelib.cfn.vpc import (
     subnet_cidrs,
 )
 from chalicelib.model import naming
+from chalicelib.model.spec import NodegroupSpec, SelfManagedNodegroupSpec
 
 if TYPE_CHECKING:
-    from chalicelib.model.spec import AddonSpec, ClusterSpec, NodegroupSpec
+    from chalicelib.model.spec import AddonSpec, ClusterSpec, NodeGroupBase
 
 __all__ = [
     "CLUSTER_ADMIN_POLICY",
     "MAX_ZONES",
     "MIN_ZONES",
     "OUTPUT_ARN",
+    "OUTPUT_ASG_NAME",
     "OUTPUT_CA",
     "OUTPUT_CLUSTER_NAME",
     "OUTPUT_ENDPOINT",
@@ -64,6 +68,7 @@ __all__ = [
     "OUTPUT_OIDC_PROVIDER_ARN",
     "OUTPUT_SECURITY_GROUP",
     "OUTPUT_SERVICE_ROLE_ARN",
+    "OUTPUT_SHARED_NODE_SECURITY_GROUP",
     "OUTPUT_SUBNETS_PRIVATE",
     "OUTPUT_SUBNETS_PUBLIC",
     "OUTPUT_VPC",
@@ -121,6 +126,9 @@ def build_cluster_template(
     security_group = add_security_group(t, network.vpc)
     service_role_arn = add_service_role(t)
     cluster = add_control_plane(t, spec, network, security_group, service_role_arn, service_roles)
+    # Self-managed groups join it (securityGroups.withShared); made with every cluster, as eksctl does, so
+    # a group added later finds it.
+    add_shared_node_security_group(t, network.vpc)
     if spec.iam and spec.iam.with_oidc:
         add_oidc_provider(t)
     # Only the add-ons EKS can make ACTIVE with no node; the others wait for the add-ons stack.
@@ -152,16 +160,25 @@ def build_addons_template(spec: ClusterSpec, cluster_id: str) -> dict[str, Any] 
     return t.render()
 
 
-def build_nodegroup_template(spec: ClusterSpec, nodegroup: NodegroupSpec, cluster_id: str) -> dict[str, Any]:
-    """The `eksctl-NAME-nodegroup-NG` stack: node role and managed node group."""
+def build_nodegroup_template(spec: ClusterSpec, nodegroup: NodeGroupBase, cluster_id: str) -> dict[str, Any]:
+    """The `eksctl-NAME-nodegroup-NG` stack: node role and managed node group, or a self-managed group's own.
+
+    A self-managed group needs its `imageId` resolved first (ValueError otherwise).
+    """
     tags = stack_tags(spec, cluster_id, kinds.NODEGROUP.name, nodegroup.name)
+    kind = "managed" if nodegroup.managed else "self-managed"
     t = Template(
         naming.nodegroup_stack_name(spec.name, nodegroup.name),
         tags,
-        f"EKS managed node group {nodegroup.name} of cluster {spec.name} [created by ekspress]",
+        f"EKS {kind} node group {nodegroup.name} of cluster {spec.name} [created by ekspress]",
     )
     # The group's own tags between the cluster's and ours; the stack kind describes the stack, not a node.
     node_tags = {**spec.tags, **nodegroup.tags, **{k: v for k, v in tags.items() if k != naming.TAG_STACK_KIND}}
-    node_role_arn = add_node_instance_role(t)
-    add_managed_nodegroup(t, spec, nodegroup, node_role_arn, node_tags)
+    if nodegroup.managed and isinstance(nodegroup, NodegroupSpec):
+        node_role_arn = add_node_instance_role(t)
+        add_managed_nodegroup(t, spec, nodegroup, node_role_arn, node_tags)
+    elif not nodegroup.managed and isinstance(nodegroup, SelfManagedNodegroupSpec):
+        add_selfmanaged_nodegroup(t, spec, nodegroup, node_tags)
+    else:
+        raise TypeError(f"unknown node group type {type(nodegroup).__name__}")
     return t.render()

@@ -219,9 +219,16 @@ def extend_lease(name: str) -> Response:
 @_handled
 @_idempotent
 def add_nodegroup(name: str) -> Response:
-    """Add a managed node group (its own stack); 202 with the operation, 409 while another runs."""
+    """Add a node group (its own stack); 202 with the operation, 409 while another runs.
+
+    Managed unless `?managed=false` (eksctl's `--managed=false`): then the body is a `nodeGroups[]` entry.
+    """
     caller = _owned(name, "add node groups to")
-    started = nodegroups.request_add(_ctx(), name, _body(), caller)
+    params: Mapping[str, str] = api.current_request.query_params or {}
+    managed = params.get("managed", "true")
+    if managed not in ("true", "false"):
+        raise BadRequestError("managed must be true or false", field="managed")
+    started = nodegroups.request_add(_ctx(), name, _body(), caller, managed=managed == "true")
     _activity(_store().get_cluster(name), "node group added")
     return json_response(202, started, {"Location": _location(f"/clusters/{name}")})
 

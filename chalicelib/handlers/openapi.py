@@ -27,6 +27,7 @@ from chalicelib.model.spec import (
     LeaseRequest,
     NodegroupSpec,
     ScalingRequest,
+    SelfManagedNodegroupSpec,
 )
 
 if TYPE_CHECKING:
@@ -130,6 +131,7 @@ class OpenApiDocument(BaseModel):
 MODELS: tuple[type[BaseModel], ...] = (
     ClusterSpec,
     NodegroupSpec,
+    SelfManagedNodegroupSpec,
     ScalingRequest,
     IdentityMapping,
     LeaseRequest,
@@ -195,12 +197,20 @@ OPERATIONS: dict[str, Route] = {
     ),
     "extend_lease": Route("Extend the lease to `hours` from now", 200, Lease, CHANGE, body=LeaseRequest),
     "add_nodegroup": Route(
-        "Add a managed node group",
+        "Add a managed node group, or with `managed=false` a self-managed one (body: SelfManagedNodegroupSpec)",
         202,
         NodegroupStarted,
         CHANGE,
         body=NodegroupSpec,
         location=True,
+        query=(
+            {
+                "name": "managed",
+                "in": "query",
+                "description": "false: a self-managed group (eksctl's --managed=false); body: SelfManagedNodegroupSpec",
+                "schema": {"type": "string", "enum": ["true", "false"], "default": "true"},
+            },
+        ),
     ),
     "scale_nodegroup": Route(
         "Scale a node group (minSize, desiredCapacity, maxSize)",

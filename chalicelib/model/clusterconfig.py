@@ -9,9 +9,11 @@ mapping, bounded size and depth.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from chalicelib.model.errors import BadRequestError, SpecValidationError
+from chalicelib.model.refusals import AMI_FAMILY_REASONS, REASONS
 from chalicelib.model.spec import ClusterSpec
 from chalicelib.model.validation import describe_errors
 
@@ -22,6 +24,8 @@ MAX_DEPTH = 12
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
 LEAF = "leaf"  # a value the spec model validates as a whole (scalar, list of scalars, free map)
+# Managed node group fields eksctl's schema has no self-managed counterpart for.
+_MANAGED_ONLY = ("instanceTypes", "spot", "updateConfig", "releaseVersion", "nodeRepairConfig")
 _NODEGROUP = {
     "name": LEAF,
     "instanceType": LEAF,
@@ -45,7 +49,51 @@ _NODEGROUP = {
     "enableDetailedMonitoring": LEAF,
     "releaseVersion": LEAF,
     "ssh": {"allow": LEAF, "publicKeyName": LEAF, "sourceSecurityGroupIds": LEAF},
-    "nodeRepairConfig": {"enabled": LEAF},
+    "nodeRepairConfig": {
+        "enabled": LEAF,
+        "maxUnhealthyNodeThresholdPercentage": LEAF,
+        "maxUnhealthyNodeThresholdCount": LEAF,
+        "maxParallelNodesRepairedPercentage": LEAF,
+        "maxParallelNodesRepairedCount": LEAF,
+        "nodeRepairConfigOverrides": [
+            {
+                "nodeMonitoringCondition": LEAF,
+                "nodeUnhealthyReason": LEAF,
+                "minRepairWaitTimeMins": LEAF,
+                "repairAction": LEAF,
+            }
+        ],
+    },
+}
+# Self-managed groups (`nodeGroups[]`) share the managed fields they have in eksctl's schema.
+_SELF_MANAGED_NODEGROUP = {
+    **{k: v for k, v in _NODEGROUP.items() if k not in _MANAGED_ONLY},
+    "instancesDistribution": {
+        "instanceTypes": LEAF,
+        "maxPrice": LEAF,
+        "onDemandBaseCapacity": LEAF,
+        "onDemandPercentageAboveBaseCapacity": LEAF,
+        "spotInstancePools": LEAF,
+        "spotAllocationStrategy": LEAF,
+        "capacityRebalance": LEAF,
+    },
+    "volumeEncrypted": LEAF,
+    "volumeKmsKeyID": LEAF,
+    "subnets": LEAF,
+    "securityGroups": {"attachIDs": LEAF, "withShared": LEAF, "withLocal": LEAF},
+    "iam": {"attachPolicyARNs": LEAF, "withAddonPolicies": LEAF},
+    "ami": LEAF,
+    "preBootstrapCommands": LEAF,
+    "overrideBootstrapCommand": LEAF,
+    "kubeletExtraConfig": LEAF,
+    "asgMetricsCollection": LEAF,
+    "disableIMDSv1": LEAF,
+    "disablePodIMDS": LEAF,
+    "propagateASGTags": LEAF,
+    "maxInstanceLifetime": LEAF,
+    "ebsOptimized": LEAF,
+    "cpuCredits": LEAF,
+    "instanceName": LEAF,
 }
 SUPPORTED: dict[str, Any] = {
     "apiVersion": LEAF,
@@ -60,9 +108,15 @@ SUPPORTED: dict[str, Any] = {
         "nat": {"gateway": LEAF},
         "clusterEndpoints": {"publicAccess": LEAF, "privateAccess": LEAF},
         "publicAccessCIDRs": LEAF,
+        "hostnameType": LEAF,
+        "autoAllocateIPv6": LEAF,
+        "controlPlaneOnPrivateSubnets": LEAF,
+        "controlPlaneSecurityGroupIDs": LEAF,
+        "securityGroup": LEAF,
     },
     "availabilityZones": LEAF,
     "managedNodeGroups": [_NODEGROUP],
+    "nodeGroups": [_SELF_MANAGED_NODEGROUP],
     "iamIdentityMappings": [{"arn": LEAF, "username": LEAF, "groups": LEAF, "noDuplicateARNs": LEAF, "account": LEAF}],
     "cloudWatch": {"clusterLogging": {"enableTypes": LEAF}},
     "kubernetesNetworkConfig": {"serviceIPv4CIDR": LEAF},
@@ -80,20 +134,6 @@ SUPPORTED: dict[str, Any] = {
             }
         ],
     },
-}
-# Why some well-known fields are refused, in the words a user needs.
-REASONS = {
-    "nodeGroups": "self-managed node groups are not supported; use managedNodeGroups",
-    "serviceAccounts": "IAM roles for service accounts are not supported yet (iam.withOIDC is)",
-    "podIdentityAssociations": "pod identity associations are not supported yet",
-    "fargateProfiles": "Fargate profiles are not supported",
-    "secretsEncryption": "secrets encryption with KMS is not supported yet",
-    "publicKeyPath": "name an EC2 key pair with ssh.publicKeyName; the service cannot read or import a key file",
-    "publicKey": "name an EC2 key pair with ssh.publicKeyName; importing a key is not supported",
-    "enableSsm": "SSM is built into the EKS-optimized AMIs; ssh.enableSsm is deprecated in eksctl",
-    "securityGroups": "attaching security groups to nodes is not supported yet",
-    "launchTemplate": "custom launch templates are not supported",
-    "ami": "custom AMIs are not supported; choose an amiFamily",
 }
 METADATA_FIELDS = ("name", "region", "version", "tags")
 
@@ -191,9 +231,27 @@ def unsupported_fields(document: Any, schema: Any = SUPPORTED, path: str = "") -
 
 
 def _reason(path: str) -> str:
-    last = path.rsplit(".", 1)[-1].split("[")[0]
-    top = path.split(".", 1)[0].split("[")[0]
-    return REASONS.get(last) or REASONS.get(top) or f"{path} is not supported yet"
+    """Why `path` is refused: the REASONS entry of its longest tail (indexes dropped), else of its top field."""
+    parts = re.sub(r"\[\d+\]", "", path).split(".")
+    for start in range(len(parts)):
+        reason = REASONS.get(".".join(parts[start:]))
+        if reason:
+            return reason
+    return REASONS.get(parts[0]) or f"{path} is not supported yet"
+
+
+def _ami_family_problems(document: dict[str, Any]) -> list[dict[str, str]]:
+    """A clear refusal for each node group's amiFamily that eksctl builds and ekspress does not (Windows, Ubuntu)."""
+    problems = []
+    for kind in ("managedNodeGroups", "nodeGroups"):
+        groups = document.get(kind)
+        for index, group in enumerate(groups if isinstance(groups, list) else []):
+            family = group.get("amiFamily") if isinstance(group, dict) else None
+            for prefix, reason in AMI_FAMILY_REASONS.items():
+                if isinstance(family, str) and family.startswith(prefix):
+                    field = f"{kind}[{index}].amiFamily"
+                    problems.append({"field": field, "rule": "unsupported_value", "message": f"{family}: {reason}"})
+    return problems
 
 
 def to_spec_body(document: Any) -> dict[str, Any]:
@@ -204,6 +262,7 @@ def to_spec_body(document: Any) -> dict[str, Any]:
             fields=[{"field": "(body)", "rule": "type", "message": "a ClusterConfig is a YAML mapping"}],
         )
     problems = [{"field": f, "rule": "unsupported_field", "message": _reason(f)} for f in unsupported_fields(document)]
+    problems += _ami_family_problems(document)
     if document.get("apiVersion") != API_VERSION:
         problems.append({"field": "apiVersion", "rule": "api_version", "message": f"must be {API_VERSION}"})
     if document.get("kind") != KIND:
@@ -256,4 +315,9 @@ def from_spec(spec: ClusterSpec) -> dict[str, Any]:
         if "instanceTypes" in group:  # eksctl takes one or the other
             group.pop("instanceType", None)
         group.pop("amiType", None)  # chosen by the service from amiFamily; eksctl has no such field
+    for group in body.get("nodeGroups") or []:
+        if "instancesDistribution" in group:
+            group.pop("instanceType", None)
+        group.pop("amiType", None)
+        group.pop("imageId", None)  # `ami` resolved when requested; eksctl has no such field
     return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, **body}

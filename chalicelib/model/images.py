@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from chalicelib.model.nodegroup_spec import NodegroupSpec
+    from chalicelib.model.nodegroup_spec import NodeGroupBase
     from chalicelib.model.validation import Problem
 
 AmiFamily = Literal["AmazonLinux2023", "AmazonLinux2", "Bottlerocket"]
@@ -237,10 +237,36 @@ def _others(family: str) -> str:
 
 
 def choose_for_group(
-    group: NodegroupSpec, version: str, facts: Mapping[str, InstanceFacts], region: str
+    group: NodeGroupBase, version: str, facts: Mapping[str, InstanceFacts], region: str
 ) -> tuple[str | None, list[Problem]]:
     """`choose_ami_type` for one node group, its problems named by the group's own fields."""
-    types: list[tuple[tuple[str | int, ...], str]] = [(("instanceType",), group.instance_type)]
-    if group.instance_types is not None:
-        types = [(("instanceTypes", index), name) for index, name in enumerate(group.instance_types)]
-    return choose_ami_type(group.ami_family, version, types, facts, region, group.ami_type)
+    return choose_ami_type(group.ami_family, version, group.type_fields(), facts, region, group.ami_type)
+
+
+# The public SSM parameters EKS publishes with the ID of each EKS-optimized image, by AmiType
+# (eksctl's `auto` image resolver reads the same): {version} is the Kubernetes version.
+_SSM_IMAGE_PARAMETERS = {
+    "AL2023_x86_64_STANDARD": "/aws/service/eks/optimized-ami/{version}/amazon-linux-2023/x86_64/standard",
+    "AL2023_x86_64_NVIDIA": "/aws/service/eks/optimized-ami/{version}/amazon-linux-2023/x86_64/nvidia",
+    "AL2023_x86_64_NEURON": "/aws/service/eks/optimized-ami/{version}/amazon-linux-2023/x86_64/neuron",
+    "AL2023_ARM_64_STANDARD": "/aws/service/eks/optimized-ami/{version}/amazon-linux-2023/arm64/standard",
+    "AL2023_ARM_64_NVIDIA": "/aws/service/eks/optimized-ami/{version}/amazon-linux-2023/arm64/nvidia",
+    "AL2_x86_64": "/aws/service/eks/optimized-ami/{version}/amazon-linux-2",
+    "AL2_x86_64_GPU": "/aws/service/eks/optimized-ami/{version}/amazon-linux-2-gpu",
+    "AL2_ARM_64": "/aws/service/eks/optimized-ami/{version}/amazon-linux-2-arm64",
+    "BOTTLEROCKET_x86_64": "/aws/service/bottlerocket/aws-k8s-{version}/x86_64",
+    "BOTTLEROCKET_x86_64_NVIDIA": "/aws/service/bottlerocket/aws-k8s-{version}-nvidia/x86_64",
+    "BOTTLEROCKET_ARM_64": "/aws/service/bottlerocket/aws-k8s-{version}/arm64",
+    "BOTTLEROCKET_ARM_64_NVIDIA": "/aws/service/bottlerocket/aws-k8s-{version}-nvidia/arm64",
+}
+
+
+def image_parameter(ami_type: str, version: str) -> str:
+    """The SSM parameter holding the current image ID of an AmiType for a Kubernetes version."""
+    leaf = "latest/image_id" if ami_type.startswith("BOTTLEROCKET") else "recommended/image_id"
+    return f"{_SSM_IMAGE_PARAMETERS[ami_type].format(version=version)}/{leaf}"
+
+
+def image_architecture(ami_type: str) -> str:
+    """x86_64 or arm64: the processor an AmiType's images run on."""
+    return ARM if "ARM_64" in ami_type else X86

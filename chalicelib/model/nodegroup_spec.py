@@ -1,8 +1,9 @@
-"""A managed node group as a request names it (`managedNodeGroups[]`), its sizing defaults, and scaling requests."""
+"""A node group as a request names it: what managed (`managedNodeGroups[]`) and self-managed
+(`nodeGroups[]`, in `selfmanaged_spec`) groups share, the managed group, sizing defaults and scaling requests."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -75,14 +76,54 @@ class SshSpec(SpecModel):
         return self
 
 
+class NodeRepairConfigOverrideSpec(SpecModel):
+    """One of `nodeRepairConfig.nodeRepairConfigOverrides`: EKS takes one only with all four values."""
+
+    node_monitoring_condition: Annotated[str, Field(min_length=1, max_length=128)]
+    node_unhealthy_reason: Annotated[str, Field(min_length=1, max_length=128)]
+    min_repair_wait_time_mins: Annotated[int, Field(ge=1)]
+    # EKS's repair actions (AWS::EKS::Nodegroup NodeRepairConfigOverrides.RepairAction).
+    repair_action: Literal["Replace", "Reboot", "NoAction"]
+
+
 class NodeRepairConfigSpec(SpecModel):
-    """`nodeRepairConfig`: EKS node auto repair."""
+    """`nodeRepairConfig`: EKS node auto repair, and when it stops and how fast it goes.
+
+    Each limit is a percentage or a count, never both (eksctl's and EKS's rule).
+    """
 
     enabled: bool
+    max_unhealthy_node_threshold_percentage: Annotated[int, Field(ge=1, le=100)] | None = None
+    max_unhealthy_node_threshold_count: Annotated[int, Field(ge=1, le=MAX_NODES_PER_GROUP)] | None = None
+    max_parallel_nodes_repaired_percentage: Annotated[int, Field(ge=1, le=100)] | None = None
+    max_parallel_nodes_repaired_count: Annotated[int, Field(ge=1, le=MAX_NODES_PER_GROUP)] | None = None
+    node_repair_config_overrides: Annotated[list[NodeRepairConfigOverrideSpec] | None, Field(max_length=50)] = None
+
+    @model_validator(mode="after")
+    def _percentage_or_count(self) -> NodeRepairConfigSpec:
+        problems: list[Problem] = []
+        for what, percentage, count in (
+            (
+                "maxUnhealthyNodeThreshold",
+                self.max_unhealthy_node_threshold_percentage,
+                self.max_unhealthy_node_threshold_count,
+            ),
+            (
+                "maxParallelNodesRepaired",
+                self.max_parallel_nodes_repaired_percentage,
+                self.max_parallel_nodes_repaired_count,
+            ),
+        ):
+            if percentage is not None and count is not None:
+                message = f"give {what}Percentage or {what}Count, not both (as eksctl and EKS)"
+                problems.append(((f"{what}Count",), "one_of", message, count))
+        if problems:
+            raise_problems("NodeRepairConfigSpec", problems)
+        return self
 
 
-class NodegroupSpec(SpecModel):
-    """One managed node group (`managedNodeGroups[]` in eksctl)."""
+class NodeGroupBase(SpecModel):
+    """What a managed and a self-managed node group share: eksctl's names, defaults and rules."""
 
     name: Annotated[str, Field(min_length=1, max_length=63), AfterValidator(check_name)]
     instance_type: Annotated[str, Field(max_length=32, pattern=INSTANCE_TYPE_PATTERN)] = DEFAULT_INSTANCE_TYPE
@@ -93,50 +134,58 @@ class NodegroupSpec(SpecModel):
     volume_size: Annotated[int, Field(ge=4, le=16384)] = DEFAULT_VOLUME_SIZE
     labels: Annotated[dict[str, str], Field(max_length=50)] = Field(default_factory=dict)
     private_networking: bool = False
-    instance_types: Annotated[
-        list[Annotated[str, Field(max_length=32, pattern=INSTANCE_TYPE_PATTERN)]] | None,
-        Field(min_length=1, max_length=20),
-    ] = None
-    spot: bool = False
     ami_family: images.AmiFamily = "AmazonLinux2023"
     # Chosen when the group is requested (images.py), from amiFamily, the version and EC2's facts about
     # the instance types, and kept in the stored spec for the templates. A request may leave it out.
     ami_type: Annotated[images.AmiType | None, Field(json_schema_extra={"readOnly": True})] = None
     taints: Annotated[list[TaintSpec], Field(max_length=50)] = Field(default_factory=list)
     tags: Tags = Field(default_factory=dict)
-    update_config: UpdateConfigSpec | None = None
     # Zones of the cluster's availabilityZones to put the nodes in (default: all of them).
     availability_zones: Annotated[list[str] | None, Field(min_length=1, max_length=3)] = None
-    # These need a launch template; the node group stack makes one (see `needs_launch_template`).
     volume_type: Literal["gp2", "gp3", "io1", "io2", "sc1", "st1"] | None = None
     max_pods_per_node: Annotated[int, Field(ge=1, le=737)] | None = None
     volume_iops: int | None = Field(default=None, alias="volumeIOPS")
     volume_throughput: int | None = None
     enable_detailed_monitoring: bool | None = None
-    release_version: Annotated[str, Field(max_length=64, pattern=RELEASE_VERSION_PATTERN)] | None = None
     ssh: SshSpec | None = None
-    node_repair_config: NodeRepairConfigSpec | None = None
+
+    @property
+    def managed(self) -> bool:
+        """Whether EKS runs the group (AWS::EKS::Nodegroup) or its own Auto Scaling group does."""
+        raise NotImplementedError
+
+    @property
+    def types(self) -> list[str]:
+        """The instance types the group may run (the first decides the processor)."""
+        raise NotImplementedError
+
+    def type_fields(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Each instance type the group names, with the field it is written in (for 422s)."""
+        raise NotImplementedError
+
+    @field_validator("taints", mode="before")
+    @classmethod
+    def _taints_as_map(cls, value: Any) -> Any:
+        """eksctl also takes taints as a map, `key: "value:Effect"` (or `key: ":Effect"`)."""
+        if not isinstance(value, dict):
+            return value
+        taints = []
+        for key, spec in value.items():
+            text = str(spec)
+            taint_value, _, effect = text.rpartition(":") if ":" in text else ("", "", text)
+            taints.append({"key": key, **({"value": taint_value} if taint_value else {}), "effect": effect})
+        return taints
 
     @model_validator(mode="after")
-    def _one_way_to_name_types(self) -> NodegroupSpec:
-        if self.instance_types is None:
-            return self
-        # A stored spec carries both, the first of instanceTypes as instanceType; a request names one.
-        if "instance_type" in self.model_fields_set and self.instance_type != self.instance_types[0]:
-            raise PydanticCustomError("one_of", "give instanceType or instanceTypes, not both (as eksctl)")
-        object.__setattr__(self, "instance_type", self.instance_types[0])
-        return self
-
-    @model_validator(mode="after")
-    def _max_pods_needs_a_known_bootstrap(self) -> NodegroupSpec:
-        if self.max_pods_per_node is not None and self.ami_family == "AmazonLinux2":
+    def _max_pods_needs_a_known_bootstrap(self) -> Self:
+        if self.max_pods_per_node is not None and self.ami_family == "AmazonLinux2" and self.managed:
             raise PydanticCustomError(
                 "max_pods_ami", "maxPodsPerNode is supported with amiFamily AmazonLinux2023 or Bottlerocket"
             )
         return self
 
     @model_validator(mode="after")
-    def _volume_performance(self) -> NodegroupSpec:
+    def _volume_performance(self) -> Self:
         """eksctl's rules: IOPS for gp3, io1 and io2 within their ranges; throughput for gp3 only.
 
         Without volumeType the volume is gp3, eksctl's default.
@@ -158,35 +207,8 @@ class NodegroupSpec(SpecModel):
             message = "volumeThroughput must be within range {}-{}".format(*VOLUME_THROUGHPUT)
             problems.append((("volumeThroughput",), "volume_throughput_range", message, throughput))
         if problems:
-            raise_problems("NodegroupSpec", problems)
+            raise_problems(type(self).__name__, problems)
         return self
-
-    @model_validator(mode="after")
-    def _ssh_without_launch_template(self) -> NodegroupSpec:
-        # EKS refuses RemoteAccess on a node group with a launch template.
-        if self.ssh is not None and self.ssh.allow and self.needs_launch_template:
-            message = (
-                "ssh cannot be combined with volumeType, volumeIOPS, volumeThroughput, maxPodsPerNode or "
-                "enableDetailedMonitoring: those need a launch template, and EKS takes no RemoteAccess with one"
-            )
-            raise_problems("NodegroupSpec", [(("ssh",), "ssh_with_launch_template", message, None)])
-        return self
-
-    @property
-    def needs_launch_template(self) -> bool:
-        """Whether the node group stack makes a launch template (the settings EKS takes only there)."""
-        return bool(
-            self.volume_type
-            or self.max_pods_per_node
-            or self.volume_iops is not None
-            or self.volume_throughput is not None
-            or self.enable_detailed_monitoring
-        )
-
-    @property
-    def types(self) -> list[str]:
-        """The instance types the group may run (the first decides the processor)."""
-        return list(self.instance_types or [self.instance_type])
 
     @field_validator("max_size")
     @classmethod
@@ -220,7 +242,7 @@ class NodegroupSpec(SpecModel):
         return check_labels(labels)
 
     @model_validator(mode="after")
-    def _fill_sizes(self) -> NodegroupSpec:
+    def _fill_sizes(self) -> Self:
         """eksctl's sizing defaults: 2 nodes, min and max equal to desired unless given."""
         desired = self.desired_capacity
         if desired is None:
@@ -235,6 +257,65 @@ class NodegroupSpec(SpecModel):
         object.__setattr__(self, "min_size", low)
         object.__setattr__(self, "max_size", high)
         return self
+
+
+class NodegroupSpec(NodeGroupBase):
+    """One managed node group (`managedNodeGroups[]` in eksctl)."""
+
+    instance_types: Annotated[
+        list[Annotated[str, Field(max_length=32, pattern=INSTANCE_TYPE_PATTERN)]] | None,
+        Field(min_length=1, max_length=20),
+    ] = None
+    spot: bool = False
+    update_config: UpdateConfigSpec | None = None
+    release_version: Annotated[str, Field(max_length=64, pattern=RELEASE_VERSION_PATTERN)] | None = None
+    node_repair_config: NodeRepairConfigSpec | None = None
+
+    @property
+    def managed(self) -> bool:
+        return True
+
+    @model_validator(mode="after")
+    def _one_way_to_name_types(self) -> NodegroupSpec:
+        if self.instance_types is None:
+            return self
+        # A stored spec carries both, the first of instanceTypes as instanceType; a request names one.
+        if "instance_type" in self.model_fields_set and self.instance_type != self.instance_types[0]:
+            raise PydanticCustomError("one_of", "give instanceType or instanceTypes, not both (as eksctl)")
+        object.__setattr__(self, "instance_type", self.instance_types[0])
+        return self
+
+    @model_validator(mode="after")
+    def _ssh_without_launch_template(self) -> NodegroupSpec:
+        # EKS refuses RemoteAccess on a node group with a launch template.
+        if self.ssh is not None and self.ssh.allow and self.needs_launch_template:
+            message = (
+                "ssh cannot be combined with volumeType, volumeIOPS, volumeThroughput, maxPodsPerNode or "
+                "enableDetailedMonitoring: those need a launch template, and EKS takes no RemoteAccess with one"
+            )
+            raise_problems("NodegroupSpec", [(("ssh",), "ssh_with_launch_template", message, None)])
+        return self
+
+    @property
+    def needs_launch_template(self) -> bool:
+        """Whether the node group stack makes a launch template (the settings EKS takes only there)."""
+        return bool(
+            self.volume_type
+            or self.max_pods_per_node
+            or self.volume_iops is not None
+            or self.volume_throughput is not None
+            or self.enable_detailed_monitoring
+        )
+
+    @property
+    def types(self) -> list[str]:
+        """The instance types the group may run (the first decides the processor)."""
+        return list(self.instance_types or [self.instance_type])
+
+    def type_fields(self) -> list[tuple[tuple[str | int, ...], str]]:
+        if self.instance_types is None:
+            return [(("instanceType",), self.instance_type)]
+        return [(("instanceTypes", index), name) for index, name in enumerate(self.instance_types)]
 
 
 class ScalingRequest(SpecModel):

@@ -21,13 +21,14 @@ from chalicelib.model.settings import (
     ENV_MAX_TIMEOUT_MINUTES,
     ENV_SERVICE_EGRESS_CIDRS,
 )
+from chalicelib.model.validation import field_path
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from chalicelib.model.access_spec import AccessEntrySpec, AccessPolicySpec
     from chalicelib.model.settings import Settings
-    from chalicelib.model.spec import ClusterSpec, IdentityMapping, NodegroupSpec
+    from chalicelib.model.spec import ClusterSpec, IdentityMapping, NodeGroupBase
 
 
 class Clusters(Protocol):
@@ -170,11 +171,16 @@ def policy_arn_allowed(arn: str, settings: Settings) -> bool:
 def requested_policy_arns(spec: ClusterSpec) -> list[tuple[str, str]]:
     """The IAM policy ARNs a request asks to attach, with the field each is written in.
 
-    None yet: the fields that take them in eksctl (`managedNodeGroups[].iam.attachPolicyARNs`,
-    `iam.serviceAccounts[].attachPolicyARNs`, `iam.podIdentityAssociations`) are refused by the
-    model. A field that takes them must be listed here (a unit test fails until it is).
+    Today `nodeGroups[].iam.attachPolicyARNs`; the other fields that take them in eksctl
+    (`managedNodeGroups[].iam`, `iam.serviceAccounts[].attachPolicyARNs`,
+    `iam.podIdentityAssociations`) are refused by the model. A field that takes them must be
+    listed here (a unit test fails until it is).
     """
-    return []
+    requested: list[tuple[str, str]] = []
+    for index, group in enumerate(spec.node_groups or []):
+        for n, arn in enumerate((group.iam.attach_policy_arns if group.iam else None) or []):
+            requested.append((f"nodeGroups[{index}].iam.attachPolicyARNs[{n}]", arn))
+    return requested
 
 
 def policy_arn_problems(requested: Iterable[tuple[str, str]], settings: Settings) -> list[dict[str, str]]:
@@ -254,7 +260,7 @@ def check_request(spec: ClusterSpec, caller: str, settings: Settings, db: Cluste
             )
         )
     for index, group in enumerate(spec.nodegroups):
-        prefix = f"managedNodeGroups[{index}]."
+        prefix = field_path(spec.group_loc(index)) + "."
         problems += _instance_type_problems(group, settings, prefix)
         problems += _group_size_problems(group, settings, prefix)
     problems += _cluster_size_problems(spec, settings, "managedNodeGroups")
@@ -315,6 +321,11 @@ def check_nodegroup_change(before: ClusterSpec, after: ClusterSpec, nodegroup: s
     problems: list[dict[str, str]] = []
     if old is None:
         problems += _instance_type_problems(group, settings, "")
+        if not group.managed:  # named as in the request body: `iam.attachPolicyARNs[n]`
+            index = [g.name for g in after.node_groups or []].index(nodegroup)
+            prefix = f"nodeGroups[{index}]."
+            requested = [(f[len(prefix) :], arn) for f, arn in requested_policy_arns(after) if f.startswith(prefix)]
+            problems += policy_arn_problems(requested, settings)
     if old is None or (group.max_size or 0) > (old.max_size or 0):
         problems += _group_size_problems(group, settings, "")
     if _total_nodes(after) > _total_nodes(before):
@@ -330,21 +341,21 @@ def _problem(field: str, rule: str, subject: str, allowed: tuple[str, ...], vari
     }
 
 
-def _instance_type_problems(group: NodegroupSpec, settings: Settings, prefix: str) -> list[dict[str, str]]:
+def _instance_type_problems(group: NodeGroupBase, settings: Settings, prefix: str) -> list[dict[str, str]]:
     patterns = settings.allowed_instance_types
     if not patterns:
         return []
     problems = []
-    for index, kind in enumerate(group.types):
+    for loc, kind in group.type_fields():
         if not _allowed(kind, patterns):
-            field = f"{prefix}instanceTypes[{index}]" if group.instance_types is not None else f"{prefix}instanceType"
+            field = prefix + field_path(loc)
             problems.append(
                 _problem(field, "instance_type_not_allowed", f"{kind} is not", patterns, ENV_ALLOWED_INSTANCE_TYPES)
             )
     return problems
 
 
-def _group_size_problems(group: NodegroupSpec, settings: Settings, prefix: str) -> list[dict[str, str]]:
+def _group_size_problems(group: NodeGroupBase, settings: Settings, prefix: str) -> list[dict[str, str]]:
     limit = settings.max_nodes_per_nodegroup
     if limit <= 0 or (group.max_size or 0) <= limit:
         return []

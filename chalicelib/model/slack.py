@@ -142,7 +142,7 @@ def working(action: str, name: str) -> dict[str, Any]:
 
 def create_started(record: dict[str, Any]) -> dict[str, Any]:
     name, region = record["name"], record["region"]
-    groups = record["spec"].get("managedNodeGroups") or []
+    groups = [*(record["spec"].get("managedNodeGroups") or []), *(record["spec"].get("nodeGroups") or [])]
     nodes = ", ".join(f"{g['desiredCapacity']} x {g['instanceType']}" for g in groups) or "no nodes"
     text = f"Creating *{name}* in `{region}` (Kubernetes {record['version']}, {nodes})"
     return message(

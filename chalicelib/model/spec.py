@@ -21,7 +21,8 @@ from chalicelib.model import naming
 from chalicelib.model.access_spec import NODE_GROUPS, AccessConfigSpec, AccessEntrySpec, IdentityMapping
 from chalicelib.model.errors import SpecValidationError
 from chalicelib.model.network_spec import MIN_SUBNET_ZONES, KubernetesNetworkSpec, VpcSpec
-from chalicelib.model.nodegroup_spec import AMI_FAMILIES, NodegroupSpec, ScalingRequest
+from chalicelib.model.nodegroup_spec import AMI_FAMILIES, NodeGroupBase, NodegroupSpec, ScalingRequest
+from chalicelib.model.selfmanaged_spec import MAX_ASG_TAGS, SelfManagedNodegroupSpec
 from chalicelib.model.validation import (
     NAME_PATTERN,
     Problem,
@@ -55,8 +56,10 @@ __all__ = [
     "IamSpec",
     "IdentityMapping",
     "LeaseRequest",
+    "NodeGroupBase",
     "NodegroupSpec",
     "ScalingRequest",
+    "SelfManagedNodegroupSpec",
     "refuse_addons_that_cannot_run",
     "validate",
 ]
@@ -144,6 +147,8 @@ class ClusterSpec(SpecModel):
     vpc: VpcSpec = Field(default_factory=VpcSpec)
     tags: Tags = Field(default_factory=dict)
     managed_node_groups: Annotated[list[NodegroupSpec] | None, Field(max_length=MAX_NODEGROUPS)] = None
+    # Self-managed node groups (eksctl's `nodeGroups`): an Auto Scaling group of the stack's own.
+    node_groups: Annotated[list[SelfManagedNodegroupSpec] | None, Field(max_length=MAX_NODEGROUPS)] = None
     iam_identity_mappings: Annotated[list[IdentityMapping], Field(max_length=100)] = Field(default_factory=list)
     availability_zones: Annotated[
         list[Annotated[str, Field(pattern=r"^[a-z0-9-]+[a-z]$")]] | None, Field(min_length=2, max_length=3)
@@ -176,15 +181,19 @@ class ClusterSpec(SpecModel):
 
     @model_validator(mode="after")
     def _nodegroups(self) -> ClusterSpec:
-        groups = self.managed_node_groups
-        if groups is None:
-            groups = [NodegroupSpec(name=naming.default_nodegroup_name(self.name))]
-            object.__setattr__(self, "managed_node_groups", groups)
+        if self.managed_node_groups is None and self.node_groups is None:
+            # eksctl's default: one managed group, unless the config names groups of either kind.
+            default = [NodegroupSpec(name=naming.default_nodegroup_name(self.name))]
+            object.__setattr__(self, "managed_node_groups", default)
+        groups = self.nodegroups
         problems: list[Problem] = []
+        if len(groups) > MAX_NODEGROUPS:
+            message = f"at most {MAX_NODEGROUPS} node groups in all (managedNodeGroups and nodeGroups)"
+            problems.append((("nodeGroups",), "too_many_nodegroups", message, len(groups)))
         seen: set[str] = set()
         limit = naming.longest_nodegroup_name(self.name)
         for index, group in enumerate(groups):
-            loc = ("managedNodeGroups", index, "name")
+            loc = (*self.group_loc(index), "name")
             if group.name in seen:
                 problems.append((loc, "duplicate_name", f"node group name {group.name!r} is used twice", group.name))
             seen.add(group.name)
@@ -207,7 +216,15 @@ class ClusterSpec(SpecModel):
             problems.append(
                 (("availabilityZones",), "duplicate_zone", "a zone is listed twice", self.availability_zones)
             )
-        problems += self._subnet_problems(groups)
+        problems += self._subnet_problems(groups) + self._named_subnet_problems()
+        for index, group in enumerate(self.node_groups or []):
+            count = group.asg_tag_count(len(self.tags))
+            if count > MAX_ASG_TAGS:
+                message = (
+                    f"the Auto Scaling group would carry {count} tags (the cluster's, the group's, ekspress's 9 and, "
+                    f"with propagateASGTags, one per label and taint); EC2 Auto Scaling allows {MAX_ASG_TAGS}"
+                )
+                problems.append((("nodeGroups", index, "tags"), "too_many_asg_tags", message, count))
         cluster_zones = set(self.availability_zones or [])
         zones_unknown = self.vpc.existing and self.availability_zones is None
         for index, group in enumerate(groups):
@@ -215,7 +232,7 @@ class ClusterSpec(SpecModel):
                 if zone not in cluster_zones:
                     problems.append(
                         (
-                            ("managedNodeGroups", index, "availabilityZones", z),
+                            (*self.group_loc(index), "availabilityZones", z),
                             "zone_not_in_cluster",
                             f"{zone} is not one of the cluster's availabilityZones (set those to choose node zones)",
                             zone,
@@ -248,7 +265,7 @@ class ClusterSpec(SpecModel):
                 if group.private_networking:
                     problems.append(
                         (
-                            ("managedNodeGroups", index, "privateNetworking"),
+                            (*self.group_loc(index), "privateNetworking"),
                             "no_nat",
                             "nodes in private subnets need a NAT gateway to join; vpc.nat.gateway is Disable",
                             True,
@@ -258,7 +275,7 @@ class ClusterSpec(SpecModel):
             raise_problems("ClusterSpec", problems)
         return self
 
-    def _subnet_problems(self, groups: list[NodegroupSpec]) -> list[Problem]:
+    def _subnet_problems(self, groups: list[NodeGroupBase]) -> list[Problem]:
         """An existing VPC's subnets: their zones become availabilityZones; each node group needs subnets of its kind.
 
         A subnet named by key alone (not a zone) gets its zone from EC2 when the cluster is requested
@@ -289,18 +306,43 @@ class ClusterSpec(SpecModel):
             missing = [z for z in wanted if z in ordered and not per_zone[ordered.index(z)]]
             if missing and (group.availability_zones or len(missing) == len(wanted)):
                 message = f"vpc.subnets.{kind} has no subnet in {', '.join(missing)} for this group's nodes"
-                problems.append((("managedNodeGroups", index, "privateNetworking"), "no_subnets", message, kind))
+                problems.append(((*self.group_loc(index), "privateNetworking"), "no_subnets", message, kind))
+        return problems
+
+    def _named_subnet_problems(self) -> list[Problem]:
+        """A self-managed group's `subnets` name subnets of the cluster's existing VPC, by key or ID."""
+        problems: list[Problem] = []
+        known = {key for _, key, _ in self.vpc.subnets.items()} if self.vpc.subnets else set()
+        known |= {s.id for _, _, s in self.vpc.subnets.items() if s.id} if self.vpc.subnets else set()
+        for index, group in enumerate(self.node_groups or []):
+            for s, subnet in enumerate(group.subnets or []):
+                if subnet not in known:
+                    message = "name a subnet of vpc.subnets (its key or id); node subnets need an existing VPC"
+                    problems.append((("nodeGroups", index, "subnets", s), "unknown_subnet", message, subnet))
         return problems
 
     @property
-    def nodegroups(self) -> list[NodegroupSpec]:
-        return list(self.managed_node_groups or [])
+    def nodegroups(self) -> list[NodeGroupBase]:
+        """Every node group, managed ones first then self-managed: the order `group_loc` counts in."""
+        return [*(self.managed_node_groups or []), *(self.node_groups or [])]
+
+    def group_loc(self, index: int) -> tuple[str, int]:
+        """Where the `index`th of `nodegroups` is written: `("managedNodeGroups", i)` or `("nodeGroups", j)`."""
+        managed = len(self.managed_node_groups or [])
+        return ("managedNodeGroups", index) if index < managed else ("nodeGroups", index - managed)
+
+    def with_nodegroups(self, groups: list[NodeGroupBase]) -> dict[str, Any]:
+        """The spec's body with these node groups, each in the list of its kind (for re-validation)."""
+        body = self.model_dump(mode="json", exclude_none=True)
+        body["managedNodeGroups"] = [g.model_dump(mode="json", exclude_none=True) for g in groups if g.managed]
+        body["nodeGroups"] = [g.model_dump(mode="json", exclude_none=True) for g in groups if not g.managed]
+        return body
 
 
 # -- add-ons a new cluster could not run ---------------------------------------------------
 
 
-def _schedulable_nodes(group: NodegroupSpec) -> int:
+def _schedulable_nodes(group: NodeGroupBase) -> int:
     """The group's nodes an add-on's pods may run on: none while a taint they do not tolerate keeps them off."""
     keeps_off = any(t.effect != "PreferNoSchedule" and t.key != ADDON_TOLERATED_TAINT for t in group.taints)
     return 0 if keeps_off else int(group.desired_capacity or 0)

@@ -13,17 +13,20 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.model import images
 from chalicelib.model.errors import SpecValidationError
+from chalicelib.model.selfmanaged_spec import SelfManagedNodegroupSpec
 from chalicelib.model.validation import field_path
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from chalicelib.model.spec import ClusterSpec, NodegroupSpec
+    from chalicelib.model.spec import ClusterSpec, NodeGroupBase
     from chalicelib.model.validation import Problem
     from chalicelib.operations.context import Context
 
 # Values per filter EC2 accepts in one call; a spec names at most 10 groups of 20 types.
 _FILTER_VALUES = 100
+# SSM GetParameters takes at most 10 names per call.
+_SSM_NAMES_PER_CALL = 10
 
 
 def instance_facts(ec2: Any, names: Iterable[str]) -> dict[str, images.InstanceFacts]:
@@ -46,24 +49,88 @@ def instance_facts(ec2: Any, names: Iterable[str]) -> dict[str, images.InstanceF
 
 
 def with_ami_types(ctx: Context, spec: ClusterSpec) -> ClusterSpec:
-    """The spec with every node group's AmiType; a 422 names each field that leaves a group none."""
+    """The spec with every node group's AmiType (and a self-managed group's image); a 422 names each field
+    that leaves a group none."""
     facts = instance_facts(ctx.clients.ec2(spec.region), (t for g in spec.nodegroups for t in g.types))
     problems: list[Problem] = []
-    groups = []
+    groups: list[NodeGroupBase] = []
     for index, group in enumerate(spec.nodegroups):
         chosen, found = images.choose_for_group(group, spec.version, facts, spec.region)
-        problems += [(("managedNodeGroups", index, *loc), rule, message, value) for loc, rule, message, value in found]
+        problems += [((*spec.group_loc(index), *loc), rule, message, value) for loc, rule, message, value in found]
         groups.append(group.model_copy(update={"ami_type": chosen}))
     _refuse(problems)
-    return spec.model_copy(update={"managed_node_groups": groups})
+    located = [(spec.group_loc(index), group) for index, group in enumerate(groups)]
+    resolved = dict(
+        _with_images(ctx, spec, [(loc, g) for loc, g in located if isinstance(g, SelfManagedNodegroupSpec)])
+    )
+    groups = [resolved.get(g.name, g) for g in groups]
+    return spec.model_copy(
+        update={
+            "managed_node_groups": [g for g in groups if g.managed] if spec.managed_node_groups is not None else None,
+            "node_groups": [g for g in groups if not g.managed] if spec.node_groups is not None else None,
+        }
+    )
 
 
-def group_with_ami_type(ctx: Context, spec: ClusterSpec, group: NodegroupSpec) -> NodegroupSpec:
-    """A group added to `spec`'s cluster, with its AmiType; a 422 names its fields as its request body does."""
+def group_with_ami_type(ctx: Context, spec: ClusterSpec, group: NodeGroupBase) -> NodeGroupBase:
+    """A group added to `spec`'s cluster, with its AmiType (and image); a 422 names its fields as its body does."""
     facts = instance_facts(ctx.clients.ec2(spec.region), group.types)
     chosen, problems = images.choose_for_group(group, spec.version, facts, spec.region)
     _refuse(problems)
-    return group.model_copy(update={"ami_type": chosen})
+    group = group.model_copy(update={"ami_type": chosen})
+    if isinstance(group, SelfManagedNodegroupSpec):
+        group = dict(_with_images(ctx, spec, [((), group)]))[group.name]
+    return group
+
+
+def _with_images(
+    ctx: Context, spec: ClusterSpec, groups: list[tuple[tuple[str | int, ...], SelfManagedNodegroupSpec]]
+) -> list[tuple[str, SelfManagedNodegroupSpec]]:
+    """Each self-managed group with the image its nodes launch, as eksctl chooses it.
+
+    `ami: auto` reads the public SSM parameter EKS publishes for the group's AmiType and version; an
+    AMI ID must be an image EC2 knows in the region, for the group's processor. A 422 names each group's
+    `ami` otherwise: on AWS the Auto Scaling group would fail to launch a single node.
+    """
+    if not groups:
+        return []
+    problems: list[Problem] = []
+    wanted = {images.image_parameter(str(g.ami_type), spec.version): (loc, g) for loc, g in groups if not g.custom_ami}
+    found: dict[str, str] = {}
+    ssm = ctx.clients.client("ssm", spec.region)
+    names = sorted(wanted)
+    for start in range(0, len(names), _SSM_NAMES_PER_CALL):
+        answer = ssm.get_parameters(Names=names[start : start + _SSM_NAMES_PER_CALL])
+        found.update({p["Name"]: p["Value"] for p in answer.get("Parameters", [])})
+    for name, (loc, group) in wanted.items():
+        if name not in found:
+            message = (
+                f"EKS publishes no {group.ami_family} image for Kubernetes {spec.version} ({group.ami_type}) "
+                f"in {spec.region} (SSM parameter {name})"
+            )
+            problems.append(((*loc, "ami"), "image_unavailable", message, group.ami))
+    custom = [(loc, g) for loc, g in groups if g.custom_ami]
+    known: dict[str, str] = {}
+    if custom:
+        ec2 = ctx.clients.ec2(spec.region)
+        answer = ec2.describe_images(Filters=[{"Name": "image-id", "Values": sorted({g.ami for _, g in custom})}])
+        known = {image["ImageId"]: image.get("Architecture", "") for image in answer.get("Images", [])}
+    for loc, group in custom:
+        if group.ami not in known:
+            message = f"{group.ami} is not an image EC2 has in {spec.region} (or one this account may launch)"
+            problems.append(((*loc, "ami"), "ami_not_found", message, group.ami))
+        elif known[group.ami] != images.image_architecture(str(group.ami_type)):
+            message = (
+                f"{group.ami} is an {known[group.ami]} image; the group's instance types are "
+                f"{images.image_architecture(str(group.ami_type))}"
+            )
+            problems.append(((*loc, "ami"), "ami_architecture", message, group.ami))
+    _refuse(problems)
+    image = {
+        g.name: (g.ami if g.custom_ami else found[images.image_parameter(str(g.ami_type), spec.version)])
+        for _, g in groups
+    }
+    return [(g.name, g.model_copy(update={"image_id": image[g.name]})) for _, g in groups]
 
 
 def _refuse(problems: list[Problem]) -> None:

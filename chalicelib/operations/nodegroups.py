@@ -18,7 +18,14 @@ from chalicelib.kube import awsauth
 from chalicelib.kube import client as kubeauth
 from chalicelib.model import naming, policy
 from chalicelib.model.errors import ConflictError, NotFoundError, WorkflowStartError
-from chalicelib.model.spec import ClusterSpec, NodegroupSpec, ScalingRequest, validate
+from chalicelib.model.spec import (
+    ClusterSpec,
+    NodeGroupBase,
+    NodegroupSpec,
+    ScalingRequest,
+    SelfManagedNodegroupSpec,
+    validate,
+)
 from chalicelib.observability import logger
 from chalicelib.operations import images
 from chalicelib.operations.access import connect, require_active
@@ -34,22 +41,16 @@ ADD, SCALE, DELETE = "add", "scale", "delete"
 _DONE_EVENTS = {ADD: "NODEGROUP_ADDED", SCALE: "NODEGROUP_SCALED", DELETE: "NODEGROUP_DELETED"}
 
 
-def _group(spec: ClusterSpec, nodegroup: str) -> NodegroupSpec:
+def _group(spec: ClusterSpec, nodegroup: str) -> NodeGroupBase:
     found = next((g for g in spec.nodegroups if g.name == nodegroup), None)
     if found is None:
         raise NotFoundError(f"cluster {spec.name!r} has no node group {nodegroup!r}", nodegroup=nodegroup)
     return found
 
 
-def _with_groups(spec: ClusterSpec, groups: list[dict[str, Any]]) -> ClusterSpec:
+def _with_groups(spec: ClusterSpec, groups: list[NodeGroupBase]) -> ClusterSpec:
     """The spec with other node groups, validated as a whole (names unique, limits kept)."""
-    body = spec.model_dump(mode="json", exclude_none=True)
-    body["managedNodeGroups"] = groups
-    return validate(ClusterSpec, body, "node group change")
-
-
-def _dumped(spec: ClusterSpec) -> list[dict[str, Any]]:
-    return [g.model_dump(mode="json", exclude_none=True) for g in spec.nodegroups]
+    return validate(ClusterSpec, spec.with_nodegroups(groups), "node group change")
 
 
 def _stack_ref(record: dict[str, Any], nodegroup: str) -> dict[str, Any]:
@@ -60,16 +61,18 @@ def _stack_ref(record: dict[str, Any], nodegroup: str) -> dict[str, Any]:
     return {"stackName": stack_name, "stackId": entry["stackId"], "kind": stacks.KIND_NODEGROUP, "nodegroup": nodegroup}
 
 
-def request_add(ctx: Context, name: str, body: dict[str, Any], caller: str) -> dict[str, Any]:
+def request_add(ctx: Context, name: str, body: dict[str, Any], caller: str, managed: bool = True) -> dict[str, Any]:
+    """Add a managed group, or a self-managed one (`managed=False`, eksctl's `--managed=false`)."""
     record = require_active(ctx.store, name, "node groups")
     spec = ClusterSpec.model_validate(record["spec"])
-    group = validate(NodegroupSpec, body, "node group")
+    model: type[NodeGroupBase] = NodegroupSpec if managed else SelfManagedNodegroupSpec
+    group = validate(model, body, "node group")
     if any(g.name == group.name for g in spec.nodegroups):
         raise ConflictError(f"cluster {name!r} already has a node group {group.name!r}", nodegroup=group.name)
-    target = _with_groups(spec, [*_dumped(spec), group.model_dump(mode="json", exclude_none=True)])
+    target = _with_groups(spec, [*spec.nodegroups, group])
     policy.check_nodegroup_change(spec, target, group.name, ctx.settings)
     group = images.group_with_ami_type(ctx, spec, group)  # a 422 before the record is locked
-    target = _with_groups(spec, [*_dumped(spec), group.model_dump(mode="json", exclude_none=True)])
+    target = _with_groups(spec, [*spec.nodegroups, group])
     return _begin(ctx, record, ADD, group.name, target, None, caller)
 
 
@@ -79,9 +82,8 @@ def request_scale(ctx: Context, name: str, nodegroup: str, body: dict[str, Any],
     current = _group(spec, nodegroup)
     sizes = validate(ScalingRequest, body, "scaling request").model_dump(mode="json", exclude_none=True)
     # Re-validated as a whole, so minSize <= desiredCapacity <= maxSize holds with the sizes kept.
-    scaled = validate(NodegroupSpec, {**current.model_dump(mode="json", exclude_none=True), **sizes}, "node group")
-    groups = [scaled.model_dump(mode="json", exclude_none=True) if g["name"] == nodegroup else g for g in _dumped(spec)]
-    target = _with_groups(spec, groups)
+    scaled = validate(type(current), {**current.model_dump(mode="json", exclude_none=True), **sizes}, "node group")
+    target = _with_groups(spec, [scaled if g.name == nodegroup else g for g in spec.nodegroups])
     policy.check_nodegroup_change(spec, target, nodegroup, ctx.settings)
     return _begin(ctx, record, SCALE, nodegroup, target, _stack_ref(record, nodegroup), caller)
 
@@ -90,7 +92,7 @@ def request_delete(ctx: Context, name: str, nodegroup: str, caller: str) -> dict
     record = require_active(ctx.store, name, "node groups")
     spec = ClusterSpec.model_validate(record["spec"])
     _group(spec, nodegroup)
-    target = _with_groups(spec, [g for g in _dumped(spec) if g["name"] != nodegroup])
+    target = _with_groups(spec, [g for g in spec.nodegroups if g.name != nodegroup])
     return _begin(ctx, record, DELETE, nodegroup, target, _stack_ref(record, nodegroup), caller)
 
 

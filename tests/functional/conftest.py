@@ -12,7 +12,7 @@ from moto.core.config import default_user_config
 from chalicelib.aws.clients import Clients, reset_default_clients
 from chalicelib.aws.store import TABLE_DEFINITION, Store
 from chalicelib.model import settings
-from local import account_quotas, cfn_quotas, ddb_atomic, ec2_models, eks_models, stack_timing
+from local import account_quotas, asg_models, cfn_quotas, ddb_atomic, ec2_models, eks_images, eks_models, stack_timing
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -34,6 +34,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     eks_models.register()
     ddb_atomic.install()
     ec2_models.install()
+    eks_images.install()
+    asg_models.install()
     stack_timing.install()
     cfn_quotas.install()
     account_quotas.install()
@@ -74,6 +76,7 @@ def kube() -> Iterator[dict[tuple[str, str], Any]]:
             creator_arn="arn:aws:sts::123456789012:user/moto",
         )
         emulator.start()
+        cluster.kube_aws_auth = lambda: emulator.objects.configmap_data("kube-system", "aws-auth")
         cluster.endpoint = emulator.endpoint
         cluster.certificate_authority = {"data": emulator.ca_data}
         emulators[(region, cluster.name)] = emulator

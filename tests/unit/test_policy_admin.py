@@ -322,19 +322,25 @@ def test_no_request_field_takes_iam_policy_arns_unchecked() -> None:
         if ("policyarn" in p.lower() or "permissionsboundary" in p.lower()) and p != "AccessPolicySpec.policyARN"
     ]
 
-    assert taking == [], "list these fields in policy.requested_policy_arns"
+    # Each field listed in policy.requested_policy_arns, which the next test holds to the rule.
+    assert taking == ["NodeGroupIamSpec.attachPolicyARNs"], "list these fields in policy.requested_policy_arns"
     assert policy.requested_policy_arns(_spec()) == []
 
 
-def test_check_request_refuses_the_policy_arns_a_request_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Once a field takes policy ARNs (listed by requested_policy_arns), create requests are held to the rule."""
+def test_check_request_refuses_the_policy_arns_a_request_names() -> None:
+    """A self-managed group's iam.attachPolicyARNs: the worker policies pass, anything else needs the allow-list."""
     nobody = Settings(table_name="t", create_state_machine_arn="", poll_scale=1.0)
-    field = "managedNodeGroups[0].iam.attachPolicyARNs[0]"
-    monkeypatch.setattr(
-        policy, "requested_policy_arns", lambda spec: [(field, "arn:aws:iam::aws:policy/AdministratorAccess")]
+    arns = ["arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", "arn:aws:iam::aws:policy/AdministratorAccess"]
+    spec = ClusterSpec.model_validate(
+        {"name": "dev", "nodeGroups": [{"name": "ng", "iam": {"attachPolicyARNs": arns}}]}
     )
 
     with pytest.raises(SpecValidationError) as err:
-        policy.check_request(_spec(), DEV, nobody, NoClusters())
+        policy.check_request(spec, DEV, nobody, NoClusters())
 
+    field = "nodeGroups[0].iam.attachPolicyARNs[1]"
     assert [(f["field"], f["rule"]) for f in err.value.details["fields"]] == [(field, "policy_arn_not_allowed")]
+    allowing = Settings(
+        table_name="t", create_state_machine_arn="", poll_scale=1.0, allowed_policy_arns=("arn:aws:iam::aws:policy/*",)
+    )
+    policy.check_request(spec, DEV, allowing, NoClusters())

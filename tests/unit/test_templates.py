@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from chalicelib.cfn import kinds, templates, upload
 from chalicelib.model import naming
-from chalicelib.model.spec import ADDON_NAMES, ClusterSpec
+from chalicelib.model.spec import ADDON_NAMES, ClusterSpec, NodeGroupBase
 from local import cfn_quotas
 from tests.processes import outputs_under_hash_seeds
 
@@ -34,11 +34,23 @@ def resources_of_type(template: dict[str, Any], kind: str) -> dict[str, Any]:
     return {k: r for k, r in template["Resources"].items() if r["Type"] == kind}
 
 
+# What the operations layer resolves a self-managed group's `ami` to before its stack is built.
+TEST_IMAGE_ID = "ami-0123456789abcdef0"
+
+
+def with_image(group: NodeGroupBase) -> NodeGroupBase:
+    """A self-managed group as its stack is built: its image resolved (a request leaves imageId out)."""
+    if group.managed or getattr(group, "image_id", None):
+        return group
+    return group.model_copy(update={"image_id": TEST_IMAGE_ID})
+
+
 def all_templates(spec: ClusterSpec, zones: list[str]) -> list[dict[str, Any]]:
+    """Every template of a cluster: its own, each node group's (managed and self-managed), its add-ons'."""
     addons = templates.build_addons_template(spec, "cid")
     return (
         [templates.build_cluster_template(spec, "cid", zones)]
-        + [templates.build_nodegroup_template(spec, group, "cid") for group in spec.nodegroups]
+        + [templates.build_nodegroup_template(spec, with_image(group), "cid") for group in spec.nodegroups]
         + ([addons] if addons else [])
     )
 

@@ -1,0 +1,171 @@
+"""A self-managed node's user data, in the format its image reads at boot.
+
+AmazonLinux2023's nodeadm reads a NodeConfig from a MIME part (`application/node.eks.aws`),
+AmazonLinux2 runs a shell script that calls `/etc/eks/bootstrap.sh`, and Bottlerocket reads TOML
+settings: each as the image's documentation gives it, since that is what decides whether a node joins.
+The cluster's endpoint and CA are imported from the cluster stack at deploy time, through `Fn::Sub`.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.cfn.template import OUTPUT_CA, OUTPUT_ENDPOINT, export_name
+from chalicelib.model.naming import TAG_EKSCTL_CLUSTER, TAG_EKSCTL_NODEGROUP
+from chalicelib.model.selfmanaged_spec import MAX_USER_DATA
+
+if TYPE_CHECKING:
+    from chalicelib.model.selfmanaged_spec import SelfManagedNodegroupSpec
+    from chalicelib.model.spec import ClusterSpec
+
+# EKS's service range when the cluster names none (nodeadm needs it to find the cluster DNS).
+DEFAULT_SERVICE_CIDR = "10.100.0.0/16"
+BOUNDARY = "//"
+# Stand-ins while the text is built: `Fn::Sub` variables once user text is escaped.
+_ENDPOINT, _CA = "\x00endpoint\x00", "\x00ca\x00"
+# What the imports stand for, at their longest, when measuring against EC2's 16 KB: an EKS
+# endpoint is ~70 characters and a cluster CA ~1,500 base64 characters.
+_ENDPOINT_ROOM, _CA_ROOM = 128, 2048
+
+
+def node_labels(spec: ClusterSpec, group: SelfManagedNodegroupSpec) -> dict[str, str]:
+    """The group's labels with eksctl's own, which say which cluster and group a node is of."""
+    return {**group.labels, TAG_EKSCTL_CLUSTER: spec.name, TAG_EKSCTL_NODEGROUP: group.name}
+
+
+def _taints(group: SelfManagedNodegroupSpec) -> str:
+    return ",".join(f"{t.key}={t.value}:{t.effect}" if t.value else f"{t.key}:{t.effect}" for t in group.taints)
+
+
+def _labels(spec: ClusterSpec, group: SelfManagedNodegroupSpec) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(node_labels(spec, group).items()))
+
+
+def _script(commands: list[str]) -> str:
+    return "".join(f'--{BOUNDARY}\nContent-Type: text/x-shellscript; charset="us-ascii"\n\n{c}\n\n' for c in commands)
+
+
+def _al2023(spec: ClusterSpec, group: SelfManagedNodegroupSpec) -> str:
+    pre = [c if c.startswith("#!") else f"#!/bin/bash\n{c}" for c in group.pre_bootstrap_commands or []]
+    head = f'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="{BOUNDARY}"\n\n'
+    if group.override_bootstrap_command is not None:
+        command = group.override_bootstrap_command
+        return head + _script([*pre, command if command.startswith("#!") else f"#!/bin/bash\n{command}"]) + "--//--\n"
+    network = spec.kubernetes_network_config
+    cidr = (network.service_ipv4_cidr if network else None) or DEFAULT_SERVICE_CIDR
+    config: dict[str, Any] = dict(group.kubelet_extra_config or {})
+    if group.max_pods_per_node is not None:
+        config["maxPods"] = group.max_pods_per_node
+    flags = [f"--node-labels={_labels(spec, group)}"]
+    if group.taints:
+        flags.append(f"--register-with-taints={_taints(group)}")
+    # Scalars as JSON, which is YAML: quoting is then never a question.
+    lines = [
+        "---",
+        "apiVersion: node.eks.aws/v1alpha1",
+        "kind: NodeConfig",
+        "spec:",
+        "  cluster:",
+        f"    name: {json.dumps(spec.name)}",
+        f'    apiServerEndpoint: "{_ENDPOINT}"',
+        f'    certificateAuthority: "{_CA}"',
+        f"    cidr: {json.dumps(cidr)}",
+        "  kubelet:",
+    ]
+    if config:
+        lines += [
+            "    config:",
+            *(f"      {json.dumps(k)}: {json.dumps(v, sort_keys=True)}" for k, v in sorted(config.items())),
+        ]
+    lines += ["    flags:", *(f"      - {json.dumps(flag)}" for flag in flags)]
+    node_config = f"--{BOUNDARY}\nContent-Type: application/node.eks.aws\n\n" + "\n".join(lines) + "\n\n"
+    return head + _script(pre) + node_config + f"--{BOUNDARY}--\n"
+
+
+def _al2(spec: ClusterSpec, group: SelfManagedNodegroupSpec) -> str:
+    lines = ["#!/bin/bash", "set -ex", *(group.pre_bootstrap_commands or [])]
+    if group.override_bootstrap_command is not None:
+        return "\n".join([*lines, group.override_bootstrap_command]) + "\n"
+    if group.kubelet_extra_config:
+        # bootstrap.sh starts from the image's kubelet config file: the extra settings are merged into it first.
+        extra = shlex.quote(json.dumps(group.kubelet_extra_config, sort_keys=True))
+        config = "/etc/kubernetes/kubelet/kubelet-config.json"
+        lines.append(f"echo \"$(jq -s '.[0] * .[1]' {config} - <<< {extra})\" > {config}")
+    kubelet = [f"--node-labels={_labels(spec, group)}"]
+    if group.taints:
+        kubelet.append(f"--register-with-taints={_taints(group)}")
+    bootstrap = [
+        "/etc/eks/bootstrap.sh",
+        shlex.quote(spec.name),
+        "--apiserver-endpoint",
+        f"'{_ENDPOINT}'",
+        "--b64-cluster-ca",
+        f"'{_CA}'",
+    ]
+    if group.max_pods_per_node is not None:
+        bootstrap += ["--use-max-pods", "false"]
+        kubelet.append(f"--max-pods={group.max_pods_per_node}")
+    bootstrap += ["--kubelet-extra-args", shlex.quote(" ".join(kubelet))]
+    return "\n".join([*lines, " ".join(bootstrap)]) + "\n"
+
+
+def toml_string(text: str) -> str:
+    """A TOML basic string: quotes, backslashes and control characters escaped."""
+    escapes = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+    out = []
+    for char in text:
+        if char in escapes:
+            out.append(escapes[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def _bottlerocket(spec: ClusterSpec, group: SelfManagedNodegroupSpec) -> str:
+    lines = [
+        "[settings.kubernetes]",
+        f"cluster-name = {toml_string(spec.name)}",
+        f'api-server = "{_ENDPOINT}"',
+        f'cluster-certificate = "{_CA}"',
+    ]
+    if group.max_pods_per_node is not None:
+        lines.append(f"max-pods = {group.max_pods_per_node}")
+    lines += ["", "[settings.kubernetes.node-labels]"]
+    lines += [f"{toml_string(k)} = {toml_string(v)}" for k, v in sorted(node_labels(spec, group).items())]
+    if group.taints:
+        taints: dict[str, list[str]] = {}
+        for taint in group.taints:
+            taints.setdefault(taint.key, []).append(f"{taint.value or ''}:{taint.effect}")
+        lines += ["", "[settings.kubernetes.node-taints]"]
+        for key, values in taints.items():
+            value = toml_string(values[0]) if len(values) == 1 else "[" + ", ".join(map(toml_string, values)) + "]"
+            lines.append(f"{toml_string(key)} = {value}")
+    return "\n".join(lines) + "\n"
+
+
+def user_data(spec: ClusterSpec, group: SelfManagedNodegroupSpec) -> dict[str, Any]:
+    """The launch template's UserData: `Fn::Base64` of `Fn::Sub` with the cluster's endpoint and CA imported.
+
+    Raises ValueError when it would pass EC2's 16 KB (before base64).
+    """
+    build = {"AmazonLinux2023": _al2023, "AmazonLinux2": _al2, "Bottlerocket": _bottlerocket}[group.ami_family]
+    text = build(spec, group)
+    size = len(text.replace(_ENDPOINT, "x" * _ENDPOINT_ROOM).replace(_CA, "x" * _CA_ROOM).encode())
+    if size > MAX_USER_DATA:
+        raise ValueError(
+            f"node group {group.name}: its user data would be about {size} bytes, over EC2's {MAX_USER_DATA}; "
+            "shorten preBootstrapCommands, overrideBootstrapCommand or kubeletExtraConfig"
+        )
+    if _ENDPOINT not in text and _CA not in text:  # a script of the user's own: nothing to import
+        return {"Fn::Base64": text}
+    # `${` in user text is literal for Fn::Sub only as `${!`.
+    escaped = text.replace("${", "${!").replace(_ENDPOINT, "${Endpoint}").replace(_CA, "${CA}")
+    imports = {
+        "Endpoint": {"Fn::ImportValue": export_name(spec.name, OUTPUT_ENDPOINT)},
+        "CA": {"Fn::ImportValue": export_name(spec.name, OUTPUT_CA)},
+    }
+    return {"Fn::Base64": {"Fn::Sub": [escaped, imports]}}
