@@ -78,7 +78,7 @@ def test_a_delete_takes_over_a_create_still_building_its_cluster_stack(api: Api,
     reply = api.call("DELETE", f"/clusters/{name}")
 
     assert reply.status == 202, reply.body
-    final = api.wait_for(name, {"DELETED", "DELETE_FAILED", "ACTIVE"})
+    final = api.wait_for(name, {"DELETED", "DELETE_FAILED", "ACTIVE"}, timeout=180)  # a loaded machine is slow
     assert final["status"] == "DELETED", final.get("failure")
     create = engine.client("stepfunctions").describe_execution(executionArn=final["executionArn"])
     assert create["status"] == "ABORTED"
