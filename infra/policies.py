@@ -210,6 +210,14 @@ NODE_IMAGE_PARAMETERS: Statement = {
     ],
 }
 NODE_IMAGES: Statement = {"Sid": "NodeImages", "Effect": "Allow", "Action": "ec2:DescribeImages", "Resource": "*"}
+# A managed node group may name its own launch template (chalicelib/operations/images.py): it must exist,
+# with its version; neither read takes resource-level permissions.
+NODE_LAUNCH_TEMPLATES: Statement = {
+    "Sid": "NodeLaunchTemplates",
+    "Effect": "Allow",
+    "Action": ["ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions"],
+    "Resource": "*",
+}
 # A create is checked for headroom first (chalicelib/aws/quotas.py): the applied quota from Service
 # Quotas (else AWS's default) and what is in use. None of these calls takes resource-level permissions.
 QUOTA_READS: Statement = {
@@ -246,6 +254,7 @@ POLICIES: dict[str, list[Statement]] = {
         INSTANCE_FACTS,
         NODE_IMAGE_PARAMETERS,
         NODE_IMAGES,
+        NODE_LAUNCH_TEMPLATES,
         QUOTA_READS,
         {
             "Sid": "SlackSigningSecret",
@@ -263,6 +272,7 @@ POLICIES: dict[str, list[Statement]] = {
         INSTANCE_FACTS,
         NODE_IMAGE_PARAMETERS,
         NODE_IMAGES,
+        NODE_LAUNCH_TEMPLATES,
         QUOTA_READS,
     ],
     "create_cluster_stack": [
@@ -366,7 +376,9 @@ def template_policy_names() -> tuple[str, ...]:
     """The AWS managed policies the templates attach to the roles they make, as `iam.policy_arn` names them."""
     names = (
         *cfn_iam.CLUSTER_POLICIES,
+        *cfn_iam.AUTO_MODE_CLUSTER_POLICIES,
         *cfn_iam.WORKER_POLICIES,
+        *cfn_iam.AUTO_MODE_NODE_POLICIES,
         *(role.managed_policy for role in cfn_addons.SERVICE_ACCOUNT_ROLES.values()),
         # Self-managed node roles: eksctl's managed policies for iam.withAddonPolicies.
         *node_policies.ADDON_MANAGED_POLICIES.values(),
@@ -383,6 +395,8 @@ def template_policy_names() -> tuple[str, ...]:
 # (iam:PassedToService ec2.amazonaws.com, as for any instance profile).
 ROLE_RECEIVERS: dict[tuple[str, str], str] = {
     ("AWS::EKS::Cluster", "RoleArn"): "eks.amazonaws.com",
+    # EKS Auto Mode's node role (ComputeConfig.NodeRoleArn), which EKS hands on to its nodes.
+    ("AWS::EKS::Cluster", "ComputeConfig"): "eks.amazonaws.com",
     ("AWS::EKS::Nodegroup", "NodeRole"): "eks.amazonaws.com",
     ("AWS::EKS::Addon", "ServiceAccountRoleArn"): "eks.amazonaws.com",
     ("AWS::IAM::InstanceProfile", "Roles"): "ec2.amazonaws.com",
@@ -439,19 +453,6 @@ UNUSED_HANDLER_ACTIONS: tuple[Unused, ...] = (
         ("kms:CreateGrant", "kms:DescribeKey"),
         "secrets encryption is not supported",
         unless_set=("EncryptionConfig",),
-    ),
-    Unused(
-        "AWS::EKS::Cluster",
-        (
-            "iam:AddRoleToInstanceProfile",
-            "iam:CreateInstanceProfile",
-            "iam:DeleteInstanceProfile",
-            "iam:GetInstanceProfile",
-            "iam:RemoveRoleFromInstanceProfile",
-            "iam:TagInstanceProfile",
-        ),
-        "EKS Auto Mode (its nodes' instance profiles) is not used",
-        unless_set=("ComputeConfig",),
     ),
     Unused(
         "AWS::EKS::Addon",
@@ -717,6 +718,9 @@ INSTANCE_PROFILE_ACTIONS = tuple(
         "RemoveRoleFromInstanceProfile",
     )
 )
+# EKS Auto Mode: the cluster's handler makes its nodes' instance profile, named by EKS (eks-*, as the
+# AmazonEKSComputePolicy that EKS itself makes them with allows).
+AUTO_MODE_INSTANCE_PROFILE_ACTIONS = (*INSTANCE_PROFILE_ACTIONS, "iam:TagInstanceProfile")
 # A self-managed node role's iam.withAddonPolicies documents (chalicelib/cfn/node_policies.py).
 INLINE_POLICY_ACTIONS = ("iam:DeleteRolePolicy", "iam:PutRolePolicy")
 # The service-linked roles EKS needs for clusters and node groups (the node groups' Auto Scaling groups).
@@ -757,6 +761,12 @@ def stack_role_document(allowed_policy_arns: tuple[str, ...] = ()) -> dict[str, 
             "Effect": "Allow",
             "Action": sorted(INSTANCE_PROFILE_ACTIONS),
             "Resource": _sub(f"arn:{_PARTITION}:iam::{_ACCOUNT}:instance-profile/eksctl-*"),
+        },
+        {
+            "Sid": "AutoModeInstanceProfiles",
+            "Effect": "Allow",
+            "Action": sorted(AUTO_MODE_INSTANCE_PROFILE_ACTIONS),
+            "Resource": _sub(f"arn:{_PARTITION}:iam::{_ACCOUNT}:instance-profile/eks-*"),
         },
         {
             "Sid": "NodeAutoScalingGroups",

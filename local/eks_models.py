@@ -84,6 +84,44 @@ def _cluster_vpc(account_id: str, region_name: str, subnet_ids: list[str]) -> st
     return str(vpcs.pop())
 
 
+# EKS's CreateCluster answer to an Auto Mode asked for in part (compute, load balancing and block storage go together).
+AUTO_MODE_PARTIAL = (
+    "For EKS Auto Mode, please ensure that all required configs, including computeConfig, kubernetesNetworkConfig, "
+    "and blockStorage are all either fully enabled or fully disabled."
+)
+
+
+def _cluster_auto_mode(account_id: str, region_name: str, props: dict[str, Any]) -> dict[str, Any]:
+    """The cluster's Auto Mode settings as DescribeCluster shows them, refused as EKS refuses them."""
+    compute = props.get("ComputeConfig") or {}
+    network = props.get("KubernetesNetworkConfig") or {}
+    enabled = (
+        bool(compute.get("Enabled")),
+        bool((network.get("ElasticLoadBalancing") or {}).get("Enabled")),
+        bool(((props.get("StorageConfig") or {}).get("BlockStorage") or {}).get("Enabled")),
+    )
+    if len(set(enabled)) != 1:
+        raise _eks_refused("InvalidParameterException", AUTO_MODE_PARTIAL)
+    if not enabled[0]:
+        if compute.get("NodePools") or compute.get("NodeRoleArn"):
+            message = "When computeConfig.enabled is false, nodePools and nodeRoleArn must not be specified."
+            raise _eks_refused("InvalidParameterException", message)
+        return {}
+    role = compute.get("NodeRoleArn")
+    if compute.get("NodePools") and not role:
+        raise _eks_refused("InvalidParameterException", "nodeRoleArn is required when nodePools are specified.")
+    if role:
+        try:
+            iam_backends[account_id][get_partition(region_name)].get_role_by_arn(role)
+        except service_errors():
+            raise _eks_refused("InvalidParameterException", f"Role with arn: {role}, does not exist.") from None
+    return {
+        "compute_config": {"enabled": True, "nodePools": list(compute.get("NodePools") or []), "nodeRoleArn": role},
+        "storage_config": {"blockStorage": {"enabled": True}},
+        "elastic_load_balancing": {"enabled": True},
+    }
+
+
 class EKSClusterModel(LocalModel, CloudFormationModel):
     CFN_TYPE = "AWS::EKS::Cluster"
     CFN_NAME_PROPERTY = "Name"
@@ -109,6 +147,7 @@ class EKSClusterModel(LocalModel, CloudFormationModel):
         vpc = props.get("ResourcesVpcConfig", {})
         subnets = list(vpc.get("SubnetIds", []))
         vpc_id = _cluster_vpc(account_id, region_name, subnets)
+        auto_mode = _cluster_auto_mode(account_id, region_name, props)
         try:
             cluster = eks_backends[account_id][region_name].create_cluster(
                 name=props.get("Name", resource_name),
@@ -130,6 +169,13 @@ class EKSClusterModel(LocalModel, CloudFormationModel):
             "authenticationMode": access.get("AuthenticationMode", "CONFIG_MAP"),
             "bootstrapClusterCreatorAdminPermissions": access.get("BootstrapClusterCreatorAdminPermissions", True),
         }
+        if auto_mode:
+            cluster.compute_config = {k: v for k, v in auto_mode["compute_config"].items() if v}
+            cluster.storage_config = auto_mode["storage_config"]
+            cluster.kubernetes_network_config = {
+                **(cluster.kubernetes_network_config or {}),
+                "elasticLoadBalancing": auto_mode["elastic_load_balancing"],
+            }
         group = ec2_models.create_cluster_security_group(
             account_id, region_name, cluster.name, vpc_id, subnets[0], list(vpc.get("SecurityGroupIds", []))
         )
@@ -148,6 +194,33 @@ class EKSClusterModel(LocalModel, CloudFormationModel):
         group = (self.cluster.resources_vpc_config or {}).get("clusterSecurityGroupId")
         if group:  # EKS deletes its interfaces and group with the cluster
             ec2_models.delete_cluster_security_group(account_id, region_name, self.cluster.name, group)
+
+
+def _check_nodegroup_launch_template(
+    account_id: str, region_name: str, template: dict[str, Any], ami_type: str | None, remote: Any
+) -> None:
+    """What EKS refuses of a node group's launch template (CreateNodegroup, InvalidParameterException): one that
+    does not exist (or lacks the version), RemoteAccess with it, and an AmiType other than CUSTOM when it names
+    an image (CUSTOM when it names none) — "Launch templates support" in the EKS user guide."""
+    from moto.ec2.models import ec2_backends
+
+    found = ec2_backends[account_id][region_name].launch_templates.get(str(template.get("Id")))
+    if found is None:
+        raise _eks_refused("InvalidParameterException", f"Launch template {template.get('Id')} does not exist")
+    try:
+        version = found.get_version(template.get("Version", "$Default"))
+    except Exception:  # moto's InvalidLaunchTemplateVersionNotFound
+        message = f"Launch template {found.id} has no version {template.get('Version')}"
+        raise _eks_refused("InvalidParameterException", message) from None
+    if remote:
+        message = "Remote access configuration cannot be specified with a launch template."
+        raise _eks_refused("InvalidParameterException", message)
+    if version.image_id and ami_type not in (None, "CUSTOM"):
+        message = "You cannot specify an image id within the launch template when AmiType is not CUSTOM."
+        raise _eks_refused("InvalidParameterException", message)
+    if not version.image_id and ami_type == "CUSTOM":
+        message = "You must specify an image id within the launch template when AmiType is CUSTOM."
+        raise _eks_refused("InvalidParameterException", message)
 
 
 class EKSNodegroupModel(LocalModel, CloudFormationModel):
@@ -173,6 +246,8 @@ class EKSNodegroupModel(LocalModel, CloudFormationModel):
         scaling = props.get("ScalingConfig", {})
         template = props.get("LaunchTemplate")
         remote = props.get("RemoteAccess")
+        if template:
+            _check_nodegroup_launch_template(account_id, region_name, template, props.get("AmiType"), remote)
         try:
             # With a launch template EKS takes neither DiskSize nor RemoteAccess (InvalidParameterException).
             nodegroup = eks_backends[account_id][region_name].create_nodegroup(
@@ -190,7 +265,9 @@ class EKSNodegroupModel(LocalModel, CloudFormationModel):
                 ami_type=props.get("AmiType"),
                 labels=props.get("Labels"),
                 tags=_tags(props.get("Tags")),
-                launch_template={"id": template["Id"], "version": str(template["Version"])} if template else None,
+                launch_template=(
+                    {"id": template["Id"], "version": str(template.get("Version", "$Default"))} if template else None
+                ),
                 remote_access=(
                     {"ec2SshKey": remote["Ec2SshKey"], "sourceSecurityGroups": remote.get("SourceSecurityGroups", [])}
                     if remote

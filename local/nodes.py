@@ -1,9 +1,20 @@
-"""Kubernetes Node objects for a moto EKS cluster (for the emulator): managed node groups and self-managed ones."""
+"""Kubernetes Node objects for a moto EKS cluster (for the emulator): managed node groups, self-managed
+ones and EKS Auto Mode's."""
 
 from __future__ import annotations
 
 import hashlib
 from typing import Any
+
+
+def ready_node(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    """A Ready Node object with these labels."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": labels},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }
 
 
 def managed_nodes_of(cluster: Any, region: str) -> list[dict[str, Any]]:
@@ -20,19 +31,40 @@ def managed_nodes_of(cluster: Any, region: str) -> list[dict[str, Any]]:
                 "kubernetes.io/hostname": name,
                 **(group.labels or {}),
             }
-            nodes.append(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Node",
-                    "metadata": {"name": name, "labels": labels},
-                    "status": {"conditions": [{"type": "Ready", "status": "True"}]},
-                }
-            )
+            nodes.append(ready_node(name, labels))
+    return nodes
+
+
+def auto_mode_nodes_of(cluster: Any, region: str) -> list[dict[str, Any]]:
+    """EKS Auto Mode's nodes: with node pools, EKS launches a node for pods no node can take.
+
+    Modelled simply: while the cluster has an add-on whose pods need a node (not a DaemonSet), one
+    Ready node per node pool, labelled as Auto Mode labels its nodes; none otherwise.
+    """
+    from local.eks_models import DAEMONSET_ADDONS
+
+    pools = (getattr(cluster, "compute_config", None) or {}).get("nodePools") or []
+    addons = getattr(cluster, "local_addons", None) or {}
+    if not pools or all(name in DAEMONSET_ADDONS for name in addons):
+        return []
+    nodes = []
+    for pool in pools:
+        seed = hashlib.sha256(f"{cluster.name}/auto/{pool}".encode()).digest()
+        name = f"i-0{seed.hex()[:16]}"
+        labels = {
+            "eks.amazonaws.com/compute-type": "auto",
+            "karpenter.sh/nodepool": pool,
+            "kubernetes.io/hostname": name,
+        }
+        nodes.append(ready_node(name, labels))
     return nodes
 
 
 def nodes_of(cluster: Any, region: str) -> list[dict[str, Any]]:
-    """Every node of the cluster: its managed node groups', then those its Auto Scaling groups' instances join."""
+    """Every node of the cluster: its managed node groups', those its Auto Scaling groups' instances join,
+    then Auto Mode's."""
     from local.selfmanaged_nodes import selfmanaged_nodes_of
 
-    return managed_nodes_of(cluster, region) + selfmanaged_nodes_of(cluster, region)
+    return (
+        managed_nodes_of(cluster, region) + selfmanaged_nodes_of(cluster, region) + auto_mode_nodes_of(cluster, region)
+    )

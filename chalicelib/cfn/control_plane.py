@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.cfn.automode import add_auto_mode
 from chalicelib.cfn.template import (
     OUTPUT_ARN,
     OUTPUT_CA,
@@ -67,11 +68,15 @@ def add_control_plane(
             "AuthenticationMode": access.authentication_mode,
             "BootstrapClusterCreatorAdminPermissions": access.bootstrap_cluster_creator_admin_permissions,
         }
-    elif service_roles:  # the service's access entries need the API mode; the rest stays EKS's default
+    elif service_roles or spec.auto_mode:
+        # The service's access entries, and the one EKS makes for Auto Mode's node role, need the API
+        # mode (EKS's default is CONFIG_MAP); the rest stays EKS's default.
         properties["AccessConfig"] = {
             "AuthenticationMode": "API_AND_CONFIG_MAP",
             "BootstrapClusterCreatorAdminPermissions": True,
         }
+    if spec.auto_mode_config:
+        add_auto_mode(t, spec.auto_mode_config, properties)
     cluster = t.new_resource("ControlPlane", "AWS::EKS::Cluster", properties)
     t.add_output(OUTPUT_CLUSTER_NAME, cluster, export=True)
     for output, attribute in (

@@ -11,6 +11,10 @@ from chalicelib.model import naming
 
 CLUSTER_POLICIES = naming.CLUSTER_POLICIES
 WORKER_POLICIES = naming.WORKER_POLICIES
+AUTO_MODE_CLUSTER_POLICIES = naming.AUTO_MODE_CLUSTER_POLICIES
+AUTO_MODE_NODE_POLICIES = naming.AUTO_MODE_NODE_POLICIES
+# eksctl's service role trust: EKS may tag its sessions (Auto Mode's capabilities assume the role with tags).
+SERVICE_ROLE_ACTIONS = ("sts:AssumeRole", "sts:TagSession")
 
 
 def policy_arn(name: str) -> dict[str, str]:
@@ -19,10 +23,28 @@ def policy_arn(name: str) -> dict[str, str]:
 
 
 def add_service_role(t: Template) -> dict[str, list[str]]:
-    """Add the role the EKS control plane assumes; export its ARN and return it."""
-    arn = _role(t, "ServiceRole", "eks.amazonaws.com", CLUSTER_POLICIES)
+    """Add the role the EKS control plane assumes; export its ARN and return it.
+
+    Trusted with `sts:TagSession` too, as eksctl trusts it, whether or not Auto Mode is on: the trust
+    policy stays one document, and an Auto Mode cluster's role needs it.
+    """
+    arn = _role(t, "ServiceRole", "eks.amazonaws.com", CLUSTER_POLICIES, SERVICE_ROLE_ACTIONS)
     t.add_output(OUTPUT_SERVICE_ROLE_ARN, arn, export=True)
     return arn
+
+
+def add_auto_mode_policies(t: Template) -> None:
+    """Give the service role (`add_service_role`'s) the policies EKS Auto Mode needs (eksctl's AutoModeIAMPolicies)."""
+    properties = t.resources["ServiceRole"]["Properties"]
+    properties["ManagedPolicyArns"] = [policy_arn(p) for p in (*CLUSTER_POLICIES, *AUTO_MODE_CLUSTER_POLICIES)]
+
+
+def add_auto_mode_node_role(t: Template) -> dict[str, list[str]]:
+    """Add the role EKS Auto Mode gives its nodes (eksctl's AutoModeNodeRole); return its ARN.
+
+    EKS itself gives the role its access entry (type EC2) when the cluster is made.
+    """
+    return _role(t, "AutoModeNodeRole", "ec2.amazonaws.com", AUTO_MODE_NODE_POLICIES)
 
 
 def add_node_instance_role(t: Template) -> dict[str, list[str]]:
@@ -32,15 +54,21 @@ def add_node_instance_role(t: Template) -> dict[str, list[str]]:
     return arn
 
 
-def _role(t: Template, logical_id: str, service: str, policies: tuple[str, ...]) -> dict[str, list[str]]:
-    """Add a role `service` may assume, holding `policies`; return its ARN."""
+def _role(
+    t: Template,
+    logical_id: str,
+    service: str,
+    policies: tuple[str, ...],
+    actions: tuple[str, ...] = ("sts:AssumeRole",),
+) -> dict[str, list[str]]:
+    """Add a role `service` may assume (with `actions`), holding `policies`; return its ARN."""
     t.new_resource(
         logical_id,
         "AWS::IAM::Role",
         {
             "AssumeRolePolicyDocument": {
                 "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Principal": {"Service": [service]}, "Action": ["sts:AssumeRole"]}],
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": [service]}, "Action": list(actions)}],
             },
             "ManagedPolicyArns": [policy_arn(p) for p in policies],
             # No Tags: the stack's tags propagate to the role.

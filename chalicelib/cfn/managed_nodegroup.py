@@ -9,7 +9,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.cfn.iam import add_node_instance_role
+from chalicelib.cfn.node_policies import inline_policies, managed_policies
+from chalicelib.cfn.node_userdata import BOUNDARY, user_data
 from chalicelib.cfn.template import (
+    OUTPUT_NODE_ROLE_ARN,
     OUTPUT_NODEGROUP_NAME,
     OUTPUT_SUBNETS_PRIVATE,
     OUTPUT_SUBNETS_PUBLIC,
@@ -28,6 +32,8 @@ if TYPE_CHECKING:
 # Only for specs recorded before AMI types were chosen from EC2's facts (see `ami_type`):
 # the guess their stacks were built with, Graviton families ending in "g" (m6g, c7g, t4g) on ARM.
 _ARM_FAMILY = re.compile(r"^[a-z]+\d+[a-z]*g[a-z]*\.")
+# The cluster stack's export of EKS's cluster security group (templates.build_cluster_template).
+OUTPUT_CLUSTER_SECURITY_GROUP = "ClusterSecurityGroupId"
 # Kubernetes taint effects as AWS::EKS::Nodegroup spells them.
 TAINT_EFFECT = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE", "NoExecute": "NO_EXECUTE"}
 
@@ -38,6 +44,8 @@ def ami_type(nodegroup: NodegroupSpec) -> str:
     A spec recorded before requests chose it keeps the AmiType its stack was built with, guessed from
     the first type's name: a different one would make CloudFormation replace the node group.
     """
+    if nodegroup.custom_image:
+        return "CUSTOM"  # EKS refuses any other AmiType with a launch template that names an image
     if nodegroup.ami_type:
         return nodegroup.ami_type
     x86, arm = AMI_FAMILIES[nodegroup.ami_family]
@@ -68,7 +76,7 @@ def add_managed_nodegroup(
             "DesiredSize": nodegroup.desired_capacity,
             "MaxSize": nodegroup.max_size,
         },
-        "InstanceTypes": nodegroup.types,
+        "InstanceTypes": nodegroup.node_group_instance_types,
         "AmiType": ami_type(nodegroup),
         "CapacityType": "SPOT" if nodegroup.spot else "ON_DEMAND",
         "DiskSize": nodegroup.volume_size,
@@ -78,10 +86,18 @@ def add_managed_nodegroup(
         properties["Tags"] = own  # AWS::EKS::Nodegroup takes a map, not a list
     if nodegroup.labels:
         properties["Labels"] = dict(nodegroup.labels)
-    if nodegroup.needs_launch_template:
+    if properties["InstanceTypes"] is None:
+        del properties["InstanceTypes"]
+    if nodegroup.launch_template is not None:
+        # The caller's own template: it holds the disk (and maybe the image and instance type).
+        del properties["DiskSize"]
+        given = nodegroup.launch_template
+        properties["LaunchTemplate"] = {"Id": given.id, **({"Version": given.version} if given.version else {})}
+    elif nodegroup.needs_launch_template:
         # EKS takes the disk from the launch template then, never from DiskSize.
         del properties["DiskSize"]
-        template = t.new_resource("LaunchTemplate", "AWS::EC2::LaunchTemplate", _launch_template(nodegroup, node_tags))
+        data = _launch_template(spec, nodegroup, node_tags)
+        template = t.new_resource("LaunchTemplate", "AWS::EC2::LaunchTemplate", data)
         properties["LaunchTemplate"] = {
             "Id": template,
             "Version": get_att("LaunchTemplate", "LatestVersionNumber"),
@@ -110,6 +126,29 @@ def add_managed_nodegroup(
         properties["NodeRepairConfig"] = _node_repair_config(nodegroup.node_repair_config)
     t.new_resource("ManagedNodeGroup", "AWS::EKS::Nodegroup", properties)
     t.add_output(OUTPUT_NODEGROUP_NAME, get_att("ManagedNodeGroup", "NodegroupName"))
+
+
+def add_managed_node_role(t: Template, spec: ClusterSpec, nodegroup: NodegroupSpec) -> dict[str, list[str]]:
+    """The node role: EKS's worker policies, or, with `iam`, the policies a self-managed group's role gets
+    from the same fields (`node_policies`); output its ARN and return it."""
+    if nodegroup.iam is None:
+        return add_node_instance_role(t)
+    properties: dict[str, Any] = {
+        "AssumeRolePolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": ["ec2.amazonaws.com"]}, "Action": ["sts:AssumeRole"]}
+            ],
+        },
+        "ManagedPolicyArns": managed_policies(nodegroup),
+    }
+    inline = inline_policies(nodegroup, spec.name)
+    if inline:
+        properties["Policies"] = inline
+    t.new_resource("NodeInstanceRole", "AWS::IAM::Role", properties)
+    arn = get_att("NodeInstanceRole", "Arn")
+    t.add_output(OUTPUT_NODE_ROLE_ARN, arn)
+    return arn
 
 
 def _node_repair_config(repair: NodeRepairConfigSpec) -> dict[str, Any]:
@@ -147,23 +186,45 @@ def _subnets(spec: ClusterSpec, nodegroup: NodegroupSpec) -> Any:
     return [{"Fn::ImportValue": export_name(spec.name, f"{kind}{index}")} for index in picked]
 
 
-def _node_user_data(nodegroup: NodegroupSpec) -> str | None:
-    """Settings the node's bootstrap reads, in the format its AMI family expects."""
-    if nodegroup.max_pods_per_node is None:
-        return None
+def _node_user_data(spec: ClusterSpec, nodegroup: NodegroupSpec) -> Any:
+    """What the launch template's UserData holds, in the format the node's image reads.
+
+    A custom image (`ami`) gets the whole bootstrap, as a self-managed node's (`node_userdata`): EKS adds
+    nothing then. Otherwise EKS merges its own bootstrap into MIME multipart user data, so only what the
+    group adds goes in: preBootstrapCommands (and an AL2023 overrideBootstrapCommand) as shell script
+    parts, maxPodsPerNode as a NodeConfig part (AL2023) or TOML settings (Bottlerocket).
+    """
+    if nodegroup.ami is not None:
+        return user_data(spec, nodegroup)
     if nodegroup.ami_family == "Bottlerocket":
-        return f"[settings.kubernetes]\nmax-pods = {nodegroup.max_pods_per_node}\n"
-    # AL2023's nodeadm reads a NodeConfig from a MIME part; EKS merges its own parts in.
-    return (
-        'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="//"\n\n'
-        "--//\nContent-Type: application/node.eks.aws\n\n"
-        "apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  kubelet:\n    config:\n"
-        f"      maxPods: {nodegroup.max_pods_per_node}\n\n--//--\n"
-    )
+        if nodegroup.max_pods_per_node is None:
+            return None
+        return {"Fn::Base64": f"[settings.kubernetes]\nmax-pods = {nodegroup.max_pods_per_node}\n"}
+    commands = list(nodegroup.pre_bootstrap_commands or [])
+    if nodegroup.override_bootstrap_command is not None:
+        commands.append(nodegroup.override_bootstrap_command)
+    parts = [
+        f'--{BOUNDARY}\nContent-Type: text/x-shellscript; charset="us-ascii"\n\n'
+        + (command if command.startswith("#!") else f"#!/bin/bash\n{command}")
+        + "\n\n"
+        for command in commands
+    ]
+    if nodegroup.max_pods_per_node is not None:
+        # AL2023's nodeadm reads a NodeConfig from a MIME part; EKS merges its own parts in.
+        parts.append(
+            f"--{BOUNDARY}\nContent-Type: application/node.eks.aws\n\n"
+            "apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  kubelet:\n    config:\n"
+            f"      maxPods: {nodegroup.max_pods_per_node}\n\n"
+        )
+    if not parts:
+        return None
+    head = f'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="{BOUNDARY}"\n\n'
+    return {"Fn::Base64": head + "".join(parts) + f"--{BOUNDARY}--\n"}
 
 
-def _launch_template(nodegroup: NodegroupSpec, tags: dict[str, str]) -> dict[str, Any]:
-    """The launch template's properties: the disk, IMDSv2, monitoring, tags for what it launches, user data."""
+def _launch_template(spec: ClusterSpec, nodegroup: NodegroupSpec, tags: dict[str, str]) -> dict[str, Any]:
+    """The launch template's properties: the disk, IMDSv2, monitoring, tags for what it launches, user data,
+    the image and security groups when the group names them."""
     # Bottlerocket keeps containers on its second (data) volume; the others on the root volume.
     device = "/dev/xvdb" if nodegroup.ami_family == "Bottlerocket" else "/dev/xvda"
     data: dict[str, Any] = {
@@ -175,9 +236,16 @@ def _launch_template(nodegroup: NodegroupSpec, tags: dict[str, str]) -> dict[str
     }
     if nodegroup.enable_detailed_monitoring:
         data["Monitoring"] = {"Enabled": True}
-    user_data = _node_user_data(nodegroup)
-    if user_data:
-        data["UserData"] = {"Fn::Base64": user_data}
+    node_user_data = _node_user_data(spec, nodegroup)
+    if node_user_data:
+        data["UserData"] = node_user_data
+    if nodegroup.ami is not None:
+        data["ImageId"] = nodegroup.ami
+    if nodegroup.security_groups is not None:
+        # A launch template that sets groups replaces EKS's: the cluster security group must be among them,
+        # or the nodes cannot reach the control plane.
+        cluster_group = {"Fn::ImportValue": export_name(spec.name, OUTPUT_CLUSTER_SECURITY_GROUP)}
+        data["SecurityGroupIds"] = [*nodegroup.security_groups.attach_ids, cluster_group]
     return {"LaunchTemplateData": data}
 
 

@@ -1,4 +1,5 @@
-"""The policies of a self-managed node group's instance role: the worker policies and `iam.withAddonPolicies`.
+"""The policies of a node group's instance role (self-managed, or managed with `iam`): the worker policies
+and `iam.withAddonPolicies`.
 
 Mirrors the shape of eksctl's `makeManagedPolicies` and `createRole` (`pkg/cfn/builder/iam_helper.go`): an
 AWS managed policy where eksctl attaches one (ebs, cloudWatch, imageBuilder), else an inline policy on
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.cfn.iam import WORKER_POLICIES, policy_arn
 
 if TYPE_CHECKING:
+    from chalicelib.model.nodegroup_spec import NodegroupSpec
     from chalicelib.model.selfmanaged_spec import SelfManagedNodegroupSpec
 
 # What nodes pull images with; eksctl keeps it on unmanaged groups even with attachPolicyARNs.
@@ -270,7 +272,7 @@ def _xray() -> list[Statement]:
     ]
 
 
-def managed_policies(group: SelfManagedNodegroupSpec) -> list[Any]:
+def managed_policies(group: SelfManagedNodegroupSpec | NodegroupSpec) -> list[Any]:
     """The role's ManagedPolicyArns: attachPolicyARNs (or the worker policies), ECR reads, add-ons' policies.
 
     As eksctl: attachPolicyARNs replace the worker policies, but ECR reads stay unless imageBuilder's
@@ -288,7 +290,7 @@ def managed_policies(group: SelfManagedNodegroupSpec) -> list[Any]:
     return [*given, *(policy_arn(n) for n in dict.fromkeys(names) if n.rsplit("/", 1)[-1] not in named)]
 
 
-def inline_policies(group: SelfManagedNodegroupSpec, cluster: str) -> list[dict[str, Any]]:
+def inline_policies(group: SelfManagedNodegroupSpec | NodegroupSpec, cluster: str) -> list[dict[str, Any]]:
     """The role's Policies: one inline policy per add-on flag eksctl meets with statements of its own."""
     addons = set(group.iam.with_addon_policies.enabled()) if group.iam and group.iam.with_addon_policies else set()
     documents: list[tuple[str, list[Statement]]] = []

@@ -1,4 +1,4 @@
-"""A self-managed node's user data, in the format its image reads at boot.
+"""A self-managed node's user data (or a managed node's on a custom `ami`), in the format its image reads at boot.
 
 AmazonLinux2023's nodeadm reads a NodeConfig from a MIME part (`application/node.eks.aws`),
 AmazonLinux2 runs a shell script that calls `/etc/eks/bootstrap.sh`, and Bottlerocket reads TOML
@@ -17,6 +17,7 @@ from chalicelib.model.naming import TAG_EKSCTL_CLUSTER, TAG_EKSCTL_NODEGROUP
 from chalicelib.model.selfmanaged_spec import MAX_USER_DATA
 
 if TYPE_CHECKING:
+    from chalicelib.model.nodegroup_spec import NodegroupSpec
     from chalicelib.model.selfmanaged_spec import SelfManagedNodegroupSpec
     from chalicelib.model.spec import ClusterSpec
 
@@ -30,24 +31,30 @@ _ENDPOINT, _CA = "\x00endpoint\x00", "\x00ca\x00"
 _ENDPOINT_ROOM, _CA_ROOM = 128, 2048
 
 
-def node_labels(spec: ClusterSpec, group: SelfManagedNodegroupSpec) -> dict[str, str]:
+def node_labels(spec: ClusterSpec, group: SelfManagedNodegroupSpec | NodegroupSpec) -> dict[str, str]:
     """The group's labels with eksctl's own, which say which cluster and group a node is of."""
     return {**group.labels, TAG_EKSCTL_CLUSTER: spec.name, TAG_EKSCTL_NODEGROUP: group.name}
 
 
-def _taints(group: SelfManagedNodegroupSpec) -> str:
+def _taints(group: SelfManagedNodegroupSpec | NodegroupSpec) -> str:
     return ",".join(f"{t.key}={t.value}:{t.effect}" if t.value else f"{t.key}:{t.effect}" for t in group.taints)
 
 
-def _labels(spec: ClusterSpec, group: SelfManagedNodegroupSpec) -> str:
+def _labels(spec: ClusterSpec, group: SelfManagedNodegroupSpec | NodegroupSpec) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(node_labels(spec, group).items()))
+
+
+def _kubelet_extra(group: SelfManagedNodegroupSpec | NodegroupSpec) -> dict[str, Any] | None:
+    """kubeletExtraConfig: a self-managed group's field; a managed group has none."""
+    extra: dict[str, Any] | None = getattr(group, "kubelet_extra_config", None)
+    return extra
 
 
 def _script(commands: list[str]) -> str:
     return "".join(f'--{BOUNDARY}\nContent-Type: text/x-shellscript; charset="us-ascii"\n\n{c}\n\n' for c in commands)
 
 
-def _al2023(spec: ClusterSpec, group: SelfManagedNodegroupSpec) -> str:
+def _al2023(spec: ClusterSpec, group: SelfManagedNodegroupSpec | NodegroupSpec) -> str:
     pre = [c if c.startswith("#!") else f"#!/bin/bash\n{c}" for c in group.pre_bootstrap_commands or []]
     head = f'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="{BOUNDARY}"\n\n'
     if group.override_bootstrap_command is not None:
@@ -55,7 +62,7 @@ def _al2023(spec: ClusterSpec, group: SelfManagedNodegroupSpec) -> str:
         return head + _script([*pre, command if command.startswith("#!") else f"#!/bin/bash\n{command}"]) + "--//--\n"
     network = spec.kubernetes_network_config
     cidr = (network.service_ipv4_cidr if network else None) or DEFAULT_SERVICE_CIDR
-    config: dict[str, Any] = dict(group.kubelet_extra_config or {})
+    config: dict[str, Any] = dict(_kubelet_extra(group) or {})
     if group.max_pods_per_node is not None:
         config["maxPods"] = group.max_pods_per_node
     flags = [f"--node-labels={_labels(spec, group)}"]
@@ -84,13 +91,13 @@ def _al2023(spec: ClusterSpec, group: SelfManagedNodegroupSpec) -> str:
     return head + _script(pre) + node_config + f"--{BOUNDARY}--\n"
 
 
-def _al2(spec: ClusterSpec, group: SelfManagedNodegroupSpec) -> str:
+def _al2(spec: ClusterSpec, group: SelfManagedNodegroupSpec | NodegroupSpec) -> str:
     lines = ["#!/bin/bash", "set -ex", *(group.pre_bootstrap_commands or [])]
     if group.override_bootstrap_command is not None:
         return "\n".join([*lines, group.override_bootstrap_command]) + "\n"
-    if group.kubelet_extra_config:
+    if _kubelet_extra(group):
         # bootstrap.sh starts from the image's kubelet config file: the extra settings are merged into it first.
-        extra = shlex.quote(json.dumps(group.kubelet_extra_config, sort_keys=True))
+        extra = shlex.quote(json.dumps(_kubelet_extra(group), sort_keys=True))
         config = "/etc/kubernetes/kubelet/kubelet-config.json"
         lines.append(f"echo \"$(jq -s '.[0] * .[1]' {config} - <<< {extra})\" > {config}")
     kubelet = [f"--node-labels={_labels(spec, group)}"]
@@ -125,7 +132,7 @@ def toml_string(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def _bottlerocket(spec: ClusterSpec, group: SelfManagedNodegroupSpec) -> str:
+def _bottlerocket(spec: ClusterSpec, group: SelfManagedNodegroupSpec | NodegroupSpec) -> str:
     lines = [
         "[settings.kubernetes]",
         f"cluster-name = {toml_string(spec.name)}",
@@ -147,7 +154,7 @@ def _bottlerocket(spec: ClusterSpec, group: SelfManagedNodegroupSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
-def user_data(spec: ClusterSpec, group: SelfManagedNodegroupSpec) -> dict[str, Any]:
+def user_data(spec: ClusterSpec, group: SelfManagedNodegroupSpec | NodegroupSpec) -> dict[str, Any]:
     """The launch template's UserData: `Fn::Base64` of `Fn::Sub` with the cluster's endpoint and CA imported.
 
     Raises ValueError when it would pass EC2's 16 KB (before base64).

@@ -18,8 +18,14 @@ from chalicelib.cfn.control_plane import (
     add_control_plane,
     add_oidc_provider,
 )
-from chalicelib.cfn.iam import WORKER_POLICIES, add_node_instance_role, add_service_role
-from chalicelib.cfn.managed_nodegroup import TAINT_EFFECT, add_managed_nodegroup, ami_type
+from chalicelib.cfn.iam import WORKER_POLICIES, add_service_role
+from chalicelib.cfn.managed_nodegroup import (
+    OUTPUT_CLUSTER_SECURITY_GROUP,
+    TAINT_EFFECT,
+    add_managed_node_role,
+    add_managed_nodegroup,
+    ami_type,
+)
 from chalicelib.cfn.node_security_groups import OUTPUT_SHARED_NODE_SECURITY_GROUP, add_shared_node_security_group
 from chalicelib.cfn.selfmanaged_nodegroup import OUTPUT_ASG_NAME, add_selfmanaged_nodegroup
 from chalicelib.cfn.template import (
@@ -37,6 +43,7 @@ from chalicelib.cfn.template import (
     OUTPUT_VPC,
     Template,
     export_name,
+    get_att,
     to_json,
 )
 from chalicelib.cfn.vpc import (
@@ -62,6 +69,7 @@ __all__ = [
     "OUTPUT_ASG_NAME",
     "OUTPUT_CA",
     "OUTPUT_CLUSTER_NAME",
+    "OUTPUT_CLUSTER_SECURITY_GROUP",
     "OUTPUT_ENDPOINT",
     "OUTPUT_NODEGROUP_NAME",
     "OUTPUT_NODE_ROLE_ARN",
@@ -126,6 +134,8 @@ def build_cluster_template(
     security_group = add_security_group(t, network.vpc)
     service_role_arn = add_service_role(t)
     cluster = add_control_plane(t, spec, network, security_group, service_role_arn, service_roles)
+    # EKS's cluster security group: a managed group's launch template with securityGroups.attachIDs adds it.
+    t.add_output(OUTPUT_CLUSTER_SECURITY_GROUP, get_att("ControlPlane", "ClusterSecurityGroupId"), export=True)
     # Self-managed groups join it (securityGroups.withShared); made with every cluster, as eksctl does, so
     # a group added later finds it.
     add_shared_node_security_group(t, network.vpc)
@@ -175,7 +185,7 @@ def build_nodegroup_template(spec: ClusterSpec, nodegroup: NodeGroupBase, cluste
     # The group's own tags between the cluster's and ours; the stack kind describes the stack, not a node.
     node_tags = {**spec.tags, **nodegroup.tags, **{k: v for k, v in tags.items() if k != naming.TAG_STACK_KIND}}
     if nodegroup.managed and isinstance(nodegroup, NodegroupSpec):
-        node_role_arn = add_node_instance_role(t)
+        node_role_arn = add_managed_node_role(t, spec, nodegroup)
         add_managed_nodegroup(t, spec, nodegroup, node_role_arn, node_tags)
     elif not nodegroup.managed and isinstance(nodegroup, SelfManagedNodegroupSpec):
         add_selfmanaged_nodegroup(t, spec, nodegroup, node_tags)

@@ -25,7 +25,7 @@ MERGE_TAG = "tag:yaml.org,2002:merge"
 
 LEAF = "leaf"  # a value the spec model validates as a whole (scalar, list of scalars, free map)
 # Managed node group fields eksctl's schema has no self-managed counterpart for.
-_MANAGED_ONLY = ("instanceTypes", "spot", "updateConfig", "releaseVersion", "nodeRepairConfig")
+_MANAGED_ONLY = ("instanceTypes", "spot", "updateConfig", "releaseVersion", "nodeRepairConfig", "launchTemplate")
 _NODEGROUP = {
     "name": LEAF,
     "instanceType": LEAF,
@@ -64,6 +64,13 @@ _NODEGROUP = {
             }
         ],
     },
+    # Managed groups: no withShared or withLocal (eksctl refuses them there).
+    "securityGroups": {"attachIDs": LEAF},
+    "iam": {"attachPolicyARNs": LEAF, "withAddonPolicies": LEAF},
+    "ami": LEAF,
+    "preBootstrapCommands": LEAF,
+    "overrideBootstrapCommand": LEAF,
+    "launchTemplate": {"id": LEAF, "version": LEAF},
 }
 # Self-managed groups (`nodeGroups[]`) share the managed fields they have in eksctl's schema.
 _SELF_MANAGED_NODEGROUP = {
@@ -122,6 +129,7 @@ SUPPORTED: dict[str, Any] = {
     "kubernetesNetworkConfig": {"serviceIPv4CIDR": LEAF},
     "iam": {"withOIDC": LEAF},
     "addons": [{"name": LEAF, "version": LEAF}],
+    "autoModeConfig": {"enabled": LEAF, "nodePools": LEAF, "nodeRoleARN": LEAF},
     "accessConfig": {
         "authenticationMode": LEAF,
         "bootstrapClusterCreatorAdminPermissions": LEAF,
@@ -315,6 +323,7 @@ def from_spec(spec: ClusterSpec) -> dict[str, Any]:
         if "instanceTypes" in group:  # eksctl takes one or the other
             group.pop("instanceType", None)
         group.pop("amiType", None)  # chosen by the service from amiFamily; eksctl has no such field
+        group.pop("imageId", None)  # read from ami or the launch template when requested; not eksctl's
     for group in body.get("nodeGroups") or []:
         if "instancesDistribution" in group:
             group.pop("instanceType", None)

@@ -87,6 +87,14 @@ def function_arn_placeholder(task: str) -> str:
 # node role. A request may always name these (model/policy.py).
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
 WORKER_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
+# EKS Auto Mode (eksctl's AutoModeIAMPolicies): the service role's extra policies, and its node role's.
+AUTO_MODE_CLUSTER_POLICIES = (
+    "AmazonEKSComputePolicy",
+    "AmazonEKSBlockStoragePolicy",
+    "AmazonEKSLoadBalancingPolicy",
+    "AmazonEKSNetworkingPolicy",
+)
+AUTO_MODE_NODE_POLICIES = ("AmazonEKSWorkerNodeMinimalPolicy", "AmazonEC2ContainerRegistryPullOnly")
 
 # The function that does a Slack command's slow work (chalicelib/handlers/slack_routes.py).
 SLACK_WORKER = "slack_worker"

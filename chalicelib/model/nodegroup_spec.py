@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_serializer, model_validator
 from pydantic_core import PydanticCustomError
 
 from chalicelib.model import images
@@ -26,6 +26,10 @@ VOLUME_THROUGHPUT = (125, 1000)
 # EKS-optimized AMI release versions: `1.33.0-20250704` (AL2, AL2023) or `1.42.0-a1b2c3d4` (Bottlerocket).
 RELEASE_VERSION_PATTERN = r"^\d+\.\d+\.\d+-[0-9a-z]+$"
 SECURITY_GROUP_ID_PATTERN = r"^sg-[0-9a-f]{8,17}$"
+LAUNCH_TEMPLATE_ID_PATTERN = r"^lt-[0-9a-f]{8,17}$"
+MANAGED_AMI_ID_PATTERN = r"^ami-[0-9a-f]{8,17}$"
+# EC2 caps user data at 16 KB before base64.
+MAX_MANAGED_USER_DATA = 16 * 1024
 
 
 class TaintSpec(SpecModel):
@@ -120,6 +124,31 @@ class NodeRepairConfigSpec(SpecModel):
         if problems:
             raise_problems("NodeRepairConfigSpec", problems)
         return self
+
+
+class ManagedSecurityGroupsSpec(SpecModel):
+    """`securityGroups` of a managed group: only `attachIDs` (eksctl refuses withShared and withLocal there).
+
+    The launch template puts the nodes in these groups and in EKS's cluster security group, without
+    which they could not reach the control plane.
+    """
+
+    attach_ids: Annotated[
+        list[Annotated[str, Field(pattern=SECURITY_GROUP_ID_PATTERN)]], Field(min_length=1, max_length=4)
+    ] = Field(alias="attachIDs")
+
+
+class LaunchTemplateRefSpec(SpecModel):
+    """`launchTemplate`: the caller's own EC2 launch template, used instead of one the stack makes."""
+
+    id: Annotated[str, Field(pattern=LAUNCH_TEMPLATE_ID_PATTERN)]
+    # eksctl: a version number, at least 1; without it the template's default version.
+    version: Annotated[str, Field(pattern=r"^[1-9][0-9]{0,8}$")] | None = None
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class NodeGroupBase(SpecModel):
@@ -270,10 +299,107 @@ class NodegroupSpec(NodeGroupBase):
     update_config: UpdateConfigSpec | None = None
     release_version: Annotated[str, Field(max_length=64, pattern=RELEASE_VERSION_PATTERN)] | None = None
     node_repair_config: NodeRepairConfigSpec | None = None
+    security_groups: ManagedSecurityGroupsSpec | None = None
+    # The node role's policies, as a self-managed group's (the same model and template code).
+    iam: selfmanaged_spec.NodeGroupIamSpec | None = None
+    # A custom image (an AMI ID): the launch template launches it and the group's AmiType is CUSTOM.
+    ami: Annotated[str, Field(pattern=MANAGED_AMI_ID_PATTERN)] | None = None
+    pre_bootstrap_commands: Annotated[list[Annotated[str, Field(max_length=4096)]] | None, Field(max_length=20)] = None
+    override_bootstrap_command: Annotated[str, Field(min_length=1, max_length=MAX_MANAGED_USER_DATA)] | None = None
+    launch_template: LaunchTemplateRefSpec | None = None
+    # The image the nodes launch when it is not EKS's: `ami`, or the caller's launch template's ImageId
+    # (read when the group is requested). A request leaves it out.
+    image_id: Annotated[str | None, Field(pattern=MANAGED_AMI_ID_PATTERN, json_schema_extra={"readOnly": True})] = None
 
     @property
     def managed(self) -> bool:
         return True
+
+    @property
+    def custom_image(self) -> bool:
+        """Whether the nodes launch an image of the caller's (AmiType CUSTOM, as EKS requires then)."""
+        return bool(self.ami or self.image_id)
+
+    @property
+    def role_policy_count(self) -> int:
+        """The node role's managed policies, counted as a self-managed group's are."""
+        count = selfmanaged_spec.SelfManagedNodegroupSpec.role_policy_count.fget  # type: ignore[attr-defined]
+        return int(count(self))
+
+    @model_serializer(mode="wrap")
+    def _leave_out_defaults_a_launch_template_refuses(self, handler: Any) -> Any:
+        """With the caller's launch template, the defaults of instanceType and volumeSize are not the
+        group's settings (eksctl refuses them there): a stored spec leaves them out, to read back the same."""
+        data = handler(self)
+        if self.launch_template is not None and isinstance(data, dict):
+            drop = ["volumeSize", "volume_size"]
+            if self.instance_types is None:
+                drop += ["instanceType", "instance_type"]
+            for key in drop:
+                data.pop(key, None)
+        return data
+
+    @model_validator(mode="after")
+    def _extras(self) -> NodegroupSpec:
+        """eksctl's rules for a managed group's launch template, custom AMI, bootstrap commands and role."""
+        problems: list[Problem] = []
+        given = self.model_fields_set
+        family = self.ami_family
+        if self.launch_template is not None:
+            # eksctl refuses these with a caller's launch template: the template holds them (or EKS takes
+            # them only from a template the stack makes).
+            clash = [
+                ("instanceType", "instance_type" in given and self.instance_types is None),
+                ("ami", self.ami is not None),
+                ("ssh", self.ssh is not None and bool(self.ssh.allow or self.ssh.source_security_group_ids)),
+                ("securityGroups", self.security_groups is not None),
+                ("volumeSize", "volume_size" in given),
+                ("volumeType", self.volume_type is not None),
+                ("volumeIOPS", self.volume_iops is not None),
+                ("volumeThroughput", self.volume_throughput is not None),
+                ("maxPodsPerNode", self.max_pods_per_node is not None),
+                ("enableDetailedMonitoring", self.enable_detailed_monitoring is not None),
+                ("preBootstrapCommands", self.pre_bootstrap_commands is not None),
+                ("overrideBootstrapCommand", self.override_bootstrap_command is not None),
+            ]
+            for name, present in clash:
+                if present:
+                    message = f"{name} cannot be set with launchTemplate: set it in the launch template (as eksctl)"
+                    problems.append(((name,), "launch_template_conflict", message, None))
+        if self.ami is not None:
+            if "ami_family" not in given:
+                message = "a custom ami needs amiFamily set explicitly (as eksctl)"
+                problems.append((("amiFamily",), "ami_family_required", message, None))
+            if self.override_bootstrap_command is None and family == "AmazonLinux2":
+                message = "overrideBootstrapCommand is required when using a custom AMI based on AmazonLinux2"
+                problems.append((("overrideBootstrapCommand",), "bootstrap_required", message, None))
+            if self.max_pods_per_node is not None:
+                message = "maxPodsPerNode is not supported when using a custom AMI (ami)"
+                problems.append((("maxPodsPerNode",), "custom_ami_conflict", message, None))
+            if self.release_version is not None:
+                message = "releaseVersion is not supported when using a custom AMI (ami): it names EKS's images"
+                problems.append((("releaseVersion",), "custom_ami_conflict", message, None))
+        elif self.override_bootstrap_command is not None and family != "AmazonLinux2023":
+            message = "overrideBootstrapCommand can only be set when a custom AMI (ami) is specified"
+            problems.append((("overrideBootstrapCommand",), "bootstrap_needs_ami", message, None))
+        if family == "Bottlerocket":
+            for name, value in (
+                ("preBootstrapCommands", self.pre_bootstrap_commands),
+                ("overrideBootstrapCommand", self.override_bootstrap_command),
+            ):
+                if value is not None:
+                    message = f"{name} is not supported for Bottlerocket nodegroups"
+                    problems.append(((name,), "bootstrap_family", message, None))
+        if self.role_policy_count > selfmanaged_spec.MAX_ROLE_POLICIES:
+            message = (
+                f"the node role would hold {self.role_policy_count} managed policies (attachPolicyARNs, "
+                f"ECR reads and the withAddonPolicies that are managed policies); IAM allows "
+                f"{selfmanaged_spec.MAX_ROLE_POLICIES}"
+            )
+            problems.append((("iam", "attachPolicyARNs"), "too_many_role_policies", message, None))
+        if problems:
+            raise_problems("NodegroupSpec", problems)
+        return self
 
     @model_validator(mode="after")
     def _one_way_to_name_types(self) -> NodegroupSpec:
@@ -290,8 +416,9 @@ class NodegroupSpec(NodeGroupBase):
         # EKS refuses RemoteAccess on a node group with a launch template.
         if self.ssh is not None and self.ssh.allow and self.needs_launch_template:
             message = (
-                "ssh cannot be combined with volumeType, volumeIOPS, volumeThroughput, maxPodsPerNode or "
-                "enableDetailedMonitoring: those need a launch template, and EKS takes no RemoteAccess with one"
+                "ssh cannot be combined with volumeType, volumeIOPS, volumeThroughput, maxPodsPerNode, "
+                "enableDetailedMonitoring, securityGroups, ami, preBootstrapCommands, overrideBootstrapCommand "
+                "or launchTemplate: those need a launch template, and EKS takes no RemoteAccess with one"
             )
             raise_problems("NodegroupSpec", [(("ssh",), "ssh_with_launch_template", message, None)])
         return self
@@ -305,12 +432,24 @@ class NodegroupSpec(NodeGroupBase):
             or self.volume_iops is not None
             or self.volume_throughput is not None
             or self.enable_detailed_monitoring
+            or self.security_groups is not None
+            or self.ami is not None
+            or self.pre_bootstrap_commands
+            or self.override_bootstrap_command is not None
         )
 
     @property
     def types(self) -> list[str]:
         """The instance types the group may run (the first decides the processor)."""
         return list(self.instance_types or [self.instance_type])
+
+    @property
+    def node_group_instance_types(self) -> list[str] | None:
+        """AWS::EKS::Nodegroup's InstanceTypes: none with a caller's launch template that names no types
+        (the template's, or EKS's default, then)."""
+        if self.launch_template is not None and self.instance_types is None:
+            return None
+        return self.types
 
     def type_fields(self) -> list[tuple[tuple[str | int, ...], str]]:
         if self.instance_types is None:
@@ -330,3 +469,7 @@ class ScalingRequest(SpecModel):
         if self.min_size is None and self.max_size is None and self.desired_capacity is None:
             raise ValueError("send at least one of minSize, maxSize, desiredCapacity")
         return self
+
+
+# At the end: selfmanaged_spec imports this module's names, and NodegroupSpec's `iam` is its model.
+from chalicelib.model import selfmanaged_spec  # noqa: E402

@@ -171,15 +171,23 @@ def policy_arn_allowed(arn: str, settings: Settings) -> bool:
 def requested_policy_arns(spec: ClusterSpec) -> list[tuple[str, str]]:
     """The IAM policy ARNs a request asks to attach, with the field each is written in.
 
-    Today `nodeGroups[].iam.attachPolicyARNs`; the other fields that take them in eksctl
-    (`managedNodeGroups[].iam`, `iam.serviceAccounts[].attachPolicyARNs`,
+    Today `nodeGroups[].iam.attachPolicyARNs` and `managedNodeGroups[].iam.attachPolicyARNs`; the
+    other fields that take them in eksctl (`iam.serviceAccounts[].attachPolicyARNs`,
     `iam.podIdentityAssociations`) are refused by the model. A field that takes them must be
     listed here (a unit test fails until it is).
     """
     requested: list[tuple[str, str]] = []
-    for index, group in enumerate(spec.node_groups or []):
-        for n, arn in enumerate((group.iam.attach_policy_arns if group.iam else None) or []):
-            requested.append((f"nodeGroups[{index}].iam.attachPolicyARNs[{n}]", arn))
+    named: list[tuple[str, list[str] | None]] = [
+        (f"nodeGroups[{index}]", group.iam.attach_policy_arns if group.iam else None)
+        for index, group in enumerate(spec.node_groups or [])
+    ]
+    named += [
+        (f"managedNodeGroups[{index}]", group.iam.attach_policy_arns if group.iam else None)
+        for index, group in enumerate(spec.managed_node_groups or [])
+    ]
+    for where, arns in named:
+        for n, arn in enumerate(arns or []):
+            requested.append((f"{where}.iam.attachPolicyARNs[{n}]", arn))
     return requested
 
 
@@ -321,11 +329,14 @@ def check_nodegroup_change(before: ClusterSpec, after: ClusterSpec, nodegroup: s
     problems: list[dict[str, str]] = []
     if old is None:
         problems += _instance_type_problems(group, settings, "")
-        if not group.managed:  # named as in the request body: `iam.attachPolicyARNs[n]`
-            index = [g.name for g in after.node_groups or []].index(nodegroup)
-            prefix = f"nodeGroups[{index}]."
-            requested = [(f[len(prefix) :], arn) for f, arn in requested_policy_arns(after) if f.startswith(prefix)]
-            problems += policy_arn_problems(requested, settings)
+        # Its policy ARNs, named as in the request body: `iam.attachPolicyARNs[n]`.
+        kind, groups = (
+            ("managedNodeGroups", after.managed_node_groups) if group.managed else ("nodeGroups", after.node_groups)
+        )
+        index = [g.name for g in groups or []].index(nodegroup)
+        prefix = f"{kind}[{index}]."
+        requested = [(f[len(prefix) :], arn) for f, arn in requested_policy_arns(after) if f.startswith(prefix)]
+        problems += policy_arn_problems(requested, settings)
     if old is None or (group.max_size or 0) > (old.max_size or 0):
         problems += _group_size_problems(group, settings, "")
     if _total_nodes(after) > _total_nodes(before):

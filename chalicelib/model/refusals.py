@@ -24,7 +24,8 @@ REASONS = {
     "karpenter": f"Karpenter is not installed by ekspress; use managedNodeGroups, or install Karpenter {_AFTER}",
     "gitops": f"GitOps (Flux) bootstrap is not supported; install Flux {_AFTER}",
     "capabilities": f"EKS capabilities (ACK, kro, Argo CD) are not supported yet; create them {_AFTER}",
-    "autoModeConfig": "EKS Auto Mode is not supported yet; use managedNodeGroups (or nodeGroups)",
+    "autoModeConfig.permissionsBoundaryARN": "permissions boundaries are not supported yet; the Auto Mode node "
+    "role gets EKS's node policies only (AmazonEKSWorkerNodeMinimalPolicy, AmazonEC2ContainerRegistryPullOnly)",
     "identityProviders": "OIDC identity providers for Kubernetes users are not supported yet; give IAM "
     "principals access with accessConfig.accessEntries or iamIdentityMappings",
     "privateCluster": "fully private clusters are not supported: the service reaches the cluster's API "
@@ -73,11 +74,12 @@ REASONS = {
     "publicKeyPath": "name an EC2 key pair with ssh.publicKeyName; the service cannot read or import a key file",
     "publicKey": "name an EC2 key pair with ssh.publicKeyName; importing a key is not supported",
     "enableSsm": "SSM is built into the EKS-optimized AMIs; ssh.enableSsm is deprecated in eksctl",
-    "securityGroups": "attaching security groups to nodes is not supported yet",
-    "launchTemplate": "custom launch templates are not supported",
-    "ami": "custom AMIs are not supported; choose an amiFamily",
-    "managedNodeGroups.iam": "node IAM settings on managed node groups are not supported yet (their role gets "
-    "EKS's worker policies); self-managed nodeGroups take iam.attachPolicyARNs",
+    "managedNodeGroups.securityGroups.withShared": "managed node groups take only securityGroups.attachIDs (as "
+    "eksctl): their nodes are in EKS's cluster security group, which stands for the shared one",
+    "managedNodeGroups.securityGroups.withLocal": "managed node groups take only securityGroups.attachIDs (as "
+    "eksctl): EKS makes no per-group security group for them",
+    "nodeGroups.launchTemplate": "a launch template of your own is for managedNodeGroups (as eksctl); a "
+    "self-managed group's launch template is built from its fields",
     "iam.instanceProfileARN": _NOT_PASSED,
     "iam.instanceRoleARN": _NOT_PASSED,
     "iam.instanceRoleName": "ekspress names the node role itself (its stack's); add managed policies with "

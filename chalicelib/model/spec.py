@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from chalicelib.model import naming
 from chalicelib.model.access_spec import NODE_GROUPS, AccessConfigSpec, AccessEntrySpec, IdentityMapping
+from chalicelib.model.automode_spec import AutoModeConfigSpec
 from chalicelib.model.errors import SpecValidationError
 from chalicelib.model.network_spec import MIN_SUBNET_ZONES, KubernetesNetworkSpec, VpcSpec
 from chalicelib.model.nodegroup_spec import AMI_FAMILIES, NodeGroupBase, NodegroupSpec, ScalingRequest
@@ -50,6 +51,7 @@ __all__ = [
     "AccessConfigSpec",
     "AccessEntrySpec",
     "AddonSpec",
+    "AutoModeConfigSpec",
     "CloudWatchSpec",
     "ClusterLoggingSpec",
     "ClusterSpec",
@@ -86,6 +88,10 @@ ADDONS_BEFORE_NODES = frozenset({"vpc-cni", "kube-proxy", "eks-pod-identity-agen
 # Add-ons whose pods call AWS and get an IAM role for their service account (IRSA), which trusts the
 # cluster's OIDC provider (eksctl's wellKnownPolicies; the roles are in chalicelib/cfn/addons.py).
 ADDONS_WITH_IAM_ROLES = frozenset({"aws-ebs-csi-driver"})
+# The add-ons EKS Auto Mode runs itself (off the cluster, or on its nodes): eksctl makes none of them
+# with an Auto Mode cluster and refuses them in the config ("core networking addons are not required on
+# a cluster using Auto Mode"), and it makes no node group with one either.
+AUTO_MODE_ADDONS = frozenset({"vpc-cni", "kube-proxy", "coredns"})
 # A taint the add-ons' pods tolerate (EKS's add-ons all tolerate it; it keeps other pods off their nodes).
 ADDON_TOLERATED_TAINT = "CriticalAddonsOnly"
 
@@ -158,6 +164,8 @@ class ClusterSpec(SpecModel):
     iam: IamSpec | None = None
     addons: Annotated[list[AddonSpec], Field(max_length=10)] = Field(default_factory=list)
     access_config: AccessConfigSpec | None = None
+    # EKS Auto Mode: EKS launches the nodes (autoModeConfig; the rules with the rest are `_auto_mode_problems`).
+    auto_mode_config: AutoModeConfigSpec | None = None
     # Lease: hours until the cluster is torn down unless extended (default and maximum are policy).
     ttl_hours: Annotated[int, Field(ge=1, le=8760)] | None = None
     protected: bool = False
@@ -181,8 +189,9 @@ class ClusterSpec(SpecModel):
 
     @model_validator(mode="after")
     def _nodegroups(self) -> ClusterSpec:
-        if self.managed_node_groups is None and self.node_groups is None:
-            # eksctl's default: one managed group, unless the config names groups of either kind.
+        if self.managed_node_groups is None and self.node_groups is None and not self.auto_mode:
+            # eksctl's default: one managed group, unless the config names groups of either kind or
+            # enables Auto Mode (EKS launches the nodes).
             default = [NodegroupSpec(name=naming.default_nodegroup_name(self.name))]
             object.__setattr__(self, "managed_node_groups", default)
         groups = self.nodegroups
@@ -216,7 +225,7 @@ class ClusterSpec(SpecModel):
             problems.append(
                 (("availabilityZones",), "duplicate_zone", "a zone is listed twice", self.availability_zones)
             )
-        problems += self._subnet_problems(groups) + self._named_subnet_problems()
+        problems += self._subnet_problems(groups) + self._named_subnet_problems() + self._auto_mode_problems()
         for index, group in enumerate(self.node_groups or []):
             count = group.asg_tag_count(len(self.tags))
             if count > MAX_ASG_TAGS:
@@ -274,6 +283,42 @@ class ClusterSpec(SpecModel):
         if problems:
             raise_problems("ClusterSpec", problems)
         return self
+
+    @property
+    def auto_mode(self) -> bool:
+        """Whether EKS Auto Mode is enabled (autoModeConfig.enabled)."""
+        return bool(self.auto_mode_config and self.auto_mode_config.enabled)
+
+    def _auto_mode_problems(self) -> list[Problem]:
+        """What Auto Mode cannot be made with, as eksctl and EKS refuse it.
+
+        eksctl makes no node group with an Auto Mode cluster (they come later, after the networking
+        add-ons) and refuses the networking add-ons Auto Mode runs itself; EKS makes the node role's
+        access entry, which needs authenticationMode API or API_AND_CONFIG_MAP.
+        """
+        if not self.auto_mode:
+            return []
+        problems: list[Problem] = []
+        for kind, groups in (("managedNodeGroups", self.managed_node_groups), ("nodeGroups", self.node_groups)):
+            if groups:
+                message = (
+                    "with autoModeConfig.enabled EKS launches the nodes: node groups are not made with the cluster "
+                    "(eksctl refuses them too); leave managedNodeGroups and nodeGroups out"
+                )
+                problems.append(((kind,), "auto_mode_nodegroups", message, len(groups)))
+        for index, addon in enumerate(self.addons):
+            if addon.name in AUTO_MODE_ADDONS:
+                message = (
+                    f"EKS Auto Mode runs {addon.name} itself (eksctl refuses it with Auto Mode); leave it out of addons"
+                )
+                problems.append((("addons", index, "name"), "auto_mode_addon", message, addon.name))
+        if self.access_config and self.access_config.authentication_mode == "CONFIG_MAP":
+            message = (
+                "EKS Auto Mode gives its nodes access with an access entry: authenticationMode must be API or "
+                "API_AND_CONFIG_MAP"
+            )
+            problems.append((("accessConfig", "authenticationMode"), "auto_mode_access", message, "CONFIG_MAP"))
+        return problems
 
     def _subnet_problems(self, groups: list[NodeGroupBase]) -> list[Problem]:
         """An existing VPC's subnets: their zones become availabilityZones; each node group needs subnets of its kind.
@@ -358,15 +403,21 @@ def addon_problems(spec: ClusterSpec) -> list[Problem]:
     cluster's OIDC provider for the role to trust.
     """
     nodes = sum(_schedulable_nodes(group) for group in spec.nodegroups)
+    # Auto Mode with a node pool launches a node for each pod that waits for one (tolerating no taint).
+    auto_nodes = bool(spec.auto_mode_config and spec.auto_mode_config.makes_nodes)
     oidc = bool(spec.iam and spec.iam.with_oidc)
     problems: list[Problem] = []
     for index, addon in enumerate(spec.addons):
         loc = ("addons", index, "name")
-        if addon.needs_nodes and nodes == 0:
+        if addon.needs_nodes and nodes == 0 and not auto_nodes:
+            remedy = (
+                "keep Auto Mode's nodePools (general-purpose, system)"
+                if spec.auto_mode
+                else "give a node group desiredCapacity >= 1 without a NoSchedule or NoExecute taint"
+            )
             message = (
                 f"{addon.name} runs pods that need a node, and this cluster would have none they can run on "
-                "(give a node group desiredCapacity >= 1 without a NoSchedule or NoExecute taint): EKS would "
-                f"leave {addon.name} DEGRADED and its stack would fail"
+                f"({remedy}): EKS would leave {addon.name} DEGRADED and its stack would fail"
             )
             problems.append((loc, "addon_needs_nodes", message, addon.name))
         if addon.needs_iam_role and not oidc:

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.model import images
 from chalicelib.model.errors import SpecValidationError
+from chalicelib.model.nodegroup_spec import NodegroupSpec
 from chalicelib.model.selfmanaged_spec import SelfManagedNodegroupSpec
 from chalicelib.model.validation import field_path
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     from chalicelib.model.spec import ClusterSpec, NodeGroupBase
     from chalicelib.model.validation import Problem
@@ -64,6 +65,9 @@ def with_ami_types(ctx: Context, spec: ClusterSpec) -> ClusterSpec:
         _with_images(ctx, spec, [(loc, g) for loc, g in located if isinstance(g, SelfManagedNodegroupSpec)])
     )
     groups = [resolved.get(g.name, g) for g in groups]
+    managed = [(loc, g) for loc, g in located if isinstance(g, NodegroupSpec)]
+    resolved_managed = dict(_with_managed_images(ctx, spec, managed) if managed else [])
+    groups = [resolved_managed.get(g.name, g) for g in groups]
     return spec.model_copy(
         update={
             "managed_node_groups": [g for g in groups if g.managed] if spec.managed_node_groups is not None else None,
@@ -80,7 +84,86 @@ def group_with_ami_type(ctx: Context, spec: ClusterSpec, group: NodeGroupBase) -
     group = group.model_copy(update={"ami_type": chosen})
     if isinstance(group, SelfManagedNodegroupSpec):
         group = dict(_with_images(ctx, spec, [((), group)]))[group.name]
+    elif isinstance(group, NodegroupSpec):
+        group = dict(_with_managed_images(ctx, spec, [((), group)]))[group.name]
     return group
+
+
+def _with_managed_images(
+    ctx: Context, spec: ClusterSpec, groups: Sequence[tuple[tuple[str | int, ...], NodegroupSpec]]
+) -> list[tuple[str, NodegroupSpec]]:
+    """Each managed group with the image it launches when that is not EKS's: its `ami`, checked as a
+    self-managed group's, or the ImageId of the caller's `launchTemplate`, which must exist (with its
+    version) in the region. A 422 names each field that would fail the node group on AWS.
+    """
+    problems: list[Problem] = []
+    custom = [(loc, g) for loc, g in groups if g.ami is not None]
+    problems += _custom_image_problems(ctx, spec, [(loc, g, str(g.ami)) for loc, g in custom])
+    images_of = {g.name: g.ami for _, g in custom}
+    ec2 = ctx.clients.ec2(spec.region) if any(g.launch_template for _, g in groups) else None
+    for loc, group in groups:
+        if group.launch_template is None or ec2 is None:
+            continue
+        data, problem = launch_template_data(ec2, group.launch_template.id, group.launch_template.version)
+        if problem is not None:
+            rule, message, where = problem
+            problems.append(((*loc, "launchTemplate", where), rule, message, group.launch_template.id))
+            continue
+        if data.get("InstanceType") and group.instance_types is not None:
+            message = (
+                f"launch template {group.launch_template.id} names the instance type {data['InstanceType']}; "
+                "EKS takes instanceTypes only from a launch template that names none"
+            )
+            problems.append(((*loc, "instanceTypes"), "launch_template_instance_type", message, None))
+        images_of[group.name] = data.get("ImageId")
+    _refuse(problems)
+    return [(g.name, g.model_copy(update={"image_id": images_of.get(g.name)})) for _, g in groups]
+
+
+def launch_template_data(
+    ec2: Any, template_id: str, version: str | None
+) -> tuple[dict[str, Any], tuple[str, str, str] | None]:
+    """The LaunchTemplateData of a launch template's version (its default without one), or why there is none:
+    (rule, message, the field under `launchTemplate` to name)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        answer = ec2.describe_launch_template_versions(LaunchTemplateId=template_id, Versions=[version or "$Default"])
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if "VersionNotFound" in code:
+            return {}, ("launch_template_version_not_found", f"{template_id} has no version {version}", "version")
+        if code.startswith("InvalidLaunchTemplateId") or code.startswith("InvalidLaunchTemplateName"):
+            return {}, ("launch_template_not_found", f"{template_id} is not a launch template in the region", "id")
+        raise
+    versions = answer.get("LaunchTemplateVersions", [])
+    if not versions:
+        return {}, ("launch_template_version_not_found", f"{template_id} has no version {version}", "version")
+    data: dict[str, Any] = versions[0].get("LaunchTemplateData", {})
+    return data, None
+
+
+def _custom_image_problems(
+    ctx: Context, spec: ClusterSpec, custom: list[tuple[tuple[str | int, ...], NodeGroupBase, str]]
+) -> list[Problem]:
+    """A problem naming each group's `ami` that EC2 does not have in the region, or has for another processor."""
+    if not custom:
+        return []
+    ec2 = ctx.clients.ec2(spec.region)
+    answer = ec2.describe_images(Filters=[{"Name": "image-id", "Values": sorted({ami for _, _, ami in custom})}])
+    known = {image["ImageId"]: image.get("Architecture", "") for image in answer.get("Images", [])}
+    problems: list[Problem] = []
+    for loc, group, ami in custom:
+        if ami not in known:
+            message = f"{ami} is not an image EC2 has in {spec.region} (or one this account may launch)"
+            problems.append(((*loc, "ami"), "ami_not_found", message, ami))
+        elif known[ami] != images.image_architecture(str(group.ami_type)):
+            message = (
+                f"{ami} is an {known[ami]} image; the group's instance types are "
+                f"{images.image_architecture(str(group.ami_type))}"
+            )
+            problems.append(((*loc, "ami"), "ami_architecture", message, ami))
+    return problems
 
 
 def _with_images(
@@ -109,22 +192,7 @@ def _with_images(
                 f"in {spec.region} (SSM parameter {name})"
             )
             problems.append(((*loc, "ami"), "image_unavailable", message, group.ami))
-    custom = [(loc, g) for loc, g in groups if g.custom_ami]
-    known: dict[str, str] = {}
-    if custom:
-        ec2 = ctx.clients.ec2(spec.region)
-        answer = ec2.describe_images(Filters=[{"Name": "image-id", "Values": sorted({g.ami for _, g in custom})}])
-        known = {image["ImageId"]: image.get("Architecture", "") for image in answer.get("Images", [])}
-    for loc, group in custom:
-        if group.ami not in known:
-            message = f"{group.ami} is not an image EC2 has in {spec.region} (or one this account may launch)"
-            problems.append(((*loc, "ami"), "ami_not_found", message, group.ami))
-        elif known[group.ami] != images.image_architecture(str(group.ami_type)):
-            message = (
-                f"{group.ami} is an {known[group.ami]} image; the group's instance types are "
-                f"{images.image_architecture(str(group.ami_type))}"
-            )
-            problems.append(((*loc, "ami"), "ami_architecture", message, group.ami))
+    problems += _custom_image_problems(ctx, spec, [(loc, g, g.ami) for loc, g in groups if g.custom_ami])
     _refuse(problems)
     image = {
         g.name: (g.ami if g.custom_ami else found[images.image_parameter(str(g.ami_type), spec.version)])

@@ -80,12 +80,17 @@ def with_existing_subnets(ctx: Context, spec: ClusterSpec) -> ClusterSpec:
 
 
 def _security_group_problems(ec2: Any, spec: ClusterSpec, vpc_id: str) -> list[Problem]:
-    """A problem for each group the control plane is to join that is not in the region or not in the VPC."""
+    """A problem for each group the control plane or a managed group's nodes are to join that is not in the
+    region or not in the VPC."""
     named: list[tuple[tuple[str | int, ...], str]] = []
     if spec.vpc.security_group:
         named.append((("vpc", "securityGroup"), spec.vpc.security_group))
     for index, group_id in enumerate(spec.vpc.control_plane_security_group_ids or []):
         named.append((("vpc", "controlPlaneSecurityGroupIDs", index), group_id))
+    # And those a managed node group's nodes are to join (securityGroups.attachIDs).
+    for index, group in enumerate(spec.managed_node_groups or []):
+        for n, group_id in enumerate(group.security_groups.attach_ids if group.security_groups else []):
+            named.append((("managedNodeGroups", index, "securityGroups", "attachIDs", n), group_id))
     if not named:
         return []
     found = aws_network.security_groups(ec2, [group_id for _, group_id in named])

@@ -127,7 +127,17 @@ def test_a_refused_top_level_field_is_answered_with_its_reason(field: str) -> No
             "nodeGroups[0].asgSuspendProcesses",
             "suspend-processes",
         ),
-        ({"managedNodeGroups": [{"name": "a", "iam": {}}]}, "managedNodeGroups[0].iam", "managed node groups"),
+        (
+            {"managedNodeGroups": [{"name": "a", "securityGroups": {"withShared": True}}]},
+            "managedNodeGroups[0].securityGroups.withShared",
+            "only securityGroups.attachIDs",
+        ),
+        (
+            {"managedNodeGroups": [{"name": "a", "iam": {"instanceRoleARN": "arn:aws:iam::123456789012:role/r"}}]},
+            "managedNodeGroups[0].iam.instanceRoleARN",
+            "cannot be passed safely",
+        ),
+        ({"nodeGroups": [{"name": "a", "launchTemplate": {"id": "lt-1"}}]}, "nodeGroups[0].launchTemplate", "managed"),
         ({"vpc": {"sharedNodeSecurityGroup": "sg-0123456789abcdef0"}}, "vpc.sharedNodeSecurityGroup", "shared node"),
         (
             {"vpc": {"manageSharedNodeSecurityGroupRules": False}},

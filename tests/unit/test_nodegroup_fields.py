@@ -78,8 +78,18 @@ def refusal(group: dict[str, Any]) -> dict[str, str]:
             "greater_than_equal",
             "",
         ),
-        ({"securityGroups": {"attachIDs": ["sg-0123abcd"]}}, "securityGroups", "extra_forbidden", ""),
-        ({"iam": {"attachPolicyARNs": ["arn:aws:iam::aws:policy/AdministratorAccess"]}}, "iam", "extra_forbidden", ""),
+        (
+            {"securityGroups": {"attachIDs": ["sg-0123abcd"], "withLocal": True}},
+            "securityGroups.withLocal",
+            "extra_forbidden",
+            "",
+        ),
+        (
+            {"iam": {"instanceRoleARN": "arn:aws:iam::123456789012:role/r"}},
+            "iam.instanceRoleARN",
+            "extra_forbidden",
+            "",
+        ),
     ],
 )
 def test_each_rule_is_a_422_naming_the_field(group: dict[str, Any], field: str, rule: str, says: str) -> None:
@@ -200,7 +210,7 @@ def test_the_clusterconfig_still_refuses_key_files_and_attached_groups_by_name()
             {
                 "name": "a",
                 "ssh": {"allow": True, "publicKeyPath": "~/.ssh/id_rsa.pub", "enableSsm": True},
-                "securityGroups": {"attachIDs": ["sg-0123abcd"]},
+                "securityGroups": {"attachIDs": ["sg-0123abcd"], "withShared": True},
             }
         ],
     }
@@ -210,6 +220,6 @@ def test_the_clusterconfig_still_refuses_key_files_and_attached_groups_by_name()
     assert set(fields) == {
         "managedNodeGroups[0].ssh.publicKeyPath",
         "managedNodeGroups[0].ssh.enableSsm",
-        "managedNodeGroups[0].securityGroups",
+        "managedNodeGroups[0].securityGroups.withShared",
     }
     assert "publicKeyName" in fields["managedNodeGroups[0].ssh.publicKeyPath"]

@@ -56,8 +56,8 @@ def test_the_issue_example_names_both_bad_fields() -> None:
         ({"name": "ok", "tags": {"ekspress.io/owner": "me"}}, "tags", "reserved_tag"),
         ({"name": "ok", "surprise": 1}, "surprise", "extra_forbidden"),
         (
-            {"name": "ok", "managedNodeGroups": [{"name": "a", "securityGroups": {"attachIDs": ["sg-0123abcd"]}}]},
-            "managedNodeGroups[0].securityGroups",
+            {"name": "ok", "managedNodeGroups": [{"name": "a", "securityGroups": {"withShared": True}}]},
+            "managedNodeGroups[0].securityGroups.withShared",
             "extra_forbidden",
         ),
         (

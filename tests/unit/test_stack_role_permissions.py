@@ -67,6 +67,16 @@ _NODEGROUPS = [
         "updateConfig": {"maxUnavailablePercentage": 25},
     },
     {"name": "plain", "minSize": 0, "maxSize": 5, "desiredCapacity": 1},
+    # A custom image with attached groups and role policies; the caller's own launch template.
+    {
+        "name": "custom",
+        "amiFamily": "AmazonLinux2023",
+        "ami": "ami-0123456789abcdef0",
+        "preBootstrapCommands": ["echo hello"],
+        "securityGroups": {"attachIDs": ["sg-0123456789abcdef0"]},
+        "iam": {"withAddonPolicies": {"externalDNS": True, "certManager": True}},
+    },
+    {"name": "own-template", "launchTemplate": {"id": "lt-0123456789abcdef0", "version": "1"}},
 ]
 _AMI = "ami-0123456789abcdef0"
 # Self-managed groups (nodeGroups), every option on between them: every add-on policy, both security groups.
@@ -175,7 +185,16 @@ MAXIMAL: list[dict[str, Any]] = [
         "vpc": {"nat": {"gateway": "Disable"}},
         "addons": [{"name": "vpc-cni", "version": "latest"}, {"name": "coredns"}],
         "managedNodeGroups": [{"name": "plain"}],
-    }
+    },
+    # EKS Auto Mode (no node groups with it): its cluster properties and the node role the stack makes.
+    {
+        "name": CLUSTER,
+        "region": REGION,
+        "availabilityZones": ZONES[:2],
+        "autoModeConfig": {"enabled": True},
+        "iam": {"withOIDC": True},
+        "addons": [{"name": "aws-ebs-csi-driver"}, {"name": "eks-pod-identity-agent"}],
+    },
 ]
 
 
