@@ -92,7 +92,7 @@ def _al2023(spec: ClusterSpec, group: SelfManagedNodegroupSpec | NodegroupSpec) 
 
 
 def _al2(spec: ClusterSpec, group: SelfManagedNodegroupSpec | NodegroupSpec) -> str:
-    lines = ["#!/bin/bash", "set -ex", *(group.pre_bootstrap_commands or [])]
+    lines = ["#!/bin/bash", "set -o errexit -o pipefail", *(group.pre_bootstrap_commands or [])]
     if group.override_bootstrap_command is not None:
         return "\n".join([*lines, group.override_bootstrap_command]) + "\n"
     if _kubelet_extra(group):

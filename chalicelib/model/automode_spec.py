@@ -2,10 +2,11 @@
 
 eksctl's rules (`pkg/apis/eksctl.io/v1alpha5/auto_mode.go`): the node pools are EKS's built-in
 `general-purpose` and `system` (both unless the config says otherwise; `[]` makes none, for
-NodePools of one's own later), each at most once; a node role is made by the cluster stack unless
-`nodeRoleARN` names one, and there is no node role without a node pool; a disabled Auto Mode takes
-neither. The rules that involve the rest of the cluster (node groups, add-ons, authentication
-mode) are ClusterSpec's (`spec.py`).
+NodePools of one's own later), each at most once; the cluster stack makes the node role. eksctl
+also takes `nodeRoleARN`; here it is refused, as `iam.instanceRoleARN` is: a role the service did
+not make could carry any permission onto the nodes. A disabled Auto Mode takes neither. The rules
+that involve the rest of the cluster (node groups, add-ons, authentication mode) are ClusterSpec's
+(`spec.py`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from chalicelib.model.validation import Problem, SpecModel, raise_problems
 NODE_POOLS = ("general-purpose", "system")
 # A role the stack role may pass to EKS: its PassRole is held to `eksctl-*` roles (infra/policies.py).
 NODE_ROLE_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]+$"
-PASSABLE_ROLE_PREFIX = "eksctl-"
 
 
 class AutoModeConfigSpec(SpecModel):
@@ -46,12 +46,12 @@ class AutoModeConfigSpec(SpecModel):
             elif not pools and self.node_role_arn:
                 message = "a node role is for the nodes of nodePools: with nodePools [] leave nodeRoleARN out"
                 problems.append((("nodeRoleARN",), "node_role_without_pools", message, self.node_role_arn))
-            name = (self.node_role_arn or "").rsplit("/", 1)[-1]
-            if self.node_role_arn and not name.startswith(PASSABLE_ROLE_PREFIX):
+            if self.node_role_arn and self.node_pools:
+                # Any role named here would reach the caller's nodes, and through them any pod: a role another
+                # cluster's nodes use, or one with policies the allow-list never saw (as iam.instanceRoleARN).
                 message = (
-                    f"the service may pass EKS only roles named {PASSABLE_ROLE_PREFIX}* (ones eksctl or ekspress "
-                    "made: another role could carry any permission); leave nodeRoleARN out and the cluster "
-                    "stack makes the node role"
+                    "a role the service did not make cannot be given to nodes safely (it could carry any "
+                    "permission); leave nodeRoleARN out and the cluster stack makes the node role"
                 )
                 problems.append((("nodeRoleARN",), "node_role_not_passable", message, self.node_role_arn))
         if problems:

@@ -155,6 +155,8 @@ def _check_cluster_admin(grants: list[dict[str, str]], caller: str, settings: Se
 # -- IAM policies a request may attach (EKSPRESS_ALLOWED_POLICY_ARNS) ----------------------------------------
 
 RULE_POLICY_ARN = "policy_arn_not_allowed"
+# How requested_policy_arns names a withAddonPolicies flag for the allow-list.
+ADDON_POLICY_PREFIX = "ekspress:withAddonPolicies/"
 # The AWS managed policies the templates attach (cfn/iam.py builds with the same names).
 TEMPLATE_POLICY_NAMES = (*naming.CLUSTER_POLICIES, *naming.WORKER_POLICIES)
 _AWS_MANAGED_POLICY = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/(?P<name>[A-Za-z0-9_+=,.@-]+)$")
@@ -175,19 +177,21 @@ def requested_policy_arns(spec: ClusterSpec) -> list[tuple[str, str]]:
     other fields that take them in eksctl (`iam.serviceAccounts[].attachPolicyARNs`,
     `iam.podIdentityAssociations`) are refused by the model. A field that takes them must be
     listed here (a unit test fails until it is).
+
+    An `iam.withAddonPolicies` flag stands for the policy eksctl gives it (some grant account-wide
+    writes: imageBuilder pushes to every ECR repository, externalDNS edits every hosted zone), named
+    `ekspress:withAddonPolicies/FLAG` so the same allow-list holds it (e.g. `ekspress:withAddonPolicies/*`).
     """
     requested: list[tuple[str, str]] = []
-    named: list[tuple[str, list[str] | None]] = [
-        (f"nodeGroups[{index}]", group.iam.attach_policy_arns if group.iam else None)
-        for index, group in enumerate(spec.node_groups or [])
-    ]
-    named += [
-        (f"managedNodeGroups[{index}]", group.iam.attach_policy_arns if group.iam else None)
-        for index, group in enumerate(spec.managed_node_groups or [])
-    ]
-    for where, arns in named:
-        for n, arn in enumerate(arns or []):
+    for index, group in enumerate(spec.nodegroups):
+        iam = getattr(group, "iam", None)
+        if iam is None:
+            continue
+        where = field_path(spec.group_loc(index))
+        for n, arn in enumerate(iam.attach_policy_arns or []):
             requested.append((f"{where}.iam.attachPolicyARNs[{n}]", arn))
+        flags = iam.with_addon_policies.enabled() if iam.with_addon_policies else []
+        requested += [(f"{where}.iam.withAddonPolicies.{flag}", f"{ADDON_POLICY_PREFIX}{flag}") for flag in flags]
     return requested
 
 
@@ -272,6 +276,7 @@ def check_request(spec: ClusterSpec, caller: str, settings: Settings, db: Cluste
         problems += _instance_type_problems(group, settings, prefix)
         problems += _group_size_problems(group, settings, prefix)
     problems += _cluster_size_problems(spec, settings, "managedNodeGroups")
+    problems += _auto_mode_problems(spec, settings)
     if spec.timeout_minutes is not None and spec.timeout_minutes > settings.max_timeout_minutes:
         problems.append(
             {
@@ -344,6 +349,27 @@ def check_nodegroup_change(before: ClusterSpec, after: ClusterSpec, nodegroup: s
     _refuse(problems)
 
 
+def _auto_mode_problems(spec: ClusterSpec, settings: Settings) -> list[dict[str, str]]:
+    """Auto Mode launches whatever instances its NodePools ask for, and a cluster's admin edits those:
+    a deployment that limits instance types or node counts cannot hold Auto Mode to them."""
+    auto = spec.auto_mode_config
+    limits = [
+        variable
+        for variable, on in (
+            (ENV_ALLOWED_INSTANCE_TYPES, bool(settings.allowed_instance_types)),
+            (ENV_MAX_NODES_PER_CLUSTER, settings.max_nodes_per_cluster > 0),
+        )
+        if on
+    ]
+    if auto is None or not auto.enabled or not limits:
+        return []
+    message = (
+        "EKS Auto Mode launches the instances its NodePools ask for, which the cluster's admins can change: "
+        f"this deployment limits nodes ({', '.join(limits)}), so Auto Mode is not allowed; use node groups"
+    )
+    return [{"field": "autoModeConfig.enabled", "rule": "auto_mode_not_allowed", "message": message}]
+
+
 def _problem(field: str, rule: str, subject: str, allowed: tuple[str, ...], variable: str) -> dict[str, str]:
     return {
         "field": field,
@@ -356,6 +382,13 @@ def _instance_type_problems(group: NodeGroupBase, settings: Settings, prefix: st
     patterns = settings.allowed_instance_types
     if not patterns:
         return []
+    if getattr(group, "launch_template", None) is not None and not getattr(group, "instance_types", None):
+        # The caller's launch template names the instance type, which this check cannot see.
+        message = (
+            f"this deployment allows only some instance types ({ENV_ALLOWED_INSTANCE_TYPES}): with a launchTemplate "
+            "name them in instanceTypes, not in the template"
+        )
+        return [{"field": prefix + "launchTemplate", "rule": "instance_type_not_allowed", "message": message}]
     problems = []
     for loc, kind in group.type_fields():
         if not _allowed(kind, patterns):

@@ -11,6 +11,8 @@ import yaml
 from tests.e2e.test_clusterconfig import send
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from local.engine import LocalEngine
     from tests.e2e.conftest import Api
 
@@ -19,7 +21,10 @@ NAME = "ng-extras"
 REGION = "eu-west-1"
 
 
-def test_the_managed_extras_reach_eks_come_back_and_go(api: Api, engine: LocalEngine) -> None:
+def test_the_managed_extras_reach_eks_come_back_and_go(
+    api: Api, engine: LocalEngine, policy: Callable[..., None]
+) -> None:
+    policy(ENV_ALLOWED_POLICY_ARNS="ekspress:withAddonPolicies/*")  # the file asks for add-on policies
     eks, ec2, iam = engine.client("eks", REGION), engine.client("ec2", REGION), engine.client("iam", REGION)
     (ami,) = [i["ImageId"] for i in ec2.describe_images(Owners=["amazon"])["Images"] if i["Architecture"] == "x86_64"][
         :1

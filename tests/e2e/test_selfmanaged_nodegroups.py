@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from chalicelib.aws.clients import Clients
+from chalicelib.model import settings
 from chalicelib.operations.access import connect
 from tests.e2e.conftest import wait_until
 from tests.e2e.test_clusterconfig import send
@@ -60,7 +61,18 @@ def asg_of(engine: LocalEngine, group: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def cluster(api: Api) -> dict[str, Any]:
-    status, body, _ = send(api, "POST", "/clusters", CONFIG.read_bytes(), **{"Content-Type": "application/x-yaml"})
+    raw = CONFIG.read_bytes()
+    status, body, _ = send(api, "POST", "/clusters", raw, **{"Content-Type": "application/x-yaml"})
+    assert status == 422, "withAddonPolicies are held to the policy allow-list"
+    assert {f["field"] for f in body["fields"]} == {
+        "nodeGroups[0].iam.withAddonPolicies.autoScaler",
+        "nodeGroups[0].iam.withAddonPolicies.cloudWatch",
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(settings.ENV_ALLOWED_POLICY_ARNS, "ekspress:withAddonPolicies/*")
+        settings.get_settings.cache_clear()
+        status, body, _ = send(api, "POST", "/clusters", raw, **{"Content-Type": "application/x-yaml"})
+    settings.get_settings.cache_clear()
     assert status == 202, body
     record = api.wait_for(NAME, {"ACTIVE", "FAILED"}, timeout=180)
     assert record["status"] == "ACTIVE", record.get("failure")

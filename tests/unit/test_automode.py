@@ -202,13 +202,12 @@ def test_the_service_cidr_and_load_balancing_share_the_network_config() -> None:
     }
 
 
-def test_a_given_node_role_is_used_and_none_is_made() -> None:
-    template = templates.build_cluster_template(
-        spec_of(autoModeConfig={"enabled": True, "nodeRoleARN": NODE_ROLE}), "cid", ZONES[:2]
-    )
+def test_a_given_node_role_is_refused_even_one_named_like_ours() -> None:
+    """Another cluster's eksctl-* node role would carry its policies onto these nodes."""
+    with pytest.raises(ValidationError) as err:
+        spec_of(autoModeConfig={"enabled": True, "nodeRoleARN": NODE_ROLE})
 
-    assert cluster(template)["ComputeConfig"]["NodeRoleArn"] == NODE_ROLE
-    assert "AutoModeNodeRole" not in template["Resources"]
+    assert "node_role_not_passable" in str(err.value)
 
 
 def test_without_node_pools_there_is_no_node_role() -> None:
@@ -236,7 +235,7 @@ def test_without_auto_mode_the_cluster_has_none_of_it() -> None:
     [
         {"enabled": True},
         {"enabled": True, "nodePools": []},
-        {"enabled": True, "nodePools": ["system"], "nodeRoleARN": NODE_ROLE},
+        {"enabled": True, "nodePools": ["system"]},
     ],
 )
 def test_auto_mode_templates_pass_cfn_lint(auto: dict[str, Any]) -> None:

@@ -344,3 +344,66 @@ def test_check_request_refuses_the_policy_arns_a_request_names() -> None:
         table_name="t", create_state_machine_arn="", poll_scale=1.0, allowed_policy_arns=("arn:aws:iam::aws:policy/*",)
     )
     policy.check_request(spec, DEV, allowing, NoClusters())
+
+
+def test_add_on_policies_are_held_to_the_same_allow_list() -> None:
+    """imageBuilder pushes to every ECR repository: a flag is a policy like any other, refused unless allowed."""
+    spec = ClusterSpec.model_validate(
+        {
+            "name": "dev",
+            "managedNodeGroups": [{"name": "m", "iam": {"withAddonPolicies": {"imageBuilder": True}}}],
+            "nodeGroups": [{"name": "s", "iam": {"withAddonPolicies": {"autoScaler": True, "ebs": False}}}],
+        }
+    )
+    nobody = Settings(table_name="t", create_state_machine_arn="", poll_scale=1.0)
+
+    with pytest.raises(SpecValidationError) as err:
+        policy.check_request(spec, DEV, nobody, NoClusters())
+
+    assert [f["field"] for f in err.value.details["fields"]] == [
+        "managedNodeGroups[0].iam.withAddonPolicies.imageBuilder",
+        "nodeGroups[0].iam.withAddonPolicies.autoScaler",
+    ]
+    only_autoscaler = Settings(
+        table_name="t",
+        create_state_machine_arn="",
+        poll_scale=1.0,
+        allowed_policy_arns=(f"{policy.ADDON_POLICY_PREFIX}autoScaler",),
+    )
+    with pytest.raises(SpecValidationError) as err:
+        policy.check_request(spec, DEV, only_autoscaler, NoClusters())
+    assert [f["field"] for f in err.value.details["fields"]] == [
+        "managedNodeGroups[0].iam.withAddonPolicies.imageBuilder"
+    ]
+
+
+def test_auto_mode_is_refused_where_the_deployment_limits_nodes() -> None:
+    """Its NodePools choose the instances and a cluster admin edits them: instance and node limits cannot hold."""
+    spec = ClusterSpec.model_validate({"name": "dev", "autoModeConfig": {"enabled": True}})
+    free = Settings(table_name="t", create_state_machine_arn="", poll_scale=1.0)
+    policy.check_request(spec, DEV, free, NoClusters())
+
+    for limited in (
+        Settings(table_name="t", create_state_machine_arn="", poll_scale=1.0, allowed_instance_types=("m5.*",)),
+        Settings(table_name="t", create_state_machine_arn="", poll_scale=1.0, max_nodes_per_cluster=20),
+    ):
+        with pytest.raises(SpecValidationError) as err:
+            policy.check_request(spec, DEV, limited, NoClusters())
+        assert [(f["field"], f["rule"]) for f in err.value.details["fields"]] == [
+            ("autoModeConfig.enabled", "auto_mode_not_allowed")
+        ]
+
+
+def test_a_launch_template_cannot_carry_an_instance_type_past_the_allow_list() -> None:
+    group = {"name": "m", "launchTemplate": {"id": "lt-0123456789abcdef0", "version": "1"}}
+    spec = ClusterSpec.model_validate({"name": "dev", "managedNodeGroups": [group]})
+    limited = Settings(table_name="t", create_state_machine_arn="", poll_scale=1.0, allowed_instance_types=("m5.*",))
+
+    with pytest.raises(SpecValidationError) as err:
+        policy.check_request(spec, DEV, limited, NoClusters())
+
+    assert [(f["field"], f["rule"]) for f in err.value.details["fields"]] == [
+        ("managedNodeGroups[0].launchTemplate", "instance_type_not_allowed")
+    ]
+    named = ClusterSpec.model_validate({"name": "dev", "managedNodeGroups": [{**group, "instanceTypes": ["m5.large"]}]})
+    policy.check_request(named, DEV, limited, NoClusters())
