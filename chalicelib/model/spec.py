@@ -63,6 +63,7 @@ __all__ = [
     "ScalingRequest",
     "SelfManagedNodegroupSpec",
     "refuse_addons_that_cannot_run",
+    "refuse_nodegroups_with_auto_mode",
     "validate",
 ]
 
@@ -292,20 +293,13 @@ class ClusterSpec(SpecModel):
     def _auto_mode_problems(self) -> list[Problem]:
         """What Auto Mode cannot be made with, as eksctl and EKS refuse it.
 
-        eksctl makes no node group with an Auto Mode cluster (they come later, after the networking
-        add-ons) and refuses the networking add-ons Auto Mode runs itself; EKS makes the node role's
-        access entry, which needs authenticationMode API or API_AND_CONFIG_MAP.
+        eksctl refuses the networking add-ons Auto Mode runs itself; EKS makes the node role's access
+        entry, which needs authenticationMode API or API_AND_CONFIG_MAP. Node groups are refused only
+        when the cluster is requested (`refuse_nodegroups_with_auto_mode`): they may be added later.
         """
         if not self.auto_mode:
             return []
         problems: list[Problem] = []
-        for kind, groups in (("managedNodeGroups", self.managed_node_groups), ("nodeGroups", self.node_groups)):
-            if groups:
-                message = (
-                    "with autoModeConfig.enabled EKS launches the nodes: node groups are not made with the cluster "
-                    "(eksctl refuses them too); leave managedNodeGroups and nodeGroups out"
-                )
-                problems.append(((kind,), "auto_mode_nodegroups", message, len(groups)))
         for index, addon in enumerate(self.addons):
             if addon.name in AUTO_MODE_ADDONS:
                 message = (
@@ -427,6 +421,28 @@ def addon_problems(spec: ClusterSpec) -> list[Problem]:
             )
             problems.append((loc, "addon_needs_oidc", message, addon.name))
     return problems
+
+
+def refuse_nodegroups_with_auto_mode(spec: ClusterSpec) -> None:
+    """A 422 for node groups requested with an Auto Mode cluster.
+
+    eksctl makes none with the cluster (they come later, after the networking add-ons), so this is a
+    rule of the create request, not of the model: `eksctl create nodegroup` on the running cluster
+    works, and so does POST /clusters/{name}/nodegroups.
+    """
+    if not spec.auto_mode:
+        return
+    message = (
+        "with autoModeConfig.enabled EKS launches the nodes: node groups are not made with the cluster "
+        "(eksctl refuses them too); leave managedNodeGroups and nodeGroups out and add groups once it is ACTIVE"
+    )
+    fields = [
+        {"field": kind, "rule": "auto_mode_nodegroups", "message": message}
+        for kind, groups in (("managedNodeGroups", spec.managed_node_groups), ("nodeGroups", spec.node_groups))
+        if groups
+    ]
+    if fields:
+        raise SpecValidationError("node groups are not made with an Auto Mode cluster", fields=fields)
 
 
 def refuse_addons_that_cannot_run(spec: ClusterSpec) -> None:

@@ -16,7 +16,12 @@ from chalicelib.cfn import kinds, stacks, templates, upload
 from chalicelib.model import naming
 from chalicelib.model.errors import WorkflowStartError
 from chalicelib.model.record import ClusterRecord, public
-from chalicelib.model.spec import DEFAULT_TIMEOUT_MINUTES, ClusterSpec, refuse_addons_that_cannot_run
+from chalicelib.model.spec import (
+    DEFAULT_TIMEOUT_MINUTES,
+    ClusterSpec,
+    refuse_addons_that_cannot_run,
+    refuse_nodegroups_with_auto_mode,
+)
 from chalicelib.model.steps import ClusterStackStep
 from chalicelib.observability import logger
 from chalicelib.operations import images, leases, network, quotas
@@ -69,6 +74,7 @@ def new_record(
 
 def request_create(ctx: Context, spec: ClusterSpec, owner: str, notify: dict[str, Any] | None = None) -> dict[str, Any]:
     """Choose the node groups' images, record a new cluster (the name must be free) and start its create workflow."""
+    refuse_nodegroups_with_auto_mode(spec)  # a 422: eksctl adds node groups to Auto Mode clusters later
     refuse_addons_that_cannot_run(spec)  # a 422: an add-on with no node or no OIDC would fail its stack
     spec = images.with_ami_types(ctx, spec)  # a 422 before anything is recorded
     spec = network.with_existing_subnets(ctx, spec)  # a 422 for a given subnet that is missing or misplaced

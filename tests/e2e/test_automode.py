@@ -73,6 +73,17 @@ def test_the_exported_config_gives_auto_mode_back(api: Api) -> None:
     assert "managedNodeGroups" not in document and "nodeGroups" not in document
 
 
+def test_a_node_group_may_be_added_to_a_running_auto_mode_cluster(api: Api) -> None:
+    """Refused with the cluster (as eksctl), but `create nodegroup` on the running cluster works."""
+    from tests.e2e.test_nodegroups import settled
+
+    added = api.call("POST", f"/clusters/{NAME}/nodegroups", {"name": "extra", "desiredCapacity": 1})
+    assert added.status == 202, added.body
+    record = settled(api, NAME, timeout=90)
+    assert [g["name"] for g in record["spec"]["managedNodeGroups"]] == ["extra"]
+    assert record["status"] == "ACTIVE" and "lastFailure" not in record
+
+
 def test_an_auto_mode_cluster_is_deleted(api: Api, engine: LocalEngine) -> None:
     if api.call("GET", f"/clusters/{NAME}").status == 404:  # run on its own
         send(api, "POST", "/clusters", (EXAMPLES / "auto-mode.yaml").read_bytes(), **YAML)
@@ -116,10 +127,13 @@ def test_node_groups_with_auto_mode_are_a_422(api: Api) -> None:
         "metadata": {"name": "refused-auto"},
         "autoModeConfig": {"enabled": True},
         "managedNodeGroups": [{"name": "ng"}],
-        "addons": [{"name": "coredns"}],
     }
     status, body, _ = send(api, "POST", "/clusters", yaml.safe_dump(document).encode(), **YAML)
-
     assert status == 422, body
-    rules = {(f["field"], f["rule"]) for f in body["fields"]}
-    assert {("managedNodeGroups", "auto_mode_nodegroups"), ("addons[0].name", "auto_mode_addon")} <= rules
+    assert {(f["field"], f["rule"]) for f in body["fields"]} == {("managedNodeGroups", "auto_mode_nodegroups")}
+    assert api.call("GET", "/clusters/refused-auto").status == 404
+
+    document = {**document, "managedNodeGroups": [], "addons": [{"name": "coredns"}]}
+    status, body, _ = send(api, "POST", "/clusters", yaml.safe_dump(document).encode(), **YAML)
+    assert status == 422, body
+    assert ("addons[0].name", "auto_mode_addon") in {(f["field"], f["rule"]) for f in body["fields"]}

@@ -87,15 +87,23 @@ def test_eksctls_auto_mode_rules(auto: dict[str, Any], where: str, rule: str) ->
     assert rules(autoModeConfig=auto).get(where) == rule
 
 
-def test_node_groups_are_refused_with_auto_mode() -> None:
-    found = rules(
+def test_node_groups_are_refused_with_a_new_auto_mode_cluster_but_may_be_added_later() -> None:
+    from chalicelib.model.spec import refuse_nodegroups_with_auto_mode
+
+    both = spec_of(
         autoModeConfig={"enabled": True},
         managedNodeGroups=[{"name": "m"}],
         nodeGroups=[{"name": "s", "imageId": "ami-0123456789abcdef0"}],
     )
+    assert both.nodegroups, "a stored spec with groups added to a running cluster is valid"
 
-    assert found["managedNodeGroups"] == "auto_mode_nodegroups"
-    assert found["nodeGroups"] == "auto_mode_nodegroups"
+    with pytest.raises(SpecValidationError) as err:
+        refuse_nodegroups_with_auto_mode(both)
+    assert [(f["field"], f["rule"]) for f in err.value.details["fields"]] == [
+        ("managedNodeGroups", "auto_mode_nodegroups"),
+        ("nodeGroups", "auto_mode_nodegroups"),
+    ]
+    refuse_nodegroups_with_auto_mode(spec_of(autoModeConfig={"enabled": True}))
 
 
 def test_empty_node_group_lists_are_not_node_groups() -> None:
