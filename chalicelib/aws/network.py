@@ -19,27 +19,25 @@ def vpc(ec2: Any, vpc_id: str) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
-def subnets(ec2: Any, subnet_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Each of `subnet_ids` that exists in the client's region, by id: its VpcId, AvailabilityZone, CidrBlock."""
-    wanted = sorted(set(subnet_ids))
+def _by_id(ec2: Any, operation: str, filter_name: str, key: str, id_key: str, ids: list[str]) -> dict[str, Any]:
+    """Each of `ids` that a Describe* call finds in the client's region, by id (a filter, so an unknown id
+    is simply absent rather than failing the whole call), in chunks EC2 accepts."""
+    wanted = sorted(set(ids))
     found: dict[str, dict[str, Any]] = {}
-    paginator = ec2.get_paginator("describe_subnets")
+    paginator = ec2.get_paginator(operation)
     for start in range(0, len(wanted), _FILTER_VALUES):
         chunk = wanted[start : start + _FILTER_VALUES]
-        for page in paginator.paginate(Filters=[{"Name": "subnet-id", "Values": chunk}]):
-            for subnet in page.get("Subnets", []):
-                found[subnet["SubnetId"]] = subnet
+        for page in paginator.paginate(Filters=[{"Name": filter_name, "Values": chunk}]):
+            for item in page.get(key, []):
+                found[item[id_key]] = item
     return found
+
+
+def subnets(ec2: Any, subnet_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Each of `subnet_ids` that exists in the client's region, by id: its VpcId, AvailabilityZone, CidrBlock."""
+    return _by_id(ec2, "describe_subnets", "subnet-id", "Subnets", "SubnetId", subnet_ids)
 
 
 def security_groups(ec2: Any, group_ids: list[str]) -> dict[str, dict[str, Any]]:
     """Each of `group_ids` that exists in the client's region, by id: its VpcId and GroupName."""
-    wanted = sorted(set(group_ids))
-    found: dict[str, dict[str, Any]] = {}
-    paginator = ec2.get_paginator("describe_security_groups")
-    for start in range(0, len(wanted), _FILTER_VALUES):
-        chunk = wanted[start : start + _FILTER_VALUES]
-        for page in paginator.paginate(Filters=[{"Name": "group-id", "Values": chunk}]):
-            for group in page.get("SecurityGroups", []):
-                found[group["GroupId"]] = group
-    return found
+    return _by_id(ec2, "describe_security_groups", "group-id", "SecurityGroups", "GroupId", group_ids)
