@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from chalicelib.cfn import addons as cfn_addons
+from chalicelib.cfn import fargate as cfn_fargate
 from chalicelib.cfn import iam as cfn_iam
-from chalicelib.cfn import node_policies
+from chalicelib.cfn import node_policies, well_known_policies
 from chalicelib.cfn.upload import TEMPLATE_PREFIX
 from chalicelib.model import naming
 
@@ -241,6 +242,32 @@ QUOTA_READS: Statement = {
     ],
     "Resource": "*",
 }
+# A cluster with secretsEncryption is checked when requested (chalicelib/operations/encryption.py): KMS
+# DescribeKey on the caller's key, which may be another account's; and one with a log retention, that the
+# control plane's log group is free (chalicelib/operations/logging.py). DescribeLogGroups is authorized on
+# the region's `log-group:*`.
+# A self-managed group's targetGroupARNs and classicLoadBalancerNames, checked when requested
+# (chalicelib/operations/load_balancer_targets.py); ELB's Describe calls take no resource.
+LOAD_BALANCER_READS: Statement = {
+    "Sid": "NodeGroupLoadBalancers",
+    "Effect": "Allow",
+    "Action": ["elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeLoadBalancers"],
+    "Resource": "*",
+}
+CLUSTER_OPTION_READS: list[Statement] = [
+    {
+        "Sid": "SecretsEncryptionKeys",
+        "Effect": "Allow",
+        "Action": "kms:DescribeKey",
+        "Resource": _sub(f"arn:{_PARTITION}:kms:*:*:key/*"),
+    },
+    {
+        "Sid": "ControlPlaneLogGroups",
+        "Effect": "Allow",
+        "Action": "logs:DescribeLogGroups",
+        "Resource": _sub(f"arn:{_PARTITION}:logs:*:{_ACCOUNT}:log-group:*"),
+    },
+]
 # The function that does a Slack command's slow work, named in the template (its FunctionName).
 SLACK_WORKER = _sub(
     f"arn:{_PARTITION}:lambda:${{AWS::Region}}:{_ACCOUNT}:function:${{AWS::StackName}}-{naming.SLACK_WORKER}"
@@ -249,13 +276,15 @@ SLACK_WORKER = _sub(
 POLICIES: dict[str, list[Statement]] = {
     "api_handler": [
         table("GetItem", "PutItem", "Query", "TransactWriteItems", "UpdateItem", "DeleteItem"),
-        start("create-cluster", "delete-cluster", "update-access", "change-nodegroup"),
+        start("create-cluster", "delete-cluster", "update-access", "change-nodegroup", "change-serviceaccount"),
         DESCRIBE_CLUSTER,
         INSTANCE_FACTS,
         NODE_IMAGE_PARAMETERS,
         NODE_IMAGES,
         NODE_LAUNCH_TEMPLATES,
         QUOTA_READS,
+        *CLUSTER_OPTION_READS,
+        LOAD_BALANCER_READS,
         {
             "Sid": "SlackSigningSecret",
             "Effect": "Allow",
@@ -294,6 +323,8 @@ POLICIES: dict[str, list[Statement]] = {
     "mark_cluster_active": RECORD_ONLY,
     "record_failure": RECORD_ONLY,
     "update_aws_auth": [table("GetItem", "TransactWriteItems"), DESCRIBE_CLUSTER],
+    # Reads each service account's role from its stack's outputs, then writes to Kubernetes.
+    "apply_service_accounts": [table("GetItem", "TransactWriteItems"), DESCRIBE_CLUSTER, *stacks("DescribeStacks")],
     "change_access": [table("GetItem", "PutItem", "TransactWriteItems"), DESCRIBE_CLUSTER],
     "record_access_failure": [table("GetItem", "PutItem", "TransactWriteItems")],
     "stop_create_workflow": [
@@ -318,6 +349,10 @@ POLICIES: dict[str, list[Statement]] = {
     "delete_kubernetes_load_balancers": [table("GetItem", "PutItem", "TransactWriteItems"), *LOAD_BALANCERS],
     "mark_cluster_deleted": RECORD_ONLY,
     "record_delete_failure": RECORD_ONLY,
+    # Service account changes: the Kubernetes object goes before its role's stack.
+    "remove_service_account": [table("GetItem", "TransactWriteItems"), DESCRIBE_CLUSTER],
+    "finish_serviceaccount_change": RECORD_ONLY,
+    "record_serviceaccount_failure": RECORD_ONLY,
     "update_nodegroup_stack": [
         table("GetItem", "TransactWriteItems"),
         *stacks("UpdateStack", "DescribeStacks"),
@@ -382,6 +417,11 @@ def template_policy_names() -> tuple[str, ...]:
         *(role.managed_policy for role in cfn_addons.SERVICE_ACCOUNT_ROLES.values()),
         # Self-managed node roles: eksctl's managed policies for iam.withAddonPolicies.
         *node_policies.ADDON_MANAGED_POLICIES.values(),
+        # Fargate's pod execution role.
+        cfn_fargate.POD_EXECUTION_POLICY,
+        # Service account and pod identity roles: eksctl's managed policies for wellKnownPolicies (held to
+        # the stage's allow-list as `ekspress:wellKnownPolicies/FLAG` when requested).
+        *well_known_policies.MANAGED_POLICIES.values(),
     )
     return tuple(dict.fromkeys(names))
 
@@ -400,6 +440,11 @@ ROLE_RECEIVERS: dict[tuple[str, str], str] = {
     ("AWS::EKS::Nodegroup", "NodeRole"): "eks.amazonaws.com",
     ("AWS::EKS::Addon", "ServiceAccountRoleArn"): "eks.amazonaws.com",
     ("AWS::IAM::InstanceProfile", "Roles"): "ec2.amazonaws.com",
+    # Fargate's pod execution role (CreateFargateProfile podExecutionRoleArn), which EKS hands to Fargate.
+    ("AWS::EKS::FargateProfile", "PodExecutionRoleArn"): "eks.amazonaws.com",
+    # EKS Pod Identity: the association's role, and an add-on's associations (EKS makes them the same way).
+    ("AWS::EKS::PodIdentityAssociation", "RoleArn"): "pods.eks.amazonaws.com",
+    ("AWS::EKS::Addon", "PodIdentityAssociations"): "pods.eks.amazonaws.com",
 }
 
 
@@ -431,12 +476,6 @@ UNUSED_HANDLER_ACTIONS: tuple[Unused, ...] = (
         unless_set=("Description", "MaxSessionDuration"),
     ),
     Unused(
-        "AWS::IAM::Role",
-        ("iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary"),
-        "no role has a permissions boundary (infra/README.md says why)",
-        unless_set=("PermissionsBoundary",),
-    ),
-    Unused(
         "AWS::IAM::OIDCProvider",
         ("iam:AddClientIDToOpenIDConnectProvider", "iam:RemoveClientIDFromOpenIDConnectProvider"),
         "the provider's audience (sts.amazonaws.com) never changes",
@@ -448,17 +487,42 @@ UNUSED_HANDLER_ACTIONS: tuple[Unused, ...] = (
         "no thumbprint is given (IAM trusts the issuer's certificate authority)",
         unless_set=("ThumbprintList",),
     ),
+    # The control plane's log group (cloudWatch.clusterLogging.logRetentionInDays) has a name and a retention only.
     Unused(
-        "AWS::EKS::Cluster",
-        ("kms:CreateGrant", "kms:DescribeKey"),
-        "secrets encryption is not supported",
-        unless_set=("EncryptionConfig",),
+        "AWS::Logs::LogGroup",
+        ("logs:PutDataProtectionPolicy", "logs:CreateLogDelivery", "s3:REST.PUT.OBJECT", "firehose:TagDeliveryStream"),
+        "no data protection policy, so no audit findings to deliver to S3 or Firehose",
+        unless_set=("DataProtectionPolicy",),
     ),
     Unused(
-        "AWS::EKS::Addon",
-        ("eks:CreatePodIdentityAssociation", "eks:DeletePodIdentityAssociation", "eks:UpdatePodIdentityAssociation"),
-        "add-ons get IRSA roles, not pod identity associations",
-        unless_set=("PodIdentityAssociations",),
+        "AWS::Logs::LogGroup",
+        ("logs:PutResourcePolicy", "logs:DeleteResourcePolicy"),
+        "no resource policy on the log group",
+        unless_set=("ResourcePolicyDocument",),
+    ),
+    Unused(
+        "AWS::Logs::LogGroup",
+        ("logs:PutIndexPolicy", "logs:DeleteIndexPolicy"),
+        "no field index policies",
+        unless_set=("FieldIndexPolicies",),
+    ),
+    Unused(
+        "AWS::Logs::LogGroup",
+        ("logs:AssociateKmsKey", "logs:DisassociateKmsKey"),
+        "the log group is encrypted with CloudWatch Logs' own key",
+        unless_set=("KmsKeyId",),
+    ),
+    Unused(
+        "AWS::Logs::LogGroup",
+        ("logs:PutLogGroupDeletionProtection",),
+        "no deletion protection: the log group goes with the cluster stack",
+        unless_set=("DeletionProtectionEnabled",),
+    ),
+    Unused(
+        "AWS::Logs::LogGroup",
+        ("logs:PutBearerTokenAuthentication",),
+        "no bearer token authentication",
+        unless_set=("BearerTokenAuthenticationEnabled",),
     ),
     Unused(
         "AWS::EC2::VPC",
@@ -506,20 +570,15 @@ UNUSED_HANDLER_ACTIONS: tuple[Unused, ...] = (
     Unused(
         "AWS::AutoScaling::AutoScalingGroup",
         (
-            "autoscaling:AttachLoadBalancers",
-            "autoscaling:DetachLoadBalancers",
-            "autoscaling:AttachLoadBalancerTargetGroups",
-            "autoscaling:DetachLoadBalancerTargetGroups",
             "autoscaling:AttachTrafficSources",
             "autoscaling:DetachTrafficSources",
-            "elasticloadbalancing:Describe*",
             "vpc-lattice:DeregisterTargets",
             "vpc-lattice:GetTargetGroup",
             "vpc-lattice:ListTargets",
             "vpc-lattice:RegisterTargets",
         ),
-        "node groups sit behind no load balancer: Kubernetes services make their own",
-        unless_set=("LoadBalancerNames", "TargetGroupARNs", "TrafficSources"),
+        "no traffic sources: node groups name load balancers only with targetGroupARNs and classicLoadBalancerNames",
+        unless_set=("TrafficSources",),
     ),
     Unused(
         "AWS::AutoScaling::AutoScalingGroup",
@@ -634,20 +693,29 @@ CLUSTER_ACTIONS = tuple(
     for a in (
         "ActivateCertificateAuthority",
         "AssociateAccessPolicy",
+        "AssociateIdentityProviderConfig",
         "CreateAccessEntry",
         "CreateAddon",
         "CreateCluster",
+        "CreateFargateProfile",
+        "CreatePodIdentityAssociation",
         "CreateNodegroup",
         "DeleteAccessEntry",
         "DeleteAddon",
         "DeleteCluster",
+        "DeleteFargateProfile",
+        "DeletePodIdentityAssociation",
         "DeleteNodegroup",
         "DescribeAccessEntry",
         "DescribeAddon",
         "DescribeCluster",
+        "DescribeFargateProfile",
+        "DescribeIdentityProviderConfig",
         "DescribeNodegroup",
+        "DescribePodIdentityAssociation",
         "DescribeUpdate",
         "DisassociateAccessPolicy",
+        "DisassociateIdentityProviderConfig",
         "ListAssociatedAccessPolicies",
         "ListUpdates",
         "TagResource",
@@ -658,6 +726,7 @@ CLUSTER_ACTIONS = tuple(
         "UpdateClusterVersion",
         "UpdateNodegroupConfig",
         "UpdateNodegroupVersion",
+        "UpdatePodIdentityAssociation",
     )
 )
 ROLE_ACTIONS = tuple(
@@ -674,6 +743,25 @@ ROLE_ACTIONS = tuple(
     )
 )
 ATTACH_ACTIONS = ("iam:AttachRolePolicy", "iam:DetachRolePolicy")
+# iam.serviceRolePermissionsBoundary: a boundary only narrows what a role may do, so any policy may be one.
+BOUNDARY_ACTIONS = ("iam:DeleteRolePermissionsBoundary", "iam:PutRolePermissionsBoundary")
+# The control plane's log group (/aws/eks/NAME/cluster), made by the cluster stack with a log retention.
+LOG_GROUP_ACTIONS = tuple(
+    f"logs:{a}"
+    for a in (
+        "CreateLogGroup",
+        "DeleteDataProtectionPolicy",
+        "DeleteLogGroup",
+        "DeleteRetentionPolicy",
+        "GetDataProtectionPolicy",
+        "ListTagsForResource",
+        "PutRetentionPolicy",
+        "TagResource",
+        "UntagResource",
+    )
+)
+# Reads the log group handlers make of the account's groups and policies, authorized on `log-group:*`.
+LOG_GROUP_READS = ("logs:DescribeIndexPolicies", "logs:DescribeLogGroups", "logs:DescribeResourcePolicies")
 OIDC_ACTIONS = tuple(
     f"iam:{a}"
     for a in (
@@ -690,11 +778,16 @@ OIDC_ACTIONS = tuple(
 AUTOSCALING_ACTIONS = tuple(
     f"autoscaling:{a}"
     for a in (
+        # targetGroupARNs and classicLoadBalancerNames: attached and detached as the group changes.
+        "AttachLoadBalancerTargetGroups",
+        "AttachLoadBalancers",
         "CancelInstanceRefresh",
         "CreateAutoScalingGroup",
         "CreateOrUpdateTags",
         "DeleteAutoScalingGroup",
         "DeleteTags",
+        "DetachLoadBalancerTargetGroups",
+        "DetachLoadBalancers",
         "DisableMetricsCollection",
         "EnableMetricsCollection",
         "ResumeProcesses",
@@ -707,6 +800,7 @@ AUTOSCALING_ANYWHERE = (
     "autoscaling:Describe*",
     "cloudwatch:PutMetricAlarm",
     "ec2:Describe*",
+    "elasticloadbalancing:Describe*",  # the target groups and load balancers a group names
 )
 INSTANCE_PROFILE_ACTIONS = tuple(
     f"iam:{a}"
@@ -738,7 +832,15 @@ def stack_role_document(allowed_policy_arns: tuple[str, ...] = ()) -> dict[str, 
     policy_arns += [arn for arn in allowed_policy_arns if arn not in policy_arns]
     eks = [
         _sub(f"arn:{_PARTITION}:eks:*:{_ACCOUNT}:{kind}/*")
-        for kind in ("cluster", "nodegroup", "addon", "access-entry")
+        for kind in (
+            "cluster",
+            "nodegroup",
+            "addon",
+            "access-entry",
+            "identityproviderconfig",
+            "fargateprofile",
+            "podidentityassociation",
+        )
     ]
     statements: list[Statement] = [
         # VPCs, subnets, gateways and routes have no ARN before they exist.
@@ -795,6 +897,42 @@ def stack_role_document(allowed_policy_arns: tuple[str, ...] = ()) -> dict[str, 
             "Action": "iam:PassRole",
             "Resource": ROLES,
             "Condition": {"StringEquals": {"iam:PassedToService": sorted(set(ROLE_RECEIVERS.values()))}},
+        },
+        {
+            "Sid": "ServiceRolePermissionsBoundaries",
+            "Effect": "Allow",
+            "Action": sorted(BOUNDARY_ACTIONS),
+            "Resource": ROLES,
+        },
+        {
+            "Sid": "ControlPlaneLogGroups",
+            "Effect": "Allow",
+            "Action": sorted(LOG_GROUP_ACTIONS),
+            "Resource": [
+                _sub(f"arn:{_PARTITION}:logs:*:{_ACCOUNT}:log-group:/aws/eks/*"),
+                _sub(f"arn:{_PARTITION}:logs:*:{_ACCOUNT}:log-group:/aws/eks/*:*"),
+            ],
+        },
+        {
+            "Sid": "LogGroupReads",
+            "Effect": "Allow",
+            "Action": sorted(LOG_GROUP_READS),
+            "Resource": _sub(f"arn:{_PARTITION}:logs:*:{_ACCOUNT}:*"),
+        },
+        {
+            # secretsEncryption: CreateCluster checks the caller's key and makes EKS a grant on it (the key may
+            # be another account's, whose key policy lets this one use it).
+            "Sid": "SecretsEncryptionKeys",
+            "Effect": "Allow",
+            "Action": "kms:DescribeKey",
+            "Resource": _sub(f"arn:{_PARTITION}:kms:*:*:key/*"),
+        },
+        {
+            "Sid": "SecretsEncryptionGrants",
+            "Effect": "Allow",
+            "Action": "kms:CreateGrant",
+            "Resource": _sub(f"arn:{_PARTITION}:kms:*:*:key/*"),
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
         },
         {
             "Sid": "OidcProviders",

@@ -65,6 +65,31 @@ def _check_image(props: dict[str, Any], account_id: str, region: str) -> None:
         )
 
 
+def _check_load_balancers(props: dict[str, Any], account_id: str, region: str) -> None:
+    """Refuse, as Auto Scaling does, target groups and Classic Load Balancers ELB does not have in the region.
+
+    moto's Auto Scaling fails on a missing target group with ELB's error and passes over a missing
+    load balancer; AWS's CreateAutoScalingGroup and UpdateAutoScalingGroup refuse both.
+    """
+    from moto.elb.models import elb_backends
+    from moto.elbv2.models import elbv2_backends
+
+    groups = elbv2_backends[account_id][region].target_groups
+    if any(arn not in groups for arn in props.get("TargetGroupARNs") or []):
+        raise handler_failed(
+            "AutoScaling",
+            "ValidationError",
+            "Provided Target Groups may not be valid. Please ensure they exist and try again.",
+        )
+    balancers = elb_backends[account_id][region].load_balancers
+    if any(name not in balancers for name in props.get("LoadBalancerNames") or []):
+        raise handler_failed(
+            "AutoScaling",
+            "ValidationError",
+            "Provided Load Balancers may not be valid. Please ensure they exist and try again.",
+        )
+
+
 def _moto_properties(props: dict[str, Any]) -> dict[str, Any]:
     """Properties as moto's back end needs them: sizes as numbers (CloudFormation's are strings)."""
     out = dict(props)
@@ -103,6 +128,23 @@ def _launch_interfaces(ec2: Any, instance: Any, data: dict[str, Any]) -> None:
             nic._group_set = groups
 
 
+def _attach_load_balancers(group: Any, props: dict[str, Any]) -> None:
+    """An update's TargetGroupARNs and LoadBalancerNames, in place as on AWS: instances leave the target
+    groups and load balancers no longer named and join the new ones."""
+    backend = group.autoscaling_backend
+    ids = [state.instance.id for state in group.instance_states]
+    targets, names = list(props.get("TargetGroupARNs") or []), list(props.get("LoadBalancerNames") or [])
+    for arn in [a for a in group.target_group_arns if a not in targets]:
+        if arn in backend.elbv2_backend.target_groups and ids:
+            backend.elbv2_backend.deregister_targets(arn, [{"Id": i} for i in ids])
+    for name in [n for n in group.load_balancer_names if n not in names]:
+        if name in backend.elb_backend.load_balancers and ids:
+            backend.elb_backend.deregister_instances(name, ids, from_autoscaling=True)
+    group.target_group_arns, group.load_balancer_names = targets, names
+    backend.update_attached_target_groups(group.name)
+    backend.update_attached_elbs(group.name)
+
+
 def _install_asg() -> None:
     from moto.autoscaling.models import FakeAutoScalingGroup
 
@@ -115,6 +157,7 @@ def _install_asg() -> None:
         props = check_properties(ASG_TYPE, cloudformation_json.get("Properties", {}), logical_id)
         try:
             _check_image(props, account_id, region)
+            _check_load_balancers(props, account_id, region)
             name = props.get("AutoScalingGroupName", resource_name)
             moto_props = _moto_properties({**props, "Tags": _tags(props, name)})
             group = moto_create(cls, name, {"Properties": moto_props}, account_id, region)
@@ -145,6 +188,7 @@ def _install_asg() -> None:
             return made
         try:
             _check_image(props, account_id, region)
+            _check_load_balancers(props, account_id, region)
             moto_props = _moto_properties(props)
             original.update(
                 availability_zones=moto_props.get("AvailabilityZones") or [],
@@ -164,6 +208,7 @@ def _install_asg() -> None:
         except service_errors() as error:
             raise handler_failed("AutoScaling", "ValidationError", str(getattr(error, "message", error))) from None
         original.tags = _tags(props, original.name)
+        _attach_load_balancers(original, props)
         original.cfn_properties = props
         return original
 
@@ -189,6 +234,14 @@ def _install_asg() -> None:
     moto_set_desired = FakeAutoScalingGroup.set_desired_capacity
 
     def set_desired_capacity(self: Any, new_capacity: int | None) -> None:
+        """Set the capacity; instances that leave the group leave its target groups too (moto keeps them)."""
+        before = {state.instance.id for state in self.instance_states}
+        set_capacity(self, new_capacity)
+        gone = before - {state.instance.id for state in self.instance_states}
+        if gone and self.target_group_arns:
+            self.autoscaling_backend.elbv2_backend.notify_terminate_instances(sorted(gone))
+
+    def set_capacity(self: Any, new_capacity: int | None) -> None:
         """With unweighted overrides, the group runs its desired capacity in instances, On-Demand and Spot together.
 
         moto splits the capacity by OnDemandPercentageAboveBaseCapacity and truncates both parts: 2 at 25%

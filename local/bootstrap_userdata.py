@@ -7,7 +7,8 @@ documents, as eksctl writes them:
   `spec.kubelet.flags`, `spec.kubelet.config.maxPods`); nodeadm also reads a bare NodeConfig document;
 - AL2: a shell script running `/etc/eks/bootstrap.sh CLUSTER --apiserver-endpoint URL
   --kubelet-extra-args '--node-labels=... --register-with-taints=...'`;
-- Bottlerocket: TOML `[settings.kubernetes]` with `cluster-name`, `api-server`, `node-labels`, `node-taints`.
+- Bottlerocket: TOML `[settings.kubernetes]` with `cluster-name`, `api-server`, `cluster-certificate` (all
+  required), `node-labels`, `node-taints`, `max-pods`, each of its type (else Bottlerocket applies none).
 A custom script (eksctl's `overrideBootstrapCommand`) counts when it runs bootstrap.sh, or nodeadm with
 a NodeConfig it writes itself; anything else bootstraps nothing.
 """
@@ -134,8 +135,11 @@ def _toml(text: str) -> Bootstrap | None:
     kubernetes = settings.get("kubernetes") if isinstance(settings, dict) else None
     if not isinstance(kubernetes, dict):
         return None
-    # Bottlerocket's kubelet does not start without the cluster's name and API server.
-    if not (kubernetes.get("cluster-name") and kubernetes.get("api-server")):
+    # Bottlerocket's kubelet does not start without the cluster's name, API server and CA, and its API
+    # refuses the whole user data when a setting has the wrong type: the node then boots with none.
+    if not all(isinstance(kubernetes.get(key), str) and kubernetes[key] for key in _BOTTLEROCKET_REQUIRED):
+        return None
+    if not _bottlerocket_types_ok(settings):
         return None
     boot = Bootstrap("bottlerocket", str(kubernetes["cluster-name"]), str(kubernetes["api-server"]))
     boot.certificate_authority = kubernetes.get("cluster-certificate")
@@ -147,6 +151,35 @@ def _toml(text: str) -> Bootstrap | None:
     if kubernetes.get("max-pods") is not None:
         boot.max_pods = int(kubernetes["max-pods"])
     return boot
+
+
+_BOTTLEROCKET_REQUIRED = ("cluster-name", "api-server", "cluster-certificate")
+
+
+def _bottlerocket_types_ok(settings: dict[str, Any]) -> bool:
+    """The types Bottlerocket's API holds the settings a node group's user data sets to."""
+    kubernetes = settings["kubernetes"]
+    labels = kubernetes.get("node-labels", {})
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        return False
+    taints = kubernetes.get("node-taints", {})
+    if not isinstance(taints, dict):
+        return False
+    for value in taints.values():
+        if not all(isinstance(v, str) for v in (value if isinstance(value, list) else [value])):
+            return False
+    max_pods = kubernetes.get("max-pods")
+    if max_pods is not None and (isinstance(max_pods, bool) or not isinstance(max_pods, int)):
+        return False
+    containers = settings.get("host-containers", {})
+    if not isinstance(containers, dict):
+        return False
+    for container in containers.values():
+        if not isinstance(container, dict):
+            return False
+        if "enabled" in container and not isinstance(container["enabled"], bool):
+            return False
+    return True
 
 
 def _script(text: str) -> Bootstrap | None:

@@ -339,7 +339,19 @@ def install() -> None:
         except ResourceFailed as failed:
             saved.roll_back(failed)
 
+    getitem = parsing.ResourceMap.__getitem__
+
+    def get_after_dependencies(self: Any, key: str) -> Any:
+        # moto makes a resource when something first refers to it (an output, a Ref): make what it
+        # DependsOn first, as CloudFormation does (moto's own ordering covers only its creation pass).
+        if key not in self._parsed_resources:
+            depends = (self._resource_json_map.get(key) or {}).get("DependsOn") or []
+            for dependency in [depends] if isinstance(depends, str) else depends:
+                self[dependency]
+        return getitem(self, key)
+
     parsing.ResourceMap.create = create_resources  # type: ignore[method-assign]
+    parsing.ResourceMap.__getitem__ = get_after_dependencies  # type: ignore[method-assign]
     models.Stack.update = update_stack  # type: ignore[method-assign]
     _installed = True
 

@@ -18,6 +18,11 @@ one of a name or principal, an add-on EKS does not offer, an access entry on a c
 authentication mode has no access entries, reserved Kubernetes groups and user names. An add-on
 that runs a Deployment (coredns, aws-ebs-csi-driver, ...) on a cluster with no ready node is
 DEGRADED, and its resource fails as CloudFormation's, which waits for ACTIVE, does.
+
+A cluster's `EncryptionConfig` key must be a KMS key of its region, enabled, symmetric and for
+encryption. A cluster with logging writes to `/aws/eks/NAME/cluster`, made if absent and never deleted
+with the cluster, and an `AWS::Logs::LogGroup` whose name is taken fails its resource (AlreadyExists),
+as CloudFormation reports it, rather than the CreateStack call as moto's does.
 Nothing in the service reads them back (it calls no add-on or access entry API), so no API
 is served for them.
 """
@@ -35,9 +40,12 @@ from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
 from moto.eks.models import eks_backends
 from moto.iam.models import iam_backends
+from moto.kms.models import kms_backends
+from moto.logs.exceptions import ResourceAlreadyExistsException
+from moto.logs.models import LogGroup, logs_backends
 from moto.utilities.utils import get_partition
 
-from local import cfn_models, ec2_models, nodes
+from local import cfn_models, ec2_models, nodes, podidentity_models
 from local.cfn_models import (
     LocalModel,
     ResourceFailed,
@@ -122,6 +130,53 @@ def _cluster_auto_mode(account_id: str, region_name: str, props: dict[str, Any])
     }
 
 
+# A KMS key ARN (or alias ARN) as EncryptionConfig's Provider.KeyArn names it.
+KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:(key|alias)/.+")
+
+
+def _check_encryption_key(account_id: str, region_name: str, props: dict[str, Any]) -> list[dict[str, Any]]:
+    """The cluster's EncryptionConfig as DescribeCluster shows it, refused as EKS refuses a key it cannot use.
+
+    EKS takes a symmetric encryption key, enabled, in the cluster's region (and makes itself a grant on it).
+    """
+    configs = []
+    for config in props.get("EncryptionConfig") or []:
+        arn = (config.get("Provider") or {}).get("KeyArn", "")
+        match = KMS_KEY_ARN.fullmatch(arn)
+        if match is None or match["region"] != region_name:
+            message = f"Key ARN {arn} is not a KMS key ARN in the cluster's region {region_name}"
+            raise _eks_refused("InvalidParameterException", message)
+        try:
+            key = kms_backends[account_id][region_name].describe_key(arn)
+        except (KeyError, *service_errors()):
+            message = f"Key ARN {arn} does not exist or is not accessible"
+            raise _eks_refused("InvalidParameterException", message) from None
+        if not key.enabled or key.key_state != "Enabled":
+            raise _eks_refused("InvalidParameterException", f"KMS key {arn} is {key.key_state}; it must be Enabled")
+        usage = key.key_usage or "ENCRYPT_DECRYPT"  # KMS's default, which moto leaves unset
+        if usage != "ENCRYPT_DECRYPT" or key.key_spec != "SYMMETRIC_DEFAULT":
+            message = (
+                f"KMS key {arn} is a {key.key_spec} key for {usage}; the key must be symmetric "
+                "(SYMMETRIC_DEFAULT) for ENCRYPT_DECRYPT"
+            )
+            raise _eks_refused("InvalidParameterException", message)
+        configs.append({"resources": list(config.get("Resources") or []), "provider": {"keyArn": arn}})
+    return configs
+
+
+def _cluster_logging(props: dict[str, Any]) -> dict[str, Any] | None:
+    """The cluster's logging as DescribeCluster shows it; None without Logging."""
+    enabled = [t["Type"] for t in ((props.get("Logging") or {}).get("ClusterLogging") or {}).get("EnabledTypes") or []]
+    if not enabled:
+        return None
+    return {"clusterLogging": [{"types": enabled, "enabled": True}]}
+
+
+def _ensure_log_group(account_id: str, region_name: str, cluster: str) -> None:
+    """EKS writes a logging cluster's logs to `/aws/eks/NAME/cluster`, making it if absent (and never deleting it)."""
+    logs_backends[account_id][region_name].ensure_log_group(f"/aws/eks/{cluster}/cluster")
+
+
 class EKSClusterModel(LocalModel, CloudFormationModel):
     CFN_TYPE = "AWS::EKS::Cluster"
     CFN_NAME_PROPERTY = "Name"
@@ -148,6 +203,8 @@ class EKSClusterModel(LocalModel, CloudFormationModel):
         subnets = list(vpc.get("SubnetIds", []))
         vpc_id = _cluster_vpc(account_id, region_name, subnets)
         auto_mode = _cluster_auto_mode(account_id, region_name, props)
+        encryption = _check_encryption_key(account_id, region_name, props)
+        logging = _cluster_logging(props)
         try:
             cluster = eks_backends[account_id][region_name].create_cluster(
                 name=props.get("Name", resource_name),
@@ -160,9 +217,21 @@ class EKSClusterModel(LocalModel, CloudFormationModel):
                 },
                 version=props.get("Version"),
                 tags=_tags(props.get("Tags")),
+                encryption_config=encryption,
+                logging=logging,
             )
         except service_errors() as refused:
             raise service_failed("Eks", refused) from None
+        if logging:
+            _ensure_log_group(account_id, region_name, cluster.name)
+        # What moto's cluster does not keep, kept as DescribeCluster names it (for tests and tools).
+        for key, prop in (
+            ("zonal_shift_config", "ZonalShiftConfig"),
+            ("upgrade_policy", "UpgradePolicy"),
+            ("control_plane_scaling_config", "ControlPlaneScalingConfig"),
+        ):
+            if props.get(prop):
+                cluster.__dict__[key] = {k[0].lower() + k[1:]: v for k, v in props[prop].items()}
         access = props.get("AccessConfig") or {}
         # Without AccessConfig, EKS's default for clusters made through its API or CloudFormation.
         cluster.access_config = {
@@ -358,11 +427,14 @@ INSUFFICIENT_REPLICAS = {
     "message": "The add-on is unhealthy because it doesn't have the desired number of replicas.",
 }
 ADDON_VERSION = re.compile(r"v\d+\.\d+\.\d+-eksbuild\.\d+")
+# The namespace EKS installs the add-ons it offers here in (their pod identity associations' too).
+ADDON_NAMESPACE = "kube-system"
 ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/.+")
 PRINCIPAL_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/.+")
 ACCESS_POLICY_ARN = re.compile(r"arn:aws[a-z-]*:eks::aws:cluster-access-policy/[A-Za-z0-9]+")
 ACCESS_ENTRY_TYPES = ("STANDARD", "FARGATE_LINUX", "EC2_LINUX", "EC2_WINDOWS", "EC2", "HYBRID_LINUX", "HYPERPOD_LINUX")
 ACCESS_ENTRY_MODES = ("API", "API_AND_CONFIG_MAP")
+NODE_ACCESS_ENTRY_TYPES = ("EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX", "HYBRID_LINUX", "HYPERPOD_LINUX")
 RESERVED_USERNAME_PREFIXES = ("system:", "eks:", "aws:", "amazon:", "iam:")
 
 
@@ -392,6 +464,7 @@ class Addon:
     resolve_conflicts: str | None = None
     configuration_values: str | None = None
     service_account_role_arn: str | None = None
+    pod_identity_associations: list[dict[str, str]] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     status: str = "ACTIVE"
     health_issues: list[dict[str, str]] = field(default_factory=list)
@@ -463,12 +536,17 @@ class EKSAddonModel(UpdatableModel, CloudFormationModel):
         )
         addon = Addon(cluster.name, props["AddonName"], arn)
         addons[addon.name] = addon
-        made = cls(addon).update(props, account_id, region_name)
+        try:
+            made = cls(addon).update(props, account_id, region_name)
+        except ResourceFailed:
+            del addons[addon.name]
+            raise
         if addon.name not in DAEMONSET_ADDONS and not nodes.nodes_of(cluster, region_name):
             # No node for its pods: EKS reports it DEGRADED, and the stack, which waits for ACTIVE,
             # fails and rolls back (deleting the add-on).
             addon.status, addon.health_issues = "DEGRADED", [dict(INSUFFICIENT_REPLICAS)]
             del addons[addon.name]
+            podidentity_models.release_addon(cluster, addon.name)
             raise _degraded(addon)
         return made
 
@@ -479,6 +557,10 @@ class EKSAddonModel(UpdatableModel, CloudFormationModel):
         self.addon.resolve_conflicts = props.get("ResolveConflicts")
         self.addon.configuration_values = props.get("ConfigurationValues")
         self.addon.service_account_role_arn = props.get("ServiceAccountRoleArn")
+        # EKS makes (and owns) a pod identity association per item, in the add-on's namespace.
+        items = list(props.get("PodIdentityAssociations") or [])
+        podidentity_models.associate_addon(cluster, account_id, region_name, self.addon.name, ADDON_NAMESPACE, items)
+        self.addon.pod_identity_associations = items
         self.addon.tags = _tags(props.get("Tags"))
         return self
 
@@ -486,6 +568,7 @@ class EKSAddonModel(UpdatableModel, CloudFormationModel):
         cluster = eks_backends[account_id][region_name].clusters.get(self.addon.cluster)
         if cluster is not None:  # a deleted cluster took its add-ons with it
             _addons(cluster).pop(self.addon.name, None)
+            podidentity_models.release_addon(cluster, self.addon.name)
 
 
 @dataclass
@@ -518,6 +601,9 @@ def _check_access_entry(cluster: Any, props: dict[str, Any]) -> None:
         raise _eks_refused(
             "InvalidParameterException", f"Kubernetes groups and username cannot be specified for type {kind}"
         )
+    if kind in NODE_ACCESS_ENTRY_TYPES and props.get("AccessPolicies"):
+        # EKS gives a node's or Fargate pod's entry its permissions itself; AssociateAccessPolicy refuses it.
+        raise _eks_refused("InvalidParameterException", f"Access policies cannot be associated with type {kind}")
     for group in groups:
         if group.startswith("system:"):
             raise _eks_refused(
@@ -631,8 +717,40 @@ class OIDCProviderModel(LocalModel, CloudFormationModel):
             backend.delete_open_id_connect_provider(self.provider.arn)
 
 
+_log_groups_installed = False
+
+
+def _log_groups_fail_as_cloudformation_does() -> None:
+    """A log group whose name is taken fails its resource (AlreadyExists), not the CreateStack call.
+
+    moto's AWS::Logs::LogGroup raises the Logs API's error out of CreateStack; CloudFormation accepts the
+    stack and reports the resource's failure. It matters for the control plane's group, which EKS leaves
+    behind when a cluster that logged is deleted.
+    """
+    global _log_groups_installed
+    if _log_groups_installed:
+        return
+    create = LogGroup.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_or_fail(
+        cls: type[LogGroup], resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kw: Any
+    ) -> LogGroup:
+        try:
+            return create(cls, resource_name, cloudformation_json, account_id, region_name, **kw)  # type: ignore[no-any-return]
+        except ResourceAlreadyExistsException:
+            raise ResourceFailed(
+                f"Resource handler returned message: \"Resource of type 'AWS::Logs::LogGroup' with identifier "
+                f"'{resource_name}' already exists.\" (RequestToken: {uuid.uuid4()}, HandlerErrorCode: AlreadyExists)",
+                str(kw.get("LogicalId") or ""),
+            ) from None
+
+    LogGroup.create_from_cloudformation_json = classmethod(create_or_fail)  # type: ignore[method-assign,assignment,arg-type]
+    _log_groups_installed = True
+
+
 def register() -> None:
     """Make moto's CloudFormation see the models above (its model list is cached) and fail stacks as AWS does."""
     cfn_models.install()
+    _log_groups_fail_as_cloudformation_does()
     refresh()
     assert parsing.get_model_map()["AWS::EKS::Cluster"] is EKSClusterModel

@@ -119,7 +119,10 @@ class LocalEngine:
             ec2_models,
             eks_images,
             eks_models,
+            fargate_models,
+            identity_provider_models,
             lambda_runtime,
+            podidentity_models,
             sam,
             stack_timing,
         )
@@ -127,6 +130,9 @@ class LocalEngine:
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         default_user_config["lambda"] = {"use_docker": False}
         eks_models.register()
+        identity_provider_models.register()
+        podidentity_models.register()
+        fargate_models.register()
         ddb_atomic.install()
         ec2_models.install()
         eks_images.install()

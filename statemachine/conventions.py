@@ -116,6 +116,8 @@ NOTIFY_RESOURCE = "${NotifyFunctionArn}"
 # Retry blocks a task has after the two canonical ones, by the function it runs.
 EXTRA_RETRIES: dict[str, list[dict[str, Any]]] = {
     "${UpdateAwsAuthFunctionArn}": [KUBE_UNAVAILABLE_RETRY],
+    "${ApplyServiceAccountsFunctionArn}": [KUBE_UNAVAILABLE_RETRY],
+    "${RemoveServiceAccountFunctionArn}": [KUBE_UNAVAILABLE_RETRY],
     "${ChangeAccessFunctionArn}": [KUBE_UNAVAILABLE_RETRY],
     "${ChangeNodeRoleFunctionArn}": [KUBE_UNAVAILABLE_RETRY],
     "${DeleteKubernetesLoadBalancersFunctionArn}": [DEPENDENCY_VIOLATION_RETRY],
@@ -126,6 +128,7 @@ NOTIFY_ERROR_RESULT_PATH = "$.notifyError"
 CATCH_RESULT_PATHS = {
     # Runs after "Explain Nodegroup Stack Failure" set $.error: the recorder must get that error.
     "Remove Failed Nodegroup Stack": "$.cleanupError",
+    "Remove Failed Service Account Stack": "$.cleanupError",
 }
 RECORDER_PREFIX = "Record "
 NOTIFY_PREFIX = "Announce "

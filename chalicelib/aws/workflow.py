@@ -31,12 +31,17 @@ def start(
         return execution_arn(state_machine_arn, name)
 
 
-def create_input(record: dict[str, Any]) -> dict[str, Any]:
-    """The create workflow's input: identifiers only; tasks read the spec from the record."""
+def create_input(record: dict[str, Any], workload_stacks: list[dict[str, str]]) -> dict[str, Any]:
+    """The create workflow's input: identifiers only; tasks read the spec from the record.
+
+    `workload_stacks` are the stacks made once the node groups are up, as `{"kind", "member"}`
+    (`templates.workload_stacks`).
+    """
     spec = record["spec"]
     return {
         "name": record["name"],
         "clusterId": record["clusterId"],
         "region": spec["region"],
         "nodegroups": [ng["name"] for kind in ("managedNodeGroups", "nodeGroups") for ng in spec.get(kind) or []],
+        "workloadStacks": workload_stacks,
     }

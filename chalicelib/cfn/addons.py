@@ -1,58 +1,72 @@
-"""The add-on resource sets: AWS::EKS::Addon, and the IAM role an add-on's service account assumes.
+"""The add-on resource sets: AWS::EKS::Addon, and the IAM role an add-on's service account gets.
 
 Mirrors eksctl's `pkg/actions/addon`: add-ons whose pods are DaemonSets go with the control plane
-(`add_addons` on the cluster stack); the rest need nodes and go in the add-ons stack
-(`eksctl-NAME-addons`), which the create workflow makes once the node group stacks are complete.
-An add-on whose pods call AWS gets an IRSA role, as eksctl's `wellKnownPolicies` give one: trusting
-the cluster's OIDC provider for its service account only, holding AWS's managed policy.
+(`add_addons_with_control_plane` on the cluster stack); the rest need nodes and go in the add-ons
+stack (`eksctl-NAME-addons`), which the create workflow makes once the node group stacks are complete.
+
+An add-on whose pods call AWS (vpc-cni, aws-ebs-csi-driver) gets its role in the same stack as the
+add-on, as chalicelib/model/addon_iam_spec.py orders eksctl's choices: EKS Pod Identity roles
+(trusting `pods.eks.amazonaws.com`, handed to EKS as the add-on's PodIdentityAssociations), or an IRSA
+role (trusting the cluster's OIDC provider for the add-on's service account only, its
+ServiceAccountRoleArn) with the policies asked for or the add-on's recommended one. In the add-ons
+stack the IRSA role imports the provider's ARN from the cluster stack; in the cluster stack, which
+cannot import its own export, it names the provider resource.
 """
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
+from chalicelib.cfn import irsa
 from chalicelib.cfn.iam import policy_arn
-from chalicelib.cfn.template import OUTPUT_CLUSTER_NAME, OUTPUT_OIDC_PROVIDER_ARN, export_name, get_att, logical_name
+from chalicelib.cfn.podidentity import add_pod_identity_role, add_role_for
+from chalicelib.cfn.template import OUTPUT_CLUSTER_NAME, export_name, get_att, logical_name, tag_list
+from chalicelib.cfn.well_known_policies import well_known
+from chalicelib.model.addon_iam_spec import ADDON_ACCOUNTS, configuration_json, resolve_conflicts, uses_pod_identity
 
 if TYPE_CHECKING:
     from chalicelib.cfn.template import Template
-    from chalicelib.model.spec import AddonSpec
+    from chalicelib.model.addon_iam_spec import AddonsConfigSpec
+    from chalicelib.model.spec import AddonSpec, ClusterSpec
 
-
-class ServiceAccountRole(NamedTuple):
-    """The IRSA role of an add-on: who may assume it, and what it may do."""
-
-    namespace: str
-    service_account: str
-    managed_policy: str
-
-
-# eksctl's wellKnownPolicies for each add-on that calls AWS (`ebsCSIController` for the EBS CSI driver).
-SERVICE_ACCOUNT_ROLES = {
-    "aws-ebs-csi-driver": ServiceAccountRole(
-        "kube-system", "ebs-csi-controller-sa", "service-role/AmazonEBSCSIDriverPolicy"
-    ),
-}
+# The add-ons whose service accounts get a role, where, and the policy EKS recommends for it (infra reads it).
+SERVICE_ACCOUNT_ROLES = ADDON_ACCOUNTS
 OUTPUT_ROLE_SUFFIX = "RoleARN"
 OUTPUT_ARN_SUFFIX = "ARN"
+# The cluster stack's OIDC provider (chalicelib/cfn/control_plane.py add_oidc_provider); Ref gives its ARN.
+OIDC_PROVIDER = "OIDCProvider"
+CONTROL_PLANE = "ControlPlane"
 
 
-def add_addons(t: Template, addons: list[AddonSpec], cluster: Any, roles: dict[str, Any] | None = None) -> None:
+def add_addons(
+    t: Template,
+    addons: list[AddonSpec],
+    cluster: Any,
+    roles: dict[str, Any] | None = None,
+    config: AddonsConfigSpec | None = None,
+    pod_identities: dict[str, list[dict[str, Any]]] | None = None,
+) -> None:
     """Add one AWS::EKS::Addon per add-on; without a version (or `latest`) EKS picks its default.
 
-    `roles` gives an add-on's service account its IAM role (ServiceAccountRoleArn), by add-on name.
+    `roles` gives an add-on's service account its IRSA role (ServiceAccountRoleArn), `pod_identities`
+    its EKS Pod Identity associations, by add-on name.
     """
     for addon in addons:
-        properties: dict[str, Any] = {
-            "ClusterName": cluster,
-            "AddonName": addon.name,
-            "ResolveConflicts": "OVERWRITE",
-        }
+        properties: dict[str, Any] = {"ClusterName": cluster, "AddonName": addon.name}
+        conflicts = resolve_conflicts(addon, config)
+        if conflicts:
+            properties["ResolveConflicts"] = conflicts
         if addon.version and addon.version != "latest":
             properties["AddonVersion"] = addon.version
         if roles and addon.name in roles:
             properties["ServiceAccountRoleArn"] = roles[addon.name]
+        if pod_identities and addon.name in pod_identities:
+            properties["PodIdentityAssociations"] = pod_identities[addon.name]
+        if addon.configuration_values:
+            properties["ConfigurationValues"] = configuration_json(addon.configuration_values)
+        own = t.own_tags(addon.tags)
+        if own:
+            properties["Tags"] = tag_list(own)
         t.new_resource(f"Addon{logical_name(addon.name)}", "AWS::EKS::Addon", properties)
 
 
@@ -63,57 +77,104 @@ def output_addon_arns(t: Template, addons: list[AddonSpec]) -> None:
         t.add_output(f"{logical_id}{OUTPUT_ARN_SUFFIX}", get_att(logical_id, "Arn"))
 
 
-def add_service_account_role(t: Template, cluster: str, addon: str) -> dict[str, list[str]]:
-    """Add the IRSA role of `addon`'s service account; output its ARN and return it.
+def _irsa_permissions(addon: AddonSpec, cluster: str) -> tuple[list[Any], list[dict[str, Any]]]:
+    """What the add-on's IRSA role holds: what the request asks (one of three), else the recommended policy."""
+    if addon.attach_policy_arns:
+        return list(addon.attach_policy_arns), []
+    if addon.attach_policy:
+        return [], list(addon.attach_policy["Statement"])
+    if addon.well_known_policies and addon.well_known_policies.any:
+        return well_known(addon.well_known_policies, cluster=cluster)
+    return [policy_arn(ADDON_ACCOUNTS[addon.name].managed_policy)], []
 
-    The trust policy names the OIDC provider the cluster stack exports, and conditions on its issuer
-    (`oidc.eks.REGION.amazonaws.com/id/ID`, the provider ARN after `oidc-provider/`). Condition keys
-    cannot hold an intrinsic function, so the document is a string that Fn::Sub fills in.
-    """
-    role = SERVICE_ACCOUNT_ROLES[addon]
-    subject = f"system:serviceaccount:{role.namespace}:{role.service_account}"
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": "${ProviderArn}"},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {"StringEquals": {"${Issuer}:sub": subject, "${Issuer}:aud": "sts.amazonaws.com"}},
-            }
-        ],
-    }
-    provider = {"Fn::ImportValue": export_name(cluster, OUTPUT_OIDC_PROVIDER_ARN)}
+
+def _in_stack_trust(namespace: str, service_account: str) -> dict[str, Any]:
+    """irsa.trust_policy with the provider of this stack (the cluster stack's), named rather than imported."""
+    document, _ = irsa.trust_policy("", namespace, service_account)["Fn::Sub"]
+    provider = {"Ref": OIDC_PROVIDER}
     issuer = {"Fn::Select": [1, {"Fn::Split": [":oidc-provider/", provider]}]}
-    logical_id = f"{logical_name(addon)}Role"
-    t.new_resource(
+    return {"Fn::Sub": [document, {"ProviderArn": provider, "Issuer": issuer}]}
+
+
+def add_service_account_role(t: Template, cluster: str, addon: AddonSpec, in_cluster_stack: bool = False) -> Any:
+    """Add the IRSA role of `addon`'s service account; output its ARN and return it."""
+    account = ADDON_ACCOUNTS[addon.name]
+    managed, statements = _irsa_permissions(addon, cluster)
+    logical_id = f"{logical_name(addon.name)}Role"
+    arn = irsa.add_irsa_role(
+        t,
+        cluster,
+        account.namespace,
+        account.service_account,
         logical_id,
-        "AWS::IAM::Role",
-        {
-            "AssumeRolePolicyDocument": {
-                "Fn::Sub": [json.dumps(trust, separators=(",", ":")), {"ProviderArn": provider, "Issuer": issuer}]
-            },
-            "ManagedPolicyArns": [policy_arn(role.managed_policy)],
-            # No Tags: the stack's tags propagate to the role.
-        },
+        managed_policy_arns=managed,
+        statements=statements,
     )
-    arn = get_att(logical_id, "Arn")
-    t.add_output(f"{logical_name(addon)}{OUTPUT_ROLE_SUFFIX}", arn)
+    if in_cluster_stack:
+        trust = _in_stack_trust(account.namespace, account.service_account)
+        t.resources[logical_id]["Properties"]["AssumeRolePolicyDocument"] = trust
+    t.add_output(f"{logical_name(addon.name)}{OUTPUT_ROLE_SUFFIX}", arn)
     return arn
 
 
-def add_addons_after_nodes(t: Template, cluster: str, addons: list[AddonSpec], with_oidc: bool) -> None:
-    """The add-ons stack's resources: each add-on that needs nodes, with its IRSA role when it has one.
+def add_pod_identity_roles(t: Template, cluster: str, addon: AddonSpec) -> list[dict[str, Any]]:
+    """Add the add-on's pod identity roles; return its PodIdentityAssociations.
 
-    Without OIDC there is nothing for a role to trust: requests are refused then
-    (spec.refuse_addons_that_cannot_run), so only a spec recorded before that rule builds an
-    add-on without its role, as eksctl does without OIDC.
+    The request's associations, else one for the add-on's service account with its recommended policy
+    (eksctl's useDefaultPodIdentityAssociations, autoApplyPodIdentityAssociations).
     """
-    roles: dict[str, Any] = {
-        addon.name: add_service_account_role(t, cluster, addon.name)
-        for addon in addons
-        if with_oidc and addon.name in SERVICE_ACCOUNT_ROLES
-    }
+    account = ADDON_ACCOUNTS[addon.name]
+    associations: list[dict[str, Any]] = []
+    # Short logical IDs: CloudFormation names each role after its stack and logical ID, within IAM's 64 characters.
+    prefix = f"{logical_name(addon.name)}PodIdentityRole"
+    for n, association in enumerate(addon.pod_identity_associations or []):
+        arn = add_role_for(t, f"{prefix}{n + 1}", association, cluster)
+        associations.append({"ServiceAccount": association.service_account_name, "RoleArn": arn})
+    if not associations:
+        arn = add_pod_identity_role(t, f"{prefix}1", managed_policy_arns=[policy_arn(account.managed_policy)])
+        associations.append({"ServiceAccount": account.service_account, "RoleArn": arn})
+    for made in associations:
+        role_arn = made["RoleArn"]
+        t.add_output(f"{role_arn['Fn::GetAtt'][0]}{OUTPUT_ARN_SUFFIX}", role_arn)
+    return associations
+
+
+def _add_with_iam(
+    t: Template, spec: ClusterSpec, addons: list[AddonSpec], cluster: Any, in_cluster_stack: bool
+) -> None:
+    """The add-ons with their roles: pod identity, else IRSA when the cluster has its OIDC provider, else none.
+
+    Without OIDC an IRSA role has nothing to trust: requests asking for one are refused
+    (addon_iam_spec, spec.addon_problems), so only vpc-cni (whose pods then use the node role's
+    AmazonEKS_CNI_Policy, as eksctl) or a spec recorded before those rules is built without its role.
+    """
+    with_oidc = bool(spec.iam and spec.iam.with_oidc)
+    roles: dict[str, Any] = {}
+    pod_identities: dict[str, list[dict[str, Any]]] = {}
+    for addon in addons:
+        if addon.name not in ADDON_ACCOUNTS:
+            continue
+        if uses_pod_identity(addon, spec.addons_config):
+            pod_identities[addon.name] = add_pod_identity_roles(t, spec.name, addon)
+        elif with_oidc:
+            roles[addon.name] = add_service_account_role(t, spec.name, addon, in_cluster_stack)
+    add_addons(t, addons, cluster, roles, spec.addons_config, pod_identities)
+
+
+def add_addons_with_control_plane(t: Template, spec: ClusterSpec, cluster: Any) -> None:
+    """The cluster stack's add-ons (those EKS can make ACTIVE with no node), with their roles.
+
+    With `addonsConfig.disableDefaultAddons` the cluster is made without EKS's self-managed vpc-cni,
+    kube-proxy and coredns (BootstrapSelfManagedAddons: false), as eksctl makes it: only the add-ons
+    listed run.
+    """
+    if spec.addons_config and spec.addons_config.disable_default_addons and CONTROL_PLANE in t.resources:
+        t.resources[CONTROL_PLANE]["Properties"]["BootstrapSelfManagedAddons"] = False
+    _add_with_iam(t, spec, [a for a in spec.addons if not a.needs_nodes], cluster, in_cluster_stack=True)
+
+
+def add_addons_after_nodes(t: Template, spec: ClusterSpec, addons: list[AddonSpec]) -> None:
+    """The add-ons stack's resources: each add-on that needs nodes, with its role when it has one."""
     # Imported rather than named: CloudFormation then refuses to delete the cluster stack under it.
-    add_addons(t, addons, {"Fn::ImportValue": export_name(cluster, OUTPUT_CLUSTER_NAME)}, roles)
+    _add_with_iam(t, spec, addons, {"Fn::ImportValue": export_name(spec.name, OUTPUT_CLUSTER_NAME)}, False)
     output_addon_arns(t, addons)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.cfn.automode import add_auto_mode
+from chalicelib.cfn.cluster_options import add_log_group, control_plane_properties
 from chalicelib.cfn.template import (
     OUTPUT_ARN,
     OUTPUT_CA,
@@ -77,7 +78,12 @@ def add_control_plane(
         }
     if spec.auto_mode_config:
         add_auto_mode(t, spec.auto_mode_config, properties)
-    cluster = t.new_resource("ControlPlane", "AWS::EKS::Cluster", properties)
+    properties.update(control_plane_properties(spec))
+    # With a log retention, the stack makes the log group EKS would make, before the cluster.
+    depends_on = add_log_group(t, spec)
+    cluster = t.new_resource(
+        "ControlPlane", "AWS::EKS::Cluster", properties, **({"DependsOn": depends_on} if depends_on else {})
+    )
     t.add_output(OUTPUT_CLUSTER_NAME, cluster, export=True)
     for output, attribute in (
         (OUTPUT_ENDPOINT, "Endpoint"),
@@ -134,7 +140,7 @@ def _access_entry(entry: AccessEntrySpec, cluster: Ref) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "ClusterName": cluster,
         "PrincipalArn": entry.principal_arn,
-        "Type": "STANDARD",
+        "Type": entry.type,
     }
     if entry.kubernetes_groups:
         properties["KubernetesGroups"] = list(entry.kubernetes_groups)

@@ -22,13 +22,16 @@ def policy_arn(name: str) -> dict[str, str]:
     return {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::aws:policy/{name}"}
 
 
-def add_service_role(t: Template) -> dict[str, list[str]]:
+def add_service_role(t: Template, permissions_boundary: str | None = None) -> dict[str, list[str]]:
     """Add the role the EKS control plane assumes; export its ARN and return it.
 
     Trusted with `sts:TagSession` too, as eksctl trusts it, whether or not Auto Mode is on: the trust
-    policy stays one document, and an Auto Mode cluster's role needs it.
+    policy stays one document, and an Auto Mode cluster's role needs it. `permissions_boundary`
+    (iam.serviceRolePermissionsBoundary) only narrows what the role may do.
     """
     arn = _role(t, "ServiceRole", "eks.amazonaws.com", CLUSTER_POLICIES, SERVICE_ROLE_ACTIONS)
+    if permissions_boundary:
+        t.resources["ServiceRole"]["Properties"]["PermissionsBoundary"] = permissions_boundary
     t.add_output(OUTPUT_SERVICE_ROLE_ARN, arn, export=True)
     return arn
 

@@ -86,10 +86,38 @@ ADDONS = StackKind(
     delete_order=5,
 )
 
+# Fargate profiles and their pod execution role: EKS makes one profile at a time, a minute or two each.
+FARGATE = StackKind(
+    name="fargate",
+    namer=lambda cluster, _member: naming.fargate_stack_name(cluster),
+    per_member=False,
+    create_schedule=Schedule(earliest=60, interval=10),
+    delete_schedule=Schedule(earliest=60, interval=10),
+    delete_order=5,
+)
+# One IAM role for one Kubernetes service account (IRSA); member is `naming.service_account_member`.
+IAMSERVICEACCOUNT = StackKind(
+    name="iamserviceaccount",
+    namer=naming.iamserviceaccount_stack_name,
+    per_member=True,
+    create_schedule=Schedule(earliest=10, interval=5),
+    delete_schedule=Schedule(earliest=10, interval=5),
+    delete_order=5,
+)
+# One EKS Pod Identity association and the role it hands out; member as for IAMSERVICEACCOUNT.
+PODIDENTITY = StackKind(
+    name="podidentityrole",
+    namer=naming.podidentityrole_stack_name,
+    per_member=True,
+    create_schedule=Schedule(earliest=10, interval=5),
+    delete_schedule=Schedule(earliest=10, interval=5),
+    delete_order=5,
+)
+
 # Order matters to `by_stack_name`: the first kind whose names fit wins. A later kind
 # sharing a name pattern (eksctl names self-managed node groups like managed ones)
 # is told apart by its kind tag only.
-KINDS: dict[str, StackKind] = {k.name: k for k in (CLUSTER, NODEGROUP, ADDONS)}
+KINDS: dict[str, StackKind] = {k.name: k for k in (CLUSTER, NODEGROUP, ADDONS, FARGATE, IAMSERVICEACCOUNT, PODIDENTITY)}
 
 
 class UnknownStackKindError(ValueError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.cfn import bottlerocket_toml
 from chalicelib.cfn.iam import add_node_instance_role
 from chalicelib.cfn.node_policies import inline_policies, managed_policies
 from chalicelib.cfn.node_userdata import BOUNDARY, user_data
@@ -142,6 +143,8 @@ def add_managed_node_role(t: Template, spec: ClusterSpec, nodegroup: NodegroupSp
         },
         "ManagedPolicyArns": managed_policies(nodegroup),
     }
+    if nodegroup.iam.instance_role_permissions_boundary:
+        properties["PermissionsBoundary"] = nodegroup.iam.instance_role_permissions_boundary
     inline = inline_policies(nodegroup, spec.name)
     if inline:
         properties["Policies"] = inline
@@ -197,9 +200,17 @@ def _node_user_data(spec: ClusterSpec, nodegroup: NodegroupSpec) -> Any:
     if nodegroup.ami is not None:
         return user_data(spec, nodegroup)
     if nodegroup.ami_family == "Bottlerocket":
-        if nodegroup.max_pods_per_node is None:
+        # EKS merges its own bootstrap settings (cluster, labels, taints) into these.
+        if nodegroup.max_pods_per_node is None and not nodegroup.bottlerocket_user_data:
             return None
-        return {"Fn::Base64": f"[settings.kubernetes]\nmax-pods = {nodegroup.max_pods_per_node}\n"}
+        given = nodegroup.bottlerocket
+        settings = bottlerocket_toml.user_settings(
+            given.settings if given is not None else None,
+            given.enable_admin_container if given is not None else None,
+            None,
+            max_pods=nodegroup.max_pods_per_node,
+        )
+        return {"Fn::Base64": bottlerocket_toml.dumps(settings)}
     commands = list(nodegroup.pre_bootstrap_commands or [])
     if nodegroup.override_bootstrap_command is not None:
         commands.append(nodegroup.override_bootstrap_command)

@@ -12,6 +12,8 @@ import json
 import shlex
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.cfn import bottlerocket_toml
+from chalicelib.cfn.bottlerocket_toml import toml_string as toml_string  # re-exported
 from chalicelib.cfn.template import OUTPUT_CA, OUTPUT_ENDPOINT, export_name
 from chalicelib.model.naming import TAG_EKSCTL_CLUSTER, TAG_EKSCTL_NODEGROUP
 from chalicelib.model.selfmanaged_spec import MAX_USER_DATA
@@ -118,40 +120,22 @@ def _al2(spec: ClusterSpec, group: SelfManagedNodegroupSpec | NodegroupSpec) -> 
     return "\n".join([*lines, " ".join(bootstrap)]) + "\n"
 
 
-def toml_string(text: str) -> str:
-    """A TOML basic string: quotes, backslashes and control characters escaped."""
-    escapes = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
-    out = []
-    for char in text:
-        if char in escapes:
-            out.append(escapes[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
-
-
 def _bottlerocket(spec: ClusterSpec, group: SelfManagedNodegroupSpec | NodegroupSpec) -> str:
-    lines = [
-        "[settings.kubernetes]",
-        f"cluster-name = {toml_string(spec.name)}",
-        f'api-server = "{_ENDPOINT}"',
-        f'cluster-certificate = "{_CA}"',
-    ]
-    if group.max_pods_per_node is not None:
-        lines.append(f"max-pods = {group.max_pods_per_node}")
-    lines += ["", "[settings.kubernetes.node-labels]"]
-    lines += [f"{toml_string(k)} = {toml_string(v)}" for k, v in sorted(node_labels(spec, group).items())]
-    if group.taints:
-        taints: dict[str, list[str]] = {}
-        for taint in group.taints:
-            taints.setdefault(taint.key, []).append(f"{taint.value or ''}:{taint.effect}")
-        lines += ["", "[settings.kubernetes.node-taints]"]
-        for key, values in taints.items():
-            value = toml_string(values[0]) if len(values) == 1 else "[" + ", ".join(map(toml_string, values)) + "]"
-            lines.append(f"{toml_string(key)} = {value}")
-    return "\n".join(lines) + "\n"
+    taints: dict[str, list[str]] = {}
+    for taint in group.taints:
+        taints.setdefault(taint.key, []).append(f"{taint.value or ''}:{taint.effect}")
+    given = group.bottlerocket
+    ssh_allowed = group.ssh is not None and bool(group.ssh.allow)
+    admin = given.admin_enabled(ssh_allowed) if given is not None else (True if ssh_allowed else None)
+    settings = bottlerocket_toml.user_settings(
+        given.settings if given is not None else None,
+        admin,
+        (spec.name, _ENDPOINT, _CA),
+        node_labels(spec, group),
+        taints,
+        group.max_pods_per_node,
+    )
+    return bottlerocket_toml.dumps(settings)
 
 
 def user_data(spec: ClusterSpec, group: SelfManagedNodegroupSpec | NodegroupSpec) -> dict[str, Any]:

@@ -96,6 +96,10 @@ def add_selfmanaged_nodegroup(
         ]
     if group.max_instance_lifetime is not None:
         properties["MaxInstanceLifetime"] = group.max_instance_lifetime
+    if group.target_group_arns:
+        properties["TargetGroupARNs"] = list(group.target_group_arns)
+    if group.classic_load_balancer_names:
+        properties["LoadBalancerNames"] = list(group.classic_load_balancer_names)
     # A new launch template version replaces the nodes a few at a time, as eksctl's groups do.
     t.new_resource(
         "NodeGroup",
@@ -119,6 +123,8 @@ def _add_role(t: Template, spec: ClusterSpec, group: SelfManagedNodegroupSpec) -
         "ManagedPolicyArns": managed_policies(group),
         "Path": "/",
     }
+    if group.iam and group.iam.instance_role_permissions_boundary:
+        properties["PermissionsBoundary"] = group.iam.instance_role_permissions_boundary
     inline = inline_policies(group, spec.name)
     if inline:
         properties["Policies"] = inline

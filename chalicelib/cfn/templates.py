@@ -11,13 +11,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.cfn import kinds
-from chalicelib.cfn.addons import add_addons, add_addons_after_nodes
+from chalicelib.cfn.addons import add_addons_after_nodes, add_addons_with_control_plane
+from chalicelib.cfn.cluster_options import add_identity_providers, permissions_boundary
 from chalicelib.cfn.control_plane import (
     CLUSTER_ADMIN_POLICY,
     add_access_entries,
     add_control_plane,
     add_oidc_provider,
 )
+from chalicelib.cfn.fargate import add_fargate
 from chalicelib.cfn.iam import WORKER_POLICIES, add_service_role
 from chalicelib.cfn.managed_nodegroup import (
     OUTPUT_CLUSTER_SECURITY_GROUP,
@@ -27,7 +29,9 @@ from chalicelib.cfn.managed_nodegroup import (
     ami_type,
 )
 from chalicelib.cfn.node_security_groups import OUTPUT_SHARED_NODE_SECURITY_GROUP, add_shared_node_security_group
+from chalicelib.cfn.podidentity import add_pod_identity
 from chalicelib.cfn.selfmanaged_nodegroup import OUTPUT_ASG_NAME, add_selfmanaged_nodegroup
+from chalicelib.cfn.serviceaccounts import add_service_account
 from chalicelib.cfn.template import (
     OUTPUT_ARN,
     OUTPUT_CA,
@@ -83,15 +87,18 @@ __all__ = [
     "SUBNET_SPLIT_BITS",
     "TAINT_EFFECT",
     "WORKER_POLICIES",
+    "WORKLOAD_KINDS",
     "addons_after_nodes",
     "ami_type",
     "build_addons_template",
     "build_cluster_template",
     "build_nodegroup_template",
+    "build_workload_template",
     "export_name",
     "stack_tags",
     "subnet_cidrs",
     "to_json",
+    "workload_stacks",
 ]
 
 # Zones are chosen per region from DescribeAvailabilityZones (skipping those EKS
@@ -132,7 +139,7 @@ def build_cluster_template(
     )
     network = add_existing_network(t, spec, zones) if spec.vpc.existing else add_vpc(t, spec, zones)
     security_group = add_security_group(t, network.vpc)
-    service_role_arn = add_service_role(t)
+    service_role_arn = add_service_role(t, permissions_boundary(spec))
     cluster = add_control_plane(t, spec, network, security_group, service_role_arn, service_roles)
     # EKS's cluster security group: a managed group's launch template with securityGroups.attachIDs adds it.
     t.add_output(OUTPUT_CLUSTER_SECURITY_GROUP, get_att("ControlPlane", "ClusterSecurityGroupId"), export=True)
@@ -142,8 +149,9 @@ def build_cluster_template(
     if spec.iam and spec.iam.with_oidc:
         add_oidc_provider(t)
     # Only the add-ons EKS can make ACTIVE with no node; the others wait for the add-ons stack.
-    add_addons(t, [a for a in spec.addons if not a.needs_nodes], cluster)
+    add_addons_with_control_plane(t, spec, cluster)
     add_access_entries(t, spec.access_config, service_roles, cluster)
+    add_identity_providers(t, spec, cluster)
     return t.render()
 
 
@@ -166,7 +174,7 @@ def build_addons_template(spec: ClusterSpec, cluster_id: str) -> dict[str, Any] 
         stack_tags(spec, cluster_id, kinds.ADDONS.name),
         f"EKS add-ons of cluster {spec.name} that run on its nodes [created by ekspress]",
     )
-    add_addons_after_nodes(t, spec.name, addons, bool(spec.iam and spec.iam.with_oidc))
+    add_addons_after_nodes(t, spec, addons)
     return t.render()
 
 
@@ -192,3 +200,72 @@ def build_nodegroup_template(spec: ClusterSpec, nodegroup: NodeGroupBase, cluste
     else:
         raise TypeError(f"unknown node group type {type(nodegroup).__name__}")
     return t.render()
+
+
+# -- the stacks made once the node groups are up ---------------------------------------------
+
+
+# The kinds of stack made after the node groups (and deleted before them).
+WORKLOAD_KINDS = tuple(k.name for k in (kinds.FARGATE, kinds.IAMSERVICEACCOUNT, kinds.PODIDENTITY, kinds.ADDONS))
+
+
+def workload_stacks(spec: ClusterSpec) -> list[dict[str, str]]:
+    """The stacks the create workflow makes after the node groups, as `{"kind", "member"}` items.
+
+    Fargate profiles, one IAM role per service account (IRSA), one role and association per pod
+    identity, and the add-ons that need nodes: none depends on another, so the workflow makes them
+    side by side (a Map), and deletes them before the node groups.
+    """
+    items: list[dict[str, str]] = []
+    if spec.fargate_profiles:
+        items.append({"kind": kinds.FARGATE.name, "member": ""})
+    iam = spec.iam
+    for account in (iam.service_accounts if iam else None) or []:
+        if account.needs_stack:
+            items.append({"kind": kinds.IAMSERVICEACCOUNT.name, "member": account.member})
+    for association in (iam.pod_identity_associations if iam else None) or []:
+        items.append({"kind": kinds.PODIDENTITY.name, "member": association.member})
+    if addons_after_nodes(spec):
+        items.append({"kind": kinds.ADDONS.name, "member": ""})
+    return items
+
+
+def build_workload_template(spec: ClusterSpec, kind: str, member: str, cluster_id: str) -> dict[str, Any]:
+    """The template of one of `workload_stacks`: `kind` and `member` as that list gives them."""
+    if kind == kinds.ADDONS.name:
+        addons = build_addons_template(spec, cluster_id)
+        if addons is None:
+            raise ValueError(f"cluster {spec.name!r} has no add-on that needs nodes")
+        return addons
+    stack_kind = kinds.kind(kind)
+    t = Template(
+        stack_kind.stack_name(spec.name, member),
+        stack_tags(spec, cluster_id, kind),
+        f"{_WORKLOAD_DESCRIPTIONS[kind]} of cluster {spec.name} [created by ekspress]",
+    )
+    iam = spec.iam
+    if kind == kinds.FARGATE.name and spec.fargate_profiles:
+        add_fargate(t, spec)
+        return t.render()
+    if kind == kinds.IAMSERVICEACCOUNT.name and iam:
+        account = next(
+            (a for a in getattr(iam, "service_accounts", None) or [] if a.member == member and a.needs_stack), None
+        )
+        if account is not None:
+            add_service_account(t, spec, account)
+            return t.render()
+    if kind == kinds.PODIDENTITY.name and iam:
+        association = next(
+            (a for a in getattr(iam, "pod_identity_associations", None) or [] if a.member == member), None
+        )
+        if association is not None:
+            add_pod_identity(t, spec, association)
+            return t.render()
+    raise ValueError(f"cluster {spec.name!r} has no {kind} stack {member!r}")
+
+
+_WORKLOAD_DESCRIPTIONS = {
+    kinds.FARGATE.name: "EKS Fargate profiles and their pod execution role",
+    kinds.IAMSERVICEACCOUNT.name: "IAM role for a service account",
+    kinds.PODIDENTITY.name: "EKS Pod Identity association and its role",
+}

@@ -29,7 +29,7 @@ from chalicelib.model.errors import BadRequestError, EkspressError
 from chalicelib.model.settings import get_settings
 from chalicelib.model.spec import ClusterSpec, IdentityMapping, LeaseRequest, validate
 from chalicelib.observability import logger
-from chalicelib.operations import access, create, delete, leases, nodegroups, quotas
+from chalicelib.operations import access, create, delete, leases, nodegroups, quotas, serviceaccount_changes
 from chalicelib.operations.context import Context
 
 if TYPE_CHECKING:
@@ -250,6 +250,35 @@ def delete_nodegroup(name: str, nodegroup: str) -> Response:
     """Delete a node group: its role leaves aws-auth, then its stack is deleted."""
     started = nodegroups.request_delete(_ctx(), name, nodegroup, _owned(name, "delete node groups of"))
     _activity(_store().get_cluster(name), f"node group {nodegroup} deleted")
+    return json_response(202, started, {"Location": _location(f"/clusters/{name}")})
+
+
+@api.route("/clusters/{name}/serviceaccounts", methods=["GET"], authorizer=IAM)
+@_handled
+def list_service_accounts(name: str) -> Response:
+    """The cluster's IAM service accounts (iam.serviceAccounts), each with its role's stack."""
+    return json_response(200, serviceaccount_changes.list_service_accounts(_ctx(), name))
+
+
+@api.route("/clusters/{name}/serviceaccounts", methods=["POST"], authorizer=IAM)
+@_handled
+@_idempotent
+def add_service_account(name: str) -> Response:
+    """Add an IAM service account (an `iam.serviceAccounts[]` entry): its role's stack, then the Kubernetes object."""
+    caller = _owned(name, "add service accounts to")
+    started = serviceaccount_changes.request_add(_ctx(), name, _body(), caller)
+    _activity(_store().get_cluster(name), "service account added")
+    return json_response(202, started, {"Location": _location(f"/clusters/{name}")})
+
+
+@api.route("/clusters/{name}/serviceaccounts/{namespace}/{serviceaccount}", methods=["DELETE"], authorizer=IAM)
+@_handled
+@_idempotent
+def delete_service_account(name: str, namespace: str, serviceaccount: str) -> Response:
+    """Delete an IAM service account: the Kubernetes object, then its role's stack."""
+    caller = _owned(name, "delete service accounts of")
+    started = serviceaccount_changes.request_delete(_ctx(), name, namespace, serviceaccount, caller)
+    _activity(_store().get_cluster(name), f"service account {namespace}/{serviceaccount} deleted")
     return json_response(202, started, {"Location": _location(f"/clusters/{name}")})
 
 

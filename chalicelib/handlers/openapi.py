@@ -19,6 +19,7 @@ from pydantic.json_schema import models_json_schema
 from chalicelib.aws import idempotency
 from chalicelib.handlers.api import IDEMPOTENT
 from chalicelib.model.record import ClusterRecord, ClusterSummary, Operation
+from chalicelib.model.serviceaccount_spec import ServiceAccountSpec
 from chalicelib.model.spec import (
     NAME_PATTERN,
     REGION_PATTERN,
@@ -75,6 +76,20 @@ class Lease(BaseModel):
 class NodegroupStarted(BaseModel):
     name: str
     operation: Operation
+
+
+class ServiceAccountStarted(BaseModel):
+    name: str
+    operation: Operation
+
+
+class ServiceAccountList(BaseModel):
+    """The cluster's `iam.serviceAccounts`, each with the stack that makes its role (none for attachRoleARN)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    serviceAccounts: list[dict[str, Any]]
 
 
 class AccessStarted(BaseModel):
@@ -140,6 +155,9 @@ MODELS: tuple[type[BaseModel], ...] = (
     ClusterPage,
     Lease,
     NodegroupStarted,
+    ServiceAccountSpec,
+    ServiceAccountStarted,
+    ServiceAccountList,
     AccessStarted,
     AccessMappings,
     Document,
@@ -221,6 +239,22 @@ OPERATIONS: dict[str, Route] = {
         location=True,
     ),
     "delete_nodegroup": Route("Delete a node group", 202, NodegroupStarted, CHANGE, location=True),
+    "list_service_accounts": Route("The cluster's IAM service accounts", 200, ServiceAccountList, READ),
+    "add_service_account": Route(
+        "Add an IAM service account (its role's stack, then the Kubernetes ServiceAccount)",
+        202,
+        ServiceAccountStarted,
+        CHANGE,
+        body=ServiceAccountSpec,
+        location=True,
+    ),
+    "delete_service_account": Route(
+        "Delete an IAM service account (the Kubernetes ServiceAccount, then its role's stack)",
+        202,
+        ServiceAccountStarted,
+        CHANGE,
+        location=True,
+    ),
     "get_access": Route("The cluster's aws-auth mappings, read live", 200, AccessMappings, (401, 404, 409)),
     "add_access": Route(
         "Add one aws-auth mapping",
@@ -269,6 +303,8 @@ OPERATIONS: dict[str, Route] = {
 PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": NAME_PATTERN},
     "nodegroup": {"type": "string", "minLength": 1, "maxLength": 63, "pattern": NAME_PATTERN},
+    "namespace": {"type": "string", "minLength": 1, "maxLength": 63, "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
+    "serviceaccount": {"type": "string", "minLength": 1, "maxLength": 253},
 }
 
 STATUS_TEXT = {
@@ -277,7 +313,7 @@ STATUS_TEXT = {
     400: "Malformed request: not JSON, too large, a bad query parameter",
     401: "No verified caller",
     403: "The caller may not do this (owner, admin or service policy)",
-    404: "No such cluster or node group",
+    404: "No such cluster, node group or service account",
     409: "Conflict: the name is taken, another operation runs, the cluster is not ACTIVE, "
     "a request with this Idempotency-Key is still running, "
     "or an account quota has no room for the cluster (`quota_exceeded`)",

@@ -14,7 +14,7 @@ from chalice.app import Blueprint
 
 from chalicelib.handlers.task import step_task
 from chalicelib.model import steps
-from chalicelib.operations import access, create, delete, nodegroups, notify
+from chalicelib.operations import access, create, delete, nodegroups, notify, serviceaccount_changes, serviceaccounts
 
 tasks = Blueprint(__name__)
 
@@ -23,6 +23,9 @@ create_cluster_stack = step_task(tasks, "create_cluster_stack", steps.ClusterSta
 create_nodegroup_stack = step_task(tasks, "create_nodegroup_stack", steps.NodegroupStep, create.create_nodegroup_stack)
 describe_stack = step_task(tasks, "describe_stack", steps.StackStep, create.describe_stack)
 update_aws_auth = step_task(tasks, "update_aws_auth", steps.NodegroupStacksDone, access.configure_cluster_access)
+apply_service_accounts = step_task(
+    tasks, "apply_service_accounts", steps.ClusterStep, serviceaccounts.apply_service_accounts
+)
 mark_cluster_active = step_task(tasks, "mark_cluster_active", steps.ClusterStackDone, create.mark_active)
 record_failure = step_task(tasks, "record_failure", steps.FailedStep, create.record_failure)
 notify_cluster_event = step_task(tasks, "notify", steps.NotifyStep, notify.cluster_event, "notify_cluster_event")
@@ -50,4 +53,15 @@ change_node_role = step_task(tasks, "change_node_role", steps.NodeRoleStep, node
 finish_nodegroup_change = step_task(tasks, "finish_nodegroup_change", steps.OperationStep, nodegroups.finish)
 record_nodegroup_failure = step_task(
     tasks, "record_nodegroup_failure", steps.FailedOperationStep, nodegroups.record_failure
+)
+
+# -- service account changes -------------------------------------------------------------
+remove_service_account = step_task(
+    tasks, "remove_service_account", steps.OperationStep, serviceaccount_changes.remove_service_account
+)
+finish_serviceaccount_change = step_task(
+    tasks, "finish_serviceaccount_change", steps.OperationStep, serviceaccount_changes.finish
+)
+record_serviceaccount_failure = step_task(
+    tasks, "record_serviceaccount_failure", steps.FailedOperationStep, serviceaccount_changes.record_failure
 )

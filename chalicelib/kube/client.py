@@ -96,6 +96,43 @@ class KubeClient:
         self._expect(status, data, 200)
         return dict(data)
 
+    def get_namespace(self, name: str) -> dict[str, Any] | None:
+        status, data = self._call("GET", f"/api/v1/namespaces/{name}")
+        if status == 404:
+            return None
+        self._expect(status, data, 200)
+        return dict(data)
+
+    def create_namespace(self, body: dict[str, Any]) -> dict[str, Any]:
+        status, data = self._call("POST", "/api/v1/namespaces", body)
+        self._expect(status, data, 201, 200)
+        return dict(data)
+
+    def get_serviceaccount(self, namespace: str, name: str) -> dict[str, Any] | None:
+        status, data = self._call("GET", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}")
+        if status == 404:
+            return None
+        self._expect(status, data, 200)
+        return dict(data)
+
+    def create_serviceaccount(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        status, data = self._call("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts", body)
+        self._expect(status, data, 201, 200)
+        return dict(data)
+
+    def replace_serviceaccount(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        status, data = self._call("PUT", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}", body)
+        self._expect(status, data, 200)
+        return dict(data)
+
+    def delete_serviceaccount(self, namespace: str, name: str) -> bool:
+        """Delete a ServiceAccount; False when it was not there (already gone is done)."""
+        status, data = self._call("DELETE", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}")
+        if status == 404:
+            return False
+        self._expect(status, data, 200, 202)
+        return True
+
     def list_nodes(self) -> list[dict[str, Any]]:
         status, data = self._call("GET", "/api/v1/nodes")
         self._expect(status, data, 200)

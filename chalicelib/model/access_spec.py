@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from chalicelib.model.validation import SpecModel, raise_problems
+from chalicelib.model.validation import Problem, SpecModel, raise_problems
 
 IAM_PRINCIPAL_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9_+=,.@/-]+$"
 ACCOUNT_PATTERN = r"^[0-9]{12}$"
@@ -20,6 +20,12 @@ MASTERS_GROUP = "system:masters"
 # Prefixes EKS refuses in an access entry's username (its own and Kubernetes' components use them):
 # https://docs.aws.amazon.com/eks/latest/userguide/set-custom-username.html
 RESERVED_USERNAME_PREFIXES = ("system:", "eks:", "aws:", "amazon:", "iam:")
+# Access entry types eksctl takes. STANDARD is a person's or a tool's; EC2 is EKS Auto Mode's nodes' (given an
+# access policy, AmazonEKSAutoNodePolicy); the others are nodes' and Fargate pods', whose Kubernetes identity
+# and permissions EKS gives itself.
+ACCESS_ENTRY_TYPES = ("STANDARD", "EC2", "EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX", "HYBRID_LINUX")
+# Types EKS refuses Kubernetes groups, a username (any type but STANDARD) or access policies for.
+NODE_ACCESS_ENTRY_TYPES = ("EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX", "HYBRID_LINUX")
 
 
 class IdentityMapping(SpecModel):
@@ -80,6 +86,7 @@ class AccessPolicySpec(SpecModel):
 
 class AccessEntrySpec(SpecModel):
     principal_arn: Annotated[str, Field(pattern=IAM_PRINCIPAL_PATTERN)] = Field(alias="principalARN")
+    type: Literal["STANDARD", "EC2", "EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX", "HYBRID_LINUX"] = "STANDARD"
     kubernetes_groups: Annotated[list[Annotated[str, Field(pattern=GROUP_PATTERN)]], Field(max_length=20)] = Field(
         default_factory=list
     )
@@ -108,6 +115,25 @@ class AccessEntrySpec(SpecModel):
                 {"prefixes": ", ".join(RESERVED_USERNAME_PREFIXES)},
             )
         return username
+
+    @model_validator(mode="after")
+    def _type_fields(self) -> AccessEntrySpec:
+        """EKS gives a node's or Fargate pod's entry its Kubernetes identity itself: none may be asked for."""
+        if self.type == "STANDARD":
+            return self
+        given = [
+            ("kubernetesGroups", self.kubernetes_groups),
+            ("kubernetesUsername", self.kubernetes_username),
+            ("accessPolicies", self.access_policies if self.type in NODE_ACCESS_ENTRY_TYPES else None),
+        ]
+        problems: list[Problem] = [
+            ((name,), "access_entry_type", f"an access entry of type {self.type} takes no {name} (EKS refuses it)", v)
+            for name, v in given
+            if v
+        ]
+        if problems:
+            raise_problems("AccessEntrySpec", problems)
+        return self
 
 
 class AccessConfigSpec(SpecModel):

@@ -66,11 +66,13 @@ _NODEGROUP = {
     },
     # Managed groups: no withShared or withLocal (eksctl refuses them there).
     "securityGroups": {"attachIDs": LEAF},
-    "iam": {"attachPolicyARNs": LEAF, "withAddonPolicies": LEAF},
+    "iam": {"attachPolicyARNs": LEAF, "withAddonPolicies": LEAF, "instanceRolePermissionsBoundary": LEAF},
     "ami": LEAF,
     "preBootstrapCommands": LEAF,
     "overrideBootstrapCommand": LEAF,
     "launchTemplate": {"id": LEAF, "version": LEAF},
+    # Bottlerocket settings: a free map the spec model checks (TOML values, no keys the service writes).
+    "bottlerocket": {"enableAdminContainer": LEAF, "settings": LEAF},
 }
 # Self-managed groups (`nodeGroups[]`) share the managed fields they have in eksctl's schema.
 _SELF_MANAGED_NODEGROUP = {
@@ -88,7 +90,7 @@ _SELF_MANAGED_NODEGROUP = {
     "volumeKmsKeyID": LEAF,
     "subnets": LEAF,
     "securityGroups": {"attachIDs": LEAF, "withShared": LEAF, "withLocal": LEAF},
-    "iam": {"attachPolicyARNs": LEAF, "withAddonPolicies": LEAF},
+    "iam": {"attachPolicyARNs": LEAF, "withAddonPolicies": LEAF, "instanceRolePermissionsBoundary": LEAF},
     "ami": LEAF,
     "preBootstrapCommands": LEAF,
     "overrideBootstrapCommand": LEAF,
@@ -101,6 +103,17 @@ _SELF_MANAGED_NODEGROUP = {
     "ebsOptimized": LEAF,
     "cpuCredits": LEAF,
     "instanceName": LEAF,
+    "targetGroupARNs": LEAF,
+    "classicLoadBalancerNames": LEAF,
+}
+# The role of a pod identity association (`iam.podIdentityAssociations[]`, `addons[].podIdentityAssociations[]`).
+_POD_IDENTITY_ROLE = {
+    "roleName": LEAF,
+    "permissionPolicyARNs": LEAF,
+    "permissionPolicy": LEAF,
+    "wellKnownPolicies": LEAF,
+    "permissionsBoundaryARN": LEAF,
+    "tags": LEAF,
 }
 SUPPORTED: dict[str, Any] = {
     "apiVersion": LEAF,
@@ -125,17 +138,62 @@ SUPPORTED: dict[str, Any] = {
     "managedNodeGroups": [_NODEGROUP],
     "nodeGroups": [_SELF_MANAGED_NODEGROUP],
     "iamIdentityMappings": [{"arn": LEAF, "username": LEAF, "groups": LEAF, "noDuplicateARNs": LEAF, "account": LEAF}],
-    "cloudWatch": {"clusterLogging": {"enableTypes": LEAF}},
+    "cloudWatch": {"clusterLogging": {"enableTypes": LEAF, "logRetentionInDays": LEAF}},
     "kubernetesNetworkConfig": {"serviceIPv4CIDR": LEAF},
-    "iam": {"withOIDC": LEAF},
-    "addons": [{"name": LEAF, "version": LEAF}],
+    "iam": {
+        "withOIDC": LEAF,
+        "podIdentityAssociations": [
+            {"namespace": LEAF, "serviceAccountName": LEAF, "createServiceAccount": LEAF, "disableSessionTags": LEAF}
+            | _POD_IDENTITY_ROLE
+        ],
+        "serviceAccounts": LEAF,
+        "fargatePodExecutionRolePermissionsBoundary": LEAF,
+        "serviceRolePermissionsBoundary": LEAF,
+    },
+    "addons": [
+        {
+            "name": LEAF,
+            "version": LEAF,
+            "attachPolicyARNs": LEAF,
+            "attachPolicy": LEAF,
+            "wellKnownPolicies": LEAF,
+            "podIdentityAssociations": [{"serviceAccountName": LEAF, "namespace": LEAF} | _POD_IDENTITY_ROLE],
+            "useDefaultPodIdentityAssociations": LEAF,
+            "configurationValues": LEAF,
+            "resolveConflicts": LEAF,
+            "tags": LEAF,
+        }
+    ],
+    "addonsConfig": {"autoApplyPodIdentityAssociations": LEAF, "disableDefaultAddons": LEAF},
     "autoModeConfig": {"enabled": LEAF, "nodePools": LEAF, "nodeRoleARN": LEAF},
+    "fargateProfiles": [
+        {"name": LEAF, "selectors": [{"namespace": LEAF, "labels": LEAF}], "subnets": LEAF, "tags": LEAF}
+    ],
+    "secretsEncryption": {"keyARN": LEAF},
+    "zonalShiftConfig": {"enabled": LEAF},
+    "upgradePolicy": {"supportType": LEAF},
+    "controlPlaneScalingConfig": {"tier": LEAF},
+    "identityProviders": [
+        {
+            "type": LEAF,
+            "name": LEAF,
+            "issuerURL": LEAF,
+            "clientID": LEAF,
+            "usernameClaim": LEAF,
+            "usernamePrefix": LEAF,
+            "groupsClaim": LEAF,
+            "groupsPrefix": LEAF,
+            "requiredClaims": LEAF,
+            "tags": LEAF,
+        }
+    ],
     "accessConfig": {
         "authenticationMode": LEAF,
         "bootstrapClusterCreatorAdminPermissions": LEAF,
         "accessEntries": [
             {
                 "principalARN": LEAF,
+                "type": LEAF,
                 "kubernetesGroups": LEAF,
                 "kubernetesUsername": LEAF,
                 "accessPolicies": [{"policyARN": LEAF, "accessScope": {"type": LEAF, "namespaces": LEAF}}],

@@ -43,6 +43,26 @@ def addons_stack_name(cluster: str) -> str:
     return f"eksctl-{cluster}-addons"
 
 
+def fargate_stack_name(cluster: str) -> str:
+    """The stack of the cluster's Fargate profiles and their pod execution role."""
+    return f"eksctl-{cluster}-fargate"
+
+
+def service_account_member(namespace: str, name: str) -> str:
+    """How a service account is named in its stack's name (eksctl's `NAMESPACE-NAME`)."""
+    return f"{namespace}-{name}"
+
+
+def iamserviceaccount_stack_name(cluster: str, member: str) -> str:
+    """The stack of one service account's IAM role; `member` is `service_account_member(namespace, name)`."""
+    return f"eksctl-{cluster}-addon-iamserviceaccount-{member}"
+
+
+def podidentityrole_stack_name(cluster: str, member: str) -> str:
+    """The stack of one pod identity association and its role; `member` is `service_account_member(...)`."""
+    return f"eksctl-{cluster}-podidentityrole-{member}"
+
+
 def longest_nodegroup_name(cluster: str) -> int:
     """How long a node group name may be before its stack name passes 128."""
     return MAX_STACK_NAME - len(nodegroup_stack_name(cluster, ""))

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator, mod
 from pydantic_core import PydanticCustomError
 
 from chalicelib.model import images
+from chalicelib.model.bottlerocket_spec import BottlerocketSpec  # noqa: TC001 (pydantic reads it at runtime)
 from chalicelib.model.validation import Problem, SpecModel, Tags, check_labels, check_name, raise_problems
 
 DEFAULT_INSTANCE_TYPE = "m5.large"
@@ -177,6 +178,8 @@ class NodeGroupBase(SpecModel):
     volume_throughput: int | None = None
     enable_detailed_monitoring: bool | None = None
     ssh: SshSpec | None = None
+    # Bottlerocket's admin container and settings, merged into its TOML user data (amiFamily Bottlerocket).
+    bottlerocket: BottlerocketSpec | None = None
 
     @property
     def managed(self) -> bool:
@@ -211,6 +214,19 @@ class NodeGroupBase(SpecModel):
             raise PydanticCustomError(
                 "max_pods_ami", "maxPodsPerNode is supported with amiFamily AmazonLinux2023 or Bottlerocket"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _bottlerocket_settings(self) -> Self:
+        """eksctl's rules: `bottlerocket` only with amiFamily Bottlerocket, and none of the settings it writes."""
+        if self.bottlerocket is None:
+            return self
+        if self.ami_family != "Bottlerocket":
+            message = f"bottlerocket can only be used with amiFamily Bottlerocket, not {self.ami_family} (as eksctl)"
+            raise_problems(type(self).__name__, [(("bottlerocket",), "bottlerocket_family", message, None)])
+        problems = self.bottlerocket.problems(self.managed)
+        if problems:
+            raise_problems(type(self).__name__, problems)
         return self
 
     @model_validator(mode="after")
@@ -361,6 +377,7 @@ class NodegroupSpec(NodeGroupBase):
                 ("enableDetailedMonitoring", self.enable_detailed_monitoring is not None),
                 ("preBootstrapCommands", self.pre_bootstrap_commands is not None),
                 ("overrideBootstrapCommand", self.override_bootstrap_command is not None),
+                ("bottlerocket", self.bottlerocket_user_data),
             ]
             for name, present in clash:
                 if present:
@@ -417,8 +434,8 @@ class NodegroupSpec(NodeGroupBase):
         if self.ssh is not None and self.ssh.allow and self.needs_launch_template:
             message = (
                 "ssh cannot be combined with volumeType, volumeIOPS, volumeThroughput, maxPodsPerNode, "
-                "enableDetailedMonitoring, securityGroups, ami, preBootstrapCommands, overrideBootstrapCommand "
-                "or launchTemplate: those need a launch template, and EKS takes no RemoteAccess with one"
+                "enableDetailedMonitoring, securityGroups, ami, preBootstrapCommands, overrideBootstrapCommand, "
+                "bottlerocket or launchTemplate: those need a launch template, and EKS takes no RemoteAccess with one"
             )
             raise_problems("NodegroupSpec", [(("ssh",), "ssh_with_launch_template", message, None)])
         return self
@@ -436,7 +453,14 @@ class NodegroupSpec(NodeGroupBase):
             or self.ami is not None
             or self.pre_bootstrap_commands
             or self.override_bootstrap_command is not None
+            or self.bottlerocket_user_data
         )
+
+    @property
+    def bottlerocket_user_data(self) -> bool:
+        """Whether `bottlerocket` adds to the user data (settings, or the admin container on or off)."""
+        given = self.bottlerocket
+        return given is not None and (bool(given.settings) or given.enable_admin_container is not None)
 
     @property
     def types(self) -> list[str]:

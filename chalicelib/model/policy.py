@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.model import naming
 from chalicelib.model.access_spec import MASTERS_GROUP, canonical
+from chalicelib.model.addon_iam_spec import ADDON_ACCOUNTS
 from chalicelib.model.errors import ForbiddenError, SpecValidationError
 from chalicelib.model.settings import (
     ENV_ALLOWED_INSTANCE_TYPES,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from chalicelib.model.access_spec import AccessEntrySpec, AccessPolicySpec
     from chalicelib.model.settings import Settings
     from chalicelib.model.spec import ClusterSpec, IdentityMapping, NodeGroupBase
+    from chalicelib.model.well_known import WellKnownPolicies
 
 
 class Clusters(Protocol):
@@ -157,6 +159,8 @@ def _check_cluster_admin(grants: list[dict[str, str]], caller: str, settings: Se
 RULE_POLICY_ARN = "policy_arn_not_allowed"
 # How requested_policy_arns names a withAddonPolicies flag for the allow-list.
 ADDON_POLICY_PREFIX = "ekspress:withAddonPolicies/"
+# How requested_policy_arns names a service account's wellKnownPolicies flag for the allow-list.
+WELL_KNOWN_POLICY_PREFIX = "ekspress:wellKnownPolicies/"
 # The AWS managed policies the templates attach (cfn/iam.py builds with the same names).
 TEMPLATE_POLICY_NAMES = (*naming.CLUSTER_POLICIES, *naming.WORKER_POLICIES)
 _AWS_MANAGED_POLICY = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/(?P<name>[A-Za-z0-9_+=,.@-]+)$")
@@ -173,14 +177,14 @@ def policy_arn_allowed(arn: str, settings: Settings) -> bool:
 def requested_policy_arns(spec: ClusterSpec) -> list[tuple[str, str]]:
     """The IAM policy ARNs a request asks to attach, with the field each is written in.
 
-    Today `nodeGroups[].iam.attachPolicyARNs` and `managedNodeGroups[].iam.attachPolicyARNs`; the
-    other fields that take them in eksctl (`iam.serviceAccounts[].attachPolicyARNs`,
-    `iam.podIdentityAssociations`) are refused by the model. A field that takes them must be
-    listed here (a unit test fails until it is).
+    Today `nodeGroups[].iam.attachPolicyARNs`, `managedNodeGroups[].iam.attachPolicyARNs` and
+    `iam.serviceAccounts[].attachPolicyARNs`. A field that takes them must be listed here (a unit
+    test fails until it is).
 
     An `iam.withAddonPolicies` flag stands for the policy eksctl gives it (some grant account-wide
     writes: imageBuilder pushes to every ECR repository, externalDNS edits every hosted zone), named
-    `ekspress:withAddonPolicies/FLAG` so the same allow-list holds it (e.g. `ekspress:withAddonPolicies/*`).
+    `ekspress:withAddonPolicies/FLAG` so the same allow-list holds it (e.g. `ekspress:withAddonPolicies/*`);
+    a service account's `wellKnownPolicies` flag likewise, as `ekspress:wellKnownPolicies/FLAG`.
     """
     requested: list[tuple[str, str]] = []
     for index, group in enumerate(spec.nodegroups):
@@ -192,7 +196,62 @@ def requested_policy_arns(spec: ClusterSpec) -> list[tuple[str, str]]:
             requested.append((f"{where}.iam.attachPolicyARNs[{n}]", arn))
         flags = iam.with_addon_policies.enabled() if iam.with_addon_policies else []
         requested += [(f"{where}.iam.withAddonPolicies.{flag}", f"{ADDON_POLICY_PREFIX}{flag}") for flag in flags]
+    # The roles of iam.serviceAccounts (IRSA), as node roles' policies.
+    for index, account in enumerate((spec.iam.service_accounts if spec.iam else None) or []):
+        for n, arn in enumerate(account.attach_policy_arns or []):
+            requested.append((f"iam.serviceAccounts[{index}].attachPolicyARNs[{n}]", arn))
+        flags = account.well_known_policies.enabled() if account.well_known_policies else []
+        requested += [
+            (f"iam.serviceAccounts[{index}].wellKnownPolicies.{flag}", f"{WELL_KNOWN_POLICY_PREFIX}{flag}")
+            for flag in flags
+        ]
+    requested += _pod_role_policy_arns(spec)
     return requested
+
+
+def _pod_role_policy_arns(spec: ClusterSpec) -> list[tuple[str, str]]:
+    """The add-ons' roles and iam.podIdentityAssociations' roles: their ARNs and wellKnownPolicies flags.
+
+    What an add-on gets without asking (addon_iam_spec.ADDON_ACCOUNTS: vpc-cni's AmazonEKS_CNI_Policy,
+    aws-ebs-csi-driver's AmazonEBSCSIDriverPolicy, eksctl's `ebsCSIController`) is not held to the allow-list
+    when that add-on asks for it by name.
+    """
+
+    def flags(where: str, policies: WellKnownPolicies | None, own: str = "") -> list[tuple[str, str]]:
+        enabled = policies.enabled() if policies else []
+        return [(f"{where}.wellKnownPolicies.{f}", f"{WELL_KNOWN_POLICY_PREFIX}{f}") for f in enabled if f != own]
+
+    requested: list[tuple[str, str]] = []
+    for index, addon in enumerate(spec.addons):
+        account = ADDON_ACCOUNTS.get(addon.name)
+        own_policy = account.managed_policy.rsplit("/", 1)[-1] if account else ""
+        own_flag = "ebsCSIController" if addon.name == "aws-ebs-csi-driver" else ""
+        where = f"addons[{index}]"
+        requested += [
+            (f"{where}.attachPolicyARNs[{n}]", arn)
+            for n, arn in enumerate(addon.attach_policy_arns or [])
+            if not (own_policy and _is_aws_managed(arn, own_policy))
+        ]
+        requested += flags(where, addon.well_known_policies, own_flag)
+        for a, association in enumerate(addon.pod_identity_associations or []):
+            at = f"{where}.podIdentityAssociations[{a}]"
+            requested += [
+                (f"{at}.permissionPolicyARNs[{n}]", arn)
+                for n, arn in enumerate(association.permission_policy_arns or [])
+                if not (own_policy and _is_aws_managed(arn, own_policy))
+            ]
+            requested += flags(at, association.well_known_policies, own_flag)
+    for index, pod in enumerate((spec.iam.pod_identity_associations if spec.iam else None) or []):
+        where = f"iam.podIdentityAssociations[{index}]"
+        arns = pod.permission_policy_arns or []
+        requested += [(f"{where}.permissionPolicyARNs[{n}]", arn) for n, arn in enumerate(arns)]
+        requested += flags(where, pod.well_known_policies)
+    return requested
+
+
+def _is_aws_managed(arn: str, name: str) -> bool:
+    """Whether `arn` is the AWS managed policy `name` (`service-role/` paths included), in any partition."""
+    return re.fullmatch(rf"arn:aws[a-z-]*:iam::aws:policy/([\w+=,.@-]+/)*{re.escape(name)}", arn) is not None
 
 
 def policy_arn_problems(requested: Iterable[tuple[str, str]], settings: Settings) -> list[dict[str, str]]:

@@ -13,6 +13,16 @@ _NOT_PASSED = (
     "a role the service did not make cannot be passed safely (it could carry any permission): ekspress makes "
     "the node role; add managed policies with iam.attachPolicyARNs"
 )
+_FARGATE_NOT_PASSED = (
+    "a role the service did not make cannot be passed safely (it could carry any permission): ekspress makes "
+    "the Fargate pod execution role (AmazonEKSFargatePodExecutionRolePolicy); limit it with "
+    "iam.fargatePodExecutionRolePermissionsBoundary"
+)
+_POD_ROLE_NOT_PASSED = (
+    "a role the service did not make cannot be passed safely: EKS needs iam:PassRole on it and the pods would "
+    "get whatever it carries; give the association permissionPolicyARNs, permissionPolicy or wellKnownPolicies "
+    "for a role the stack makes"
+)
 _IPV6 = "IPv6 is not supported yet: ekspress builds IPv4 VPCs and clusters"
 _AFTER = "once the cluster is ACTIVE"
 REASONS = {
@@ -26,34 +36,39 @@ REASONS = {
     "capabilities": f"EKS capabilities (ACK, kro, Argo CD) are not supported yet; create them {_AFTER}",
     "autoModeConfig.permissionsBoundaryARN": "permissions boundaries are not supported yet; the Auto Mode node "
     "role gets EKS's node policies only (AmazonEKSWorkerNodeMinimalPolicy, AmazonEC2ContainerRegistryPullOnly)",
-    "identityProviders": "OIDC identity providers for Kubernetes users are not supported yet; give IAM "
-    "principals access with accessConfig.accessEntries or iamIdentityMappings",
     "privateCluster": "fully private clusters are not supported: the service reaches the cluster's API "
     "through its public endpoint; set vpc.clusterEndpoints.privateAccess: true next to publicAccess",
-    "zonalShiftConfig": "zonal shift is not supported yet; enable it with "
-    f"`aws eks update-cluster-config --zonal-shift-config enabled=true` {_AFTER}",
-    "upgradePolicy": "the EKS upgrade policy (standard or extended support) is not supported yet; the cluster "
-    f"gets EKS's default; change it with `aws eks update-cluster-config --upgrade-policy` {_AFTER}",
-    "controlPlaneScalingConfig": "control plane scaling tiers are not supported yet; the cluster gets "
-    "EKS's standard tier",
-    "fargateProfiles": "Fargate profiles are not supported; run pods on managedNodeGroups or nodeGroups",
-    "secretsEncryption": "secrets encryption with your own KMS key is not supported yet; the cluster keeps "
-    "EKS's default encryption",
-    "addonsConfig": "add-on defaults (addonsConfig) are not supported; list each add-on under addons",
     "kubeAPIServerConfig": "the API server's flags cannot be set on EKS; leave kubeAPIServerConfig out",
     "kubeControllerManagerConfig": "the controller manager's flags cannot be set on EKS; leave it out",
     "kubeSchedulerConfig": "the scheduler's flags cannot be set on EKS; leave it out",
     # Cluster IAM.
-    "iam.serviceAccounts": "IAM roles for service accounts are not supported yet (iam.withOIDC is); create "
-    f"them {_AFTER}",
-    "iam.podIdentityAssociations": "pod identity associations are not supported yet; add the "
-    f"eks-pod-identity-agent add-on and create the associations {_AFTER}",
+    # Pod identity associations (iam.podIdentityAssociations[], addons[].podIdentityAssociations[]).
+    "podIdentityAssociations.roleARN": _POD_ROLE_NOT_PASSED,
+    "podIdentityAssociations.targetRoleARN": "a target role in another account cannot be checked by the service "
+    "(its trust and permissions are that account's): give the role permissionPolicyARNs that let it assume the "
+    "target role, and assume it from the pod",
+    "podIdentityAssociations.permissionPolicyName": "the inline policy is named by the service; leave "
+    "permissionPolicyName out",
+    "podIdentityAssociations.policy": "session policies on pod identity associations are not supported yet; "
+    "narrow the role with permissionsBoundaryARN",
+    # Add-ons (addons[]).
+    "addons.serviceAccountRoleARN": "a role the service did not make cannot be passed safely: EKS needs "
+    "iam:PassRole on it and it could carry any permission (nor could it trust a new cluster's OIDC provider, "
+    "which does not exist yet); give the add-on wellKnownPolicies, attachPolicyARNs, attachPolicy or "
+    "podIdentityAssociations for a role the stack makes",
+    "addons.permissionsBoundary": "permissions boundaries on add-on roles are not supported yet; the role gets "
+    "only the policies asked for (attachPolicyARNs held to EKSPRESS_ALLOWED_POLICY_ARNS)",
+    "addons.namespaceConfig": "add-ons are installed in EKS's namespace for them (kube-system); leave "
+    "namespaceConfig out",
+    "addons.owners": "owners filters eksctl's add-on listing; it is not part of a request",
+    "addons.publishers": "publishers filters eksctl's add-on listing; it is not part of a request",
+    "addons.types": "types filters eksctl's add-on listing; it is not part of a request",
     "iam.serviceRoleARN": "a role the service did not make cannot be passed safely: ekspress makes the "
     "cluster's service role",
-    "iam.serviceRolePermissionsBoundary": "permissions boundaries are not supported yet; ekspress makes the "
-    "cluster's service role with EKS's managed policy only",
-    "iam.fargatePodExecutionRoleARN": "Fargate profiles are not supported",
-    "iam.fargatePodExecutionRolePermissionsBoundary": "Fargate profiles are not supported",
+    "iam.fargatePodExecutionRoleARN": _FARGATE_NOT_PASSED,
+    # Fargate profiles (fargateProfiles[]).
+    "fargateProfiles.podExecutionRoleARN": _FARGATE_NOT_PASSED,
+    "fargateProfiles.status": "status is what EKS reports of a profile, not part of a request; leave it out",
     "iam.vpcResourceControllerPolicy": "the VPC resource controller policy is not attached separately: "
     "ekspress's service role has EKS's managed cluster policy",
     # The network (vpc.* and kubernetesNetworkConfig).
@@ -86,15 +101,9 @@ REASONS = {
     "iam.attachPolicyARNs",
     "iam.attachPolicy": "an inline policy cannot be checked against the service's allow-list of policy ARNs "
     "(EKSPRESS_ALLOWED_POLICY_ARNS); use iam.attachPolicyARNs",
-    "iam.instanceRolePermissionsBoundary": "permissions boundaries are not supported yet; the node role gets "
-    "only its worker policies and iam.attachPolicyARNs, held to EKSPRESS_ALLOWED_POLICY_ARNS",
-    "bottlerocket": "Bottlerocket settings are not supported yet; amiFamily: Bottlerocket runs with its defaults",
     "instanceSelector": "instanceSelector is not supported; name instanceType (or instanceTypes, "
     "instancesDistribution.instanceTypes)",
     "containerRuntime": "containerRuntime is not supported: every supported amiFamily runs containerd",
-    "targetGroupARNs": "attaching nodes to load balancer target groups is not supported yet; use the AWS Load "
-    "Balancer Controller (TargetGroupBinding)",
-    "classicLoadBalancerNames": "Classic Load Balancers are not supported; use the AWS Load Balancer Controller",
     "asgSuspendProcesses": "suspending Auto Scaling processes is not supported yet; suspend them with "
     f"`aws autoscaling suspend-processes` {_AFTER}",
 }

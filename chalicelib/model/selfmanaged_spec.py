@@ -20,11 +20,19 @@ from chalicelib.model.nodegroup_spec import (
     SECURITY_GROUP_ID_PATTERN,
     NodeGroupBase,
 )
-from chalicelib.model.validation import Problem, SpecModel, raise_problems
+from chalicelib.model.validation import POLICY_ARN_PATTERN, PermissionsBoundaryArn, Problem, SpecModel, raise_problems
 
 SUBNET_ID_PATTERN = r"^subnet-[0-9a-f]{8,17}$"
-POLICY_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$"
 AMI_ID_PATTERN = r"^ami-[0-9a-f]{8,17}$"
+# An ELBv2 target group (`arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID`) and a Classic
+# Load Balancer's name (1-32 letters, digits and hyphens, no hyphen first or last), as ELB names them.
+TARGET_GROUP_ARN_PATTERN = (
+    r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z]{2}(-[a-z]+)+-\d:\d{12}:targetgroup/"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?/[0-9a-f]{16}$"
+)
+CLASSIC_LB_NAME_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$"
+# EC2 Auto Scaling's quotas: target groups and Classic Load Balancers per Auto Scaling group.
+MAX_ASG_LOAD_BALANCERS = 50
 # eksctl's `ami` keywords: resolve the EKS-optimized image from the public SSM parameters EKS publishes.
 AMI_AUTO = ("auto", "auto-ssm")
 SPOT_ALLOCATION_STRATEGIES = (
@@ -134,6 +142,8 @@ class NodeGroupIamSpec(SpecModel):
         Field(min_length=1, max_length=MAX_ROLE_POLICIES),
     ] = Field(default=None, alias="attachPolicyARNs")
     with_addon_policies: AddonPoliciesSpec | None = None
+    # A boundary only narrows what the role may do, so any policy may be one.
+    instance_role_permissions_boundary: PermissionsBoundaryArn | None = None
 
 
 class SelfManagedNodegroupSpec(NodeGroupBase):
@@ -169,6 +179,15 @@ class SelfManagedNodegroupSpec(NodeGroupBase):
     ebs_optimized: bool | None = None
     cpu_credits: Literal["standard", "unlimited"] | None = None
     instance_name: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    # The Auto Scaling group's TargetGroupARNs and LoadBalancerNames: its instances are registered there.
+    target_group_arns: Annotated[
+        list[Annotated[str, Field(pattern=TARGET_GROUP_ARN_PATTERN)]] | None,
+        Field(min_length=1, max_length=MAX_ASG_LOAD_BALANCERS),
+    ] = Field(default=None, alias="targetGroupARNs")
+    classic_load_balancer_names: Annotated[
+        list[Annotated[str, Field(pattern=CLASSIC_LB_NAME_PATTERN)]] | None,
+        Field(min_length=1, max_length=MAX_ASG_LOAD_BALANCERS),
+    ] = None
 
     @property
     def managed(self) -> bool:
@@ -261,6 +280,15 @@ class SelfManagedNodegroupSpec(NodeGroupBase):
         if self.volume_kms_key_id is not None and self.volume_encrypted is False:
             message = "volumeKmsKeyID needs volumeEncrypted"
             problems.append((("volumeKmsKeyID",), "kms_needs_encryption", message, self.volume_kms_key_id))
+        for field, named in (
+            ("targetGroupARNs", self.target_group_arns),
+            ("classicLoadBalancerNames", self.classic_load_balancer_names),
+        ):
+            seen: set[str] = set()
+            for index, item in enumerate(named or []):
+                if item in seen:
+                    problems.append(((field, index), "duplicate", f"{item} is named twice", item))
+                seen.add(item)
         ssh = self.ssh
         if ssh is not None and ssh.allow and ssh.public_key_name is None:
             message = "ssh.allow needs ssh.publicKeyName, the name of an EC2 key pair in the region"

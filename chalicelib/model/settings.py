@@ -25,6 +25,7 @@ ENV_NOTIFY_URL = "EKSPRESS_NOTIFY_URL"
 ENV_REAP_EVERY_MINUTES = "EKSPRESS_REAP_EVERY_MINUTES"
 ENV_IDLE_CPU_PERCENT = "EKSPRESS_IDLE_CPU_PERCENT"
 ENV_NODEGROUP_STATE_MACHINE_ARN = "EKSPRESS_NODEGROUP_STATE_MACHINE_ARN"
+ENV_SERVICEACCOUNT_STATE_MACHINE_ARN = "EKSPRESS_SERVICEACCOUNT_STATE_MACHINE_ARN"
 ENV_SLACK_SECRET_ID = "EKSPRESS_SLACK_SECRET_ID"
 ENV_ADMINS = "EKSPRESS_ADMINS"
 ENV_LOCAL_IDENTITY_KEY = "EKSPRESS_LOCAL_IDENTITY_KEY"
@@ -64,6 +65,7 @@ STATE_MACHINE_ENV = {
     "update_access": ENV_ACCESS_STATE_MACHINE_ARN,
     "delete_cluster": ENV_DELETE_STATE_MACHINE_ARN,
     "change_nodegroup": ENV_NODEGROUP_STATE_MACHINE_ARN,
+    "change_serviceaccount": ENV_SERVICEACCOUNT_STATE_MACHINE_ARN,
 }
 
 
@@ -79,6 +81,7 @@ class Settings:
     masters_allowed: tuple[str, ...] = ()
     delete_state_machine_arn: str = ""
     nodegroup_state_machine_arn: str = ""
+    serviceaccount_state_machine_arn: str = ""
     # Leases: every cluster expires unless extended; protected clusters (policy-gated) never do.
     default_lease_hours: int = 8
     max_lease_hours: int = 168
@@ -156,6 +159,7 @@ def get_settings() -> Settings:
         masters_allowed=_patterns(ENV_MASTERS_ALLOWED),
         delete_state_machine_arn=os.environ.get(ENV_DELETE_STATE_MACHINE_ARN, ""),
         nodegroup_state_machine_arn=os.environ.get(ENV_NODEGROUP_STATE_MACHINE_ARN, ""),
+        serviceaccount_state_machine_arn=os.environ.get(ENV_SERVICEACCOUNT_STATE_MACHINE_ARN, ""),
         default_lease_hours=int(os.environ.get(ENV_DEFAULT_LEASE_HOURS, "8")),
         max_lease_hours=int(os.environ.get(ENV_MAX_LEASE_HOURS, "168")),
         protect_allowed=_patterns(ENV_PROTECT_ALLOWED),

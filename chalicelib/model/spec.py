@@ -19,13 +19,39 @@ from pydantic_core import PydanticCustomError
 
 from chalicelib.model import naming
 from chalicelib.model.access_spec import NODE_GROUPS, AccessConfigSpec, AccessEntrySpec, IdentityMapping
+from chalicelib.model.addon_iam_spec import (
+    AddonsConfigSpec,
+    ConfigurationValues,
+    ResolveConflicts,
+    addon_iam_problems,
+    uses_pod_identity,
+)
 from chalicelib.model.automode_spec import AutoModeConfigSpec
+from chalicelib.model.cluster_options_spec import (
+    ControlPlaneScalingConfigSpec,
+    IdentityProviderSpec,
+    LogRetentionDays,
+    SecretsEncryptionSpec,
+    UpgradePolicySpec,
+    ZonalShiftConfigSpec,
+    retention_needs_log_types,
+)
 from chalicelib.model.errors import SpecValidationError
+from chalicelib.model.fargate_spec import FargateProfiles, fargate_problems
+from chalicelib.model.inline_policy import InlinePolicy  # noqa: TC001 (pydantic reads it at runtime)
 from chalicelib.model.network_spec import MIN_SUBNET_ZONES, KubernetesNetworkSpec, VpcSpec
 from chalicelib.model.nodegroup_spec import AMI_FAMILIES, NodeGroupBase, NodegroupSpec, ScalingRequest
+from chalicelib.model.podidentity_spec import (
+    AddonPodIdentitySpec,
+    PodIdentityAssociations,
+    PolicyArns,
+    pod_identity_problems,
+)
 from chalicelib.model.selfmanaged_spec import MAX_ASG_TAGS, SelfManagedNodegroupSpec
+from chalicelib.model.serviceaccount_spec import ServiceAccounts, service_account_problems
 from chalicelib.model.validation import (
     NAME_PATTERN,
+    PermissionsBoundaryArn,
     Problem,
     SpecModel,
     Tags,
@@ -34,6 +60,7 @@ from chalicelib.model.validation import (
     raise_problems,
     validate,
 )
+from chalicelib.model.well_known import WellKnownPolicies  # noqa: TC001 (pydantic reads it at runtime)
 
 __all__ = [
     "ADDONS_BEFORE_NODES",
@@ -98,8 +125,20 @@ ADDON_TOLERATED_TAINT = "CriticalAddonsOnly"
 
 
 class AddonSpec(SpecModel):
+    """One of `addons[]`; its IAM and configuration follow eksctl's rules (addon_iam_spec)."""
+
     name: Literal["vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "eks-pod-identity-agent"]
     version: Annotated[str, Field(pattern=r"^(latest|v\d+\.\d+\.\d+-eksbuild\.\d+)$")] | None = None
+    # The IRSA role of the add-on's service account (at most one of the three; addon_iam_spec).
+    attach_policy_arns: PolicyArns = Field(default=None, alias="attachPolicyARNs")
+    attach_policy: InlinePolicy | None = None
+    well_known_policies: WellKnownPolicies | None = None
+    # Or EKS Pod Identity: roles the stack makes, given to EKS with the add-on.
+    pod_identity_associations: Annotated[list[AddonPodIdentitySpec] | None, Field(min_length=1, max_length=5)] = None
+    use_default_pod_identity_associations: bool = False
+    configuration_values: ConfigurationValues | None = None
+    resolve_conflicts: ResolveConflicts | None = None
+    tags: Tags = Field(default_factory=dict)
 
     @property
     def needs_nodes(self) -> bool:
@@ -110,13 +149,52 @@ class AddonSpec(SpecModel):
     def needs_iam_role(self) -> bool:
         return self.name in ADDONS_WITH_IAM_ROLES
 
+    @property
+    def irsa_policies_set(self) -> bool:
+        """Whether the request gives the add-on an IRSA role's policies (eksctl's HasIRSAPoliciesSet)."""
+        well_known = bool(self.well_known_policies and self.well_known_policies.any)
+        return bool(self.attach_policy_arns or self.attach_policy or well_known)
+
+    @property
+    def iam_fields_set(self) -> list[str]:
+        """The IAM fields the request sets on the add-on, by eksctl's names."""
+        fields = {
+            "attachPolicyARNs": self.attach_policy_arns,
+            "attachPolicy": self.attach_policy,
+            "wellKnownPolicies": self.well_known_policies and self.well_known_policies.any,
+            "podIdentityAssociations": self.pod_identity_associations,
+            "useDefaultPodIdentityAssociations": self.use_default_pod_identity_associations,
+        }
+        return [name for name, value in fields.items() if value]
+
 
 class IamSpec(SpecModel):
     with_oidc: bool = Field(default=False, alias="withOIDC")
+    pod_identity_associations: PodIdentityAssociations | None = None  # podidentity_spec
+    # IAM roles for service accounts (serviceaccount_spec); they imply withOIDC (`_service_accounts_oidc`).
+    service_accounts: ServiceAccounts | None = None
+    service_role_permissions_boundary: PermissionsBoundaryArn | None = None
+    fargate_pod_execution_role_permissions_boundary: PermissionsBoundaryArn | None = None
+
+    @model_validator(mode="after")
+    def _service_accounts_oidc(self) -> IamSpec:
+        """Service accounts' roles trust the cluster's OIDC provider: as eksctl, withOIDC is implied when unset.
+
+        Set on the model, so the recorded spec (and GET .../config) says `withOIDC: true`. A request
+        that says `withOIDC: false` is refused (ClusterSpec._service_accounts; eksctl: it "must be
+        enabled explicitly").
+        """
+        if not self.service_accounts or "with_oidc" in self.model_fields_set:
+            return self
+        object.__setattr__(self, "with_oidc", True)
+        self.model_fields_set.add("with_oidc")
+        return self
 
 
 class ClusterLoggingSpec(SpecModel):
     enable_types: Annotated[list[str], Field(max_length=5)] = Field(default_factory=list)
+    log_retention_in_days: LogRetentionDays | None = None
+    _retention_needs_types = model_validator(mode="after")(retention_needs_log_types)
 
     @field_validator("enable_types")
     @classmethod
@@ -164,9 +242,18 @@ class ClusterSpec(SpecModel):
     kubernetes_network_config: KubernetesNetworkSpec | None = None
     iam: IamSpec | None = None
     addons: Annotated[list[AddonSpec], Field(max_length=10)] = Field(default_factory=list)
+    addons_config: AddonsConfigSpec | None = None  # addon_iam_spec
     access_config: AccessConfigSpec | None = None
     # EKS Auto Mode: EKS launches the nodes (autoModeConfig; the rules with the rest are `_auto_mode_problems`).
     auto_mode_config: AutoModeConfigSpec | None = None
+    fargate_profiles: FargateProfiles = Field(default=None, alias="fargateProfiles")  # fargate_spec
+    # Cluster-wide options built on the control plane (cluster_options_spec; the key is checked when requested).
+    secrets_encryption: SecretsEncryptionSpec | None = None
+    zonal_shift_config: ZonalShiftConfigSpec | None = None
+    upgrade_policy: UpgradePolicySpec | None = None
+    control_plane_scaling_config: ControlPlaneScalingConfigSpec | None = None
+    # OIDC issuers whose tokens the API server accepts (EKS associates one per cluster).
+    identity_providers: Annotated[list[IdentityProviderSpec], Field(max_length=1)] | None = None
     # Lease: hours until the cluster is torn down unless extended (default and maximum are policy).
     ttl_hours: Annotated[int, Field(ge=1, le=8760)] | None = None
     protected: bool = False
@@ -227,6 +314,7 @@ class ClusterSpec(SpecModel):
                 (("availabilityZones",), "duplicate_zone", "a zone is listed twice", self.availability_zones)
             )
         problems += self._subnet_problems(groups) + self._named_subnet_problems() + self._auto_mode_problems()
+        problems += fargate_problems(self)
         for index, group in enumerate(self.node_groups or []):
             count = group.asg_tag_count(len(self.tags))
             if count > MAX_ASG_TAGS:
@@ -281,6 +369,28 @@ class ClusterSpec(SpecModel):
                             True,
                         )
                     )
+        if problems:
+            raise_problems("ClusterSpec", problems)
+        return self
+
+    @model_validator(mode="after")
+    def _service_accounts(self) -> ClusterSpec:
+        """`iam.serviceAccounts` across the list: each once, in a stack name that fits (serviceaccount_spec)."""
+        accounts = (self.iam.service_accounts if self.iam else None) or []
+        problems = service_account_problems(self.name, accounts)
+        if accounts and self.iam and not self.iam.with_oidc:
+            message = "iam.serviceAccounts need the cluster's OIDC provider: leave withOIDC unset (implied) or true"
+            problems.append((("iam", "withOIDC"), "service_accounts_need_oidc", message, False))
+        if problems:
+            raise_problems("ClusterSpec", problems)
+        return self
+
+    @model_validator(mode="after")
+    def _addon_iam_and_pod_identity(self) -> ClusterSpec:
+        """Add-ons' IAM and addonsConfig (addon_iam_spec); iam.podIdentityAssociations (podidentity_spec)."""
+        associations = (self.iam.pod_identity_associations if self.iam else None) or []
+        names = [a.name for a in self.addons]
+        problems = addon_iam_problems(self) + pod_identity_problems(self.name, associations, names, self.auto_mode)
         if problems:
             raise_problems("ClusterSpec", problems)
         return self
@@ -414,10 +524,10 @@ def addon_problems(spec: ClusterSpec) -> list[Problem]:
                 f"({remedy}): EKS would leave {addon.name} DEGRADED and its stack would fail"
             )
             problems.append((loc, "addon_needs_nodes", message, addon.name))
-        if addon.needs_iam_role and not oidc:
+        if addon.needs_iam_role and not oidc and not uses_pod_identity(addon, spec.addons_config):
             message = (
                 f"{addon.name} calls AWS with an IAM role for its service account, which trusts the cluster's "
-                "OIDC provider: set iam.withOIDC to true"
+                "OIDC provider: set iam.withOIDC to true (or give it podIdentityAssociations)"
             )
             problems.append((loc, "addon_needs_oidc", message, addon.name))
     return problems

@@ -22,9 +22,11 @@ class ClusterStep(BaseModel):
 
 
 class ClusterStackStep(ClusterStep):
-    """A step on one of the stacks a cluster has one of: `kind` names which (`cluster`, `addons`)."""
+    """A step on a cluster-wide stack: `kind` names which (`cluster`, `addons`, `fargate`, or a kind with
+    one stack per `member`: `iamserviceaccount`, `podidentityrole`)."""
 
     kind: str = "cluster"
+    member: str = ""
 
 
 class NodegroupStep(ClusterStep):

@@ -8,12 +8,18 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from chalicelib.model import naming
 from chalicelib.model.errors import SpecValidationError
+
+# An IAM managed policy: the account's own or AWS's, with an optional path.
+POLICY_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/([\x21-\x7e]+/)?[\w+=,.@-]+$"
+# A permissions boundary (of the cluster's service role, a node role, a pod role): a boundary only narrows
+# what the role may do, so any managed policy will do.
+PermissionsBoundaryArn = Annotated[str, Field(min_length=20, max_length=2048, pattern=POLICY_ARN_PATTERN)]
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?$")

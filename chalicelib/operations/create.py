@@ -25,7 +25,10 @@ from chalicelib.model.spec import (
 from chalicelib.model.steps import ClusterStackStep
 from chalicelib.observability import logger
 from chalicelib.operations import images, leases, network, quotas
+from chalicelib.operations.encryption import check_secrets_key
 from chalicelib.operations.failures import already_ended, end_operation_failed
+from chalicelib.operations.load_balancer_targets import check_load_balancer_targets
+from chalicelib.operations.logging import check_log_group
 
 if TYPE_CHECKING:
     from chalicelib.aws.store import Store
@@ -36,7 +39,8 @@ if TYPE_CHECKING:
 PHASE_REQUESTED = "REQUESTED"
 PHASE_CLUSTER_STACK = "CLUSTER_STACK"
 PHASE_NODEGROUPS = "NODEGROUP_STACKS"
-PHASE_ADDONS = "ADDONS_STACK"
+# Fargate, service account and pod identity stacks, and the add-ons stack, made side by side.
+PHASE_WORKLOADS = "WORKLOAD_STACKS"
 PHASE_DONE = "DONE"
 
 # Availability zones EKS does not offer control planes in (as eksctl keeps them).
@@ -78,6 +82,9 @@ def request_create(ctx: Context, spec: ClusterSpec, owner: str, notify: dict[str
     refuse_addons_that_cannot_run(spec)  # a 422: an add-on with no node or no OIDC would fail its stack
     spec = images.with_ami_types(ctx, spec)  # a 422 before anything is recorded
     spec = network.with_existing_subnets(ctx, spec)  # a 422 for a given subnet that is missing or misplaced
+    check_secrets_key(ctx, spec)  # a 422 for a KMS key EKS could not encrypt secrets with
+    check_load_balancer_targets(ctx, spec)  # a 422 for a target group or load balancer nodes cannot join
+    check_log_group(ctx, spec)  # a 409 for a control plane log group an earlier cluster left behind
     quotas.check_create(ctx, spec)  # a 409 when the account has no VPC, Elastic IP, ... left for it
     db = ctx.store
     record = db.create_cluster(new_record(spec, owner, ctx.settings, datetime.now(UTC), notify))
@@ -89,7 +96,7 @@ def request_create(ctx: Context, spec: ClusterSpec, owner: str, notify: dict[str
             workflow.OPERATION_CREATE,
             spec.name,
             cluster_id,
-            workflow.create_input(record),
+            workflow.create_input(record, templates.workload_stacks(spec)),
         )
     except Exception as exc:  # any failure to start leaves the record saying so
         reason = f"could not start the create workflow: {exc}"
@@ -136,17 +143,17 @@ def choose_zones(ec2: Any) -> list[str]:
 
 
 def create_cluster_stack(ctx: Context, step: ClusterStep) -> dict[str, Any]:
-    """Create `eksctl-NAME-cluster`, or with `kind` "addons" `eksctl-NAME-addons` (idempotent for the same cluster id).
+    """Create `eksctl-NAME-cluster`, or with another `kind` one of the workload stacks (idempotent per cluster id).
 
     In a deployment CloudFormation builds it with the stack role, and the service's
-    Kubernetes roles get access entries. One task creates both of a cluster's single stacks:
-    the same calls on the same eksctl-* stacks, so the add-ons stack needs no function of its own.
+    Kubernetes roles get access entries. One task creates the cluster stack and the stacks made
+    after the node groups (`create_workload_stack`): the same calls on the same eksctl-* stacks.
     """
     kind = step.kind if isinstance(step, ClusterStackStep) else kinds.CLUSTER.name
-    if kind == kinds.ADDONS.name:
-        return create_addons_stack(ctx, step)
+    if kind != kinds.CLUSTER.name and isinstance(step, ClusterStackStep):
+        return create_workload_stack(ctx, step)
     if kind != kinds.CLUSTER.name:
-        raise ValueError(f"create_cluster_stack creates the cluster and add-ons stacks, not a {kind!r} stack")
+        raise ValueError(f"a {kind!r} stack needs its kind and member (ClusterStackStep)")
     db, name, cluster_id = ctx.store, step.name, step.clusterId
     record = db.get_cluster(name)
     spec = ClusterSpec.model_validate(record["spec"])
@@ -182,44 +189,50 @@ def create_cluster_stack(ctx: Context, step: ClusterStep) -> dict[str, Any]:
     return {**ref, "kind": stacks.KIND_CLUSTER}
 
 
-def create_addons_stack(ctx: Context, step: ClusterStep) -> dict[str, Any]:
-    """Create `eksctl-NAME-addons`, the add-ons that need nodes; `skipped` when the spec has none.
+def create_workload_stack(ctx: Context, step: ClusterStackStep) -> dict[str, Any]:
+    """Create one of the stacks made once the node groups are up (`templates.workload_stacks`).
 
-    The workflow runs this once every node group stack is complete: an add-on whose pods
-    have no node to run on stays DEGRADED, and its AWS::EKS::Addon, which waits for ACTIVE, fails.
+    Fargate profiles, a service account's IAM role, a pod identity association, or the add-ons that
+    need nodes: an add-on whose pods have no node to run on stays DEGRADED, and its AWS::EKS::Addon,
+    which waits for ACTIVE, fails. The add-ons stack is `skipped` when the spec has none.
     """
-    db, name, cluster_id = ctx.store, step.name, step.clusterId
-    spec = ClusterSpec.model_validate(db.get_cluster(name)["spec"])
-    template = templates.build_addons_template(spec, cluster_id)
-    if template is None:
-        return {"kind": kinds.ADDONS.name, "skipped": True}
-    stack_name = naming.addons_stack_name(name)
+    db, name, cluster_id, kind, member = ctx.store, step.name, step.clusterId, step.kind, step.member
+    if kind not in templates.WORKLOAD_KINDS:
+        raise ValueError(
+            f"the workload stack step makes {', '.join(templates.WORKLOAD_KINDS)} stacks, not a {kind!r} stack"
+        )
+    record = db.get_cluster(name)
+    spec = target_spec(record)
+    # A stack's name can come back after it was deleted (a service account removed, then added): the
+    # token is per operation.
+    token = (record.get("operation") or {}).get("id") or cluster_id
+    if kind == kinds.ADDONS.name and not templates.addons_after_nodes(spec):
+        return {"kind": kind, "skipped": True}
+    stack_kind = kinds.kind(kind)
+    stack_name = stack_kind.stack_name(name, member)
     ref = stacks.create_stack(
         ctx.clients.cloudformation(spec.region),
         stack_name,
-        templates.to_json(template),
+        templates.to_json(templates.build_workload_template(spec, kind, member, cluster_id)),
         # The template leaves these to CloudFormation's propagation: the stack must carry them.
-        templates.stack_tags(spec, cluster_id, kinds.ADDONS.name),
-        request_token=f"{cluster_id}-addons",
+        templates.stack_tags(spec, cluster_id, kind),
+        request_token=f"{token}-{kind}-{member}".rstrip("-")[:128],
         role_arn=ctx.settings.stack_role_arn,
         bucket=upload.template_bucket(ctx.settings.artifacts_bucket, lambda: ctx.clients.client("s3")),
     )
-    addons = [a.name for a in templates.addons_after_nodes(spec)]
+    what = f" (add-ons {', '.join(a.name for a in templates.addons_after_nodes(spec))})" if kind == "addons" else ""
+    entry = {"kind": kind, **({"member": member} if member else {}), "stackId": ref["stackId"]}
     db.update_cluster(
         name,
         cluster_id,
         {
-            "phase": PHASE_ADDONS,
-            f"stacks.{stack_name}": {
-                "kind": kinds.ADDONS.name,
-                "stackId": ref["stackId"],
-                "status": "CREATE_IN_PROGRESS",
-            },
+            **({"phase": PHASE_WORKLOADS} if record["status"] == store.CREATING else {}),
+            f"stacks.{stack_name}": {**entry, "status": "CREATE_IN_PROGRESS"},
         },
-        event=("STACK_CREATING", f"Creating stack {stack_name} (add-ons {', '.join(addons)})"),
-        event_details={"stack": stack_name, "addons": addons},
+        event=("STACK_CREATING", f"Creating stack {stack_name}{what}"),
+        event_details={"stack": stack_name, "kind": kind, **({"member": member} if member else {})},
     )
-    return {**ref, "kind": kinds.ADDONS.name, "skipped": False}
+    return {**ref, "kind": kind, **({"member": member} if member else {}), "skipped": False}
 
 
 def create_nodegroup_stack(ctx: Context, step: NodegroupStep) -> dict[str, Any]:
@@ -279,7 +292,7 @@ def describe_stack(ctx: Context, step: StackStep) -> dict[str, Any]:
     minutes = stack.get("timeoutMinutes") or stack_timeout_minutes(ctx.store.get_cluster(step.name), ctx.settings)
     state = stacks.describe(cfn, stack["stackId"], stack["kind"], ctx.settings.poll_scale, timeout_minutes=minutes)
     if state.status != stack.get("status"):
-        entry = {k: v for k, v in stack.items() if k in ("kind", "nodegroup")}
+        entry = {k: v for k, v in stack.items() if k in ("kind", "nodegroup", "member")}
         entry.update({"stackId": state.stackId, "status": state.status})
         if state.failed:
             entry["reason"] = state.reason
@@ -293,7 +306,7 @@ def describe_stack(ctx: Context, step: StackStep) -> dict[str, Any]:
         )
     return {
         **state.to_dict(),
-        **{k: v for k, v in stack.items() if k in ("kind", "nodegroup")},
+        **{k: v for k, v in stack.items() if k in ("kind", "nodegroup", "member")},
         "timeoutMinutes": minutes,
     }
 

@@ -109,8 +109,8 @@ def list_stacks(ctx: Context, step: RegionStep) -> dict[str, Any]:
         )
     ctx.store.update_cluster(step.name, step.clusterId, {"phase": "DELETING_STACKS"})
     return {
-        # Deleted first: the reverse of creation (see kinds.ADDONS).
-        "addonsStack": next((s for s in ours if s["kind"] == kinds.ADDONS.name), None),
+        # Deleted first, side by side: the reverse of creation (see kinds.ADDONS), nothing imports them.
+        "workloadStacks": [s for s in ours if kinds.kind(s["kind"]).delete_order < kinds.NODEGROUP.delete_order],
         "nodegroupStacks": [s for s in ours if s["kind"] == stacks.KIND_NODEGROUP],
         "clusterStack": next((s for s in ours if s["kind"] == stacks.KIND_CLUSTER), None),
     }

@@ -31,6 +31,7 @@ from chalicelib.operations import images
 from chalicelib.operations.access import connect, require_active
 from chalicelib.operations.create import target_spec
 from chalicelib.operations.failures import explain_error
+from chalicelib.operations.load_balancer_targets import check_load_balancer_targets
 
 if TYPE_CHECKING:
     from chalicelib.model.steps import FailedOperationStep, NodeRoleStep, OperationStep, StackStep
@@ -72,6 +73,7 @@ def request_add(ctx: Context, name: str, body: dict[str, Any], caller: str, mana
     target = _with_groups(spec, [*spec.nodegroups, group])
     policy.check_nodegroup_change(spec, target, group.name, ctx.settings)
     group = images.group_with_ami_type(ctx, spec, group)  # a 422 before the record is locked
+    check_load_balancer_targets(ctx, target, group.name, (record.get("cluster") or {}).get("vpcId"))  # a 422 too
     target = _with_groups(spec, [*spec.nodegroups, group])
     return _begin(ctx, record, ADD, group.name, target, None, caller)
 

@@ -7,7 +7,7 @@ Used by the local engine and the tests only, never deployed. Modules:
 - tls: the emulator's own one-day CA and its 127.0.0.1/localhost serving certificate;
 - tokens: EKS bearer token (presigned STS GetCallerIdentity URL) verification, as aws-iam-authenticator does it;
 - authz: the creator rule, aws-auth mappings and what a caller's groups may do;
-- objects: the ConfigMap store with resourceVersion concurrency, and Node lists;
+- objects: the store of namespaces, ConfigMaps and ServiceAccounts with resourceVersion concurrency, and Node lists;
 - discovery: version, health and API resource answers;
 - status: ApiError and the Kubernetes Status object it becomes.
 """

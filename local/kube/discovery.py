@@ -38,6 +38,22 @@ API_RESOURCES = {
             "verbs": ["get", "list"],
             "shortNames": ["no"],
         },
+        {
+            "name": "namespaces",
+            "singularName": "namespace",
+            "namespaced": False,
+            "kind": "Namespace",
+            "verbs": ["create", "get", "list", "update"],
+            "shortNames": ["ns"],
+        },
+        {
+            "name": "serviceaccounts",
+            "singularName": "serviceaccount",
+            "namespaced": True,
+            "kind": "ServiceAccount",
+            "verbs": ["create", "get", "list", "update"],
+            "shortNames": ["sa"],
+        },
     ],
 }
 

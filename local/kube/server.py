@@ -8,7 +8,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from local.kube import authz, discovery, tls
-from local.kube.objects import ObjectStore, find_node, parse_configmap
+from local.kube.objects import KINDS, Kind, ObjectStore, find_node, parse_configmap, parse_object
 from local.kube.status import ApiError
 from local.kube.tokens import TokenError, verify_token
 from local.kube.transport import HttpsServer
@@ -18,10 +18,16 @@ if TYPE_CHECKING:
 
 CONFIGMAPS_PATH = re.compile(r"^/api/v1/namespaces/(?P<namespace>[a-z0-9-]+)/configmaps(?:/(?P<name>[^/]+))?$")
 NODES_PATH = re.compile(r"^/api/v1/nodes(?:/(?P<name>[^/]+))?$")
+# Every other stored kind (objects.KINDS): namespaced ones under their namespace, the rest at the top.
+NAMESPACED_PATH = re.compile(
+    r"^/api/v1/namespaces/(?P<namespace>[a-z0-9-]+)/(?P<resource>[a-z]+)(?:/(?P<name>[^/]+))?$"
+)
+CLUSTER_PATH = re.compile(r"^/api/v1/(?P<resource>[a-z]+)(?:/(?P<name>[^/]+))?$")
 
 
 class KubeEmulator:
-    """A Kubernetes API server for one local EKS cluster: configmaps, nodes and discovery over HTTPS.
+    """A Kubernetes API server for one local EKS cluster: namespaces, configmaps, serviceaccounts, nodes and
+    discovery over HTTPS.
 
     Authentication follows aws-iam-authenticator (presigned STS GetCallerIdentity tokens checked against
     this cluster's name); authorisation is deliberately simple instead of RBAC (see local.kube.authz).
@@ -145,7 +151,31 @@ class KubeEmulator:
             return self._configmaps(method, match["namespace"], match["name"], body)
         if match := NODES_PATH.match(path):
             return self._nodes(method, match["name"])
+        match = NAMESPACED_PATH.match(path)
+        kind = KINDS.get(match["resource"]) if match else None
+        if match and kind and kind.namespaced:
+            return self._objects(method, kind, match["namespace"], match["name"], body)
+        match = CLUSTER_PATH.match(path)
+        kind = KINDS.get(match["resource"]) if match else None
+        if match and kind and not kind.namespaced:
+            return self._objects(method, kind, "", match["name"], body)
         raise ApiError(404, "NotFound", "the server could not find the requested resource")
+
+    def _objects(
+        self, method: str, kind: Kind, namespace: str, name: str | None, body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        """List, create, get, replace or (where the kind allows it) delete objects of a kind other than ConfigMaps."""
+        if name is None and method == "GET":
+            return 200, self.objects.list_of(kind, namespace if kind.namespaced else None)
+        if name is None and method == "POST":
+            return 201, self.objects.create(namespace, parse_object(body, kind, namespace, None), kind)
+        if name is not None and method == "GET":
+            return 200, self.objects.get(kind, namespace, name)
+        if name is not None and method == "PUT":
+            return 200, self.objects.replace(namespace, name, parse_object(body, kind, namespace, name), kind)
+        if name is not None and method == "DELETE" and kind.deletable:
+            return 200, self.objects.delete(kind, namespace, name)
+        raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on {kind.resource}: {method}")
 
     def _configmaps(self, method: str, namespace: str, name: str | None, body: bytes) -> tuple[int, dict[str, Any]]:
         """List, create, get or replace ConfigMaps."""

@@ -111,6 +111,7 @@ PROBE_EVENTS: dict[str, dict[str, Any]] = {
     "create_nodegroup_stack": {**_STEP, "nodegroup": "ng"},
     "describe_stack": {**_STEP, "stack": _STACK},
     "update_aws_auth": {**_STEP, "nodegroupStacks": []},
+    "apply_service_accounts": _STEP,
     "mark_cluster_active": {**_STEP, "clusterStack": {"outputs": {}}},
     "record_failure": _FAILED,
     "notify": {**_STEP, "event": "created"},
@@ -127,6 +128,9 @@ PROBE_EVENTS: dict[str, dict[str, Any]] = {
     "change_node_role": {**_STEP, "action": "add", "stack": {**_STACK, "kind": "nodegroup", "nodegroup": "ng"}},
     "finish_nodegroup_change": {**_STEP, "operationId": "op"},
     "record_nodegroup_failure": _FAILED,
+    "remove_service_account": {**_STEP, "operationId": "op"},
+    "finish_serviceaccount_change": {**_STEP, "operationId": "op"},
+    "record_serviceaccount_failure": _FAILED,
 }
 
 
@@ -286,7 +290,7 @@ def test_deployed_alarms_and_api_stage_exist(engine: LocalEngine, template: dict
     machines = {alarm["Dimensions"][0]["Value"] for alarm in alarms if alarm["Namespace"] == "AWS/States"}
     assert machines == {
         engine.outputs[f"{kind}StateMachineArn"]
-        for kind in ("CreateCluster", "DeleteCluster", "UpdateAccess", "ChangeNodegroup")
+        for kind in ("CreateCluster", "DeleteCluster", "UpdateAccess", "ChangeNodegroup", "ChangeServiceaccount")
     }
     stage = engine.client("apigateway").get_stage(restApiId=engine.outputs["RestAPIId"], stageName="api")
     assert stage["tracingEnabled"] is True
@@ -320,7 +324,7 @@ def test_create_access_and_delete_run_from_the_deployment_with_least_privilege(e
         r["Properties"]["PrincipalArn"] for r in body["Resources"].values() if r["Type"] == "AWS::EKS::AccessEntry"
     }
     kube_roles = deployed[settings.ENV_KUBERNETES_ROLE_ARNS].split(",")
-    assert entries == set(kube_roles) and len(kube_roles) == 4
+    assert entries == set(kube_roles) and len(kube_roles) == 6
 
     added = api.call(
         "POST", "/clusters/deployed/access", {"arn": "arn:aws:iam::123456789012:role/dev", "username": "dev"}

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 OWNER = "arn:aws:iam::123456789012:role/keyed-owner"
 DEV = "arn:aws:iam::123456789012:role/keyed-dev"
+APP_ROLE = "arn:aws:iam::123456789012:role/keyed-app"
 OPS = "arn:aws:iam::123456789012:role/keyed-ops"
 CLUSTER = "keyed"
 REPLAYED = idempotency.REPLAYED_HEADER
@@ -165,19 +166,32 @@ def test_every_route_the_document_says_takes_a_key_replays_its_first_answer(api:
     }
     name, group = "replays", "spare"
     requests: list[tuple[str, str, str, Any]] = [
-        ("POST", "/clusters", "", {"name": name, "managedNodeGroups": [{"name": "base", "desiredCapacity": 1}]}),
+        (
+            "POST",
+            "/clusters",
+            "",
+            {"name": name, "iam": {"withOIDC": True}, "managedNodeGroups": [{"name": "base", "desiredCapacity": 1}]},
+        ),
         ("POST", "/clusters/{name}/lease", "", {"hours": 2}),
         ("POST", "/clusters/{name}/access", "", {"arn": DEV, "username": "dev"}),
         ("DELETE", "/clusters/{name}/access", f"?arn={DEV}", None),
         ("POST", "/clusters/{name}/nodegroups", "", {"name": group, "desiredCapacity": 1}),
         ("PATCH", "/clusters/{name}/nodegroups/{nodegroup}", "", {"desiredCapacity": 2, "maxSize": 2}),
         ("DELETE", "/clusters/{name}/nodegroups/{nodegroup}", "", None),
+        ("POST", "/clusters/{name}/serviceaccounts", "", {"metadata": {"name": "app"}, "attachRoleARN": APP_ROLE}),
+        ("DELETE", "/clusters/{name}/serviceaccounts/{namespace}/{serviceaccount}", "", None),
         ("DELETE", "/clusters/{name}", "", None),
     ]
     replayed: set[tuple[str, str]] = set()
 
     for number, (method, route, query, body) in enumerate(requests):
-        path = route.replace("{name}", name).replace("{nodegroup}", group) + query
+        path = (
+            route.replace("{name}", name)
+            .replace("{nodegroup}", group)
+            .replace("{namespace}", "default")
+            .replace("{serviceaccount}", "app")
+            + query
+        )
         key = f"every-route-{number}"
         first, again = call(api, method, path, body, key), call(api, method, path, body, key)
         assert first.status in (200, 202), (method, path, first.body)

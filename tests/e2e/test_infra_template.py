@@ -158,7 +158,7 @@ def test_every_function_and_workflow_logs_to_a_declared_group_with_a_retention(
         for k, r in document["Resources"].items()
         if r["Type"] in ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine")
     }
-    assert len(machines) == 4
+    assert len(machines) == 5
     for machine in machines.values():
         logging = machine["Properties"].get("Logging") or machine["Properties"]["LoggingConfiguration"]
         for destination in logging["Destinations"]:

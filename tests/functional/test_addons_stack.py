@@ -130,7 +130,7 @@ def test_after_the_node_groups_the_addons_stack_makes_coredns_and_the_ebs_csi_dr
     }
     # The record knows the stack, tagged as ours and as its kind.
     record = db.get_cluster("web")
-    assert record["phase"] == create.PHASE_ADDONS
+    assert record["phase"] == create.PHASE_WORKLOADS
     assert record["stacks"]["eksctl-web-addons"]["kind"] == "addons"
     tags = {t["Key"]: t["Value"] for t in cfn().describe_stacks(StackName=ref["stackId"])["Stacks"][0]["Tags"]}
     assert naming.is_ours(tags, "web")
@@ -168,14 +168,13 @@ def test_the_addons_stack_is_listed_apart_and_goes_before_the_node_groups(db: St
 
     listed = delete.list_stacks(ctx, steps.RegionStep(name="gone", clusterId=cluster_id, region=REGION))
 
-    assert listed["addonsStack"]["stackName"] == "eksctl-gone-addons"
-    assert listed["addonsStack"]["kind"] == "addons"
+    (addons,) = listed["workloadStacks"]
+    assert addons["stackName"] == "eksctl-gone-addons"
+    assert addons["kind"] == "addons"
     assert [s["kind"] for s in listed["nodegroupStacks"]] == ["nodegroup"]
     assert listed["clusterStack"]["stackName"] == "eksctl-gone-cluster"
 
-    stack = delete.delete_stack(
-        ctx, steps.StackStep(name="gone", clusterId=cluster_id, region=REGION, stack=listed["addonsStack"])
-    )
+    stack = delete.delete_stack(ctx, steps.StackStep(name="gone", clusterId=cluster_id, region=REGION, stack=addons))
     state = delete.describe_stack_deletion(
         ctx, steps.StackStep(name="gone", clusterId=cluster_id, region=REGION, stack=stack)
     )
@@ -195,4 +194,4 @@ def test_a_cluster_without_addons_lists_no_addons_stack(db: Store, clients: Clie
         step_context(db=db, clients=clients), steps.RegionStep(name="plain", clusterId=cluster_id, region=REGION)
     )
 
-    assert listed["addonsStack"] is None
+    assert listed["workloadStacks"] == []

@@ -277,8 +277,8 @@ def test_node_group_stacks_are_listed_before_the_cluster_stack(db: Store, client
 def test_a_kind_tag_this_version_does_not_know_stops_the_listing(db: Store, clients: Clients) -> None:
     cluster_id = built(db, clients, "web", ())
     cfn = boto3.client("cloudformation", region_name=REGION)
-    newer = {**naming.ownership_tags("web", cluster_id), naming.TAG_STACK_KIND: "fargate"}
-    cfn.create_stack(StackName="eksctl-web-fargate", TemplateBody=EMPTY, Tags=_tags(newer))
+    newer = {**naming.ownership_tags("web", cluster_id), naming.TAG_STACK_KIND: "karpenter"}
+    cfn.create_stack(StackName="eksctl-web-karpenter", TemplateBody=EMPTY, Tags=_tags(newer))
 
-    with pytest.raises(kinds.UnknownStackKindError, match="'fargate'"):
+    with pytest.raises(kinds.UnknownStackKindError, match="'karpenter'"):
         stacks.owned_stacks(cfn, "web", cluster_id)

@@ -55,6 +55,7 @@ def test_a_request_records_the_cluster_and_its_execution(db: Store) -> None:
         "clusterId": record["clusterId"],
         "region": "us-west-2",
         "nodegroups": [stored["spec"]["managedNodeGroups"][0]["name"]],
+        "workloadStacks": [],
     }
 
 

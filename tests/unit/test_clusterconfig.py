@@ -22,6 +22,8 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "clusterconfigs"
 # Each example file and exactly the fields it uses that are not supported (none: it is accepted).
 EXPECTED_UNSUPPORTED: dict[str, list[str]] = {
     "eksctl-01-simple-cluster.yaml": [],
+    "eksctl-16-fargate-profile.yaml": [],
+    "eksctl-20-bottlerocket.yaml": [],
     "eksctl-15-managed-nodes.yaml": [
         # Refused by design: the service cannot read a key file from the caller's machine.
         "managedNodeGroups[0].ssh.publicKeyPath",
@@ -31,6 +33,11 @@ EXPECTED_UNSUPPORTED: dict[str, list[str]] = {
         "iamIdentityMappings[2].namespace",
     ],
     "eksctl-42-auto-mode.yaml": [],
+    "eksctl-11-cloudwatch-cluster-logging.yaml": [],
+    "eksctl-27-oidc-provider.yaml": [],
+    "eksctl-41-zonal-shift.yaml": [],
+    "eksctl-45-upgrade-policy-example.yaml": [],
+    "eksctl-46-control-plane-scaling-config.yaml": [],
 }
 
 

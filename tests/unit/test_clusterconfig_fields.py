@@ -78,8 +78,16 @@ def test_a_refused_top_level_field_is_answered_with_its_reason(field: str) -> No
 @pytest.mark.parametrize(
     ("document", "path", "words"),
     [
-        ({"iam": {"serviceAccounts": []}}, "iam.serviceAccounts", "IAM roles for service accounts"),
-        ({"iam": {"podIdentityAssociations": []}}, "iam.podIdentityAssociations", "pod identity associations"),
+        (
+            {"iam": {"podIdentityAssociations": [{"namespace": "a", "serviceAccountName": "b", "roleARN": "r"}]}},
+            "iam.podIdentityAssociations[0].roleARN",
+            "cannot be passed safely",
+        ),
+        (
+            {"addons": [{"name": "vpc-cni", "serviceAccountRoleARN": "arn:aws:iam::123456789012:role/r"}]},
+            "addons[0].serviceAccountRoleARN",
+            "iam:PassRole",
+        ),
         (
             {"nodeGroups": [{"name": "a", "iam": {"instanceRoleARN": "arn:aws:iam::1:role/x"}}]},
             "nodeGroups[0].iam.instanceRoleARN",
@@ -100,27 +108,11 @@ def test_a_refused_top_level_field_is_answered_with_its_reason(field: str) -> No
             "nodeGroups[0].iam.attachPolicy",
             "EKSPRESS_ALLOWED_POLICY_ARNS",
         ),
-        (
-            {"nodeGroups": [{"name": "a", "iam": {"instanceRolePermissionsBoundary": "arn"}}]},
-            "nodeGroups[0].iam.instanceRolePermissionsBoundary",
-            "permissions boundaries",
-        ),
-        ({"nodeGroups": [{"name": "a", "bottlerocket": {}}]}, "nodeGroups[0].bottlerocket", "Bottlerocket settings"),
         ({"nodeGroups": [{"name": "a", "instanceSelector": {}}]}, "nodeGroups[0].instanceSelector", "instanceType"),
         (
             {"nodeGroups": [{"name": "a", "containerRuntime": "containerd"}]},
             "nodeGroups[0].containerRuntime",
             "containerd",
-        ),
-        (
-            {"nodeGroups": [{"name": "a", "targetGroupARNs": []}]},
-            "nodeGroups[0].targetGroupARNs",
-            "Load Balancer Controller",
-        ),
-        (
-            {"nodeGroups": [{"name": "a", "classicLoadBalancerNames": []}]},
-            "nodeGroups[0].classicLoadBalancerNames",
-            "Classic Load Balancers",
         ),
         (
             {"nodeGroups": [{"name": "a", "asgSuspendProcesses": []}]},

@@ -34,8 +34,25 @@ def test_the_registry_finds_every_kind_by_its_name() -> None:
 
 
 def test_an_unknown_kind_is_a_clear_error() -> None:
-    with pytest.raises(kinds.UnknownStackKindError, match=r"unknown stack kind 'fargate'.*cluster, nodegroup"):
-        kinds.kind("fargate")
+    with pytest.raises(kinds.UnknownStackKindError, match=r"unknown stack kind 'karpenter'.*cluster, fargate"):
+        kinds.kind("karpenter")
+
+
+def test_each_workload_stack_is_named_as_eksctl_names_it_and_told_apart_from_the_others() -> None:
+    names = {
+        "eksctl-c-fargate": "fargate",
+        "eksctl-c-addon-iamserviceaccount-apps-reader": "iamserviceaccount",
+        "eksctl-c-podidentityrole-apps-reader": "podidentityrole",
+        "eksctl-c-addons": "addons",
+        "eksctl-c-nodegroup-ng": "nodegroup",
+    }
+    assert {name: getattr(kinds.by_stack_name("c", name), "name", None) for name in names} == names
+    assert kinds.IAMSERVICEACCOUNT.stack_name("c", naming.service_account_member("apps", "reader")) == (
+        "eksctl-c-addon-iamserviceaccount-apps-reader"
+    )
+    # Deleted before the node groups, which go before the cluster stack.
+    for kind in (kinds.FARGATE, kinds.IAMSERVICEACCOUNT, kinds.PODIDENTITY, kinds.ADDONS):
+        assert kind.delete_order < kinds.NODEGROUP.delete_order
 
 
 def test_node_groups_are_deleted_before_the_cluster_stack() -> None:

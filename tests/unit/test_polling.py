@@ -55,8 +55,8 @@ def test_a_deletion_waits_by_its_kinds_delete_schedule_not_the_create_one() -> N
 
 
 def test_an_unknown_kind_has_no_schedule_to_guess() -> None:
-    with pytest.raises(kinds.UnknownStackKindError, match="'fargate'"):
-        stacks.next_wait_seconds("fargate", elapsed=0)
+    with pytest.raises(kinds.UnknownStackKindError, match="'karpenter'"):
+        stacks.next_wait_seconds("karpenter", elapsed=0)
 
 
 @pytest.mark.parametrize(

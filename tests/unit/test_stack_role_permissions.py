@@ -24,6 +24,7 @@ import cfnlint.data.schemas
 
 import chalicelib.cfn
 from chalicelib.cfn import iam as cfn_iam
+from chalicelib.cfn import templates
 from chalicelib.model.spec import ADDON_NAMES, ClusterSpec
 from infra import policies
 
@@ -116,6 +117,8 @@ _SELF_MANAGED: list[dict[str, Any]] = [
         "ebsOptimized": True,
         "cpuCredits": "unlimited",
         "disablePodIMDS": True,
+        "targetGroupARNs": [f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/web/0123456789abcdef"],
+        "classicLoadBalancerNames": ["web-classic"],
     },
     {
         "name": "mixed",
@@ -132,6 +135,7 @@ _SELF_MANAGED: list[dict[str, Any]] = [
             "capacityRebalance": True,
         },
         "securityGroups": {"withLocal": False, "withShared": True},
+        "bottlerocket": {"enableAdminContainer": True, "settings": {"motd": "hello"}},
     },
 ]
 _ACCESS = {
@@ -168,9 +172,61 @@ MAXIMAL: list[dict[str, Any]] = [
             "clusterEndpoints": {"publicAccess": True, "privateAccess": True},
             "publicAccessCIDRs": ["0.0.0.0/0"],
         },
-        "cloudWatch": {"clusterLogging": {"enableTypes": ["*"]}},
+        "cloudWatch": {"clusterLogging": {"enableTypes": ["*"], "logRetentionInDays": 30}},
         "kubernetesNetworkConfig": {"serviceIPv4CIDR": "172.20.0.0/16"},
-        "iam": {"withOIDC": True},
+        "iam": {
+            "withOIDC": True,
+            "serviceRolePermissionsBoundary": f"arn:aws:iam::{ACCOUNT}:policy/boundary",
+            "fargatePodExecutionRolePermissionsBoundary": f"arn:aws:iam::{ACCOUNT}:policy/boundary",
+            "serviceAccounts": [
+                {
+                    "metadata": {"name": "reader", "namespace": "apps"},
+                    "attachPolicyARNs": ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"],
+                    "attachPolicy": {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "*"}],
+                    },
+                    "wellKnownPolicies": {"autoScaler": True, "ebsCSIController": True},
+                    "permissionsBoundary": f"arn:aws:iam::{ACCOUNT}:policy/boundary",
+                    "roleName": "eksctl-reader-role",
+                }
+            ],
+            "podIdentityAssociations": [
+                {
+                    "namespace": "apps",
+                    "serviceAccountName": "cache",
+                    "roleName": "eksctl-cache-role",
+                    "permissionPolicyARNs": ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"],
+                    "permissionPolicy": {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "*"}],
+                    },
+                    "wellKnownPolicies": {"certManager": True},
+                    "permissionsBoundaryARN": f"arn:aws:iam::{ACCOUNT}:policy/boundary",
+                    "tags": {"app": "cache"},
+                }
+            ],
+        },
+        "fargateProfiles": [
+            {"name": "fp-default", "selectors": [{"namespace": "default"}, {"namespace": "kube-system"}]},
+            {"name": "fp-dev", "selectors": [{"namespace": "dev", "labels": {"env": "dev"}}], "tags": {"env": "dev"}},
+        ],
+        "secretsEncryption": {"keyARN": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-0000-0000-000000000000"},
+        "zonalShiftConfig": {"enabled": True},
+        "upgradePolicy": {"supportType": "STANDARD"},
+        "controlPlaneScalingConfig": {"tier": "tier-xl"},
+        "identityProviders": [
+            {
+                "type": "oidc",
+                "name": "corp",
+                "issuerURL": "https://idp.example.com",
+                "clientID": "eks",
+                "groupsClaim": "groups",
+                "groupsPrefix": "oidc:",
+                "requiredClaims": {"hd": "example.com"},
+                "tags": {"idp": "corp"},
+            }
+        ],
         "addons": [{"name": name} for name in ADDON_NAMES],
         "accessConfig": _ACCESS,
         "managedNodeGroups": _NODEGROUPS,
@@ -184,6 +240,18 @@ MAXIMAL: list[dict[str, Any]] = [
         "availabilityZones": ZONES[:2],
         "vpc": {"nat": {"gateway": "Disable"}},
         "addons": [{"name": "vpc-cni", "version": "latest"}, {"name": "coredns"}],
+        "managedNodeGroups": [{"name": "plain"}],
+    },
+    # Add-ons whose service accounts get their roles through EKS Pod Identity.
+    {
+        "name": CLUSTER,
+        "region": REGION,
+        "availabilityZones": ZONES[:2],
+        "addons": [
+            {"name": "vpc-cni", "useDefaultPodIdentityAssociations": True},
+            {"name": "aws-ebs-csi-driver", "useDefaultPodIdentityAssociations": True},
+            {"name": "eks-pod-identity-agent"},
+        ],
         "managedNodeGroups": [{"name": "plain"}],
     },
     # EKS Auto Mode (no node groups with it): its cluster properties and the node role the stack makes.
@@ -213,6 +281,11 @@ def builders() -> list[Callable[..., Any]]:
 def calls(builder: Callable[..., Any], spec: ClusterSpec) -> Iterator[tuple[str, dict[str, Any]]]:
     """(member, keyword arguments) of each call `builder` takes for `spec`: one per member for a per-member builder."""
     shared = {"spec": spec, "cluster_id": "cid", "zones": ZONES, "service_roles": SERVICE_ROLES}
+    if {"kind", "member"} <= set(inspect.signature(builder).parameters):
+        # The workload stacks' builder: one call per stack the spec has (templates.workload_stacks).
+        for item in templates.workload_stacks(spec):
+            yield f"{item['kind']}:{item['member']}", {"spec": spec, "cluster_id": "cid", **item}
+        return
     # Builders of one stack per member take the member (annotations are strings: `from __future__`).
     members = {"NodegroupSpec": spec.nodegroups, "NodeGroupBase": spec.nodegroups, "AddonSpec": spec.addons}
     fixed: dict[str, Any] = {}
@@ -367,16 +440,16 @@ def test_every_exclusion_names_actions_its_handlers_list() -> None:
 
 
 def test_an_exclusion_lapses_when_a_template_sets_its_property(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Were a template to give a role a permissions boundary, the role would need iam:PutRolePermissionsBoundary,
-    and hold it not."""
+    """Were a template to give a role a maximum session duration, the role would need iam:UpdateRole, and hold it
+    not."""
     original = built()
     role = next(key for key, versions in original.items() if versions[0]["Type"] == "AWS::IAM::Role")
     changed = dict(original)
-    changed[role] = [{**r, "Properties": {**r["Properties"], "PermissionsBoundary": "x"}} for r in original[role]]
+    changed[role] = [{**r, "Properties": {**r["Properties"], "MaxSessionDuration": 7200}} for r in original[role]]
     monkeypatch.setattr(f"{__name__}.built", lambda: changed)
 
-    assert "iam:PutRolePermissionsBoundary" in needed()["AWS::IAM::Role"]
-    assert "iam:PutRolePermissionsBoundary" not in held()
+    assert "iam:UpdateRole" in needed()["AWS::IAM::Role"]
+    assert "iam:UpdateRole" not in held()
 
 
 def test_inline_policies_are_written_only_into_roles_the_stacks_make() -> None:

@@ -26,7 +26,10 @@ from statemachine.conventions import violations
 
 STATEMACHINE = Path(__file__).resolve().parents[2] / "statemachine"
 ASL_FILES = sorted(STATEMACHINE.glob("*.asl.json"))
-WORKFLOWS = [f"{name}.asl.json" for name in ("change_nodegroup", "create_cluster", "delete_cluster", "update_access")]
+WORKFLOWS = [
+    f"{name}.asl.json"
+    for name in ("change_nodegroup", "change_serviceaccount", "create_cluster", "delete_cluster", "update_access")
+]
 CREATE = "create_cluster.asl.json"
 
 
@@ -78,14 +81,20 @@ def test_the_throttling_retry_names_exactly_the_codes_tasks_fail_with() -> None:
     assert len(conventions.THROTTLING_RETRY["ErrorEquals"]) == len(THROTTLING_CODES)
 
 
-def test_node_group_maps_run_at_most_as_many_iterations_as_a_spec_has_node_groups() -> None:
+def test_stack_maps_run_at_most_as_many_iterations_as_a_spec_has_node_groups() -> None:
     maps = {
         name: state["MaxConcurrency"]
         for path in ASL_FILES
         for name, state in _states(json.loads(path.read_text())).items()
         if state["Type"] == "Map"
     }
-    assert maps == {"Create Nodegroup Stacks": MAX_NODEGROUPS, "Delete Nodegroup Stacks": MAX_NODEGROUPS}
+    # The workload stacks (Fargate, service accounts, pod identities, add-ons) fan out no wider than node groups.
+    assert maps == {
+        "Create Nodegroup Stacks": MAX_NODEGROUPS,
+        "Delete Nodegroup Stacks": MAX_NODEGROUPS,
+        "Create Workload Stacks": MAX_NODEGROUPS,
+        "Delete Workload Stacks": MAX_NODEGROUPS,
+    }
 
 
 # Drift on purpose: each change to a real definition must be reported, naming its state.
@@ -283,17 +292,18 @@ def _stack_waits_minutes() -> dict[str, int]:
     """The longest a workflow can wait on stacks in a row, each wait at its deadline.
 
     A create waits for the cluster stack, then for the node group stacks side by side (a
-    Map that runs them all at once), then for the add-ons stack; creates and updates take at
-    most the policy's ceiling. A delete waits for the add-ons stack, the node group stacks, then
+    Map that runs them all at once), then for the workload stacks (another Map); creates and updates take at
+    most the policy's ceiling. A delete waits for the workload stacks, the node group stacks, then
     the cluster stack, each tried twice (DELETE_FAILED is tried once more), each try on the fixed
-    delete deadline. A node group change waits for one stack: created, updated, or deleted
-    (twice). Access changes wait on no stack.
+    delete deadline. A node group or service account change waits for one stack: created, updated,
+    or deleted (twice). Access changes wait on no stack.
     """
     create, delete = TIMEOUT_MINUTES_CEILING, stacks.DELETE_TIMEOUT_MINUTES
     return {
         "create_cluster": create + create + create,
         "delete_cluster": 2 * delete + 2 * delete + 2 * delete,
         "change_nodegroup": max(create, 2 * delete),
+        "change_serviceaccount": max(create, 2 * delete),
         "update_access": 0,
     }
 

@@ -46,12 +46,15 @@ def with_image(group: NodeGroupBase) -> NodeGroupBase:
 
 
 def all_templates(spec: ClusterSpec, zones: list[str]) -> list[dict[str, Any]]:
-    """Every template of a cluster: its own, each node group's (managed and self-managed), its add-ons'."""
-    addons = templates.build_addons_template(spec, "cid")
+    """Every template of a cluster: its own, each node group's (managed and self-managed), each workload stack's
+    (Fargate, service accounts, pod identities, add-ons)."""
     return (
         [templates.build_cluster_template(spec, "cid", zones)]
         + [templates.build_nodegroup_template(spec, with_image(group), "cid") for group in spec.nodegroups]
-        + ([addons] if addons else [])
+        + [
+            templates.build_workload_template(spec, item["kind"], item["member"], "cid")
+            for item in templates.workload_stacks(spec)
+        ]
     )
 
 
@@ -118,6 +121,31 @@ VARIANTS = [
         ZONES,
     ),
     ({"name": "no-nat", "vpc": {"nat": {"gateway": "Disable"}}}, ZONES[:2]),
+    (
+        {
+            "name": "workloads",
+            "iam": {
+                "serviceAccounts": [
+                    {
+                        "metadata": {"name": "reader", "namespace": "apps", "labels": {"team": "data"}},
+                        "attachPolicyARNs": ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"],
+                        "wellKnownPolicies": {"autoScaler": True},
+                        "permissionsBoundary": "arn:aws:iam::123456789012:policy/boundary",
+                    },
+                    {"metadata": {"name": "given"}, "attachRoleARN": "arn:aws:iam::123456789012:role/existing"},
+                ],
+                "fargatePodExecutionRolePermissionsBoundary": "arn:aws:iam::123456789012:policy/boundary",
+            },
+            "fargateProfiles": [{"name": "fp-default", "selectors": [{"namespace": "default"}]}],
+            "managedNodeGroups": [
+                {"name": "mng", "iam": {"instanceRolePermissionsBoundary": "arn:aws:iam::123456789012:policy/b"}}
+            ],
+            "nodeGroups": [
+                {"name": "ng", "iam": {"instanceRolePermissionsBoundary": "arn:aws:iam::123456789012:policy/b"}}
+            ],
+        },
+        ZONES,
+    ),
 ]
 
 
@@ -512,3 +540,27 @@ def test_every_template_fits_cloudformations_quotas(body: dict[str, Any], zone_c
     # Steer the search toward the largest cluster templates.
     target(float(len(templates.to_json(built[0]))), label="cluster template bytes")
     assert len(templates.stack_tags(spec, "0" * 32, kinds.CLUSTER.name)) <= cfn_quotas.MAX_STACK_TAGS
+
+
+def test_a_node_roles_permissions_boundary_is_set_on_the_role_of_either_kind_of_group() -> None:
+    spec = spec_of(dict(VARIANTS[-1][0]))
+
+    boundaries = [
+        resources_of_type(templates.build_nodegroup_template(spec, with_image(group), "cid"), "AWS::IAM::Role")[
+            "NodeInstanceRole"
+        ]["Properties"].get("PermissionsBoundary")
+        for group in spec.nodegroups
+    ]
+
+    assert boundaries == ["arn:aws:iam::123456789012:policy/b"] * 2
+
+
+def test_the_workload_stacks_are_fargates_and_one_per_service_account_that_needs_a_role() -> None:
+    spec = spec_of(dict(VARIANTS[-1][0]))
+
+    assert templates.workload_stacks(spec) == [
+        {"kind": "fargate", "member": ""},
+        {"kind": "iamserviceaccount", "member": "apps-reader"},
+    ]
+    with pytest.raises(ValueError, match="no iamserviceaccount stack 'default-given'"):
+        templates.build_workload_template(spec, "iamserviceaccount", "default-given", "cid")

@@ -52,7 +52,7 @@ def test_other_errors_keep_their_names() -> None:
 
 def test_every_throttling_code_is_one_the_workflows_retry() -> None:
     paths = sorted(STATEMACHINE.glob("*.asl.json"))
-    assert len(paths) == 4
+    assert len(paths) == 5
     for path in paths:
         assert _retried_errors(json.loads(path.read_text())) >= THROTTLING_CODES, path.name
 

@@ -1,0 +1,122 @@
+"""The rule for an inline IAM policy document a caller gives (eksctl's `attachPolicy`, `permissionPolicy`).
+
+A managed policy is held to the service's allow-list of ARNs (EKSPRESS_ALLOWED_POLICY_ARNS); an
+inline document cannot be, so it is held to what cannot raise a role above what the caller could
+ask for anyway:
+
+- the shape IAM takes for an identity policy: `Version`, a non-empty `Statement` list whose
+  statements have an `Effect`, one of `Action`/`NotAction`, one of `Resource`/`NotResource`, and no
+  `Principal` (a role's own policy names no principal);
+- no `Allow` with `NotAction` or `NotResource`: they allow everything but a list, services to come
+  included;
+- no `Allow` of an action of the services that manage identities and accounts, `iam`, `sts`,
+  `organizations` and `account`, nor `*`: a role that can make roles, pass them, assume them or
+  change the account can make itself anything. Wildcards count by what they could match:
+  `i*:*`, `*:PassRole` and `s??:*` are all refused.
+
+`Deny` statements are not limited: they only take away.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
+
+RULE = "inline_policy"
+RULE_FORMAT = "inline_policy_format"
+VERSIONS = ("2012-10-17", "2008-10-17")
+# Services whose actions let a role grant itself more (make, pass or assume roles, change the account).
+ESCALATING_SERVICES = ("iam", "sts", "organizations", "account")
+STATEMENT_KEYS = frozenset({"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition"})
+# IAM's limit on a role's inline policies, counted without whitespace.
+MAX_SIZE = 10240
+
+
+def _format(message: str, **context: Any) -> PydanticCustomError:
+    return PydanticCustomError(RULE_FORMAT, message, context or None)
+
+
+def _strings(statement: dict[str, Any], key: str, where: str) -> list[str]:
+    value = statement[key]
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):
+        raise _format("{where}.{key} must be a string or a non-empty list of strings", where=where, key=key)
+    return values
+
+
+def escalates(action: str) -> bool:
+    """Whether an allowed `action` (a pattern, as IAM reads it) could match an escalating service's action."""
+    if action == "*":
+        return True
+    service = action.split(":", 1)[0].lower()
+    return any(fnmatch.fnmatchcase(s, service) for s in ESCALATING_SERVICES)
+
+
+def _check_statement(statement: Any, where: str) -> None:
+    if not isinstance(statement, dict):
+        raise _format("{where} must be an object", where=where)
+    unknown = sorted(set(statement) - STATEMENT_KEYS)
+    if unknown:
+        raise _format(
+            "{where} has {keys}: an identity policy statement takes only {allowed}",
+            where=where,
+            keys=", ".join(unknown),
+            allowed=", ".join(sorted(STATEMENT_KEYS)),
+        )
+    effect = statement.get("Effect")
+    if effect not in ("Allow", "Deny"):
+        raise _format("{where}.Effect must be Allow or Deny", where=where)
+    for one, other in (("Action", "NotAction"), ("Resource", "NotResource")):
+        if (one in statement) == (other in statement):
+            raise _format("{where} needs exactly one of {one} and {other}", where=where, one=one, other=other)
+    if "Condition" in statement and not isinstance(statement["Condition"], dict):
+        raise _format("{where}.Condition must be an object", where=where)
+    actions = _strings(statement, "Action" if "Action" in statement else "NotAction", where)
+    _strings(statement, "Resource" if "Resource" in statement else "NotResource", where)
+    for action in actions:
+        if action != "*" and (action.count(":") != 1 or not all(action.split(":"))):
+            raise _format("{where}: action '{action}' is not SERVICE:ACTION", where=where, action=action)
+    if effect != "Allow":
+        return
+    for negation in ("NotAction", "NotResource"):
+        if negation in statement:
+            raise PydanticCustomError(
+                RULE,
+                "{where} allows with {key}, which allows everything it does not list",
+                {"where": where, "key": negation},
+            )
+    for action in actions:
+        if escalates(action):
+            raise PydanticCustomError(
+                RULE,
+                "{where} allows '{action}': an inline policy may not allow actions of {services} (nor '*'); "
+                "attach a policy from the service's allow-list instead",
+                {"where": where, "action": action, "services": ", ".join(ESCALATING_SERVICES)},
+            )
+
+
+def check_inline_policy(document: dict[str, Any]) -> dict[str, Any]:
+    """An inline policy document: IAM's shape, and nothing that lets the role grant itself more."""
+    if document.get("Version") not in VERSIONS:
+        raise _format("Version must be one of {versions}", versions=", ".join(VERSIONS))
+    unknown = sorted(set(document) - {"Version", "Id", "Statement"})
+    if unknown:
+        raise _format("a policy document takes only Version, Id and Statement, not {keys}", keys=", ".join(unknown))
+    statements = document.get("Statement")
+    if not isinstance(statements, list) or not statements:
+        raise _format("Statement must be a non-empty list of statements")
+    for index, statement in enumerate(statements):
+        sid = statement.get("Sid") if isinstance(statement, dict) else None
+        where = f"Statement[{index}]" + (f" ({sid})" if isinstance(sid, str) and sid else "")
+        _check_statement(statement, where)
+    if len(json.dumps(document, separators=(",", ":"))) > MAX_SIZE:
+        raise _format("the document is over IAM's {size} characters for a role's inline policies", size=MAX_SIZE)
+    return document
+
+
+# A model's inline policy field: a document `check_inline_policy` accepts.
+InlinePolicy = Annotated[dict[str, Any], AfterValidator(check_inline_policy)]

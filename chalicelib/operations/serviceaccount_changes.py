@@ -1,0 +1,255 @@
+"""Service account changes on a live cluster: add one (its role's stack, then the Kubernetes object), remove one.
+
+eksctl's `create iamserviceaccount` and `delete iamserviceaccount`, as operations: one at a time per
+cluster (like a node group change), run by the `change_serviceaccount` workflow. The operation carries
+the spec it is heading for; the record's spec becomes that spec only when the change has finished, so
+a failed change leaves the record saying what really runs, plus what failed and why.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.aws import store, workflow
+from chalicelib.cfn import kinds
+from chalicelib.model import naming, policy
+from chalicelib.model.errors import ConflictError, NotFoundError, SpecValidationError, WorkflowStartError
+from chalicelib.model.serviceaccount_spec import ServiceAccountSpec
+from chalicelib.model.spec import ClusterSpec, validate
+from chalicelib.observability import logger
+from chalicelib.operations.access import connect, require_active
+from chalicelib.operations.failures import explain_error
+
+if TYPE_CHECKING:
+    from chalicelib.model.steps import FailedOperationStep, OperationStep
+    from chalicelib.operations.context import Context
+
+OPERATION_SERVICEACCOUNT = "serviceaccount"
+ADD, DELETE = "add", "delete"
+_DONE_EVENTS = {ADD: "SERVICE_ACCOUNT_ADDED", DELETE: "SERVICE_ACCOUNT_DELETED"}
+
+
+def _accounts(spec: ClusterSpec) -> list[ServiceAccountSpec]:
+    return list((spec.iam.service_accounts if spec.iam else None) or [])
+
+
+def _find(spec: ClusterSpec, namespace: str, name: str) -> ServiceAccountSpec:
+    found = next((a for a in _accounts(spec) if (a.metadata.namespace, a.metadata.name) == (namespace, name)), None)
+    if found is None:
+        raise NotFoundError(
+            f"cluster {spec.name!r} has no IAM service account {namespace}/{name}", serviceAccount=f"{namespace}/{name}"
+        )
+    return found
+
+
+def _with_accounts(spec: ClusterSpec, accounts: list[ServiceAccountSpec]) -> ClusterSpec:
+    """The spec with these service accounts, validated as a whole (no account twice, stack names that fit)."""
+    body = spec.model_dump(mode="json", exclude_none=True)
+    iam = body.setdefault("iam", {})
+    iam["serviceAccounts"] = [a.model_dump(mode="json", exclude_none=True) for a in accounts]
+    if not accounts:
+        iam.pop("serviceAccounts")
+    return validate(ClusterSpec, body, "service account change")
+
+
+def list_service_accounts(ctx: Context, name: str) -> dict[str, Any]:
+    """The cluster's IAM service accounts as its spec has them, each with the stack that makes its role."""
+    record = ctx.store.get_cluster(name)
+    spec = ClusterSpec.model_validate(record["spec"])
+    stacks = record.get("stacks") or {}
+    items = []
+    for account in _accounts(spec):
+        entry = account.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if account.needs_stack:
+            stack_name = naming.iamserviceaccount_stack_name(name, account.member)
+            entry["stack"] = {"stackName": stack_name, "status": (stacks.get(stack_name) or {}).get("status")}
+        items.append(entry)
+    return {"name": name, "serviceAccounts": items}
+
+
+def request_add(ctx: Context, name: str, body: dict[str, Any], caller: str) -> dict[str, Any]:
+    """Add one of `iam.serviceAccounts` to an ACTIVE cluster (eksctl's `create iamserviceaccount`)."""
+    record = require_active(ctx.store, name, "service accounts")
+    spec = ClusterSpec.model_validate(record["spec"])
+    account = validate(ServiceAccountSpec, body, "service account")
+    namespace, account_name = account.metadata.namespace, account.metadata.name
+    if any((a.metadata.namespace, a.metadata.name) == (namespace, account_name) for a in _accounts(spec)):
+        raise ConflictError(
+            f"cluster {name!r} already has the IAM service account {account.qualified_name}",
+            serviceAccount=account.qualified_name,
+        )
+    if not (spec.iam and spec.iam.with_oidc):
+        raise SpecValidationError(
+            "the cluster has no OIDC provider for the role to trust",
+            fields=[
+                {
+                    "field": "metadata.name",
+                    "rule": "needs_oidc",
+                    "message": "IAM roles for service accounts trust the cluster's OIDC provider: this cluster was "
+                    "made without iam.withOIDC",
+                }
+            ],
+        )
+    target = _with_accounts(spec, [*_accounts(spec), account])
+    # The new account's policies, held to the allow-list the way a create holds them.
+    index = len(_accounts(spec))
+    prefix = f"iam.serviceAccounts[{index}]."
+    requested = [(field, arn) for field, arn in policy.requested_policy_arns(target) if field.startswith(prefix)]
+    problems = [
+        {**p, "field": p["field"].removeprefix(prefix)} for p in policy.policy_arn_problems(requested, ctx.settings)
+    ]
+    if problems:
+        names = ", ".join(p["field"] for p in problems)
+        raise SpecValidationError(
+            f"the service account asks for policies this service does not allow: {names}", fields=problems
+        )
+    return _begin(ctx, record, ADD, account, target, None, caller)
+
+
+def request_delete(ctx: Context, name: str, namespace: str, account_name: str, caller: str) -> dict[str, Any]:
+    """Remove one IAM service account: its Kubernetes object, then its role's stack.
+
+    eksctl's `delete iamserviceaccount`; an account made with attachRoleARN has no stack of its own.
+    """
+    record = require_active(ctx.store, name, "service accounts")
+    spec = ClusterSpec.model_validate(record["spec"])
+    account = _find(spec, namespace, account_name)
+    target = _with_accounts(spec, [a for a in _accounts(spec) if a is not account])
+    stack = None
+    if account.needs_stack:
+        stack_name = naming.iamserviceaccount_stack_name(name, account.member)
+        entry = (record.get("stacks") or {}).get(stack_name) or {}
+        if entry.get("stackId"):
+            stack = {"stackName": stack_name, "stackId": entry["stackId"], "kind": kinds.IAMSERVICEACCOUNT.name}
+    return _begin(ctx, record, DELETE, account, target, stack, caller)
+
+
+def _begin(
+    ctx: Context,
+    record: dict[str, Any],
+    action: str,
+    account: ServiceAccountSpec,
+    target: ClusterSpec,
+    stack: dict[str, Any] | None,
+    caller: str,
+) -> dict[str, Any]:
+    db, name, cluster_id = ctx.store, record["name"], record["clusterId"]
+    operation_id = uuid.uuid4().hex
+    operation = {
+        "type": OPERATION_SERVICEACCOUNT,
+        "action": action,
+        "serviceAccount": account.qualified_name,
+        "id": operation_id,
+        "by": caller,
+        "startedAt": store.utcnow(),
+        "spec": target.model_dump(mode="json", exclude_none=True),
+    }
+    db.begin_operation(name, operation, {}, expect_status=(store.ACTIVE,))
+    payload = {
+        "name": name,
+        "clusterId": cluster_id,
+        "region": record["region"],
+        "operationId": operation_id,
+        "action": action,
+        "member": account.member,
+        "namespace": account.metadata.namespace,
+        "serviceAccount": account.metadata.name,
+        "needsStack": account.needs_stack,
+        "stack": stack,
+    }
+    try:
+        arn = workflow.start(
+            ctx.sfn,
+            ctx.settings.serviceaccount_state_machine_arn,
+            OPERATION_SERVICEACCOUNT,
+            name,
+            operation_id,
+            payload,
+        )
+    except Exception as exc:  # the record must not stay locked by an operation that never ran
+        reason = f"could not start the service account workflow: {exc}"
+        db.update_cluster(
+            name,
+            cluster_id,
+            {"lastFailure": {"operation": action, "serviceAccount": account.qualified_name, "reason": reason}},
+            event=("SERVICE_ACCOUNT_CHANGE_FAILED", reason),
+            remove=("operation",),
+        )
+        raise WorkflowStartError(reason, cluster=name) from None
+    db.update_cluster(
+        name,
+        cluster_id,
+        {"operation.executionArn": arn},
+        event=(
+            "SERVICE_ACCOUNT_CHANGE_REQUESTED",
+            f"{action} IAM service account {account.qualified_name} (requested by {caller})",
+        ),
+        event_details={"operation": operation_id, "action": action, "serviceAccount": account.qualified_name},
+    )
+    public = {k: v for k, v in operation.items() if k != "spec"}
+    return {"name": name, "operation": {**public, "executionArn": arn}}
+
+
+# -- workflow steps ---------------------------------------------------------------
+
+
+def remove_service_account(ctx: Context, step: OperationStep) -> dict[str, Any]:
+    """Delete the departing account's Kubernetes ServiceAccount (gone already is fine); roleOnly ones have none."""
+    db, name = ctx.store, step.name
+    record = db.get_cluster(name)
+    operation = record.get("operation") or {}
+    if operation.get("id") != step.operationId:
+        raise ConflictError(f"operation {step.operationId} is not running on cluster {name!r}", cluster=name)
+    namespace, _, account_name = operation["serviceAccount"].partition("/")
+    spec = ClusterSpec.model_validate(record["spec"])
+    account = _find(spec, namespace, account_name)
+    if account.role_only:
+        return {"serviceAccount": account.qualified_name, "deleted": False}
+    deleted = connect(ctx.clients, spec.region, name).delete_serviceaccount(namespace, account_name)
+    db.add_event(
+        name,
+        step.clusterId,
+        "SERVICE_ACCOUNT_REMOVED",
+        f"ServiceAccount {account.qualified_name} {'deleted' if deleted else 'was already gone'}",
+        serviceAccount=account.qualified_name,
+    )
+    return {"serviceAccount": account.qualified_name, "deleted": deleted}
+
+
+def finish(ctx: Context, step: OperationStep) -> dict[str, Any]:
+    """The change is done: the record's spec becomes the operation's, and the cluster is free again."""
+    db, name, cluster_id, operation_id = ctx.store, step.name, step.clusterId, step.operationId
+    operation = db.get_cluster(name).get("operation") or {}
+    if operation.get("id") != operation_id:
+        raise ConflictError(f"operation {operation_id} is not running on cluster {name!r}", cluster=name)
+    action, account = operation["action"], operation["serviceAccount"]
+    db.update_cluster(
+        name,
+        cluster_id,
+        {"spec": operation["spec"]},
+        event=(_DONE_EVENTS[action], f"IAM service account {account}: {action} done"),
+        event_details={"operation": operation_id, "serviceAccount": account},
+        remove=("operation", "lastFailure"),
+        expect_operation=operation_id,
+    )
+    logger.info("service account change done", extra={"cluster": name, "action": action})
+    return {"action": action, "serviceAccount": account}
+
+
+def record_failure(ctx: Context, step: FailedOperationStep) -> dict[str, Any]:
+    """A failed change leaves the cluster ACTIVE with its spec as it was, and says what failed."""
+    db, name, cluster_id, operation_id = ctx.store, step.name, step.clusterId, step.operationId
+    operation = db.get_cluster(name).get("operation") or {}
+    failure = explain_error(step.error)
+    failure.update({"operation": operation.get("action"), "serviceAccount": operation.get("serviceAccount")})
+    db.update_cluster(
+        name,
+        cluster_id,
+        {"lastFailure": failure},
+        event=("SERVICE_ACCOUNT_CHANGE_FAILED", failure["reason"]),
+        event_details=failure,
+        remove=("operation",),
+        expect_operation=operation_id,
+    )
+    return {"failure": failure}

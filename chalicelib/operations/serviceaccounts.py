@@ -1,0 +1,123 @@
+"""Workflow step: the Kubernetes ServiceAccounts of `iam.serviceAccounts`, each annotated with its IAM role.
+
+Runs once every service account's stack is complete. Each account's role ARN is its stack's
+`Role1` output (or its `attachRoleARN`); the account (and its namespace, when missing) is created
+or annotated through the same authenticated Kubernetes client as aws-auth. `roleOnly` accounts
+get their role and nothing in Kubernetes, as eksctl does.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.cfn import kinds
+from chalicelib.cfn.serviceaccounts import OUTPUT_ROLE
+from chalicelib.kube.serviceaccounts import apply_service_account
+from chalicelib.model.errors import EkspressError
+from chalicelib.operations.access import connect
+from chalicelib.operations.create import target_spec
+
+if TYPE_CHECKING:
+    from chalicelib.model.serviceaccount_spec import ServiceAccountSpec
+    from chalicelib.model.steps import ClusterStep
+    from chalicelib.operations.context import Context
+
+EVENT_APPLIED = "SERVICE_ACCOUNT_APPLIED"
+EVENT_ROLE_ONLY = "SERVICE_ACCOUNT_ROLE_ONLY"
+
+
+class ServiceAccountRoleMissingError(EkspressError):
+    """A service account's stack gave no role ARN (it is not complete)."""
+
+    status = 409
+    code = "ServiceAccountRoleMissing"
+
+
+def _stack_of(record: dict[str, Any], cluster: str, account: ServiceAccountSpec) -> str:
+    """The account's stack, by the id the record keeps (else by its name)."""
+    for entry in (record.get("stacks") or {}).values():
+        if entry.get("kind") == kinds.IAMSERVICEACCOUNT.name and entry.get("member") == account.member:
+            return str(entry["stackId"])
+    return kinds.IAMSERVICEACCOUNT.stack_name(cluster, account.member)
+
+
+def role_arn(cfn: Any, record: dict[str, Any], cluster: str, account: ServiceAccountSpec) -> str:
+    """The role the account's pods assume: its `attachRoleARN`, or its stack's `Role1` output."""
+    if account.attach_role_arn:
+        return account.attach_role_arn
+    stack = _stack_of(record, cluster, account)
+    described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs") or []}
+    if OUTPUT_ROLE not in outputs:
+        raise ServiceAccountRoleMissingError(
+            f"stack {described['StackName']} ({described['StackStatus']}) has no {OUTPUT_ROLE} output "
+            f"for service account {account.qualified_name}"
+        )
+    return str(outputs[OUTPUT_ROLE])
+
+
+def apply_service_accounts(ctx: Context, step: ClusterStep) -> dict[str, Any]:
+    """Create or annotate each service account with its role; note each on the timeline; return a summary.
+
+    Safe to retry: an account that already carries its labels and annotations is left unchanged.
+    """
+    db, name, cluster_id = ctx.store, step.name, step.clusterId
+    record = db.get_cluster(name)
+    spec = target_spec(record)
+    accounts = (spec.iam.service_accounts if spec.iam else None) or []
+    # Pod identity associations with createServiceAccount: a plain ServiceAccount (the association holds the role).
+    pod_accounts = [
+        a for a in (spec.iam.pod_identity_associations if spec.iam else None) or [] if a.create_service_account
+    ]
+    applied: list[dict[str, str]] = []
+    if not accounts and not pod_accounts:
+        return {"serviceAccounts": applied}
+    cfn = ctx.clients.cloudformation(spec.region)
+    kube = None
+    for account in accounts:
+        arn = role_arn(cfn, record, name, account)
+        namespace, account_name = account.metadata.namespace, account.metadata.name
+        details = {"namespace": namespace, "serviceAccount": account_name, "roleArn": arn}
+        if account.role_only:
+            db.add_event(
+                name,
+                cluster_id,
+                EVENT_ROLE_ONLY,
+                f"role {arn} made for {account.qualified_name}; no ServiceAccount made (roleOnly)",
+                **details,
+            )
+            applied.append({**details, "outcome": "roleOnly"})
+            continue
+        kube = kube or connect(ctx.clients, spec.region, name)
+        outcome = apply_service_account(
+            kube,
+            namespace,
+            account_name,
+            role_arn=arn,
+            labels=account.metadata.labels,
+            annotations=account.metadata.annotations,
+        )
+        db.add_event(
+            name,
+            cluster_id,
+            EVENT_APPLIED,
+            f"ServiceAccount {account.qualified_name} {outcome} with role {arn}",
+            outcome=outcome,
+            **details,
+        )
+        applied.append({**details, "outcome": outcome})
+    for association in pod_accounts:
+        kube = kube or connect(ctx.clients, spec.region, name)
+        namespace, account_name = association.namespace, association.service_account_name
+        outcome = apply_service_account(kube, namespace, account_name, role_arn=None)
+        db.add_event(
+            name,
+            cluster_id,
+            EVENT_APPLIED,
+            f"ServiceAccount {association.qualified_name} {outcome} for its pod identity association",
+            outcome=outcome,
+            namespace=namespace,
+            serviceAccount=account_name,
+        )
+        applied.append({"namespace": namespace, "serviceAccount": account_name, "outcome": outcome})
+    return {"serviceAccounts": applied}
