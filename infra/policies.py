@@ -352,7 +352,8 @@ POLICIES: dict[str, list[Statement]] = {
     # Service account changes: the Kubernetes object goes before its role's stack.
     "remove_service_account": [table("GetItem", "TransactWriteItems"), DESCRIBE_CLUSTER],
     "finish_serviceaccount_change": RECORD_ONLY,
-    "record_serviceaccount_failure": RECORD_ONLY,
+    # A failed add deletes the role's stack it made.
+    "record_serviceaccount_failure": [table("GetItem", "TransactWriteItems"), *stacks("DeleteStack", "DescribeStacks")],
     "update_nodegroup_stack": [
         table("GetItem", "TransactWriteItems"),
         *stacks("UpdateStack", "DescribeStacks"),

@@ -73,7 +73,27 @@ def add_irsa_role(
     stack's tags propagate to the role; a caller with tags of its own sets them on
     `t.resources[logical_id]["Properties"]`.
     """
-    properties: dict[str, Any] = {"AssumeRolePolicyDocument": trust_policy(cluster, namespace, service_account)}
+    properties = role_properties(
+        trust_policy(cluster, namespace, service_account),
+        managed_policy_arns,
+        statements,
+        permissions_boundary,
+        role_name,
+    )
+    t.new_resource(logical_id, "AWS::IAM::Role", properties)
+    return get_att(logical_id, "Arn")
+
+
+def role_properties(
+    trust: Any,
+    managed_policy_arns: list[Any],
+    statements: list[dict[str, Any]] | None,
+    permissions_boundary: str | None,
+    role_name: str | None,
+) -> dict[str, Any]:
+    """An AWS::IAM::Role's properties for a pod's role (IRSA or EKS Pod Identity): its trust, its policies
+    (managed ones as given, `statements` in one inline policy), its boundary and name when given."""
+    properties: dict[str, Any] = {"AssumeRolePolicyDocument": trust}
     if managed_policy_arns:
         properties["ManagedPolicyArns"] = list(managed_policy_arns)
     if statements:
@@ -88,5 +108,4 @@ def add_irsa_role(
         properties["PermissionsBoundary"] = permissions_boundary
     if role_name:
         properties["RoleName"] = role_name
-    t.new_resource(logical_id, "AWS::IAM::Role", properties)
-    return get_att(logical_id, "Arn")
+    return properties

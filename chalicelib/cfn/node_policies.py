@@ -48,23 +48,25 @@ def _tagged(key: str, kind: str = "Resource", operator: str = "StringEquals", va
     return {operator: {f"aws:{kind}Tag/{key}": value}}
 
 
+# What Cluster Autoscaler reads (its documented minimum), on any resource.
+AUTOSCALER_READS = [
+    "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeAutoScalingInstances",
+    "autoscaling:DescribeLaunchConfigurations",
+    "autoscaling:DescribeScalingActivities",
+    "autoscaling:DescribeTags",
+    "ec2:DescribeImages",
+    "ec2:DescribeInstanceTypes",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:GetInstanceTypesFromInstanceRequirements",
+    "eks:DescribeNodegroup",
+]
+
+
 def _autoscaler(cluster: str) -> list[Statement]:
     # Cluster Autoscaler's documented minimum; it changes only groups tagged for this cluster (the ASG is).
     return [
-        _allow(
-            [
-                "autoscaling:DescribeAutoScalingGroups",
-                "autoscaling:DescribeAutoScalingInstances",
-                "autoscaling:DescribeLaunchConfigurations",
-                "autoscaling:DescribeScalingActivities",
-                "autoscaling:DescribeTags",
-                "ec2:DescribeImages",
-                "ec2:DescribeInstanceTypes",
-                "ec2:DescribeLaunchTemplateVersions",
-                "ec2:GetInstanceTypesFromInstanceRequirements",
-                "eks:DescribeNodegroup",
-            ]
-        ),
+        _allow(list(AUTOSCALER_READS)),
         _allow(
             ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
             condition=_tagged(f"k8s.io/cluster-autoscaler/{cluster}", value="owned"),

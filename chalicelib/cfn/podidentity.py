@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.cfn.irsa import INLINE_POLICY_NAME
+from chalicelib.cfn.irsa import role_properties
 from chalicelib.cfn.template import OUTPUT_CLUSTER_NAME, export_name, get_att, tag_list
 from chalicelib.cfn.well_known_policies import well_known
 from chalicelib.model.podidentity_spec import POD_IDENTITY_PRINCIPAL
@@ -71,20 +71,7 @@ def add_pod_identity_role(
     Without a `role_name` CloudFormation names the role (after the stack, `eksctl-...`). The stack's tags
     propagate to the role; `tags` are the role's own besides them.
     """
-    properties: dict[str, Any] = {"AssumeRolePolicyDocument": trust_policy()}
-    if managed_policy_arns:
-        properties["ManagedPolicyArns"] = list(managed_policy_arns)
-    if statements:
-        properties["Policies"] = [
-            {
-                "PolicyName": INLINE_POLICY_NAME,
-                "PolicyDocument": {"Version": "2012-10-17", "Statement": list(statements)},
-            }
-        ]
-    if permissions_boundary:
-        properties["PermissionsBoundary"] = permissions_boundary
-    if role_name:
-        properties["RoleName"] = role_name
+    properties = role_properties(trust_policy(), managed_policy_arns, statements, permissions_boundary, role_name)
     own = t.own_tags(tags or {})
     if own:
         properties["Tags"] = tag_list(own)

@@ -37,18 +37,7 @@ def _autoscaler(cluster: str | None) -> list[Statement]:
     return [
         {
             "Effect": "Allow",
-            "Action": [
-                "autoscaling:DescribeAutoScalingGroups",
-                "autoscaling:DescribeAutoScalingInstances",
-                "autoscaling:DescribeLaunchConfigurations",
-                "autoscaling:DescribeScalingActivities",
-                "autoscaling:DescribeTags",
-                "ec2:DescribeImages",
-                "ec2:DescribeInstanceTypes",
-                "ec2:DescribeLaunchTemplateVersions",
-                "ec2:GetInstanceTypesFromInstanceRequirements",
-                "eks:DescribeNodegroup",
-            ],
+            "Action": list(node_policies.AUTOSCALER_READS),
             "Resource": "*",
         },
         {

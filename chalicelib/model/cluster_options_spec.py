@@ -137,6 +137,14 @@ class IdentityProviderSpec(SpecModel):
                 "include system:masters"
             )
             problems.append((("groupsPrefix",), "oidc_groups_prefix", message, None))
+        if self.username_claim == "email" and not self.username_prefix:
+            # EKS prefixes user names with the issuer URL unless the claim is `email`: unprefixed, an
+            # issuer could name any user, Kubernetes' own (system:kube-controller-manager) among them.
+            message = (
+                "with usernameClaim email, give a usernamePrefix (such as 'oidc:'): unprefixed, the provider "
+                "could name any user, Kubernetes' own among them"
+            )
+            problems.append((("usernamePrefix",), "oidc_username_prefix", message, None))
         for field, value in (("usernamePrefix", self.username_prefix), ("groupsPrefix", self.groups_prefix)):
             if value is not None and (value == "-" or value.startswith(RESERVED_OIDC_PREFIX)):
                 message = (

@@ -15,18 +15,33 @@ ask for anyway:
   `i*:*`, `*:PassRole` and `s??:*` are all refused.
 
 `Deny` statements are not limited: they only take away.
+
+That rule is the floor, not the gate: an action outside those services can still reach past the
+cluster (`cloudformation:UpdateStack` on a stack the service's role builds, `eks:AssociateAccessPolicy`,
+`lambda:UpdateFunctionCode`). So every action an inline policy allows must also be one the service
+policy allows, `EKSPRESS_ALLOWED_INLINE_ACTIONS` (action globs such as `s3:Get*,sqs:ReceiveMessage`);
+unset, no inline policy is accepted (`inline_action_problems`, applied where policy ARNs are).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
-from typing import Annotated, Any
+import re
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
+if TYPE_CHECKING:
+    from chalicelib.model.settings import Settings
+    from chalicelib.model.spec import ClusterSpec
+
 RULE = "inline_policy"
+RULE_ACTION_NOT_ALLOWED = "inline_action_not_allowed"
+ENV_ALLOWED_INLINE_ACTIONS = "EKSPRESS_ALLOWED_INLINE_ACTIONS"
+# SERVICE:ACTION as IAM writes it, wildcards included; no spaces (IAM would not match what a check read).
+ACTION_PATTERN = re.compile(r"^[A-Za-z0-9*?-]+:[A-Za-z0-9*?]+$")
 RULE_FORMAT = "inline_policy_format"
 VERSIONS = ("2012-10-17", "2008-10-17")
 # Services whose actions let a role grant itself more (make, pass or assume roles, change the account).
@@ -78,7 +93,7 @@ def _check_statement(statement: Any, where: str) -> None:
     actions = _strings(statement, "Action" if "Action" in statement else "NotAction", where)
     _strings(statement, "Resource" if "Resource" in statement else "NotResource", where)
     for action in actions:
-        if action != "*" and (action.count(":") != 1 or not all(action.split(":"))):
+        if action != "*" and not ACTION_PATTERN.fullmatch(action):
             raise _format("{where}: action '{action}' is not SERVICE:ACTION", where=where, action=action)
     if effect != "Allow":
         return
@@ -120,3 +135,65 @@ def check_inline_policy(document: dict[str, Any]) -> dict[str, Any]:
 
 # A model's inline policy field: a document `check_inline_policy` accepts.
 InlinePolicy = Annotated[dict[str, Any], AfterValidator(check_inline_policy)]
+
+
+def allowed_actions(document: dict[str, Any]) -> list[str]:
+    """The action patterns a (checked) document's Allow statements name."""
+    found: list[str] = []
+    for statement in document.get("Statement") or []:
+        if statement.get("Effect") == "Allow" and "Action" in statement:
+            action = statement["Action"]
+            found += [action] if isinstance(action, str) else list(action)
+    return found
+
+
+def action_allowed(action: str, patterns: tuple[str, ...]) -> bool:
+    """Whether every action `action` could match is matched by one of `patterns` (IAM compares ignoring case).
+
+    A plain action is matched as IAM would match it; a wildcard one only by a pattern that is a plain
+    prefix and a trailing `*` it starts with (`s3:Get*` by `s3:*` or `s3:Get*`, never by `s3:Get?bject`).
+    """
+    wanted = action.lower()
+    for pattern in (p.lower() for p in patterns):
+        if not any(c in wanted for c in "*?"):
+            if fnmatch.fnmatchcase(wanted, pattern):
+                return True
+        elif pattern.endswith("*") and not any(c in pattern[:-1] for c in "*?") and wanted.startswith(pattern[:-1]):
+            return True
+    return False
+
+
+def requested_inline_documents(spec: ClusterSpec) -> list[tuple[str, dict[str, Any]]]:
+    """Every inline policy document a request gives a pod's role, with its field."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    iam = spec.iam
+    for index, account in enumerate((iam.service_accounts if iam else None) or []):
+        if account.attach_policy:
+            found.append((f"iam.serviceAccounts[{index}].attachPolicy", account.attach_policy))
+    for index, pod in enumerate((iam.pod_identity_associations if iam else None) or []):
+        if pod.permission_policy:
+            found.append((f"iam.podIdentityAssociations[{index}].permissionPolicy", pod.permission_policy))
+    for index, addon in enumerate(spec.addons):
+        if addon.attach_policy:
+            found.append((f"addons[{index}].attachPolicy", addon.attach_policy))
+        for a, association in enumerate(addon.pod_identity_associations or []):
+            if association.permission_policy:
+                field = f"addons[{index}].podIdentityAssociations[{a}].permissionPolicy"
+                found.append((field, association.permission_policy))
+    return found
+
+
+def inline_action_problems(documents: list[tuple[str, dict[str, Any]]], settings: Settings) -> list[dict[str, str]]:
+    """A 422 problem for each allowed action outside EKSPRESS_ALLOWED_INLINE_ACTIONS (unset: every one)."""
+    allowed = ", ".join(settings.allowed_inline_actions) or "none: inline policies are off"
+    return [
+        {
+            "field": field,
+            "rule": RULE_ACTION_NOT_ALLOWED,
+            "message": f"'{action}' is not allowed in an inline policy by the service policy; allowed: {allowed} "
+            f"({ENV_ALLOWED_INLINE_ACTIONS})",
+        }
+        for field, document in documents
+        for action in allowed_actions(document)
+        if not action_allowed(action, settings.allowed_inline_actions)
+    ]

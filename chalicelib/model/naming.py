@@ -49,8 +49,12 @@ def fargate_stack_name(cluster: str) -> str:
 
 
 def service_account_member(namespace: str, name: str) -> str:
-    """How a service account is named in its stack's name (eksctl's `NAMESPACE-NAME`)."""
-    return f"{namespace}-{name}"
+    """How a service account is named in its stack's name (eksctl's `NAMESPACE-NAME`).
+
+    A service account's name may hold dots (a DNS subdomain); a stack name and a ClientRequestToken may
+    not, so they become dashes (two accounts that then share a stack name are refused).
+    """
+    return f"{namespace}-{name}".replace(".", "-")
 
 
 def iamserviceaccount_stack_name(cluster: str, member: str) -> str:

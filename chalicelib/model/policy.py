@@ -6,7 +6,7 @@ import fnmatch
 import re
 from typing import TYPE_CHECKING, Any, Protocol
 
-from chalicelib.model import naming
+from chalicelib.model import inline_policy, naming
 from chalicelib.model.access_spec import MASTERS_GROUP, canonical
 from chalicelib.model.addon_iam_spec import ADDON_ACCOUNTS
 from chalicelib.model.errors import ForbiddenError, SpecValidationError
@@ -347,6 +347,7 @@ def check_request(spec: ClusterSpec, caller: str, settings: Settings, db: Cluste
         )
     problems += _reachability_problems(spec, settings)
     problems += policy_arn_problems(requested_policy_arns(spec), settings)
+    problems += inline_policy.inline_action_problems(inline_policy.requested_inline_documents(spec), settings)
     if settings.kubernetes_role_arns and access and access.authentication_mode == "CONFIG_MAP":
         # The service reaches each cluster's Kubernetes API through access entries.
         problems.append(

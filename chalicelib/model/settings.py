@@ -52,6 +52,7 @@ ENV_MAX_CLUSTERS_PER_OWNER = "EKSPRESS_MAX_CLUSTERS_PER_OWNER"
 ENV_MAX_TIMEOUT_MINUTES = "EKSPRESS_MAX_TIMEOUT_MINUTES"
 # IAM policy ARNs (globs) a request may attach beyond those the templates attach. Unset: only those.
 ENV_ALLOWED_POLICY_ARNS = "EKSPRESS_ALLOWED_POLICY_ARNS"
+ENV_ALLOWED_INLINE_ACTIONS = "EKSPRESS_ALLOWED_INLINE_ACTIONS"
 # The most a stack wait's deadline (a request's timeoutMinutes) can be, whatever the setting says:
 # each workflow's TimeoutSeconds (statemachine/*.asl.json) is sized for deadlines this long.
 TIMEOUT_MINUTES_CEILING = 120
@@ -132,6 +133,8 @@ class Settings:
     service_egress_cidrs: tuple[str, ...] = ()
     # IAM policy ARN globs a request may attach beyond the templates' own (policy.py).
     allowed_policy_arns: tuple[str, ...] = ()
+    # IAM action globs an inline policy of a pod's role may allow (inline_policy.py); empty: no inline policy.
+    allowed_inline_actions: tuple[str, ...] = ()
 
 
 def _patterns(variable: str) -> tuple[str, ...]:
@@ -188,4 +191,5 @@ def get_settings() -> Settings:
         max_timeout_minutes=min(int(os.environ.get(ENV_MAX_TIMEOUT_MINUTES, "60")), TIMEOUT_MINUTES_CEILING),
         service_egress_cidrs=_networks(ENV_SERVICE_EGRESS_CIDRS),
         allowed_policy_arns=_patterns(ENV_ALLOWED_POLICY_ARNS),
+        allowed_inline_actions=_patterns(ENV_ALLOWED_INLINE_ACTIONS),
     )

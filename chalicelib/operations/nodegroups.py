@@ -9,15 +9,13 @@ change leaves the record saying what really runs, plus what failed and why.
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.aws import store, workflow
 from chalicelib.cfn import stacks, templates, upload
 from chalicelib.kube import awsauth
 from chalicelib.kube import client as kubeauth
 from chalicelib.model import naming, policy
-from chalicelib.model.errors import ConflictError, NotFoundError, WorkflowStartError
+from chalicelib.model.errors import ConflictError, NotFoundError
 from chalicelib.model.spec import (
     ClusterSpec,
     NodeGroupBase,
@@ -27,7 +25,7 @@ from chalicelib.model.spec import (
     validate,
 )
 from chalicelib.observability import logger
-from chalicelib.operations import images
+from chalicelib.operations import changes, images
 from chalicelib.operations.access import connect, require_active
 from chalicelib.operations.create import target_spec
 from chalicelib.operations.failures import explain_error
@@ -107,50 +105,16 @@ def _begin(
     stack: dict[str, Any] | None,
     caller: str,
 ) -> dict[str, Any]:
-    db, name, cluster_id = ctx.store, record["name"], record["clusterId"]
-    operation_id = uuid.uuid4().hex
-    operation = {
-        "type": OPERATION_NODEGROUP,
-        "action": action,
-        "nodegroup": nodegroup,
-        "id": operation_id,
-        "by": caller,
-        "startedAt": store.utcnow(),
-        "spec": target.model_dump(mode="json", exclude_none=True),
-    }
-    db.begin_operation(name, operation, {}, expect_status=(store.ACTIVE,))
-    payload = {
-        "name": name,
-        "clusterId": cluster_id,
-        "region": record["region"],
-        "operationId": operation_id,
-        "action": action,
-        "nodegroup": nodegroup,
-        "stack": stack,
-    }
-    try:
-        arn = workflow.start(
-            ctx.sfn, ctx.settings.nodegroup_state_machine_arn, OPERATION_NODEGROUP, name, operation_id, payload
-        )
-    except Exception as exc:  # the record must not stay locked by an operation that never ran
-        reason = f"could not start the node group workflow: {exc}"
-        db.update_cluster(
-            name,
-            cluster_id,
-            {"lastFailure": {"operation": action, "nodegroup": nodegroup, "reason": reason}},
-            event=("NODEGROUP_CHANGE_FAILED", reason),
-            remove=("operation",),
-        )
-        raise WorkflowStartError(reason, cluster=name) from None
-    db.update_cluster(
-        name,
-        cluster_id,
-        {"operation.executionArn": arn},
-        event=("NODEGROUP_CHANGE_REQUESTED", f"{action} node group {nodegroup} (requested by {caller})"),
-        event_details={"operation": operation_id, "action": action, "nodegroup": nodegroup},
+    change = changes.Change(
+        OPERATION_NODEGROUP,
+        action,
+        {"nodegroup": nodegroup},
+        "node group",
+        "NODEGROUP_CHANGE_REQUESTED",
+        "NODEGROUP_CHANGE_FAILED",
     )
-    public = {k: v for k, v in operation.items() if k != "spec"}
-    return {"name": name, "operation": {**public, "executionArn": arn}}
+    payload = {"nodegroup": nodegroup, "stack": stack}
+    return changes.begin(ctx, record, change, target, ctx.settings.nodegroup_state_machine_arn, payload, caller)
 
 
 # -- workflow steps ---------------------------------------------------------------

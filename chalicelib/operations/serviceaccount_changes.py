@@ -8,16 +8,15 @@ a failed change leaves the record saying what really runs, plus what failed and 
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.aws import store, workflow
-from chalicelib.cfn import kinds
-from chalicelib.model import naming, policy
-from chalicelib.model.errors import ConflictError, NotFoundError, SpecValidationError, WorkflowStartError
+from chalicelib.cfn import kinds, stacks
+from chalicelib.model import inline_policy, naming, policy
+from chalicelib.model.errors import ConflictError, NotFoundError, SpecValidationError
 from chalicelib.model.serviceaccount_spec import ServiceAccountSpec
 from chalicelib.model.spec import ClusterSpec, validate
 from chalicelib.observability import logger
+from chalicelib.operations import changes
 from chalicelib.operations.access import connect, require_active
 from chalicelib.operations.failures import explain_error
 
@@ -96,9 +95,10 @@ def request_add(ctx: Context, name: str, body: dict[str, Any], caller: str) -> d
     index = len(_accounts(spec))
     prefix = f"iam.serviceAccounts[{index}]."
     requested = [(field, arn) for field, arn in policy.requested_policy_arns(target) if field.startswith(prefix)]
-    problems = [
-        {**p, "field": p["field"].removeprefix(prefix)} for p in policy.policy_arn_problems(requested, ctx.settings)
-    ]
+    documents = [(f, d) for f, d in inline_policy.requested_inline_documents(target) if f.startswith(prefix)]
+    found = policy.policy_arn_problems(requested, ctx.settings)
+    found += inline_policy.inline_action_problems(documents, ctx.settings)
+    problems = [{**p, "field": p["field"].removeprefix(prefix)} for p in found]
     if problems:
         names = ", ".join(p["field"] for p in problems)
         raise SpecValidationError(
@@ -134,61 +134,22 @@ def _begin(
     stack: dict[str, Any] | None,
     caller: str,
 ) -> dict[str, Any]:
-    db, name, cluster_id = ctx.store, record["name"], record["clusterId"]
-    operation_id = uuid.uuid4().hex
-    operation = {
-        "type": OPERATION_SERVICEACCOUNT,
-        "action": action,
-        "serviceAccount": account.qualified_name,
-        "id": operation_id,
-        "by": caller,
-        "startedAt": store.utcnow(),
-        "spec": target.model_dump(mode="json", exclude_none=True),
-    }
-    db.begin_operation(name, operation, {}, expect_status=(store.ACTIVE,))
+    change = changes.Change(
+        OPERATION_SERVICEACCOUNT,
+        action,
+        {"serviceAccount": account.qualified_name},
+        "IAM service account",
+        "SERVICE_ACCOUNT_CHANGE_REQUESTED",
+        "SERVICE_ACCOUNT_CHANGE_FAILED",
+    )
     payload = {
-        "name": name,
-        "clusterId": cluster_id,
-        "region": record["region"],
-        "operationId": operation_id,
-        "action": action,
         "member": account.member,
         "namespace": account.metadata.namespace,
         "serviceAccount": account.metadata.name,
         "needsStack": account.needs_stack,
         "stack": stack,
     }
-    try:
-        arn = workflow.start(
-            ctx.sfn,
-            ctx.settings.serviceaccount_state_machine_arn,
-            OPERATION_SERVICEACCOUNT,
-            name,
-            operation_id,
-            payload,
-        )
-    except Exception as exc:  # the record must not stay locked by an operation that never ran
-        reason = f"could not start the service account workflow: {exc}"
-        db.update_cluster(
-            name,
-            cluster_id,
-            {"lastFailure": {"operation": action, "serviceAccount": account.qualified_name, "reason": reason}},
-            event=("SERVICE_ACCOUNT_CHANGE_FAILED", reason),
-            remove=("operation",),
-        )
-        raise WorkflowStartError(reason, cluster=name) from None
-    db.update_cluster(
-        name,
-        cluster_id,
-        {"operation.executionArn": arn},
-        event=(
-            "SERVICE_ACCOUNT_CHANGE_REQUESTED",
-            f"{action} IAM service account {account.qualified_name} (requested by {caller})",
-        ),
-        event_details={"operation": operation_id, "action": action, "serviceAccount": account.qualified_name},
-    )
-    public = {k: v for k, v in operation.items() if k != "spec"}
-    return {"name": name, "operation": {**public, "executionArn": arn}}
+    return changes.begin(ctx, record, change, target, ctx.settings.serviceaccount_state_machine_arn, payload, caller)
 
 
 # -- workflow steps ---------------------------------------------------------------
@@ -237,10 +198,44 @@ def finish(ctx: Context, step: OperationStep) -> dict[str, Any]:
     return {"action": action, "serviceAccount": account}
 
 
+def _remove_orphan_role(ctx: Context, record: dict[str, Any], operation: dict[str, Any]) -> str | None:
+    """After a failed add, start deleting the role's stack the add made (its ServiceAccount was not, or not
+    fully, applied): a role nobody's spec lists must not stay assumable. The stack's name, if one was made."""
+    if operation.get("action") != ADD:
+        return None
+    spec = ClusterSpec.model_validate(operation.get("spec") or record["spec"])
+    namespace, _, account_name = str(operation.get("serviceAccount") or "").partition("/")
+    account = next(
+        (a for a in _accounts(spec) if (a.metadata.namespace, a.metadata.name) == (namespace, account_name)), None
+    )
+    if account is None or not account.needs_stack:
+        return None
+    stack_name = naming.iamserviceaccount_stack_name(record["name"], account.member)
+    entry = (record.get("stacks") or {}).get(stack_name) or {}
+    if not entry.get("stackId") or str(entry.get("status", "")).startswith("DELETE"):
+        return None
+    ref = {"stackName": stack_name, "stackId": entry["stackId"], "kind": kinds.IAMSERVICEACCOUNT.name}
+    stacks.delete(ctx.clients.cloudformation(record["region"]), ref, ctx.settings.stack_role_arn)
+    return stack_name
+
+
 def record_failure(ctx: Context, step: FailedOperationStep) -> dict[str, Any]:
-    """A failed change leaves the cluster ACTIVE with its spec as it was, and says what failed."""
+    """A failed change leaves the cluster ACTIVE with its spec as it was, and says what failed.
+
+    A failed add also loses the role its stack made (`_remove_orphan_role`).
+    """
     db, name, cluster_id, operation_id = ctx.store, step.name, step.clusterId, step.operationId
-    operation = db.get_cluster(name).get("operation") or {}
+    record = db.get_cluster(name)
+    operation = record.get("operation") or {}
+    removed = _remove_orphan_role(ctx, record, operation) if operation.get("id") == operation_id else None
+    if removed:
+        db.update_cluster(
+            name,
+            cluster_id,
+            {f"stacks.{removed}.status": "DELETE_IN_PROGRESS"},
+            event=("STACK_DELETING", f"Deleting stack {removed}: its service account was not added"),
+            event_details={"stack": removed},
+        )
     failure = explain_error(step.error)
     failure.update({"operation": operation.get("action"), "serviceAccount": operation.get("serviceAccount")})
     db.update_cluster(

@@ -41,7 +41,7 @@ def test_associations_get_roles_trusting_eks_pod_identity_and_go_with_the_cluste
     api: Api, engine: LocalEngine, policy: Callable[..., None]
 ) -> None:
     # Given a ClusterConfig with pod identity associations (certManager is held to the allow-list)
-    policy(ENV_ALLOWED_POLICY_ARNS="ekspress:wellKnownPolicies/*")
+    policy(ENV_ALLOWED_POLICY_ARNS="ekspress:wellKnownPolicies/*", ENV_ALLOWED_INLINE_ACTIONS="autoscaling:Describe*")
     cfn, iam = engine.client("cloudformation", REGION), engine.client("iam", REGION)
 
     # When it is posted

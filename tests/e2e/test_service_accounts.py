@@ -32,7 +32,7 @@ def stack_name(member: str) -> str:
 def test_service_accounts_get_roles_trusting_only_them_and_are_deleted_with_the_cluster(
     api: Api, engine: LocalEngine, policy: Callable[..., None]
 ) -> None:
-    policy(ENV_ALLOWED_POLICY_ARNS=S3_READ)
+    policy(ENV_ALLOWED_POLICY_ARNS=S3_READ, ENV_ALLOWED_INLINE_ACTIONS="sqs:ReceiveMessage,sqs:DeleteMessage")
     raw = CONFIG.read_bytes()
     eks, cfn, iam = engine.client("eks", REGION), engine.client("cloudformation", REGION), engine.client("iam", REGION)
 
@@ -107,7 +107,9 @@ def test_service_accounts_get_roles_trusting_only_them_and_are_deleted_with_the_
 
 
 def test_a_policy_the_allow_list_does_not_name_is_refused(api: Api, policy: Callable[..., None]) -> None:
-    policy(ENV_ALLOWED_POLICY_ARNS="arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess")
+    policy(
+        ENV_ALLOWED_POLICY_ARNS="arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess", ENV_ALLOWED_INLINE_ACTIONS="sqs:*"
+    )
 
     status, body, _ = send(api, "POST", "/clusters", CONFIG.read_bytes(), **{"Content-Type": "application/x-yaml"})
 
@@ -120,3 +122,18 @@ def test_a_policy_the_allow_list_does_not_name_is_refused(api: Api, policy: Call
 def _role_name(stack: dict[str, Any]) -> str:
     arn = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}["Role1"]
     return str(arn.rsplit("/", 1)[-1])
+
+
+def test_an_inline_policy_may_allow_only_actions_the_service_policy_names(
+    api: Api, policy: Callable[..., None]
+) -> None:
+    # sqs:DeleteMessage is outside the allow-list: an inline policy could otherwise reach past the cluster.
+    policy(ENV_ALLOWED_POLICY_ARNS=S3_READ, ENV_ALLOWED_INLINE_ACTIONS="sqs:ReceiveMessage")
+
+    status, body, _ = send(api, "POST", "/clusters", CONFIG.read_bytes(), **{"Content-Type": "application/x-yaml"})
+
+    assert status == 422, body
+    assert [(f["field"], f["rule"]) for f in body["fields"]] == [
+        ("iam.serviceAccounts[1].attachPolicy", "inline_action_not_allowed")
+    ]
+    assert "sqs:DeleteMessage" in body["fields"][0]["message"]

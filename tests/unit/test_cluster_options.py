@@ -45,6 +45,7 @@ ALL_OPTIONS: dict[str, Any] = {
             "issuerURL": "https://idp.example.com/realms/eks",
             "clientID": "eks",
             "usernameClaim": "email",
+            "usernamePrefix": "oidc:",
             "groupsClaim": "groups",
             "groupsPrefix": "oidc:",
             "requiredClaims": {"hd": "example.com"},
@@ -216,6 +217,7 @@ def test_eks_associates_one_oidc_provider_per_cluster() -> None:
         ({"groupsPrefix": "-"}, "groupsPrefix", "oidc_reserved_prefix"),
         ({"usernamePrefix": "-"}, "usernamePrefix", "oidc_reserved_prefix"),
         ({"usernamePrefix": "system:oidc:"}, "usernamePrefix", "oidc_reserved_prefix"),
+        ({"usernameClaim": "email", "usernamePrefix": None}, "usernamePrefix", "oidc_username_prefix"),
     ],
 )
 def test_an_identity_provider_cannot_hand_out_kubernetes_own_groups_or_users(
@@ -270,6 +272,7 @@ def test_every_option_reaches_the_cluster_stack_and_passes_cfn_lint() -> None:
                 "ClientId": "eks",
                 "IssuerUrl": "https://idp.example.com/realms/eks",
                 "UsernameClaim": "email",
+                "UsernamePrefix": "oidc:",
                 "GroupsClaim": "groups",
                 "GroupsPrefix": "oidc:",
                 "RequiredClaims": [{"Key": "hd", "Value": "example.com"}],

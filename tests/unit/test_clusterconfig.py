@@ -34,7 +34,6 @@ EXPECTED_UNSUPPORTED: dict[str, list[str]] = {
     ],
     "eksctl-42-auto-mode.yaml": [],
     "eksctl-11-cloudwatch-cluster-logging.yaml": [],
-    "eksctl-27-oidc-provider.yaml": [],
     "eksctl-41-zonal-shift.yaml": [],
     "eksctl-45-upgrade-policy-example.yaml": [],
     "eksctl-46-control-plane-scaling-config.yaml": [],
@@ -508,3 +507,17 @@ def test_ekspress_own_fields_stay_behind_in_the_exported_config_so_it_reads_back
 
     assert not {"ttlHours", "protected", "timeoutMinutes"} & set(exported)
     assert clusterconfig.parse(yaml.safe_dump(exported).encode()).name == "own"
+
+
+def test_example_27_is_refused_only_for_its_unprefixed_email_user_names() -> None:
+    # EKS prefixes OIDC user names with the issuer unless the claim is `email`: unprefixed, the issuer could
+    # name Kubernetes' own users. With a usernamePrefix the example builds.
+    raw = (EXAMPLES_27 := EXAMPLES / "example-27-oidc-provider.yaml").read_bytes()
+    with pytest.raises(SpecValidationError) as refused:
+        clusterconfig.parse(raw)
+    assert [(f["field"], f["rule"]) for f in refused.value.details["fields"]] == [
+        ("identityProviders[0].usernamePrefix", "oidc_username_prefix")
+    ]
+    document = yaml.safe_load(EXAMPLES_27.read_text())
+    document["identityProviders"][0]["usernamePrefix"] = "oidc:"
+    assert clusterconfig.parse(yaml.safe_dump(document).encode()).identity_providers

@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from chalicelib.model.inline_policy import RULE, RULE_FORMAT, InlinePolicy, escalates
+from chalicelib.model.inline_policy import (
+    RULE,
+    RULE_FORMAT,
+    InlinePolicy,
+    action_allowed,
+    escalates,
+    inline_action_problems,
+)
+from chalicelib.model.settings import Settings
 
 POLICY = TypeAdapter(InlinePolicy)
 
@@ -106,3 +114,49 @@ def test_a_document_iam_would_not_take_is_refused(body: Any) -> None:
 def test_wildcards_count_by_what_they_could_match() -> None:
     assert escalates("*") and escalates("*:List*") and escalates("?am:Get*") and escalates("Sts:GetCallerIdentity")
     assert not escalates("s3:*") and not escalates("ec2:*") and not escalates("ssm:GetParameter")
+
+
+@pytest.mark.parametrize(
+    ("action", "patterns", "allowed"),
+    [
+        ("sqs:ReceiveMessage", ("sqs:*",), True),
+        ("SQS:receivemessage", ("sqs:ReceiveMessage",), True),  # IAM compares actions ignoring case
+        ("s3:Get*", ("s3:*",), True),
+        ("s3:Get*", ("s3:Get*",), True),
+        ("s3:*", ("s3:Get*",), False),
+        ("s3:Get*", ("s3:Get?bject",), False),  # a wildcard is covered only by a plain prefix and `*`
+        ("s?:GetObject", ("s3:*",), False),
+        ("*", ("s3:*",), False),
+        ("cloudformation:UpdateStack", ("s3:*", "sqs:*"), False),
+        ("sqs:ReceiveMessage", (), False),  # unset: no inline policy
+    ],
+)
+def test_an_inline_action_must_fall_within_the_service_policys_actions(
+    action: str, patterns: tuple[str, ...], allowed: bool
+) -> None:
+    assert action_allowed(action, patterns) is allowed
+
+
+def test_each_action_outside_the_allow_list_is_named_with_its_field() -> None:
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "eks:AssociateAccessPolicy"], "Resource": "*"},
+            {"Effect": "Deny", "Action": "lambda:*", "Resource": "*"},  # a Deny only takes away
+        ],
+    }
+    settings = Settings(table_name="t", create_state_machine_arn="", poll_scale=1.0, allowed_inline_actions=("sqs:*",))
+
+    problems = inline_action_problems([("addons[0].attachPolicy", document)], settings)
+
+    assert [(p["field"], p["rule"]) for p in problems] == [("addons[0].attachPolicy", "inline_action_not_allowed")]
+    assert "eks:AssociateAccessPolicy" in problems[0]["message"]
+
+
+def test_an_action_with_a_space_is_refused_as_iam_would_not_read_it_as_checked() -> None:
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": " iam:PassRole", "Resource": "*"}]}
+
+    with pytest.raises(ValidationError) as refused:
+        TypeAdapter(InlinePolicy).validate_python(document)
+
+    assert refused.value.errors()[0]["type"] == RULE_FORMAT

@@ -100,3 +100,10 @@ def test_ownership_is_recognised_only_with_our_tags_for_that_cluster() -> None:
 
 def test_asl_placeholders_come_from_task_names() -> None:
     assert naming.function_arn_placeholder("create_cluster_stack") == "CreateClusterStackFunctionArn"
+
+
+def test_a_dotted_service_account_gets_a_stack_name_cloudformation_takes() -> None:
+    stack = kinds.IAMSERVICEACCOUNT.stack_name("c", naming.service_account_member("apps", "my.reader"))
+
+    assert stack == "eksctl-c-addon-iamserviceaccount-apps-my-reader"
+    assert re.fullmatch(r"[a-zA-Z][-a-zA-Z0-9]*", stack)
