@@ -38,6 +38,21 @@ def subnets(ec2: Any, subnet_ids: list[str]) -> dict[str, dict[str, Any]]:
     return _by_id(ec2, "describe_subnets", "subnet-id", "Subnets", "SubnetId", subnet_ids)
 
 
+def subnets_by_cidr(ec2: Any, vpc_id: str, cidrs: list[str]) -> dict[str, dict[str, Any]]:
+    """The subnets of `vpc_id` whose IPv4 CIDR is one of `cidrs`, by CIDR (filters vpc-id and cidr-block,
+    in chunks EC2 accepts): their SubnetId, AvailabilityZone."""
+    wanted = sorted(set(cidrs))
+    found: dict[str, dict[str, Any]] = {}
+    paginator = ec2.get_paginator("describe_subnets")
+    for start in range(0, len(wanted), _FILTER_VALUES):
+        chunk = wanted[start : start + _FILTER_VALUES]
+        filters = [{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "cidr-block", "Values": chunk}]
+        for page in paginator.paginate(Filters=filters):
+            for item in page.get("Subnets", []):
+                found[item["CidrBlock"]] = item
+    return found
+
+
 def security_groups(ec2: Any, group_ids: list[str]) -> dict[str, dict[str, Any]]:
     """Each of `group_ids` that exists in the client's region, by id: its VpcId and GroupName."""
     return _by_id(ec2, "describe_security_groups", "group-id", "SecurityGroups", "GroupId", group_ids)

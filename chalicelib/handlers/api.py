@@ -25,7 +25,7 @@ from chalicelib.handlers.http import (
     yaml_or_json,
 )
 from chalicelib.model import policy
-from chalicelib.model.errors import BadRequestError, EkspressError
+from chalicelib.model.errors import BadRequestError, EkspressError, SpecValidationError
 from chalicelib.model.settings import get_settings
 from chalicelib.model.spec import ClusterSpec, IdentityMapping, LeaseRequest, validate
 from chalicelib.observability import logger
@@ -294,6 +294,11 @@ def get_access(name: str) -> Response:
 @_idempotent
 def add_access(name: str) -> Response:
     mapping = validate(IdentityMapping, _body(), "mapping")
+    if mapping.service_name is not None:  # its namespace, Role and RoleBinding are made at create only
+        raise SpecValidationError(
+            "serviceName is taken in a ClusterConfig's iamIdentityMappings at create",
+            fields=[{"field": "serviceName", "rule": "create_only", "message": "give serviceName at create"}],
+        )
     policy.check_mappings([mapping], _owned(name, "change access to"), get_settings())
     change = mapping.model_dump(mode="json", exclude_none=True)
     started = access.request_access_change(_ctx(), name, access.ADD, change)

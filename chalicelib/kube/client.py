@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 MAX_CONFLICT_RETRIES = 20
+RBAC_PATH = "/apis/rbac.authorization.k8s.io/v1"
 
 
 class KubeUnavailableError(EkspressError):
@@ -132,6 +133,24 @@ class KubeClient:
             return False
         self._expect(status, data, 200, 202)
         return True
+
+    def get_rbac(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """A namespaced RBAC object (`resource` is roles or rolebindings); None when it does not exist."""
+        status, data = self._call("GET", f"{RBAC_PATH}/namespaces/{namespace}/{resource}/{name}")
+        if status == 404:
+            return None
+        self._expect(status, data, 200)
+        return dict(data)
+
+    def create_rbac(self, resource: str, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        status, data = self._call("POST", f"{RBAC_PATH}/namespaces/{namespace}/{resource}", body)
+        self._expect(status, data, 201, 200)
+        return dict(data)
+
+    def replace_rbac(self, resource: str, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        status, data = self._call("PUT", f"{RBAC_PATH}/namespaces/{namespace}/{resource}/{name}", body)
+        self._expect(status, data, 200)
+        return dict(data)
 
     def list_nodes(self) -> list[dict[str, Any]]:
         status, data = self._call("GET", "/api/v1/nodes")

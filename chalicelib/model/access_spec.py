@@ -28,8 +28,15 @@ ACCESS_ENTRY_TYPES = ("STANDARD", "EC2", "EC2_LINUX", "EC2_WINDOWS", "FARGATE_LI
 NODE_ACCESS_ENTRY_TYPES = ("EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX", "HYBRID_LINUX")
 
 
+# AWS services eksctl grants a namespace of the cluster to (`serviceName`); EMR on EKS is its only one.
+SERVICE_NAMES = ("emr-containers",)
+# A Kubernetes namespace name: a DNS label (RFC 1123).
+NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+
+
 class IdentityMapping(SpecModel):
-    """One `iamIdentityMappings[]` entry, as eksctl takes it: an IAM role/user, or an account."""
+    """One `iamIdentityMappings[]` entry, as eksctl takes it: an IAM role/user, an account, or an AWS
+    service (`serviceName`) given one namespace through its service-linked role."""
 
     arn: Annotated[str, Field(max_length=2048, pattern=IAM_PRINCIPAL_PATTERN)] | None = None
     username: Annotated[str, Field(min_length=1, max_length=256)] | None = None
@@ -38,12 +45,17 @@ class IdentityMapping(SpecModel):
     )
     account: Annotated[str, Field(pattern=ACCOUNT_PATTERN)] | None = None
     no_duplicate_arns: bool = Field(default=True, alias="noDuplicateARNs")
+    service_name: Literal["emr-containers"] | None = None
+    namespace: Annotated[str, Field(pattern=NAMESPACE_PATTERN)] | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> IdentityMapping:
+        if self._service_fields():
+            return self
         if (self.arn is None) == (self.account is None):
             raise_problems(
-                "IdentityMapping", [(("arn",), "arn_or_account", "give exactly one of arn or account", self.arn)]
+                "IdentityMapping",
+                [(("arn",), "arn_or_account", "give exactly one of arn, account or serviceName", self.arn)],
             )
         if self.account is not None and (self.username or self.groups):
             raise_problems(
@@ -58,9 +70,35 @@ class IdentityMapping(SpecModel):
             )
         return self
 
+    def _service_fields(self) -> bool:
+        """A service's mapping names its namespace and nothing else (eksctl's rule): its role and user are the
+        service's own; a namespace belongs to a service's mapping only."""
+        if self.service_name is None:
+            if self.namespace is not None:
+                raise_problems(
+                    "IdentityMapping",
+                    [(("namespace",), "service_name_required", "namespace is taken with serviceName", self.namespace)],
+                )
+            return False
+        given = [("arn", self.arn), ("username", self.username), ("groups", self.groups), ("account", self.account)]
+        problems: list[Problem] = [
+            ((name,), "service_only", f"a serviceName mapping takes no {name}: the service's role is mapped", v)
+            for name, v in given
+            if v
+        ]
+        if self.namespace is None:
+            problems.append(
+                (("namespace",), "namespace_required", f"serviceName {self.service_name} needs a namespace", None)
+            )
+        if problems:
+            raise_problems("IdentityMapping", problems)
+        return True
+
     @property
     def kind(self) -> str:
         """Which aws-auth list the entry belongs to: mapRoles, mapUsers or mapAccounts."""
+        if self.service_name is not None:  # the service's service-linked role
+            return "mapRoles"
         if self.account is not None:
             return "mapAccounts"
         return "mapRoles" if ":role/" in str(self.arn) else "mapUsers"

@@ -137,7 +137,17 @@ SUPPORTED: dict[str, Any] = {
     "availabilityZones": LEAF,
     "managedNodeGroups": [_NODEGROUP],
     "nodeGroups": [_SELF_MANAGED_NODEGROUP],
-    "iamIdentityMappings": [{"arn": LEAF, "username": LEAF, "groups": LEAF, "noDuplicateARNs": LEAF, "account": LEAF}],
+    "iamIdentityMappings": [
+        {
+            "arn": LEAF,
+            "username": LEAF,
+            "groups": LEAF,
+            "noDuplicateARNs": LEAF,
+            "account": LEAF,
+            "serviceName": LEAF,
+            "namespace": LEAF,
+        }
+    ],
     "cloudWatch": {"clusterLogging": {"enableTypes": LEAF, "logRetentionInDays": LEAF}},
     "kubernetesNetworkConfig": {"serviceIPv4CIDR": LEAF},
     "iam": {

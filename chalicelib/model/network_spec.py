@@ -41,7 +41,10 @@ class EndpointsSpec(SpecModel):
 
 
 class SubnetSpec(SpecModel):
-    """An existing subnet (eksctl's AZSubnetSpec): its id, and the zone and CIDR it must have, if named."""
+    """An existing subnet (eksctl's AZSubnetSpec): its id, and the zone and CIDR it must have, if named.
+
+    With a CIDR and no id, the subnet is the VPC's subnet with that CIDR: EC2 tells its id and zone when
+    the cluster is requested."""
 
     id: Annotated[str, Field(pattern=SUBNET_ID_PATTERN)] | None = None
     az: Annotated[str, Field(pattern=ZONE_PATTERN)] | None = None
@@ -137,11 +140,13 @@ class VpcSpec(SpecModel):
                     message = f"vpc.{built} describes a VPC ekspress builds; leave it out with vpc.id"
                     problems.append(((built,), "vpc_existing", message, value))
             seen: dict[str, str] = {}
+            cidrs: dict[str, str] = {}
             for kind, key, subnet in self.subnets.items() if self.subnets else []:
+                problems += self._subnet_cidr_problems(kind, key, subnet, cidrs)
                 if subnet.id is None:
-                    problems.append(
-                        (("subnets", kind, key, "id"), "subnet_id_required", "name the existing subnet's id", None)
-                    )
+                    if subnet.cidr is None:
+                        message = "name the existing subnet's id, or its cidr to find it in the VPC"
+                        problems.append((("subnets", kind, key, "id"), "subnet_id_required", message, None))
                 elif subnet.id in seen:
                     message = f"{subnet.id} is listed twice (also as {seen[subnet.id]})"
                     problems.append((("subnets", kind, key, "id"), "duplicate_subnet", message, subnet.id))
@@ -157,6 +162,22 @@ class VpcSpec(SpecModel):
         if problems:
             raise_problems("VpcSpec", problems)
         return self
+
+    def _subnet_cidr_problems(self, kind: str, key: str, subnet: SubnetSpec, cidrs: dict[str, str]) -> list[Problem]:
+        """An existing subnet's CIDR listed twice, or (when it alone names the subnet) outside a given vpc.cidr."""
+        if subnet.cidr is None:
+            return []
+        loc: tuple[str | int, ...] = ("subnets", kind, key, "cidr")
+        if subnet.cidr in cidrs:
+            message = f"{subnet.cidr} is listed twice (also as {cidrs[subnet.cidr]})"
+            return [(loc, "duplicate_subnet", message, subnet.cidr)]
+        cidrs[subnet.cidr] = f"{kind}.{key}"
+        # Only a subnet not yet found has its CIDR checked here; EC2 tells the rest when the cluster is requested.
+        inside = ipaddress.IPv4Network(subnet.cidr).subnet_of(ipaddress.IPv4Network(self.cidr))
+        if subnet.id is None and "cidr" in self.model_fields_set and not inside:
+            message = f"{subnet.cidr} is not inside vpc.cidr {self.cidr}"
+            return [(loc, "subnet_cidr_outside_vpc", message, subnet.cidr)]
+        return []
 
     @model_validator(mode="after")
     def _options(self) -> VpcSpec:
@@ -230,6 +251,11 @@ class VpcSpec(SpecModel):
         """The ids of the given `kind` subnets in each of `zones` (zones must be known)."""
         given = (self.subnets.public if kind == "public" else self.subnets.private) if self.subnets else {}
         return [[s.id for k, s in given.items() if s.id and subnet_zone(k, s, region) == zone] for zone in zones]
+
+    def zones_with_subnets(self, kind: str, zones: list[str], region: str) -> list[bool]:
+        """Whether each of `zones` has a `kind` subnet, named by id or (not yet found in EC2) by CIDR."""
+        given = (self.subnets.public if kind == "public" else self.subnets.private) if self.subnets else {}
+        return [any(subnet_zone(k, s, region) == zone for k, s in given.items()) for zone in zones]
 
     def public_access_refuses(self, networks: tuple[str, ...]) -> list[str]:
         """Those of `networks` the public endpoint would not admit: not inside any of publicAccessCIDRs.

@@ -451,7 +451,7 @@ class ClusterSpec(SpecModel):
         for index, group in enumerate(groups):
             kind = "private" if group.private_networking else "public"
             wanted = list(group.availability_zones or ordered)
-            per_zone = self.vpc.zone_subnets(kind, ordered, self.region)
+            per_zone = self.vpc.zones_with_subnets(kind, ordered, self.region)
             missing = [z for z in wanted if z in ordered and not per_zone[ordered.index(z)]]
             if missing and (group.availability_zones or len(missing) == len(wanted)):
                 message = f"vpc.subnets.{kind} has no subnet in {', '.join(missing)} for this group's nodes"

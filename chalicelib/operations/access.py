@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws import store, workflow
 from chalicelib.cfn import templates
-from chalicelib.kube import awsauth
+from chalicelib.kube import awsauth, emr
 from chalicelib.kube import client as kubeauth
 from chalicelib.kube.token import eks_token
 from chalicelib.model.errors import ConflictError, WorkflowStartError
@@ -42,21 +42,31 @@ def node_roles(nodegroup_stacks: list[dict[str, Any]]) -> list[str]:
 
 
 def configure_cluster_access(ctx: Context, step: NodegroupStacksDone) -> dict[str, Any]:
-    """Workflow step: map every node role and the requested identities into aws-auth."""
+    """Workflow step: map every node role and the requested identities into aws-auth.
+
+    A service's mapping (EMR on EKS) first gets its namespace, Role and RoleBinding, then its
+    service-linked role is mapped like any other identity.
+    """
     db, name, cluster_id = ctx.store, step.name, step.clusterId
     record = db.get_cluster(name)
     spec = ClusterSpec.model_validate(record["spec"])
     roles = node_roles(step.nodegroupStacks)
+    kube = connect(ctx.clients, spec.region, name)
+    mappings = emr.resolve(
+        kube,
+        spec.iam_identity_mappings,
+        lambda: str(ctx.clients.eks(spec.region).describe_cluster(name=name)["cluster"]["arn"]),
+    )
 
     def edit(auth: awsauth.AuthMap) -> awsauth.AuthMap:
         awsauth.ensure_node_roles(auth, roles)
-        for mapping in spec.iam_identity_mappings:
+        for mapping in mappings:
             key, entry = awsauth.mapping_entry(mapping)
             if entry not in auth.entries(key):  # a retried step finds its own earlier write
                 awsauth.add(auth, mapping)
         return auth
 
-    merged = kubeauth.update_aws_auth(connect(ctx.clients, spec.region, name), edit)
+    merged = kubeauth.update_aws_auth(kube, edit)
     db.update_cluster(
         name,
         cluster_id,

@@ -6,7 +6,8 @@ than the request says would fail the stack minutes in; here it is a 422 naming t
 path at once, as is a security group the control plane is to join (`vpc.securityGroup`,
 `vpc.controlPlaneSecurityGroupIDs[i]`) that does not exist or belongs to another VPC. Each subnet's
 zone (when only its key named one, or none) and CIDR are taken from EC2 into the spec, whose zones
-are then those of the subnets (at least two).
+are then those of the subnets (at least two). A subnet named by its CIDR alone is looked up in the
+VPC (as eksctl does: DescribeSubnets filtered by vpc-id and cidr-block) and gets its id and zone.
 """
 
 from __future__ import annotations
@@ -39,20 +40,37 @@ def with_existing_subnets(ctx: Context, spec: ClusterSpec) -> ClusterSpec:
         _refuse(problems)
     given = spec.vpc.subnets.items()
     found = aws_network.subnets(ec2, [s.id for _, _, s in given if s.id])
+    # A subnet named by its CIDR alone is the VPC's subnet with that CIDR (as eksctl finds it).
+    by_cidr = aws_network.subnets_by_cidr(ec2, vpc_id, [str(s.cidr) for _, _, s in given if s.id is None and s.cidr])
     filled: dict[str, dict[str, Any]] = {"public": {}, "private": {}}
+    listed = {str(s.id): f"{kind}.{key}" for kind, key, s in given if s.id}
     for kind, key, subnet in given:
         loc = ("vpc", "subnets", kind, key)
-        actual = found.get(str(subnet.id))
-        if actual is None:
-            message = f"{subnet.id} is not a subnet in {spec.region}"
-            problems.append(((*loc, "id"), "subnet_not_found", message, subnet.id))
-            continue
+        named_by = "id" if subnet.id else "cidr"
+        if subnet.id is None:
+            actual = by_cidr.get(str(subnet.cidr))
+            if actual is None:
+                message = f"no subnet with this CIDR in {vpc_id}"
+                problems.append(((*loc, "cidr"), "subnet_not_found", message, subnet.cidr))
+                continue
+            subnet_id = str(actual["SubnetId"])
+            if subnet_id in listed:
+                message = f"{subnet.cidr} is {subnet_id}, listed already as {listed[subnet_id]}"
+                problems.append(((*loc, "cidr"), "duplicate_subnet", message, subnet.cidr))
+                continue
+            subnet = subnet.model_copy(update={"id": subnet_id})
+        else:
+            actual = found.get(subnet.id)
+            if actual is None:
+                message = f"{subnet.id} is not a subnet in {spec.region}"
+                problems.append(((*loc, "id"), "subnet_not_found", message, subnet.id))
+                continue
         if actual.get("VpcId") != vpc_id:
             message = f"{subnet.id} belongs to {actual.get('VpcId')}, not to vpc.id {vpc_id}"
             problems.append(((*loc, "id"), "subnet_not_in_vpc", message, subnet.id))
         zone, named = actual.get("AvailabilityZone"), subnet_zone(key, subnet, spec.region)
         if named is not None and zone != named:
-            where = "az" if subnet.az else "id"
+            where = "az" if subnet.az else named_by
             message = f"{subnet.id} is in {zone}, not in {named}"
             problems.append(((*loc, where), "subnet_zone_mismatch", message, named))
         cidr = actual.get("CidrBlock")

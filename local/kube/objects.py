@@ -1,4 +1,4 @@
-"""The emulator's objects: stored kinds (ConfigMaps, Namespaces, ServiceAccounts) under optimistic
+"""The emulator's objects: stored kinds (ConfigMaps, Namespaces, ServiceAccounts, Roles, RoleBindings) under optimistic
 concurrency (resourceVersion), and Node lists.
 
 A stored kind is one `Kind`: its names and the body fields kept besides metadata. Adding one is a
@@ -32,6 +32,8 @@ class Kind:
     fields: tuple[str, ...]
     # Whether DELETE is served (a namespace is not: deleting one would have to delete what is in it).
     deletable: bool = False
+    # The API group and version it is served under: core (`/api/v1`) or a named group (`/apis/GROUP/VERSION`).
+    api_version: str = "v1"
 
     def status(self, obj: dict[str, Any]) -> dict[str, Any] | None:
         """The status the server sets on a stored object (namespaces are Active from the start)."""
@@ -47,7 +49,10 @@ SERVICEACCOUNTS = Kind(
     ("secrets", "imagePullSecrets", "automountServiceAccountToken"),
     deletable=True,
 )
-KINDS = {k.resource: k for k in (CONFIGMAPS, NAMESPACES, SERVICEACCOUNTS)}
+RBAC_API_VERSION = "rbac.authorization.k8s.io/v1"
+ROLES = Kind("roles", "Role", True, ("rules",), api_version=RBAC_API_VERSION)
+ROLEBINDINGS = Kind("rolebindings", "RoleBinding", True, ("subjects", "roleRef"), api_version=RBAC_API_VERSION)
+KINDS = {k.resource: k for k in (CONFIGMAPS, NAMESPACES, SERVICEACCOUNTS, ROLES, ROLEBINDINGS)}
 # The namespaces every EKS cluster has from the start.
 INITIAL_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 # A cluster-scoped object's "namespace" in the store's keys.
@@ -153,7 +158,7 @@ class ObjectStore:
             "resourceVersion": str(self.revision),
             "creationTimestamp": created,
         }
-        stored = {"apiVersion": "v1", "kind": kind.kind, "metadata": metadata}
+        stored = {"apiVersion": kind.api_version, "kind": kind.kind, "metadata": metadata}
         for key in kind.fields:
             if key in obj:
                 stored[key] = copy.deepcopy(obj[key])
@@ -235,7 +240,7 @@ class ObjectStore:
             revision = str(self.revision)
         return {
             "kind": f"{kind.kind}List",
-            "apiVersion": "v1",
+            "apiVersion": kind.api_version,
             "metadata": {"resourceVersion": revision},
             "items": items,
         }

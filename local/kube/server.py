@@ -23,6 +23,11 @@ NAMESPACED_PATH = re.compile(
     r"^/api/v1/namespaces/(?P<namespace>[a-z0-9-]+)/(?P<resource>[a-z]+)(?:/(?P<name>[^/]+))?$"
 )
 CLUSTER_PATH = re.compile(r"^/api/v1/(?P<resource>[a-z]+)(?:/(?P<name>[^/]+))?$")
+# Namespaced kinds of a named API group (objects.KINDS whose api_version is GROUP/VERSION).
+GROUP_NAMESPACED_PATH = re.compile(
+    r"^/apis/(?P<group_version>[a-z0-9.-]+/v[0-9a-z]+)/namespaces/(?P<namespace>[a-z0-9-]+)/(?P<resource>[a-z]+)"
+    r"(?:/(?P<name>[^/]+))?$"
+)
 
 
 class KubeEmulator:
@@ -153,11 +158,15 @@ class KubeEmulator:
             return self._nodes(method, match["name"])
         match = NAMESPACED_PATH.match(path)
         kind = KINDS.get(match["resource"]) if match else None
-        if match and kind and kind.namespaced:
+        if match and kind and kind.namespaced and kind.api_version == "v1":
+            return self._objects(method, kind, match["namespace"], match["name"], body)
+        match = GROUP_NAMESPACED_PATH.match(path)
+        kind = KINDS.get(match["resource"]) if match else None
+        if match and kind and kind.namespaced and kind.api_version == match["group_version"]:
             return self._objects(method, kind, match["namespace"], match["name"], body)
         match = CLUSTER_PATH.match(path)
         kind = KINDS.get(match["resource"]) if match else None
-        if match and kind and not kind.namespaced:
+        if match and kind and not kind.namespaced and kind.api_version == "v1":
             return self._objects(method, kind, "", match["name"], body)
         raise ApiError(404, "NotFound", "the server could not find the requested resource")
 

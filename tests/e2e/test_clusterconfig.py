@@ -13,6 +13,8 @@ import yaml
 from tests.unit.test_clusterconfig import EXAMPLES, EXPECTED_UNSUPPORTED
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from local.engine import LocalEngine
     from tests.e2e.conftest import Api
 
@@ -83,8 +85,12 @@ def test_the_exported_config_creates_the_same_cluster_elsewhere(api: Api) -> Non
     assert {**copy, "name": "from-yaml"} == original
 
 
-def test_the_example_files_get_a_422_naming_their_unsupported_fields_or_are_built(api: Api) -> None:
+def test_the_example_files_get_a_422_naming_their_unsupported_fields_or_are_built(
+    api: Api, policy: Callable[..., None]
+) -> None:
     """eksctl's own examples: those using refused fields get a 422 naming them; the others run to ACTIVE."""
+    # Example 35 maps a role to system:masters, which the service policy grants only where it says.
+    policy(ENV_MASTERS_ALLOWED="*")
     paths = sorted(EXAMPLES.glob("eksctl-*.yaml"))  # copies of eksctl examples
     assert paths, f"no example files in {EXAMPLES}"
     for path in paths:

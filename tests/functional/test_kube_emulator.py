@@ -313,7 +313,12 @@ def test_given_discovery_when_listing_api_then_configmaps_and_nodes_are_advertis
     status, api = client.call("GET", "/api", token)
     assert status == 200 and api["versions"] == ["v1"]
     assert api["serverAddressByClientCIDRs"][0]["serverAddress"] == emulator.endpoint.removeprefix("https://")
-    assert client.call("GET", "/apis", token)[1]["groups"] == []
+    groups = client.call("GET", "/apis", token)[1]["groups"]
+    assert [(g["name"], g["preferredVersion"]["groupVersion"]) for g in groups] == [
+        ("rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1")
+    ]
+    rbac = client.call("GET", "/apis/rbac.authorization.k8s.io/v1", token)[1]
+    assert {r["name"]: r["kind"] for r in rbac["resources"]} == {"roles": "Role", "rolebindings": "RoleBinding"}
     resources = {r["name"]: r for r in client.call("GET", "/api/v1", token)[1]["resources"]}
     assert resources["configmaps"]["namespaced"] and not resources["nodes"]["namespaced"]
 

@@ -28,10 +28,7 @@ EXPECTED_UNSUPPORTED: dict[str, list[str]] = {
         # Refused by design: the service cannot read a key file from the caller's machine.
         "managedNodeGroups[0].ssh.publicKeyPath",
     ],
-    "eksctl-35-iamidentitymappings.yaml": [
-        "iamIdentityMappings[2].serviceName",
-        "iamIdentityMappings[2].namespace",
-    ],
+    "eksctl-35-iamidentitymappings.yaml": [],
     "eksctl-42-auto-mode.yaml": [],
     "eksctl-11-cloudwatch-cluster-logging.yaml": [],
     "eksctl-41-zonal-shift.yaml": [],
@@ -319,7 +316,10 @@ def test_export_then_import_gives_the_same_spec() -> None:
                 },
                 {"name": "b", "labels": {"x": "y"}, "privateNetworking": True, "minSize": 1, "maxSize": 5},
             ],
-            "iamIdentityMappings": [{"arn": "arn:aws:iam::123456789012:role/dev", "groups": ["dev"]}],
+            "iamIdentityMappings": [
+                {"arn": "arn:aws:iam::123456789012:role/dev", "groups": ["dev"]},
+                {"serviceName": "emr-containers", "namespace": "emr"},
+            ],
             "cloudWatch": {"clusterLogging": {"enableTypes": ["api"]}},
         }
     )
