@@ -78,6 +78,7 @@ def test_every_option_at_once_is_built_given_back_and_deleted(api: Api, engine: 
             "issuerURL": "https://idp.example.com/realms/eks",
             "clientID": "opts-cluster",
             "usernameClaim": "email",
+            "usernamePrefix": "oidc:",
             "groupsClaim": "groups",
             "groupsPrefix": "oidc:",
             "requiredClaims": {"hd": "example.com"},
