@@ -80,51 +80,48 @@ class KubeClient:
             raise KubeConflictError(message or "conflict")
         return resp.status, data
 
-    def get_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
-        status, data = self._call("GET", f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+    # -- one object by its path: read (None when missing), create, replace under its resourceVersion --
+
+    def _get(self, path: str) -> dict[str, Any] | None:
+        status, data = self._call("GET", path)
         if status == 404:
             return None
         self._expect(status, data, 200)
         return dict(data)
+
+    def _create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        status, data = self._call("POST", path, body)
+        self._expect(status, data, 201, 200)
+        return dict(data)
+
+    def _replace(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        status, data = self._call("PUT", path, body)
+        self._expect(status, data, 200)
+        return dict(data)
+
+    def get_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._get(f"/api/v1/namespaces/{namespace}/configmaps/{name}")
 
     def create_configmap(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
-        status, data = self._call("POST", f"/api/v1/namespaces/{namespace}/configmaps", body)
-        self._expect(status, data, 201, 200)
-        return dict(data)
+        return self._create(f"/api/v1/namespaces/{namespace}/configmaps", body)
 
     def replace_configmap(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        status, data = self._call("PUT", f"/api/v1/namespaces/{namespace}/configmaps/{name}", body)
-        self._expect(status, data, 200)
-        return dict(data)
+        return self._replace(f"/api/v1/namespaces/{namespace}/configmaps/{name}", body)
 
     def get_namespace(self, name: str) -> dict[str, Any] | None:
-        status, data = self._call("GET", f"/api/v1/namespaces/{name}")
-        if status == 404:
-            return None
-        self._expect(status, data, 200)
-        return dict(data)
+        return self._get(f"/api/v1/namespaces/{name}")
 
     def create_namespace(self, body: dict[str, Any]) -> dict[str, Any]:
-        status, data = self._call("POST", "/api/v1/namespaces", body)
-        self._expect(status, data, 201, 200)
-        return dict(data)
+        return self._create("/api/v1/namespaces", body)
 
     def get_serviceaccount(self, namespace: str, name: str) -> dict[str, Any] | None:
-        status, data = self._call("GET", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}")
-        if status == 404:
-            return None
-        self._expect(status, data, 200)
-        return dict(data)
+        return self._get(f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}")
 
     def create_serviceaccount(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
-        status, data = self._call("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts", body)
-        self._expect(status, data, 201, 200)
-        return dict(data)
+        return self._create(f"/api/v1/namespaces/{namespace}/serviceaccounts", body)
 
     def replace_serviceaccount(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        status, data = self._call("PUT", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}", body)
-        self._expect(status, data, 200)
-        return dict(data)
+        return self._replace(f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}", body)
 
     def delete_serviceaccount(self, namespace: str, name: str) -> bool:
         """Delete a ServiceAccount; False when it was not there (already gone is done)."""
@@ -136,21 +133,13 @@ class KubeClient:
 
     def get_rbac(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
         """A namespaced RBAC object (`resource` is roles or rolebindings); None when it does not exist."""
-        status, data = self._call("GET", f"{RBAC_PATH}/namespaces/{namespace}/{resource}/{name}")
-        if status == 404:
-            return None
-        self._expect(status, data, 200)
-        return dict(data)
+        return self._get(f"{RBAC_PATH}/namespaces/{namespace}/{resource}/{name}")
 
     def create_rbac(self, resource: str, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
-        status, data = self._call("POST", f"{RBAC_PATH}/namespaces/{namespace}/{resource}", body)
-        self._expect(status, data, 201, 200)
-        return dict(data)
+        return self._create(f"{RBAC_PATH}/namespaces/{namespace}/{resource}", body)
 
     def replace_rbac(self, resource: str, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        status, data = self._call("PUT", f"{RBAC_PATH}/namespaces/{namespace}/{resource}/{name}", body)
-        self._expect(status, data, 200)
-        return dict(data)
+        return self._replace(f"{RBAC_PATH}/namespaces/{namespace}/{resource}/{name}", body)
 
     def list_nodes(self) -> list[dict[str, Any]]:
         status, data = self._call("GET", "/api/v1/nodes")

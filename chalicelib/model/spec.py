@@ -56,8 +56,8 @@ from chalicelib.model.validation import (
     SpecModel,
     Tags,
     check_name,
-    field_path,
     raise_problems,
+    refuse_problems,
     validate,
 )
 from chalicelib.model.well_known import WellKnownPolicies  # noqa: TC001 (pydantic reads it at runtime)
@@ -561,9 +561,4 @@ def refuse_addons_that_cannot_run(spec: ClusterSpec) -> None:
     Checked when a cluster is requested, not by the model: a stored spec is read again by every
     step, and a cluster may later scale every group to zero (its add-ons are then DEGRADED, as on AWS).
     """
-    problems = addon_problems(spec)
-    if not problems:
-        return
-    fields = [{"field": field_path(loc), "rule": rule, "message": message} for loc, rule, message, _ in problems]
-    names = ", ".join(sorted({f["field"] for f in fields}))
-    raise SpecValidationError(f"the request names add-ons EKS could not run: {names}", fields=fields)
+    refuse_problems("the request names add-ons EKS could not run", addon_problems(spec))

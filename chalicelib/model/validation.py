@@ -54,6 +54,19 @@ def raise_problems(title: str, problems: list[Problem]) -> None:
     )
 
 
+def refuse_problems(what: str, problems: list[Problem]) -> None:
+    """A 422 (SpecValidationError) naming each problem's field, rule and message, if there are any.
+
+    For the rules checked when a request is made (against AWS, or beyond the model): `what` says
+    what is wrong, and the fields named follow it.
+    """
+    if not problems:
+        return
+    fields = [{"field": field_path(loc), "rule": rule, "message": message} for loc, rule, message, _ in problems]
+    names = ", ".join(sorted({f["field"] for f in fields}))
+    raise SpecValidationError(f"{what}: {names}", fields=fields)
+
+
 def check_tags(tags: dict[str, str]) -> dict[str, str]:
     """AWS resource tags: AWS's limits, less room for our ownership tags, and no reserved prefixes."""
     if len(tags) > 40:  # 50 is AWS's limit; we add our own ownership tags

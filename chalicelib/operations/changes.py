@@ -3,6 +3,8 @@
 A node group change and a service account change start the same way: the record's `operation` is
 taken with a conditional write (409 while another runs), carrying the spec the change heads for;
 then the workflow starts. A workflow that cannot start leaves the record free again, saying why.
+They end the same way too: done, the record's spec becomes the operation's (`finish`); failed, the
+spec stays as it runs and `lastFailure` says why (`record_failure`).
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws import store, workflow
-from chalicelib.model.errors import WorkflowStartError
+from chalicelib.model.errors import ConflictError, WorkflowStartError
+from chalicelib.observability import logger
+from chalicelib.operations.failures import explain_error
 
 if TYPE_CHECKING:
     from chalicelib.model.spec import ClusterSpec
+    from chalicelib.model.steps import FailedOperationStep, OperationStep
     from chalicelib.operations.context import Context
 
 
@@ -85,3 +90,54 @@ def begin(
     )
     public = {k: v for k, v in operation.items() if k != "spec"}
     return {"name": name, "operation": {**public, "executionArn": arn}}
+
+
+def running(record: dict[str, Any], operation_id: str) -> dict[str, Any]:
+    """The record's operation, which must be `operation_id` (else 409: the step belongs to another one)."""
+    operation: dict[str, Any] = record.get("operation") or {}
+    if operation.get("id") != operation_id:
+        raise ConflictError(
+            f"operation {operation_id} is not running on cluster {record['name']!r}", cluster=record["name"]
+        )
+    return operation
+
+
+def finish(ctx: Context, step: OperationStep, subject: str, what: str, done_events: dict[str, str]) -> dict[str, Any]:
+    """The change is done: the record's spec becomes the operation's, and the cluster is free again.
+
+    `subject` is the operation's field naming what changed ("nodegroup"), `what` its words ("Node group").
+    """
+    db, name, cluster_id, operation_id = ctx.store, step.name, step.clusterId, step.operationId
+    operation = running(db.get_cluster(name), operation_id)
+    action, changed = operation["action"], operation[subject]
+    db.update_cluster(
+        name,
+        cluster_id,
+        {"spec": operation["spec"]},
+        event=(done_events[action], f"{what} {changed}: {action} done"),
+        event_details={"operation": operation_id, subject: changed},
+        remove=("operation", "lastFailure"),
+        expect_operation=operation_id,
+    )
+    logger.info("change done", extra={"cluster": name, "type": operation["type"], "action": action, subject: changed})
+    return {"action": action, subject: changed}
+
+
+def record_failure(
+    ctx: Context, step: FailedOperationStep, subject: str, failed_event: str, record: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A failed change leaves the cluster ACTIVE with its spec as it was, and says what failed."""
+    db, name, cluster_id, operation_id = ctx.store, step.name, step.clusterId, step.operationId
+    operation = (record or db.get_cluster(name)).get("operation") or {}
+    failure = explain_error(step.error)
+    failure.update({"operation": operation.get("action"), subject: operation.get(subject)})
+    db.update_cluster(
+        name,
+        cluster_id,
+        {"lastFailure": failure},
+        event=(failed_event, failure["reason"]),
+        event_details=failure,
+        remove=("operation",),
+        expect_operation=operation_id,
+    )
+    return {"failure": failure}

@@ -12,10 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.model import images
-from chalicelib.model.errors import SpecValidationError
 from chalicelib.model.nodegroup_spec import NodegroupSpec
 from chalicelib.model.selfmanaged_spec import SelfManagedNodegroupSpec
-from chalicelib.model.validation import field_path
+from chalicelib.model.validation import refuse_problems
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -202,8 +201,4 @@ def _with_images(
 
 
 def _refuse(problems: list[Problem]) -> None:
-    if not problems:
-        return
-    fields = [{"field": field_path(loc), "rule": rule, "message": message} for loc, rule, message, _ in problems]
-    names = ", ".join(sorted({f["field"] for f in fields}))
-    raise SpecValidationError(f"the request names node groups EKS cannot run: {names}", fields=fields)
+    refuse_problems("the request names node groups EKS cannot run", problems)

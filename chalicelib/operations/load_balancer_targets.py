@@ -17,9 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.model.errors import SpecValidationError
 from chalicelib.model.selfmanaged_spec import SelfManagedNodegroupSpec
-from chalicelib.model.validation import Problem, field_path
+from chalicelib.model.validation import Problem, refuse_problems
 
 if TYPE_CHECKING:
     from chalicelib.model.spec import ClusterSpec
@@ -119,10 +118,4 @@ def _classic(elb: Any, name: str) -> dict[str, Any] | None:
 
 
 def _refuse(problems: list[Problem]) -> None:
-    if not problems:
-        return
-    fields = [{"field": field_path(loc), "rule": rule, "message": message} for loc, rule, message, _ in problems]
-    names = ", ".join(f["field"] for f in fields)
-    raise SpecValidationError(
-        f"the node groups name load balancers Auto Scaling could not register them with: {names}", fields=fields
-    )
+    refuse_problems("the node groups name load balancers Auto Scaling could not register them with", problems)

@@ -15,10 +15,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws import network as aws_network
-from chalicelib.model.errors import SpecValidationError
 from chalicelib.model.network_spec import MIN_SUBNET_ZONES, subnet_zone
 from chalicelib.model.spec import ClusterSpec, validate
-from chalicelib.model.validation import field_path
+from chalicelib.model.validation import refuse_problems
 
 if TYPE_CHECKING:
     from chalicelib.model.validation import Problem
@@ -125,8 +124,4 @@ def _security_group_problems(ec2: Any, spec: ClusterSpec, vpc_id: str) -> list[P
 
 
 def _refuse(problems: list[Problem]) -> None:
-    if not problems:
-        return
-    fields = [{"field": field_path(loc), "rule": rule, "message": message} for loc, rule, message, _ in problems]
-    names = ", ".join(sorted({f["field"] for f in fields}))
-    raise SpecValidationError(f"the request names a network the cluster cannot use: {names}", fields=fields)
+    refuse_problems("the request names a network the cluster cannot use", problems)

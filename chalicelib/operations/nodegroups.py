@@ -24,11 +24,9 @@ from chalicelib.model.spec import (
     SelfManagedNodegroupSpec,
     validate,
 )
-from chalicelib.observability import logger
 from chalicelib.operations import changes, images
 from chalicelib.operations.access import connect, require_active
 from chalicelib.operations.create import target_spec
-from chalicelib.operations.failures import explain_error
 from chalicelib.operations.load_balancer_targets import check_load_balancer_targets
 
 if TYPE_CHECKING:
@@ -176,38 +174,9 @@ def change_node_role(ctx: Context, step: NodeRoleStep) -> dict[str, Any]:
 
 def finish(ctx: Context, step: OperationStep) -> dict[str, Any]:
     """The change is done: the record's spec becomes the operation's, and the cluster is free again."""
-    db, name, cluster_id, operation_id = ctx.store, step.name, step.clusterId, step.operationId
-    record = db.get_cluster(name)
-    operation = record.get("operation") or {}
-    if operation.get("id") != operation_id:
-        raise ConflictError(f"operation {operation_id} is not running on cluster {name!r}", cluster=name)
-    action, nodegroup = operation["action"], operation["nodegroup"]
-    db.update_cluster(
-        name,
-        cluster_id,
-        {"spec": operation["spec"]},
-        event=(_DONE_EVENTS[action], f"Node group {nodegroup}: {action} done"),
-        event_details={"operation": operation_id, "nodegroup": nodegroup},
-        remove=("operation", "lastFailure"),
-        expect_operation=operation_id,
-    )
-    logger.info("node group change done", extra={"cluster": name, "action": action, "nodegroup": nodegroup})
-    return {"action": action, "nodegroup": nodegroup}
+    return changes.finish(ctx, step, "nodegroup", "Node group", _DONE_EVENTS)
 
 
 def record_failure(ctx: Context, step: FailedOperationStep) -> dict[str, Any]:
     """A failed change leaves the cluster ACTIVE with its spec as it was, and says what failed."""
-    db, name, cluster_id, operation_id, error = ctx.store, step.name, step.clusterId, step.operationId, step.error
-    operation = db.get_cluster(name).get("operation") or {}
-    failure = explain_error(error)
-    failure.update({"operation": operation.get("action"), "nodegroup": operation.get("nodegroup")})
-    db.update_cluster(
-        name,
-        cluster_id,
-        {"lastFailure": failure},
-        event=("NODEGROUP_CHANGE_FAILED", failure["reason"]),
-        event_details=failure,
-        remove=("operation",),
-        expect_operation=operation_id,
-    )
-    return {"failure": failure}
+    return changes.record_failure(ctx, step, "nodegroup", "NODEGROUP_CHANGE_FAILED")

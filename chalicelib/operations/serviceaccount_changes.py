@@ -15,10 +15,8 @@ from chalicelib.model import inline_policy, naming, policy
 from chalicelib.model.errors import ConflictError, NotFoundError, SpecValidationError
 from chalicelib.model.serviceaccount_spec import ServiceAccountSpec
 from chalicelib.model.spec import ClusterSpec, validate
-from chalicelib.observability import logger
 from chalicelib.operations import changes
 from chalicelib.operations.access import connect, require_active
-from chalicelib.operations.failures import explain_error
 
 if TYPE_CHECKING:
     from chalicelib.model.steps import FailedOperationStep, OperationStep
@@ -33,8 +31,12 @@ def _accounts(spec: ClusterSpec) -> list[ServiceAccountSpec]:
     return list((spec.iam.service_accounts if spec.iam else None) or [])
 
 
+def _lookup(spec: ClusterSpec, namespace: str, name: str) -> ServiceAccountSpec | None:
+    return next((a for a in _accounts(spec) if (a.metadata.namespace, a.metadata.name) == (namespace, name)), None)
+
+
 def _find(spec: ClusterSpec, namespace: str, name: str) -> ServiceAccountSpec:
-    found = next((a for a in _accounts(spec) if (a.metadata.namespace, a.metadata.name) == (namespace, name)), None)
+    found = _lookup(spec, namespace, name)
     if found is None:
         raise NotFoundError(
             f"cluster {spec.name!r} has no IAM service account {namespace}/{name}", serviceAccount=f"{namespace}/{name}"
@@ -159,9 +161,7 @@ def remove_service_account(ctx: Context, step: OperationStep) -> dict[str, Any]:
     """Delete the departing account's Kubernetes ServiceAccount (gone already is fine); roleOnly ones have none."""
     db, name = ctx.store, step.name
     record = db.get_cluster(name)
-    operation = record.get("operation") or {}
-    if operation.get("id") != step.operationId:
-        raise ConflictError(f"operation {step.operationId} is not running on cluster {name!r}", cluster=name)
+    operation = changes.running(record, step.operationId)
     namespace, _, account_name = operation["serviceAccount"].partition("/")
     spec = ClusterSpec.model_validate(record["spec"])
     account = _find(spec, namespace, account_name)
@@ -180,22 +180,7 @@ def remove_service_account(ctx: Context, step: OperationStep) -> dict[str, Any]:
 
 def finish(ctx: Context, step: OperationStep) -> dict[str, Any]:
     """The change is done: the record's spec becomes the operation's, and the cluster is free again."""
-    db, name, cluster_id, operation_id = ctx.store, step.name, step.clusterId, step.operationId
-    operation = db.get_cluster(name).get("operation") or {}
-    if operation.get("id") != operation_id:
-        raise ConflictError(f"operation {operation_id} is not running on cluster {name!r}", cluster=name)
-    action, account = operation["action"], operation["serviceAccount"]
-    db.update_cluster(
-        name,
-        cluster_id,
-        {"spec": operation["spec"]},
-        event=(_DONE_EVENTS[action], f"IAM service account {account}: {action} done"),
-        event_details={"operation": operation_id, "serviceAccount": account},
-        remove=("operation", "lastFailure"),
-        expect_operation=operation_id,
-    )
-    logger.info("service account change done", extra={"cluster": name, "action": action})
-    return {"action": action, "serviceAccount": account}
+    return changes.finish(ctx, step, "serviceAccount", "IAM service account", _DONE_EVENTS)
 
 
 def _remove_orphan_role(ctx: Context, record: dict[str, Any], operation: dict[str, Any]) -> str | None:
@@ -205,9 +190,7 @@ def _remove_orphan_role(ctx: Context, record: dict[str, Any], operation: dict[st
         return None
     spec = ClusterSpec.model_validate(operation.get("spec") or record["spec"])
     namespace, _, account_name = str(operation.get("serviceAccount") or "").partition("/")
-    account = next(
-        (a for a in _accounts(spec) if (a.metadata.namespace, a.metadata.name) == (namespace, account_name)), None
-    )
+    account = _lookup(spec, namespace, account_name)
     if account is None or not account.needs_stack:
         return None
     stack_name = naming.iamserviceaccount_stack_name(record["name"], account.member)
@@ -236,15 +219,4 @@ def record_failure(ctx: Context, step: FailedOperationStep) -> dict[str, Any]:
             event=("STACK_DELETING", f"Deleting stack {removed}: its service account was not added"),
             event_details={"stack": removed},
         )
-    failure = explain_error(step.error)
-    failure.update({"operation": operation.get("action"), "serviceAccount": operation.get("serviceAccount")})
-    db.update_cluster(
-        name,
-        cluster_id,
-        {"lastFailure": failure},
-        event=("SERVICE_ACCOUNT_CHANGE_FAILED", failure["reason"]),
-        event_details=failure,
-        remove=("operation",),
-        expect_operation=operation_id,
-    )
-    return {"failure": failure}
+    return changes.record_failure(ctx, step, "serviceAccount", "SERVICE_ACCOUNT_CHANGE_FAILED", record)
