@@ -173,7 +173,7 @@ def specs(draw: Any) -> tuple[dict[str, Any], list[str]]:
 
 
 @settings(
-    max_examples=15,
+    max_examples=8,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
