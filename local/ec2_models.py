@@ -33,6 +33,8 @@ from moto.ec2.models.subnets import SubnetRouteTableAssociation
 from moto.ec2.models.vpcs import VPCBackend
 from moto.ec2.models.vpn_gateway import VPCGatewayAttachment
 
+from local import ipv6_models
+
 # What EKS writes on the security group it makes for a cluster and on the control plane's interfaces.
 EKS_CLUSTER_GROUP_DESCRIPTION = (
     "EKS created security group applied to ENI that is attached to EKS Control Plane master nodes, "
@@ -107,8 +109,11 @@ def _delete_security_group(self: Any, vpc_id: str | None, group_id: str) -> None
 
 
 def _delete_vpc(self: Any, vpc_id: str) -> Any:
-    """EC2 refuses to delete a VPC that still holds security groups other than its default one."""
-    if any(group.name != "default" for group in self.groups.get(vpc_id, {}).values()):
+    """EC2 refuses to delete a VPC that still holds security groups other than its default one, or an
+    egress-only internet gateway."""
+    groups = any(group.name != "default" for group in self.groups.get(vpc_id, {}).values())
+    gateways = any(g.vpc_id == vpc_id for g in self.egress_only_internet_gateways.values())
+    if groups or gateways:
         raise DependencyViolationError(f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
     return _moto_delete_vpc(self, vpc_id)
 
@@ -148,6 +153,7 @@ def delete_cluster_security_group(account_id: str, region: str, cluster: str, gr
 
 
 def install() -> None:
+    ipv6_models.install()  # IPv6 networking in moto's CloudFormation
     SecurityGroupBackend._delete_security_group = _delete_security_group  # type: ignore[method-assign]
     VPCBackend.delete_vpc = _delete_vpc  # type: ignore[method-assign]
     _fill_instance_facts()

@@ -30,6 +30,8 @@ is served for them.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
+import random
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -130,6 +132,38 @@ def _cluster_auto_mode(account_id: str, region_name: str, props: dict[str, Any])
     }
 
 
+def _default_service_range(ec2: Any, subnets: list[str]) -> str:
+    """The service range EKS picks when none is given: 172.20.0.0/16 for a VPC in 10.0.0.0/8, else 10.100.0.0/16."""
+    ten = ipaddress.ip_network("10.0.0.0/8")
+    for subnet_id in subnets[:1]:
+        vpc = ec2.get_vpc(ec2.get_subnet(subnet_id).vpc_id)
+        if ipaddress.ip_network(vpc.cidr_block).overlaps(ten):
+            return "172.20.0.0/16"
+    return "10.100.0.0/16"
+
+
+def _cluster_network(account_id: str, region_name: str, props: dict[str, Any], subnets: list[str]) -> dict[str, Any]:
+    """The cluster's Kubernetes network as DescribeCluster shows it (ipFamily, the service range).
+
+    An IPv6 cluster gets an IPv6 service range EKS picks (a /108 of a unique local block), and is refused,
+    as EKS refuses it, in subnets that have no IPv6 block.
+    """
+    network = props.get("KubernetesNetworkConfig") or {}
+    family = str(network.get("IpFamily") or "ipv4").lower()
+    ec2 = ec2_models.ec2_backends[account_id][region_name]
+    if family != "ipv6":
+        return {
+            "serviceIpv4Cidr": network.get("ServiceIpv4Cidr") or _default_service_range(ec2, subnets),
+            "ipFamily": family,
+        }
+    for subnet_id in subnets:
+        if not ec2.get_subnet(subnet_id).ipv6_cidr_block_association_set:
+            message = f"Subnet {subnet_id} has no IPv6 CIDR block: an ipv6 cluster's subnets need IPv6 CIDR blocks"
+            raise _eks_refused("InvalidParameterException", message)
+    unique_local = f"fd{random.randrange(16**2):02x}:{random.randrange(16**4):04x}:{random.randrange(16**4):04x}::/108"
+    return {"serviceIpv6Cidr": unique_local, "ipFamily": "ipv6"}
+
+
 # A KMS key ARN (or alias ARN) as EncryptionConfig's Provider.KeyArn names it.
 KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:(key|alias)/.+")
 
@@ -202,6 +236,7 @@ class EKSClusterModel(LocalModel, CloudFormationModel):
         vpc = props.get("ResourcesVpcConfig", {})
         subnets = list(vpc.get("SubnetIds", []))
         vpc_id = _cluster_vpc(account_id, region_name, subnets)
+        network = _cluster_network(account_id, region_name, props, subnets)
         auto_mode = _cluster_auto_mode(account_id, region_name, props)
         encryption = _check_encryption_key(account_id, region_name, props)
         logging = _cluster_logging(props)
@@ -219,6 +254,7 @@ class EKSClusterModel(LocalModel, CloudFormationModel):
                 tags=_tags(props.get("Tags")),
                 encryption_config=encryption,
                 logging=logging,
+                kubernetes_network_config=network,
             )
         except service_errors() as refused:
             raise service_failed("Eks", refused) from None
@@ -333,6 +369,8 @@ class EKSNodegroupModel(LocalModel, CloudFormationModel):
                 instance_types=props.get("InstanceTypes"),
                 ami_type=props.get("AmiType"),
                 labels=props.get("Labels"),
+                # CloudFormation's Key/Value/Effect are the API's key/value/effect.
+                taints=[{k[0].lower() + k[1:]: v for k, v in t.items()} for t in props.get("Taints") or []] or None,
                 tags=_tags(props.get("Tags")),
                 launch_template=(
                     {"id": template["Id"], "version": str(template.get("Version", "$Default"))} if template else None

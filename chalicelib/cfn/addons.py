@@ -23,6 +23,7 @@ from chalicelib.cfn.podidentity import add_pod_identity_role, add_role_for
 from chalicelib.cfn.template import OUTPUT_CLUSTER_NAME, export_name, get_att, logical_name, tag_list
 from chalicelib.cfn.well_known_policies import well_known
 from chalicelib.model.addon_iam_spec import ADDON_ACCOUNTS, configuration_json, resolve_conflicts, uses_pod_identity
+from chalicelib.model.ipv6_spec import is_ipv6
 
 if TYPE_CHECKING:
     from chalicelib.cfn.template import Template
@@ -77,7 +78,39 @@ def output_addon_arns(t: Template, addons: list[AddonSpec]) -> None:
         t.add_output(f"{logical_id}{OUTPUT_ARN_SUFFIX}", get_att(logical_id, "Arn"))
 
 
-def _irsa_permissions(addon: AddonSpec, cluster: str) -> tuple[list[Any], list[dict[str, Any]]]:
+def ipv6_cni_statements() -> list[dict[str, Any]]:
+    """What vpc-cni needs on an IPv6 cluster, as eksctl writes its policy (AmazonEKS_CNI_Policy is IPv4's).
+
+    eksctl gives it this document instead of the managed policy, by IRSA or EKS Pod Identity alike: the
+    IPv6 address assignment, the reads of its subnet discovery, and tags on the interfaces it makes.
+    """
+    reads = [
+        "ec2:AssignIpv6Addresses",
+        "ec2:DescribeInstances",
+        "ec2:DescribeTags",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeInstanceTypes",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeSecurityGroups",
+    ]
+    return [
+        {"Effect": "Allow", "Action": reads, "Resource": "*"},
+        {
+            "Effect": "Allow",
+            "Action": ["ec2:CreateTags"],
+            "Resource": {"Fn::Sub": "arn:${AWS::Partition}:ec2:*:*:network-interface/*"},
+        },
+    ]
+
+
+def _recommended(addon: AddonSpec, ipv6: bool) -> tuple[list[Any], list[dict[str, Any]]]:
+    """The add-on's recommended permissions: its managed policy, or on an IPv6 cluster vpc-cni's IPv6 document."""
+    if ipv6 and addon.name == "vpc-cni":
+        return [], ipv6_cni_statements()
+    return [policy_arn(ADDON_ACCOUNTS[addon.name].managed_policy)], []
+
+
+def _irsa_permissions(addon: AddonSpec, cluster: str, ipv6: bool = False) -> tuple[list[Any], list[dict[str, Any]]]:
     """What the add-on's IRSA role holds: what the request asks (one of three), else the recommended policy."""
     if addon.attach_policy_arns:
         return list(addon.attach_policy_arns), []
@@ -85,7 +118,7 @@ def _irsa_permissions(addon: AddonSpec, cluster: str) -> tuple[list[Any], list[d
         return [], list(addon.attach_policy["Statement"])
     if addon.well_known_policies and addon.well_known_policies.any:
         return well_known(addon.well_known_policies, cluster=cluster)
-    return [policy_arn(ADDON_ACCOUNTS[addon.name].managed_policy)], []
+    return _recommended(addon, ipv6)
 
 
 def _in_stack_trust(namespace: str, service_account: str) -> dict[str, Any]:
@@ -96,10 +129,12 @@ def _in_stack_trust(namespace: str, service_account: str) -> dict[str, Any]:
     return {"Fn::Sub": [document, {"ProviderArn": provider, "Issuer": issuer}]}
 
 
-def add_service_account_role(t: Template, cluster: str, addon: AddonSpec, in_cluster_stack: bool = False) -> Any:
+def add_service_account_role(
+    t: Template, cluster: str, addon: AddonSpec, in_cluster_stack: bool = False, ipv6: bool = False
+) -> Any:
     """Add the IRSA role of `addon`'s service account; output its ARN and return it."""
     account = ADDON_ACCOUNTS[addon.name]
-    managed, statements = _irsa_permissions(addon, cluster)
+    managed, statements = _irsa_permissions(addon, cluster, ipv6)
     logical_id = f"{logical_name(addon.name)}Role"
     arn = irsa.add_irsa_role(
         t,
@@ -117,7 +152,7 @@ def add_service_account_role(t: Template, cluster: str, addon: AddonSpec, in_clu
     return arn
 
 
-def add_pod_identity_roles(t: Template, cluster: str, addon: AddonSpec) -> list[dict[str, Any]]:
+def add_pod_identity_roles(t: Template, cluster: str, addon: AddonSpec, ipv6: bool = False) -> list[dict[str, Any]]:
     """Add the add-on's pod identity roles; return its PodIdentityAssociations.
 
     The request's associations, else one for the add-on's service account with its recommended policy
@@ -131,7 +166,8 @@ def add_pod_identity_roles(t: Template, cluster: str, addon: AddonSpec) -> list[
         arn = add_role_for(t, f"{prefix}{n + 1}", association, cluster)
         associations.append({"ServiceAccount": association.service_account_name, "RoleArn": arn})
     if not associations:
-        arn = add_pod_identity_role(t, f"{prefix}1", managed_policy_arns=[policy_arn(account.managed_policy)])
+        managed, statements = _recommended(addon, ipv6)
+        arn = add_pod_identity_role(t, f"{prefix}1", managed_policy_arns=managed, statements=statements or None)
         associations.append({"ServiceAccount": account.service_account, "RoleArn": arn})
     for made in associations:
         role_arn = made["RoleArn"]
@@ -149,15 +185,16 @@ def _add_with_iam(
     AmazonEKS_CNI_Policy, as eksctl) or a spec recorded before those rules is built without its role.
     """
     with_oidc = bool(spec.iam and spec.iam.with_oidc)
+    ipv6 = is_ipv6(spec)
     roles: dict[str, Any] = {}
     pod_identities: dict[str, list[dict[str, Any]]] = {}
     for addon in addons:
         if addon.name not in ADDON_ACCOUNTS:
             continue
         if uses_pod_identity(addon, spec.addons_config):
-            pod_identities[addon.name] = add_pod_identity_roles(t, spec.name, addon)
+            pod_identities[addon.name] = add_pod_identity_roles(t, spec.name, addon, ipv6)
         elif with_oidc:
-            roles[addon.name] = add_service_account_role(t, spec.name, addon, in_cluster_stack)
+            roles[addon.name] = add_service_account_role(t, spec.name, addon, in_cluster_stack, ipv6)
     add_addons(t, addons, cluster, roles, spec.addons_config, pod_identities)
 
 

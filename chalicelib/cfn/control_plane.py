@@ -61,8 +61,12 @@ def add_control_plane(
     if spec.cloud_watch and spec.cloud_watch.cluster_logging.enable_types:
         enabled = [{"Type": kind} for kind in spec.cloud_watch.cluster_logging.enable_types]
         properties["Logging"] = {"ClusterLogging": {"EnabledTypes": enabled}}
-    if spec.kubernetes_network_config and spec.kubernetes_network_config.service_ipv4_cidr:
-        properties["KubernetesNetworkConfig"] = {"ServiceIpv4Cidr": spec.kubernetes_network_config.service_ipv4_cidr}
+    network_config = spec.kubernetes_network_config
+    if network_config and network_config.service_ipv4_cidr:
+        properties["KubernetesNetworkConfig"] = {"ServiceIpv4Cidr": network_config.service_ipv4_cidr}
+    if network_config and network_config.ip_family:
+        # EKS's spelling (ipv4, ipv6), as eksctl writes it.
+        properties.setdefault("KubernetesNetworkConfig", {})["IpFamily"] = network_config.ip_family.lower()
     access = spec.access_config
     if access:
         properties["AccessConfig"] = {

@@ -23,37 +23,46 @@ ANYWHERE_IPV4, ANYWHERE_IPV6 = "0.0.0.0/0", "::/0"
 _NODE_PORTS = ((1025, 65535, "kubelet and workload TCP ports"), (443, 443, "workloads using HTTPS port"))
 
 
-def add_shared_node_security_group(t: Template, vpc: Ref | str) -> Ref:
+def add_shared_node_security_group(t: Template, vpc: Ref | str, existing: str | None = None, rules: bool = True) -> Any:
     """Add the group every self-managed node shares, open between its members and EKS's cluster security group.
 
     EKS puts managed nodes and the control plane in its cluster security group; these rules let
     self-managed nodes and those talk both ways on every port. Exported for node group stacks.
+    With `existing` (vpc.sharedNodeSecurityGroup) that group is exported instead and nothing is made
+    but, unless `rules` is off (manageSharedNodeSecurityGroupRules), its rules with EKS's group (as eksctl).
     """
-    group = t.new_resource(
-        "ClusterSharedNodeSecurityGroup",
-        "AWS::EC2::SecurityGroup",
-        {
-            "GroupDescription": "Communication between all nodes in the cluster",
-            "VpcId": vpc,
-            "Tags": t.ec2_tags("ClusterSharedNodeSecurityGroup"),
-        },
-    )
+    group: Any = existing
+    rule_set: list[tuple[str, Any, Any, str]] = []
+    if existing is None:
+        group = t.new_resource(
+            "ClusterSharedNodeSecurityGroup",
+            "AWS::EC2::SecurityGroup",
+            {
+                "GroupDescription": "Communication between all nodes in the cluster",
+                "VpcId": vpc,
+                "Tags": t.ec2_tags("ClusterSharedNodeSecurityGroup"),
+            },
+        )
+        rule_set.append(
+            ("IngressInterNodeGroupSG", group, group, "Allow nodes to communicate with each other (all ports)")
+        )
     eks_group = get_att("ControlPlane", "ClusterSecurityGroupId")
-    for logical_id, target, source, description in (
-        ("IngressInterNodeGroupSG", group, group, "Allow nodes to communicate with each other (all ports)"),
-        (
-            "IngressDefaultClusterToNodeSG",
-            group,
-            eks_group,
-            "Allow managed and unmanaged nodes to communicate (all ports)",
-        ),
-        (
-            "IngressNodeToDefaultClusterSG",
-            eks_group,
-            group,
-            "Allow unmanaged nodes to reach the control plane (all ports)",
-        ),
-    ):
+    if rules:
+        rule_set += [
+            (
+                "IngressDefaultClusterToNodeSG",
+                group,
+                eks_group,
+                "Allow managed and unmanaged nodes to communicate (all ports)",
+            ),
+            (
+                "IngressNodeToDefaultClusterSG",
+                eks_group,
+                group,
+                "Allow unmanaged nodes to reach the control plane (all ports)",
+            ),
+        ]
+    for logical_id, target, source, description in rule_set:
         t.new_resource(
             logical_id,
             "AWS::EC2::SecurityGroupIngress",

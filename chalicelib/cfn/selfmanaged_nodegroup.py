@@ -100,12 +100,16 @@ def add_selfmanaged_nodegroup(
         properties["TargetGroupARNs"] = list(group.target_group_arns)
     if group.classic_load_balancer_names:
         properties["LoadBalancerNames"] = list(group.classic_load_balancer_names)
-    # A new launch template version replaces the nodes a few at a time, as eksctl's groups do.
+    # A new launch template version replaces the nodes a few at a time, as eksctl's groups do, with
+    # asgSuspendProcesses suspended meanwhile.
+    rolling: dict[str, Any] = {}
+    if group.asg_suspend_processes:
+        rolling["SuspendProcesses"] = list(group.asg_suspend_processes)
     t.new_resource(
         "NodeGroup",
         "AWS::AutoScaling::AutoScalingGroup",
         properties,
-        UpdatePolicy={"AutoScalingRollingUpdate": {}},
+        UpdatePolicy={"AutoScalingRollingUpdate": rolling},
     )
     t.add_output(OUTPUT_NODE_ROLE_ARN, role_arn)
     t.add_output(OUTPUT_ASG_NAME, {"Ref": "NodeGroup"})

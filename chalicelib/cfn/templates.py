@@ -145,7 +145,8 @@ def build_cluster_template(
     t.add_output(OUTPUT_CLUSTER_SECURITY_GROUP, get_att("ControlPlane", "ClusterSecurityGroupId"), export=True)
     # Self-managed groups join it (securityGroups.withShared); made with every cluster, as eksctl does, so
     # a group added later finds it.
-    add_shared_node_security_group(t, network.vpc)
+    vpc = spec.vpc
+    add_shared_node_security_group(t, network.vpc, vpc.shared_node_security_group, vpc.manages_shared_node_rules)
     if spec.iam and spec.iam.with_oidc:
         add_oidc_provider(t)
     # Only the add-ons EKS can make ACTIVE with no node; the others wait for the add-ons stack.

@@ -2,6 +2,14 @@
 
 Mirrors eksctl's `vpc.go` and `security_group.go` in `pkg/cfn/builder`: a dedicated
 VPC with a public and a private subnet per zone, exported for node group stacks.
+
+IPv6, as eksctl's `vpc_ipv6.go` and `vpc_ipv4.go` build it. An IPv6 cluster
+(`kubernetesNetworkConfig.ipFamily: IPv6`): the VPC gets an Amazon-provided IPv6 block
+(`IPv6CidrBlock`), each subnet a /64 of it (`Fn::Cidr` over the block, public subnets first) and
+addresses from it on launch, public subnets a `::/0` route through the internet gateway and private
+ones a `::/0` route through an egress-only internet gateway (their IPv4 still leaves through NAT).
+`vpc.autoAllocateIPv6` on an IPv4 cluster: the block (`AutoAllocatedCIDRv6`), a /64 per subnet
+(`AWS::EC2::SubnetCidrBlock`) and the public `::/0` route, nothing more (dual stack, as eksctl).
 """
 
 from __future__ import annotations
@@ -28,6 +36,42 @@ MAX_ZONES = 4
 # The VPC is cut into eight equal blocks, as eksctl does: public subnets first, then private.
 SUBNET_SPLIT_BITS = 3
 ANYWHERE = "0.0.0.0/0"
+ANYWHERE_IPV6 = "::/0"
+# eksctl's logical IDs of the VPC's IPv6 block: an IPv6 cluster's, and autoAllocateIPv6's.
+IPV6_BLOCK = "IPv6CidrBlock"
+AUTO_IPV6_BLOCK = "AutoAllocatedCIDRv6"
+EGRESS_ONLY_GATEWAY = "EgressOnlyInternetGateway"
+# Each subnet's IPv6 block is a /64 (64 host bits, Fn::Cidr's cidrBits).
+IPV6_SUBNET_HOST_BITS = 64
+
+
+@dataclass(frozen=True)
+class Ipv6Subnets:
+    """How the subnets get their IPv6 /64s: from which block resource, out of how many, and whether as a family.
+
+    `family` (an IPv6 cluster): on the subnet itself, with addresses assigned on launch; otherwise
+    (autoAllocateIPv6) as an AWS::EC2::SubnetCidrBlock next to it, as eksctl.
+    """
+
+    block: str
+    count: int
+    family: bool
+
+    def cidr(self, index: int) -> dict[str, Any]:
+        """The `index`th /64 of the VPC's IPv6 block (its first), carved when the stack runs."""
+        vpc_block = {"Fn::Select": [0, get_att("VPC", "Ipv6CidrBlocks")]}
+        return {"Fn::Select": [index, {"Fn::Cidr": [vpc_block, self.count, IPV6_SUBNET_HOST_BITS]}]}
+
+
+def _ipv6_subnets(t: Template, spec: ClusterSpec, vpc: Ref, zone_count: int) -> Ipv6Subnets | None:
+    """Add the VPC's Amazon-provided IPv6 block when the cluster is IPv6 or asks for it (autoAllocateIPv6)."""
+    ipv6_family = bool(spec.kubernetes_network_config and spec.kubernetes_network_config.ipv6)
+    if not ipv6_family and not spec.vpc.auto_allocate_ipv6:
+        return None
+    block = IPV6_BLOCK if ipv6_family else AUTO_IPV6_BLOCK
+    t.new_resource(block, "AWS::EC2::VPCCidrBlock", {"VpcId": vpc, "AmazonProvidedIpv6CidrBlock": True})
+    # As eksctl: two subnets per zone and two spare.
+    return Ipv6Subnets(block, 2 * zone_count + 2, ipv6_family)
 
 
 @dataclass(frozen=True)
@@ -63,14 +107,25 @@ def add_vpc(t: Template, spec: ClusterSpec, zones: list[str]) -> Network:
             "Tags": t.ec2_tags("VPC", owned),
         },
     )
+    ipv6 = _ipv6_subnets(t, spec, vpc, len(zones))
     igw = t.new_resource("InternetGateway", "AWS::EC2::InternetGateway", {"Tags": t.ec2_tags("InternetGateway")})
     t.new_resource("VPCGatewayAttachment", "AWS::EC2::VPCGatewayAttachment", {"VpcId": vpc, "InternetGatewayId": igw})
     public_cidrs, private_cidrs = subnet_cidrs(spec.vpc.cidr, len(zones))
     # The role tags tell the AWS Load Balancer Controller where public and internal load balancers go.
     hostnames = spec.vpc.hostname_type
-    public = _subnets(t, "Public", zones, public_cidrs, {**owned, "kubernetes.io/role/elb": "1"}, vpc, hostnames)
+    public = _subnets(
+        t, "Public", zones, public_cidrs, {**owned, "kubernetes.io/role/elb": "1"}, vpc, hostnames, ipv6, 0
+    )
     private = _subnets(
-        t, "Private", zones, private_cidrs, {**owned, "kubernetes.io/role/internal-elb": "1"}, vpc, hostnames
+        t,
+        "Private",
+        zones,
+        private_cidrs,
+        {**owned, "kubernetes.io/role/internal-elb": "1"},
+        vpc,
+        hostnames,
+        ipv6,
+        len(zones),
     )
 
     public_rt = _route_table(t, "PublicRouteTable", vpc, public)
@@ -80,7 +135,16 @@ def add_vpc(t: Template, spec: ClusterSpec, zones: list[str]) -> Network:
         {"RouteTableId": public_rt, "DestinationCidrBlock": ANYWHERE, "GatewayId": igw},
         DependsOn="VPCGatewayAttachment",
     )
-    _add_private_routes(t, spec.vpc.nat.gateway, vpc, public, private)
+    if ipv6:
+        t.new_resource(
+            "PublicSubnetIPv6DefaultRoute",
+            "AWS::EC2::Route",
+            {"RouteTableId": public_rt, "DestinationIpv6CidrBlock": ANYWHERE_IPV6, "GatewayId": igw},
+            DependsOn=["VPCGatewayAttachment", ipv6.block],
+        )
+    private_tables = _add_private_routes(t, spec.vpc.nat.gateway, vpc, public, private)
+    if ipv6 and ipv6.family:
+        _add_egress_only_routes(t, vpc, private_tables)
 
     t.add_output(OUTPUT_VPC, vpc, export=True)
     t.add_output(OUTPUT_SUBNETS_PUBLIC, {"Fn::Join": [",", public]}, export=True)
@@ -144,20 +208,35 @@ def add_security_group(t: Template, vpc: Ref | str) -> Ref | str:
     return group
 
 
-def _add_private_routes(t: Template, mode: str, vpc: Ref, public: list[Ref], private: list[Ref]) -> None:
-    """Route the private subnets out through NAT as `vpc.nat.gateway` asks."""
+def _add_private_routes(t: Template, mode: str, vpc: Ref, public: list[Ref], private: list[Ref]) -> list[Ref]:
+    """Route the private subnets out through NAT as `vpc.nat.gateway` asks; return their route tables."""
     if mode == "Single":
         nat = _nat_gateway(t, "", public[0])
         private_rt = _route_table(t, "PrivateRouteTable", vpc, private)
         _private_route(t, "NATPrivateSubnetRoute", private_rt, nat)
-    elif mode == "HighlyAvailable":  # one NAT gateway and route table per zone, as eksctl
+        return [private_rt]
+    if mode == "HighlyAvailable":  # one NAT gateway and route table per zone, as eksctl
+        tables = []
         for index, (public_subnet, private_subnet) in enumerate(zip(public, private, strict=True)):
             zone = str(index + 1)
             nat = _nat_gateway(t, zone, public_subnet)
             private_rt = _route_table(t, f"PrivateRouteTable{zone}", vpc, [private_subnet])
             _private_route(t, f"NATPrivateSubnetRoute{zone}", private_rt, nat)
-    else:  # Disable: private subnets reach only the VPC
-        _route_table(t, "PrivateRouteTable", vpc, private)
+            tables.append(private_rt)
+        return tables
+    # Disable: private subnets reach only the VPC
+    return [_route_table(t, "PrivateRouteTable", vpc, private)]
+
+
+def _add_egress_only_routes(t: Template, vpc: Ref, tables: list[Ref]) -> None:
+    """An IPv6 cluster's private subnets reach out over IPv6 through an egress-only internet gateway (as eksctl)."""
+    gateway = t.new_resource(EGRESS_ONLY_GATEWAY, "AWS::EC2::EgressOnlyInternetGateway", {"VpcId": vpc})
+    for index, table in enumerate(tables):
+        t.new_resource(
+            f"PrivateSubnetDefaultIpv6Route{index + 1 if len(tables) > 1 else ''}",
+            "AWS::EC2::Route",
+            {"RouteTableId": table, "DestinationIpv6CidrBlock": ANYWHERE_IPV6, "EgressOnlyInternetGatewayId": gateway},
+        )
 
 
 def _subnets(
@@ -168,10 +247,13 @@ def _subnets(
     tags: dict[str, str],
     vpc: Ref,
     hostname_type: str | None = None,
+    ipv6: Ipv6Subnets | None = None,
+    first_ipv6_block: int = 0,
 ) -> list[Ref]:
     """Add a `kind` (Public or Private) subnet in each zone; return Refs to them, in zone order.
 
     `hostname_type` (vpc.hostnameType) is how EC2 names what is launched in them; unset, EC2's default.
+    With `ipv6`, the subnets take the VPC's IPv6 /64s from `first_ipv6_block` on, one each.
     """
     refs = []
     for index, (zone, cidr) in enumerate(zip(zones, cidrs, strict=True)):
@@ -186,7 +268,20 @@ def _subnets(
             properties["MapPublicIpOnLaunch"] = True
         if hostname_type:
             properties["PrivateDnsNameOptionsOnLaunch"] = {"HostnameType": hostname_type}
-        refs.append(t.new_resource(logical_id, "AWS::EC2::Subnet", properties))
+        attributes: dict[str, Any] = {}
+        if ipv6 and ipv6.family:
+            properties["Ipv6CidrBlock"] = ipv6.cidr(first_ipv6_block + index)
+            properties["AssignIpv6AddressOnCreation"] = True
+            attributes["DependsOn"] = ipv6.block
+        subnet = t.new_resource(logical_id, "AWS::EC2::Subnet", properties, **attributes)
+        if ipv6 and not ipv6.family:
+            t.new_resource(
+                f"{logical_id}CIDRv6",
+                "AWS::EC2::SubnetCidrBlock",
+                {"SubnetId": subnet, "Ipv6CidrBlock": ipv6.cidr(first_ipv6_block + index)},
+                DependsOn=ipv6.block,
+            )
+        refs.append(subnet)
     return refs
 
 

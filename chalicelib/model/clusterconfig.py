@@ -71,6 +71,15 @@ _NODEGROUP = {
     "preBootstrapCommands": LEAF,
     "overrideBootstrapCommand": LEAF,
     "launchTemplate": {"id": LEAF, "version": LEAF},
+    "instanceSelector": {
+        "vCPUs": LEAF,
+        "memory": LEAF,
+        "gpus": LEAF,
+        "neuron_devices": LEAF,
+        "cpuArchitecture": LEAF,
+        "allow": LEAF,
+        "deny": LEAF,
+    },
     # Bottlerocket settings: a free map the spec model checks (TOML values, no keys the service writes).
     "bottlerocket": {"enableAdminContainer": LEAF, "settings": LEAF},
 }
@@ -105,6 +114,7 @@ _SELF_MANAGED_NODEGROUP = {
     "instanceName": LEAF,
     "targetGroupARNs": LEAF,
     "classicLoadBalancerNames": LEAF,
+    "asgSuspendProcesses": LEAF,
 }
 # The role of a pod identity association (`iam.podIdentityAssociations[]`, `addons[].podIdentityAssociations[]`).
 _POD_IDENTITY_ROLE = {
@@ -133,6 +143,8 @@ SUPPORTED: dict[str, Any] = {
         "controlPlaneOnPrivateSubnets": LEAF,
         "controlPlaneSecurityGroupIDs": LEAF,
         "securityGroup": LEAF,
+        "sharedNodeSecurityGroup": LEAF,
+        "manageSharedNodeSecurityGroupRules": LEAF,
     },
     "availabilityZones": LEAF,
     "managedNodeGroups": [_NODEGROUP],
@@ -149,7 +161,7 @@ SUPPORTED: dict[str, Any] = {
         }
     ],
     "cloudWatch": {"clusterLogging": {"enableTypes": LEAF, "logRetentionInDays": LEAF}},
-    "kubernetesNetworkConfig": {"serviceIPv4CIDR": LEAF},
+    "kubernetesNetworkConfig": {"serviceIPv4CIDR": LEAF, "ipFamily": LEAF},
     "iam": {
         "withOIDC": LEAF,
         "podIdentityAssociations": [
@@ -385,6 +397,8 @@ def from_spec(spec: ClusterSpec) -> dict[str, Any]:
     if vpc.get("id"):  # an existing VPC: the fields of a VPC ekspress builds do not apply
         vpc.pop("cidr", None)
         vpc.pop("nat", None)
+    if (body.get("kubernetesNetworkConfig") or {}).get("ipFamily") == "IPv6":
+        vpc.pop("nat", None)  # an IPv6 VPC's NAT is not the request's to set (eksctl refuses vpc.nat with IPv6)
     if not body.get("iamIdentityMappings"):
         body.pop("iamIdentityMappings", None)
     for group in body.get("managedNodeGroups") or []:

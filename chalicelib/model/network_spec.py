@@ -4,9 +4,9 @@ security groups, and the Kubernetes service range."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from chalicelib.model.validation import Problem, SpecModel, raise_problems
@@ -104,7 +104,7 @@ class VpcSpec(SpecModel):
     )
     # EC2 hostnames of what is launched in the subnets ekspress builds (unset: EC2's default, as eksctl).
     hostname_type: Literal["resource-name", "ip-name"] | None = None
-    # Only `false`: an IPv6 CIDR for the VPC and its subnets is not built yet.
+    # An Amazon-provided IPv6 block on the VPC and a /64 of it on each subnet (dual stack; the cluster stays IPv4).
     auto_allocate_ipv6: bool | None = Field(default=None, alias="autoAllocateIPv6")
     # The control plane's network interfaces in the private subnets only (eksctl's default: every subnet).
     control_plane_on_private_subnets: bool | None = None
@@ -115,6 +115,15 @@ class VpcSpec(SpecModel):
     ] = None
     # An existing VPC's security group the control plane uses instead of the one ekspress would make.
     security_group: Annotated[str, Field(pattern=SECURITY_GROUP_PATTERN)] | None = None
+    # An existing VPC's security group self-managed nodes share instead of ClusterSharedNodeSecurityGroup,
+    # and whether the cluster stack opens it to and from EKS's cluster security group (unset: it does).
+    shared_node_security_group: Annotated[str, Field(pattern=SECURITY_GROUP_PATTERN)] | None = None
+    manage_shared_node_security_group_rules: bool | None = None
+
+    @property
+    def manages_shared_node_rules(self) -> bool:
+        """Whether the cluster stack adds the shared node group's rules with EKS's cluster security group."""
+        return self.manage_shared_node_security_group_rules is not False
 
     @property
     def existing(self) -> bool:
@@ -183,12 +192,12 @@ class VpcSpec(SpecModel):
     def _options(self) -> VpcSpec:
         """eksctl's rules for the control plane's placement and groups, and what ekspress cannot build yet."""
         problems: list[Problem] = []
-        if self.auto_allocate_ipv6:
+        if self.auto_allocate_ipv6 and self.existing:
             message = (
-                "IPv6 is not supported yet: ekspress builds IPv4-only VPCs and clusters; "
-                "leave vpc.autoAllocateIPv6 out or set it to false"
+                "vpc.autoAllocateIPv6 gives IPv6 blocks to a VPC ekspress builds; an existing VPC's blocks are not "
+                "ekspress's to change (associate them in EC2 and leave autoAllocateIPv6 out)"
             )
-            problems.append((("autoAllocateIPv6",), "ipv6_unsupported", message, True))
+            problems.append((("autoAllocateIPv6",), "ipv6_existing_vpc", message, True))
         if self.hostname_type is not None and self.existing:
             message = (
                 "vpc.hostnameType is not supported with an existing VPC (as eksctl): its subnets are not "
@@ -209,9 +218,17 @@ class VpcSpec(SpecModel):
         if self.security_group is not None and self.control_plane_security_group_ids is not None:
             message = "give only one of vpc.securityGroup and vpc.controlPlaneSecurityGroupIDs (as eksctl)"
             problems.append((("securityGroup",), "one_of", message, self.security_group))
+        if self.manage_shared_node_security_group_rules is False and self.shared_node_security_group is None:
+            message = (
+                "the shared node security group ekspress makes always has its rules (as eksctl): give "
+                "vpc.sharedNodeSecurityGroup, or leave manageSharedNodeSecurityGroupRules out"
+            )
+            field: tuple[str | int, ...] = ("manageSharedNodeSecurityGroupRules",)
+            problems.append((field, "needs_shared_node_security_group", message, False))
         for alias, value in (
             ("securityGroup", self.security_group),
             ("controlPlaneSecurityGroupIDs", self.control_plane_security_group_ids),
+            ("sharedNodeSecurityGroup", self.shared_node_security_group),
         ):
             if value is not None and not self.existing:
                 message = (
@@ -298,8 +315,23 @@ class VpcSpec(SpecModel):
         return str(network)
 
 
+def _ip_family(value: Any) -> Any:
+    """eksctl compares ipFamily without case (`ipv6`, `IPv6`); kept as eksctl spells it."""
+    if isinstance(value, str):
+        return {"ipv4": "IPv4", "ipv6": "IPv6"}.get(value.lower(), value)
+    return value
+
+
 class KubernetesNetworkSpec(SpecModel):
     service_ipv4_cidr: str | None = Field(default=None, alias="serviceIPv4CIDR")
+    # The addresses of pods and services (KubernetesNetworkConfig.IpFamily); unset is IPv4, as eksctl.
+    ip_family: Annotated[Literal["IPv4", "IPv6"], BeforeValidator(_ip_family)] | None = Field(
+        default=None, alias="ipFamily"
+    )
+
+    @property
+    def ipv6(self) -> bool:
+        return self.ip_family == "IPv6"
 
     @field_validator("service_ipv4_cidr")
     @classmethod

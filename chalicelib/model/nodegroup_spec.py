@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from chalicelib.model import images
 from chalicelib.model.bottlerocket_spec import BottlerocketSpec  # noqa: TC001 (pydantic reads it at runtime)
+from chalicelib.model.instance_selector_spec import InstanceSelectorSpec  # noqa: TC001 (read at runtime)
 from chalicelib.model.validation import Problem, SpecModel, Tags, check_labels, check_name, raise_problems
 
 DEFAULT_INSTANCE_TYPE = "m5.large"
@@ -180,6 +181,8 @@ class NodeGroupBase(SpecModel):
     ssh: SshSpec | None = None
     # Bottlerocket's admin container and settings, merged into its TOML user data (amiFamily Bottlerocket).
     bottlerocket: BottlerocketSpec | None = None
+    # Criteria for the instance types, turned into the group's types when it is requested (eksctl's way).
+    instance_selector: InstanceSelectorSpec | None = None
 
     @property
     def managed(self) -> bool:
@@ -194,6 +197,17 @@ class NodeGroupBase(SpecModel):
     def type_fields(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Each instance type the group names, with the field it is written in (for 422s)."""
         raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _selector_or_instance_type(self) -> Self:
+        # eksctl refuses an instance type next to a selector; a list of types must be what it selects
+        # (checked when requested), which is how a stored spec carries them.
+        named_one = self.type_fields() == [(("instanceType",), self.instance_type)]
+        given = "instance_type" in self.model_fields_set and self.instance_type != "mixed"
+        if self.instance_selector is not None and named_one and given:
+            message = "give instanceType or instanceSelector, not both (as eksctl)"
+            raise_problems(type(self).__name__, [(("instanceType",), "one_of", message, self.instance_type)])
+        return self
 
     @field_validator("taints", mode="before")
     @classmethod

@@ -449,6 +449,9 @@ def _instance_type_problems(group: NodeGroupBase, settings: Settings, prefix: st
             "name them in instanceTypes, not in the template"
         )
         return [{"field": prefix + "launchTemplate", "rule": "instance_type_not_allowed", "message": message}]
+    if group.instance_selector is not None and group.type_fields() == [(("instanceType",), group.instance_type)]:
+        # Not chosen yet: the selector chooses only among the allowed types (operations/instance_selection.py).
+        return []
     problems = []
     for loc, kind in group.type_fields():
         if not _allowed(kind, patterns):

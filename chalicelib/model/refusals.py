@@ -23,7 +23,10 @@ _POD_ROLE_NOT_PASSED = (
     "get whatever it carries; give the association permissionPolicyARNs, permissionPolicy or wellKnownPolicies "
     "for a role the stack makes"
 )
-_IPV6 = "IPv6 is not supported yet: ekspress builds IPv4 VPCs and clusters"
+_IPV6 = (
+    "a VPC's own IPv6 block or pool is not supported yet: ekspress asks for an Amazon-provided one "
+    "(kubernetesNetworkConfig.ipFamily: IPv6, or vpc.autoAllocateIPv6)"
+)
 _AFTER = "once the cluster is ACTIVE"
 REASONS = {
     # Top-level fields of eksctl's schema that are not built.
@@ -72,19 +75,16 @@ REASONS = {
     "iam.vpcResourceControllerPolicy": "the VPC resource controller policy is not attached separately: "
     "ekspress's service role has EKS's managed cluster policy",
     # The network (vpc.* and kubernetesNetworkConfig).
-    "vpc.sharedNodeSecurityGroup": "an existing shared node security group is not supported yet: ekspress "
-    "makes the cluster's own (ClusterSharedNodeSecurityGroup)",
-    "vpc.manageSharedNodeSecurityGroupRules": "the shared node security group's rules are always ekspress's "
-    "(eksctl's default, true); leave it out",
     "vpc.extraCIDRs": "extra CIDRs allowed to reach the control plane are not supported yet; use "
     "vpc.controlPlaneSecurityGroupIDs (groups of an existing VPC)",
-    "vpc.extraIPv6CIDRs": _IPV6,
+    "vpc.extraIPv6CIDRs": "extra IPv6 CIDRs allowed to reach the control plane are not supported yet; use "
+    "vpc.controlPlaneSecurityGroupIDs (groups of an existing VPC)",
     "vpc.ipv6Cidr": _IPV6,
     "vpc.ipv6Pool": _IPV6,
     "vpc.controlPlaneEgressMode": "the control plane's egress mode is not supported yet; it gets EKS's "
     "default (AWS_MANAGED)",
-    "kubernetesNetworkConfig.ipFamily": f"{_IPV6}; leave ipFamily out (IPv4)",
-    "kubernetesNetworkConfig.serviceIPv6CIDR": f"{_IPV6}; use serviceIPv4CIDR",
+    "kubernetesNetworkConfig.serviceIPv6CIDR": "EKS chooses an IPv6 cluster's service range itself "
+    "(CloudFormation takes none); leave serviceIPv6CIDR out",
     # Node groups (managedNodeGroups[], nodeGroups[]).
     "publicKeyPath": "name an EC2 key pair with ssh.publicKeyName; the service cannot read or import a key file",
     "publicKey": "name an EC2 key pair with ssh.publicKeyName; importing a key is not supported",
@@ -101,11 +101,9 @@ REASONS = {
     "iam.attachPolicyARNs",
     "iam.attachPolicy": "an inline policy cannot be checked against the service's allow-list of policy ARNs "
     "(EKSPRESS_ALLOWED_POLICY_ARNS); use iam.attachPolicyARNs",
-    "instanceSelector": "instanceSelector is not supported; name instanceType (or instanceTypes, "
-    "instancesDistribution.instanceTypes)",
     "containerRuntime": "containerRuntime is not supported: every supported amiFamily runs containerd",
-    "asgSuspendProcesses": "suspending Auto Scaling processes is not supported yet; suspend them with "
-    f"`aws autoscaling suspend-processes` {_AFTER}",
+    "managedNodeGroups.asgSuspendProcesses": "EKS runs a managed group's Auto Scaling group and its updates "
+    "(eksctl ignores the field there); asgSuspendProcesses is for nodeGroups",
 }
 # amiFamily values eksctl knows and ekspress does not build, by prefix: a reason instead of a bare list.
 AMI_FAMILY_REASONS = {

@@ -63,6 +63,19 @@ ASG_METRICS = (
     "GroupAndWarmPoolDesiredCapacity",
     "GroupAndWarmPoolTotalCapacity",
 )
+# The Auto Scaling processes a rolling update may suspend (EC2 Auto Scaling's SuspendProcesses names, as eksctl
+# checks them); eksctl puts asgSuspendProcesses in the group's UpdatePolicy.AutoScalingRollingUpdate.
+ASG_PROCESSES = (
+    "Launch",
+    "Terminate",
+    "AddToLoadBalancer",
+    "AlarmNotification",
+    "AZRebalance",
+    "HealthCheck",
+    "InstanceRefresh",
+    "ReplaceUnhealthy",
+    "ScheduledActions",
+)
 # IAM's limit of managed policies per role (default quota).
 MAX_ROLE_POLICIES = 10
 # A node role holds naming.WORKER_POLICIES unless attachPolicyARNs replaces them, ECR reads anyway,
@@ -75,6 +88,8 @@ STACK_OWN_TAGS = 7
 MAX_ASG_TAGS = 50
 # Bootstrap scripts go into user data, which EC2 caps at 16 KB before base64.
 MAX_USER_DATA = 16 * 1024
+# Instance types a self-managed group names itself (eksctl's rule), and an Auto Scaling group's overrides.
+MAX_NAMED_TYPES, MAX_SELECTED_TYPES = 20, 40
 
 InstanceType = Annotated[str, Field(max_length=32, pattern=INSTANCE_TYPE_PATTERN)]
 
@@ -82,7 +97,8 @@ InstanceType = Annotated[str, Field(max_length=32, pattern=INSTANCE_TYPE_PATTERN
 class InstancesDistributionSpec(SpecModel):
     """`instancesDistribution`: several instance types, spot and on-demand mixed (the ASG's MixedInstancesPolicy)."""
 
-    instance_types: Annotated[list[InstanceType], Field(min_length=1, max_length=20)]
+    # 20 named (as eksctl), up to the Auto Scaling group's 40 overrides when instanceSelector chose them.
+    instance_types: Annotated[list[InstanceType], Field(min_length=1, max_length=MAX_SELECTED_TYPES)]
     max_price: Annotated[float, Field(gt=0)] | None = None
     on_demand_base_capacity: Annotated[int, Field(ge=0)] = 0
     on_demand_percentage_above_base_capacity: Annotated[int, Field(ge=0, le=100)] = 100
@@ -188,6 +204,8 @@ class SelfManagedNodegroupSpec(NodeGroupBase):
         list[Annotated[str, Field(pattern=CLASSIC_LB_NAME_PATTERN)]] | None,
         Field(min_length=1, max_length=MAX_ASG_LOAD_BALANCERS),
     ] = None
+    # Suspended while CloudFormation replaces the group's nodes in a rolling update (its UpdatePolicy).
+    asg_suspend_processes: Annotated[list[str] | None, Field(min_length=1, max_length=len(ASG_PROCESSES))] = None
 
     @property
     def managed(self) -> bool:
@@ -233,6 +251,20 @@ class SelfManagedNodegroupSpec(NodeGroupBase):
     def custom_ami(self) -> bool:
         return self.ami not in AMI_AUTO
 
+    @field_validator("asg_suspend_processes")
+    @classmethod
+    def _known_processes(cls, value: list[str] | None) -> list[str] | None:
+        unknown = [name for name in value or [] if name not in ASG_PROCESSES]
+        if unknown:
+            raise PydanticCustomError(
+                "asg_process",
+                "unknown Auto Scaling process(es) {unknown}; valid: {valid}",
+                {"unknown": ", ".join(unknown), "valid": ", ".join(ASG_PROCESSES)},
+            )
+        if value is not None and len(set(value)) != len(value):
+            raise PydanticCustomError("duplicate", "a process is named twice", {})
+        return value
+
     @field_validator("kubelet_extra_config")
     @classmethod
     def _kubelet_config_is_data(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -258,6 +290,9 @@ class SelfManagedNodegroupSpec(NodeGroupBase):
                 message = "give instanceType or instancesDistribution.instanceTypes, not both (as eksctl)"
                 problems.append((("instanceType",), "one_of", message, self.instance_type))
             object.__setattr__(self, "instance_type", mixed.instance_types[0])
+        if mixed is not None and self.instance_selector is None and len(mixed.instance_types) > MAX_NAMED_TYPES:
+            message = f"name at most {MAX_NAMED_TYPES} instance types (as eksctl; instanceSelector may choose 40)"
+            problems.append((("instancesDistribution", "instanceTypes"), "too_long", message, None))
         if self.custom_ami and self.override_bootstrap_command is None and self.ami_family == "AmazonLinux2":
             # eksctl's rule: a custom AL2 image has no known bootstrap script to call.
             message = "a custom ami with amiFamily AmazonLinux2 needs overrideBootstrapCommand"

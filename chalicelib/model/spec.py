@@ -39,6 +39,7 @@ from chalicelib.model.cluster_options_spec import (
 from chalicelib.model.errors import SpecValidationError
 from chalicelib.model.fargate_spec import FargateProfiles, fargate_problems
 from chalicelib.model.inline_policy import InlinePolicy  # noqa: TC001 (pydantic reads it at runtime)
+from chalicelib.model.ipv6_spec import ipv6_problems
 from chalicelib.model.network_spec import MIN_SUBNET_ZONES, KubernetesNetworkSpec, VpcSpec
 from chalicelib.model.nodegroup_spec import AMI_FAMILIES, NodeGroupBase, NodegroupSpec, ScalingRequest
 from chalicelib.model.podidentity_spec import (
@@ -391,6 +392,14 @@ class ClusterSpec(SpecModel):
         associations = (self.iam.pod_identity_associations if self.iam else None) or []
         names = [a.name for a in self.addons]
         problems = addon_iam_problems(self) + pod_identity_problems(self.name, associations, names, self.auto_mode)
+        if problems:
+            raise_problems("ClusterSpec", problems)
+        return self
+
+    @model_validator(mode="after")
+    def _ipv6(self) -> ClusterSpec:
+        """What an IPv6 cluster (kubernetesNetworkConfig.ipFamily) cannot be made with, as eksctl (ipv6_spec)."""
+        problems = ipv6_problems(self)
         if problems:
             raise_problems("ClusterSpec", problems)
         return self

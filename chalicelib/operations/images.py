@@ -15,6 +15,7 @@ from chalicelib.model import images
 from chalicelib.model.nodegroup_spec import NodegroupSpec
 from chalicelib.model.selfmanaged_spec import SelfManagedNodegroupSpec
 from chalicelib.model.validation import refuse_problems
+from chalicelib.operations import instance_selection
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -51,6 +52,7 @@ def instance_facts(ec2: Any, names: Iterable[str]) -> dict[str, images.InstanceF
 def with_ami_types(ctx: Context, spec: ClusterSpec) -> ClusterSpec:
     """The spec with every node group's AmiType (and a self-managed group's image); a 422 names each field
     that leaves a group none."""
+    spec = instance_selection.with_selected_types(ctx, spec)  # instanceSelector → instance types first
     facts = instance_facts(ctx.clients.ec2(spec.region), (t for g in spec.nodegroups for t in g.types))
     problems: list[Problem] = []
     groups: list[NodeGroupBase] = []
@@ -77,6 +79,7 @@ def with_ami_types(ctx: Context, spec: ClusterSpec) -> ClusterSpec:
 
 def group_with_ami_type(ctx: Context, spec: ClusterSpec, group: NodeGroupBase) -> NodeGroupBase:
     """A group added to `spec`'s cluster, with its AmiType (and image); a 422 names its fields as its body does."""
+    group = instance_selection.group_with_selected_types(ctx, spec, group)
     facts = instance_facts(ctx.clients.ec2(spec.region), group.types)
     chosen, problems = images.choose_for_group(group, spec.version, facts, spec.region)
     _refuse(problems)

@@ -3,8 +3,9 @@
 With `vpc.id` the cluster stack builds no network: it places the control plane and the node
 groups in the given subnets. A subnet that does not exist, sits in another VPC or another zone
 than the request says would fail the stack minutes in; here it is a 422 naming the subnet's
-path at once, as is a security group the control plane is to join (`vpc.securityGroup`,
-`vpc.controlPlaneSecurityGroupIDs[i]`) that does not exist or belongs to another VPC. Each subnet's
+path at once, as is a security group the control plane or the nodes are to join (`vpc.securityGroup`,
+`vpc.controlPlaneSecurityGroupIDs[i]`, `vpc.sharedNodeSecurityGroup`) that does not exist or belongs to
+another VPC. Each subnet's
 zone (when only its key named one, or none) and CIDR are taken from EC2 into the spec, whose zones
 are then those of the subnets (at least two). A subnet named by its CIDR alone is looked up in the
 VPC (as eksctl does: DescribeSubnets filtered by vpc-id and cidr-block) and gets its id and zone.
@@ -104,6 +105,9 @@ def _security_group_problems(ec2: Any, spec: ClusterSpec, vpc_id: str) -> list[P
         named.append((("vpc", "securityGroup"), spec.vpc.security_group))
     for index, group_id in enumerate(spec.vpc.control_plane_security_group_ids or []):
         named.append((("vpc", "controlPlaneSecurityGroupIDs", index), group_id))
+    # And the one self-managed nodes are to share (vpc.sharedNodeSecurityGroup).
+    if spec.vpc.shared_node_security_group:
+        named.append((("vpc", "sharedNodeSecurityGroup"), spec.vpc.shared_node_security_group))
     # And those a managed node group's nodes are to join (securityGroups.attachIDs).
     for index, group in enumerate(spec.managed_node_groups or []):
         for n, group_id in enumerate(group.security_groups.attach_ids if group.security_groups else []):

@@ -89,10 +89,12 @@ def test_the_example_files_get_a_422_naming_their_unsupported_fields_or_are_buil
     api: Api, policy: Callable[..., None]
 ) -> None:
     """eksctl's own examples: those using refused fields get a 422 naming them; the others run to ACTIVE."""
-    # Example 35 maps a role to system:masters, which the service policy grants only where it says.
-    policy(ENV_MASTERS_ALLOWED="*")
+    # Example 35 maps a role to system:masters, which the service policy grants only where it says; example 30
+    # gives vpc-cni an inline policy, whose actions the service policy must allow.
+    policy(ENV_MASTERS_ALLOWED="*", ENV_ALLOWED_INLINE_ACTIONS="ec2:AssignIpv6Addresses,ec2:Describe*,ec2:CreateTags")
     paths = sorted(EXAMPLES.glob("eksctl-*.yaml"))  # copies of eksctl examples
     assert paths, f"no example files in {EXAMPLES}"
+    built: dict[str, str] = {}  # cluster name -> file: every accepted file's workflows run side by side
     for path in paths:
         raw = path.read_bytes()
         status, body, _ = send(api, "POST", "/clusters", raw, **{"Content-Type": "application/x-yaml"})
@@ -101,10 +103,12 @@ def test_the_example_files_get_a_422_naming_their_unsupported_fields_or_are_buil
             assert body["fields"] and all(f["rule"] == "unsupported_field" for f in body["fields"]), path.name
             continue
         assert status == 202, (path.name, body)
-        name = yaml.safe_load(raw)["metadata"]["name"]
-        assert api.wait_for(name, {"ACTIVE", "FAILED"}, timeout=120)["status"] == "ACTIVE", path.name
+        built[yaml.safe_load(raw)["metadata"]["name"]] = path.name
+    for name, file in built.items():
+        assert api.wait_for(name, {"ACTIVE", "FAILED"}, timeout=180)["status"] == "ACTIVE", file
         assert api.call("DELETE", f"/clusters/{name}").status == 202
-        assert api.wait_for(name, {"DELETED", "DELETE_FAILED"}, timeout=120)["status"] == "DELETED", path.name
+    for name, file in built.items():
+        assert api.wait_for(name, {"DELETED", "DELETE_FAILED"}, timeout=180)["status"] == "DELETED", file
 
 
 def test_unsafe_yaml_is_a_400(api: Api) -> None:

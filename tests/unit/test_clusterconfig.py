@@ -34,6 +34,8 @@ EXPECTED_UNSUPPORTED: dict[str, list[str]] = {
     "eksctl-41-zonal-shift.yaml": [],
     "eksctl-45-upgrade-policy-example.yaml": [],
     "eksctl-46-control-plane-scaling-config.yaml": [],
+    "eksctl-02-custom-vpc-cidr-no-nodes.yaml": [],
+    "eksctl-30-vpc-with-ip-family.yaml": [],
 }
 
 

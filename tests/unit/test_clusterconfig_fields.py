@@ -108,16 +108,15 @@ def test_a_refused_top_level_field_is_answered_with_its_reason(field: str) -> No
             "nodeGroups[0].iam.attachPolicy",
             "EKSPRESS_ALLOWED_POLICY_ARNS",
         ),
-        ({"nodeGroups": [{"name": "a", "instanceSelector": {}}]}, "nodeGroups[0].instanceSelector", "instanceType"),
         (
             {"nodeGroups": [{"name": "a", "containerRuntime": "containerd"}]},
             "nodeGroups[0].containerRuntime",
             "containerd",
         ),
         (
-            {"nodeGroups": [{"name": "a", "asgSuspendProcesses": []}]},
-            "nodeGroups[0].asgSuspendProcesses",
-            "suspend-processes",
+            {"managedNodeGroups": [{"name": "a", "asgSuspendProcesses": ["Launch"]}]},
+            "managedNodeGroups[0].asgSuspendProcesses",
+            "for nodeGroups",
         ),
         (
             {"managedNodeGroups": [{"name": "a", "securityGroups": {"withShared": True}}]},
@@ -130,13 +129,7 @@ def test_a_refused_top_level_field_is_answered_with_its_reason(field: str) -> No
             "cannot be passed safely",
         ),
         ({"nodeGroups": [{"name": "a", "launchTemplate": {"id": "lt-1"}}]}, "nodeGroups[0].launchTemplate", "managed"),
-        ({"vpc": {"sharedNodeSecurityGroup": "sg-0123456789abcdef0"}}, "vpc.sharedNodeSecurityGroup", "shared node"),
-        (
-            {"vpc": {"manageSharedNodeSecurityGroupRules": False}},
-            "vpc.manageSharedNodeSecurityGroupRules",
-            "shared node",
-        ),
-        ({"kubernetesNetworkConfig": {"ipFamily": "IPv6"}}, "kubernetesNetworkConfig.ipFamily", "IPv6"),
+        ({"vpc": {"ipv6Cidr": "2001:db8::/56"}}, "vpc.ipv6Cidr", "Amazon-provided"),
     ],
 )
 def test_a_refused_inner_field_says_why_and_what_instead(document: dict[str, object], path: str, words: str) -> None:

@@ -113,7 +113,7 @@ def test_only_private_subnets_leave_no_subnets_for_public_nodes() -> None:
         ({"subnets": {"private": {"a": {"az": "ap-northeast-1a"}}}}, "vpc.subnets.private.a.id", "subnet_id_required"),
         ({"id": "vpc-nothex"}, "vpc.id", "string_pattern_mismatch"),
         ({"securityGroup": "sg-nothex"}, "vpc.securityGroup", "string_pattern_mismatch"),
-        ({"sharedNodeSecurityGroup": "sg-0123456789abcdef0"}, "vpc.sharedNodeSecurityGroup", "extra_forbidden"),
+        ({"sharedNodeSecurityGroup": "sg-nothex"}, "vpc.sharedNodeSecurityGroup", "string_pattern_mismatch"),
         ({"controlPlaneSubnetIDs": [subnet(9)]}, "vpc.controlPlaneSubnetIDs.0", "control_plane_subnet_not_listed"),
         ({"controlPlaneSubnetIDs": [subnet(1), subnet(3)]}, "vpc.controlPlaneSubnetIDs", "subnet_zones"),
     ],

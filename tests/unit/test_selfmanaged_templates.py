@@ -361,6 +361,12 @@ def test_al2023_defaults_to_eks_service_range_and_no_kubelet_config() -> None:
     assert set(config["spec"]["kubelet"]) == {"flags"}
 
 
+def test_al2023_in_a_vpc_of_10_0_0_0_8_gets_the_range_eks_picks_there() -> None:
+    # EKS gives a cluster whose VPC is in 10.0.0.0/8 172.20.0.0/16, so nodes must look for DNS there.
+    config = nodeconfig(user_data(build({}, vpc={"cidr": "10.30.0.0/16"})))
+    assert config["spec"]["cluster"]["cidr"] == "172.20.0.0/16"
+
+
 def test_al2023_override_runs_the_script_instead_of_the_nodeconfig() -> None:
     text = user_data(build({"preBootstrapCommands": ["echo pre"], "overrideBootstrapCommand": "/opt/boot.sh $X"}))
     parts = mime_parts(text)

@@ -119,6 +119,7 @@ _SELF_MANAGED: list[dict[str, Any]] = [
         "disablePodIMDS": True,
         "targetGroupARNs": [f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/web/0123456789abcdef"],
         "classicLoadBalancerNames": ["web-classic"],
+        "asgSuspendProcesses": ["AZRebalance", "ScheduledActions"],
     },
     {
         "name": "mixed",
@@ -253,6 +254,43 @@ MAXIMAL: list[dict[str, Any]] = [
             {"name": "eks-pod-identity-agent"},
         ],
         "managedNodeGroups": [{"name": "plain"}],
+    },
+    # IPv6: the cluster's own (an Amazon-provided block, the subnets' /64s, an egress-only internet gateway,
+    # vpc-cni's IPv6 policy), and an IPv4 cluster's auto-allocated blocks (AWS::EC2::SubnetCidrBlock).
+    {
+        "name": CLUSTER,
+        "region": REGION,
+        "availabilityZones": ZONES,
+        "kubernetesNetworkConfig": {"ipFamily": "IPv6"},
+        "iam": {"withOIDC": True},
+        "vpc": {"hostnameType": "resource-name"},
+        "addons": [{"name": "vpc-cni"}, {"name": "coredns"}, {"name": "kube-proxy"}],
+        "managedNodeGroups": [{"name": "plain"}],
+    },
+    {
+        "name": CLUSTER,
+        "region": REGION,
+        "availabilityZones": ZONES[:2],
+        "vpc": {"autoAllocateIPv6": True, "nat": {"gateway": "HighlyAvailable"}},
+        "managedNodeGroups": [{"name": "plain"}],
+    },
+    # An existing VPC whose own security group the self-managed nodes share (vpc.sharedNodeSecurityGroup): the
+    # cluster stack only adds its rules with EKS's cluster security group.
+    {
+        "name": CLUSTER,
+        "region": REGION,
+        "vpc": {
+            "id": "vpc-0a1b2c3d4e5f60718",
+            "subnets": {
+                "private": {
+                    ZONES[0]: {"id": "subnet-00000000000000001"},
+                    ZONES[1]: {"id": "subnet-00000000000000002"},
+                }
+            },
+            "sharedNodeSecurityGroup": "sg-0fedcba9876543210",
+        },
+        "managedNodeGroups": [],
+        "nodeGroups": [{"name": "self", "imageId": _AMI, "privateNetworking": True}],
     },
     # EKS Auto Mode (no node groups with it): its cluster properties and the node role the stack makes.
     {

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.cfn import templates, upload
+from chalicelib.model.selfmanaged_spec import ASG_PROCESSES
 from chalicelib.model.spec import ClusterSpec
 from tests.unit.test_templates import cfn_lint, with_image
 
@@ -128,6 +129,8 @@ def _self_managed(draw: Any, index: int, existing: bool) -> dict[str, Any]:
             group["volumeKmsKeyID"] = "arn:aws:kms:us-west-2:123456789012:key/00000000-0000-0000-0000-000000000000"
     if draw(st.booleans()):
         group["asgMetricsCollection"] = [{"granularity": "1Minute"}]
+    if draw(st.booleans()):
+        group["asgSuspendProcesses"] = draw(st.lists(st.sampled_from(ASG_PROCESSES), min_size=1, unique=True))
     if existing and draw(st.booleans()):
         group["subnets"] = draw(
             st.lists(
@@ -155,6 +158,9 @@ def specs(draw: Any) -> tuple[dict[str, Any], list[str]]:
             "id": "vpc-0a1b2c3d4e5f60718",
             "subnets": {kind: {zone: {"id": next(ids)} for zone in zones} for kind in ("public", "private")},
         }
+        if draw(st.booleans()):
+            body["vpc"]["sharedNodeSecurityGroup"] = "sg-0fedcba9876543210"
+            body["vpc"]["manageSharedNodeSecurityGroupRules"] = draw(st.booleans())
     else:
         body["availabilityZones"] = zones
         body["vpc"] = {

@@ -55,7 +55,7 @@ def vpc_config(template: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("raw", "field", "rule"),
     [
-        (built(autoAllocateIPv6=True), "vpc.autoAllocateIPv6", "ipv6_unsupported"),
+        (existing(autoAllocateIPv6=True), "vpc.autoAllocateIPv6", "ipv6_existing_vpc"),
         (built(hostnameType="dns-name"), "vpc.hostnameType", "literal_error"),
         (existing(hostnameType="ip-name"), "vpc.hostnameType", "hostname_type_existing_vpc"),
         (
@@ -201,19 +201,17 @@ def test_the_options_round_trip_through_a_clusterconfig() -> None:
     assert clusterconfig.parse(yaml.safe_dump(config).encode()) == spec
 
 
-def test_ipv6_is_refused_with_its_reason() -> None:
+def test_auto_allocated_ipv6_is_taken_and_given_back() -> None:
     raw = b"""
 apiVersion: eksctl.io/v1alpha5
 kind: ClusterConfig
 metadata: {name: v6}
 vpc: {autoAllocateIPv6: true}
 """
-    with pytest.raises(SpecValidationError) as refused:
-        clusterconfig.parse(raw)
+    spec = clusterconfig.parse(raw)
 
-    (field,) = refused.value.details["fields"]
-    assert (field["field"], field["rule"]) == ("vpc.autoAllocateIPv6", "ipv6_unsupported")
-    assert "IPv6 is not supported yet" in field["message"]
+    assert spec.vpc.auto_allocate_ipv6 is True
+    assert clusterconfig.from_spec(spec)["vpc"]["autoAllocateIPv6"] is True
 
 
 # -- the EC2 checks when a cluster is requested --------------------------------------------
