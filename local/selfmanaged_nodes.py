@@ -136,45 +136,27 @@ def role_may_join(cluster: Any, role_arn: str | None, node_name: str, aws_auth: 
     return False
 
 
+BOOTSTRAP_FAMILIES = {"nodeadm": "al2023", "bootstrap.sh": "al2", "bottlerocket": "bottlerocket"}
+
+
 def _node(cluster: Any, region: str, instance: Any, boot: Bootstrap) -> dict[str, Any]:
-    name = instance.private_dns_name
-    zone = str(instance.availability_zone or "")
-    arch = "arm64" if instance.architecture == "arm64" else "amd64"
-    labels = {
-        "kubernetes.io/hostname": name,
-        "kubernetes.io/os": "linux",
-        "kubernetes.io/arch": arch,
-        "node.kubernetes.io/instance-type": instance.instance_type,
-        "topology.kubernetes.io/region": region,
-        "topology.kubernetes.io/zone": zone,
-        **boot.labels,
-    }
+    from local.nodes import NodeShape, node_object, timestamp
+
     taints = [{k: v for k, v in t.items() if v} for t in boot.taints]
-    spec: dict[str, Any] = {"providerID": f"aws:///{zone}/{instance.id}"}
-    if taints:
-        spec["taints"] = taints
-    pods = str(boot.max_pods or 110)
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {"name": name, "labels": labels},
-        "spec": spec,
-        "status": {
-            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
-            "addresses": [
-                {"type": "InternalIP", "address": instance.private_ip},
-                {"type": "InternalDNS", "address": name},
-                {"type": "Hostname", "address": name},
-            ],
-            "capacity": {"pods": pods},
-            "allocatable": {"pods": pods},
-            "nodeInfo": {
-                "kubeletVersion": f"v{cluster.version}.0-eks",
-                "architecture": arch,
-                "operatingSystem": "linux",
-            },
-        },
-    }
+    shape = NodeShape(
+        name=instance.private_dns_name,
+        ip=instance.private_ip,
+        zone=str(instance.availability_zone or ""),
+        instance_id=instance.id,
+        instance_type=instance.instance_type,
+        family=BOOTSTRAP_FAMILIES.get(boot.format, "al2"),
+        arch="arm64" if instance.architecture == "arm64" else "amd64",
+        created=timestamp(getattr(instance, "launch_time", None)),
+        labels=dict(boot.labels),
+        taints=taints,
+        max_pods=boot.max_pods,
+    )
+    return node_object(cluster, region, shape)
 
 
 def launch_data(group: Any, instance: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.aws import identity
 from chalicelib.model import naming
 from reliability.scenarios import stacks_named
 
@@ -64,13 +65,22 @@ def _nothing_for(attempt: Attempt, api: CountingApi, engine: LocalEngine, name: 
     attempt.created += [s["StackName"] for s in stacks_named(engine, f"eksctl-{name}-")]
 
 
+def _member(engine: LocalEngine) -> dict[str, str]:
+    """Headers naming a team member as the caller: not the local developer, whom the local engine lets grant
+    cluster-admin on their own clusters (EKSPRESS_MASTERS_ALLOWED)."""
+    caller = f"arn:aws:iam::{ACCOUNT}:role/team-member"
+    return {identity.CALLER_HEADER: caller, identity.SIGNATURE_HEADER: identity.sign(engine.identity_key, caller)}
+
+
 def admin_access_entry(api: CountingApi, engine: LocalEngine, name: str = "sec-entry") -> Attempt:
     attempt = Attempt("access entry with AmazonEKSClusterAdminPolicy")
     entry = {
         "principalARN": f"arn:aws:iam::{ACCOUNT}:role/friend",
         "accessPolicies": [{"policyARN": CLUSTER_ADMIN, "accessScope": {"type": "cluster"}}],
     }
-    reply = api.call("POST", "/clusters", {"name": name, "accessConfig": {"accessEntries": [entry]}})
+    reply = api.call(
+        "POST", "/clusters", {"name": name, "accessConfig": {"accessEntries": [entry]}}, headers=_member(engine)
+    )
     _refused(attempt, reply, 403, "cluster_admin_not_allowed")
     _nothing_for(attempt, api, engine, name)
     return attempt
@@ -79,7 +89,7 @@ def admin_access_entry(api: CountingApi, engine: LocalEngine, name: str = "sec-e
 def masters_mapping(api: CountingApi, engine: LocalEngine, name: str = "sec-masters") -> Attempt:
     attempt = Attempt("mapping to system:masters")
     mapping = {"arn": f"arn:aws:iam::{ACCOUNT}:role/friend", "username": "friend", "groups": ["system:masters"]}
-    reply = api.call("POST", "/clusters", {"name": name, "iamIdentityMappings": [mapping]})
+    reply = api.call("POST", "/clusters", {"name": name, "iamIdentityMappings": [mapping]}, headers=_member(engine))
     _refused(attempt, reply, 403, "cluster_admin_not_allowed")
     _nothing_for(attempt, api, engine, name)
     return attempt

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from local.kube.objects import KINDS, NODES
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from local.kube.objects import Kind
 
 UNAUTHENTICATED_PATHS = {"/version", "/healthz", "/livez", "/readyz"}
 VERSION = {
@@ -17,64 +24,63 @@ VERSION = {
     "compiler": "gc",
     "platform": "linux/amd64",
 }
+VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+# Subresources as discovery lists them: (kind, group, version, verbs).
+SUBRESOURCES = {
+    "status": ("", "", ["get", "patch", "update"]),
+    "scale": ("autoscaling", "v1", ["get", "patch", "update"]),
+}
+
+
+def _resources(kinds: Iterable[Kind]) -> list[dict[str, Any]]:
+    """The APIResource entries of some kinds, each followed by its subresources."""
+    answer: list[dict[str, Any]] = []
+    for kind in kinds:
+        entry: dict[str, Any] = {
+            "name": kind.resource,
+            "singularName": kind.kind.lower(),
+            "namespaced": kind.namespaced,
+            "kind": kind.kind,
+            "verbs": ["get", "list", "watch"] if kind is NODES else list(VERBS),
+        }
+        if kind.short_names:
+            entry["shortNames"] = list(kind.short_names)
+        if kind.categories:
+            entry["categories"] = list(kind.categories)
+        answer.append(entry)
+        for sub in kind.subresources:
+            group, version, verbs = SUBRESOURCES[sub]
+            answer.append(
+                {
+                    "name": f"{kind.resource}/{sub}",
+                    "singularName": "",
+                    "namespaced": kind.namespaced,
+                    "kind": "Scale" if sub == "scale" else kind.kind,
+                    "verbs": verbs,
+                    **({"group": group, "version": version} if group else {}),
+                }
+            )
+    return answer
+
+
+def _served() -> dict[str, list[Kind]]:
+    """The kinds served by GROUP/VERSION ("v1" for the core group), nodes included."""
+    served: dict[str, list[Kind]] = {}
+    for kind in sorted([*KINDS.values(), NODES], key=lambda k: k.resource):
+        served.setdefault(kind.api_version, []).append(kind)
+    return served
+
+
 API_RESOURCES = {
     "kind": "APIResourceList",
     "apiVersion": "v1",
     "groupVersion": "v1",
-    "resources": [
-        {
-            "name": "configmaps",
-            "singularName": "configmap",
-            "namespaced": True,
-            "kind": "ConfigMap",
-            "verbs": ["create", "get", "list", "update"],
-            "shortNames": ["cm"],
-        },
-        {
-            "name": "nodes",
-            "singularName": "node",
-            "namespaced": False,
-            "kind": "Node",
-            "verbs": ["get", "list"],
-            "shortNames": ["no"],
-        },
-        {
-            "name": "namespaces",
-            "singularName": "namespace",
-            "namespaced": False,
-            "kind": "Namespace",
-            "verbs": ["create", "get", "list", "update"],
-            "shortNames": ["ns"],
-        },
-        {
-            "name": "serviceaccounts",
-            "singularName": "serviceaccount",
-            "namespaced": True,
-            "kind": "ServiceAccount",
-            "verbs": ["create", "get", "list", "update"],
-            "shortNames": ["sa"],
-        },
-    ],
+    "resources": _resources(_served()["v1"]),
 }
 
 # The named API groups served (`/apis/GROUP/VERSION`), each with its resources.
 GROUP_RESOURCES: dict[str, list[dict[str, Any]]] = {
-    "rbac.authorization.k8s.io/v1": [
-        {
-            "name": "roles",
-            "singularName": "role",
-            "namespaced": True,
-            "kind": "Role",
-            "verbs": ["create", "get", "list", "update"],
-        },
-        {
-            "name": "rolebindings",
-            "singularName": "rolebinding",
-            "namespaced": True,
-            "kind": "RoleBinding",
-            "verbs": ["create", "get", "list", "update"],
-        },
-    ],
+    gv: _resources(kinds) for gv, kinds in sorted(_served().items()) if gv != "v1"
 }
 
 

@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import copy
-import re
 import threading
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
-from local.kube import authz, discovery, tls
-from local.kube.objects import KINDS, Kind, ObjectStore, find_node, parse_configmap, parse_object
+from local.credentials import Credential
+from local.credentials import lookup as lookup_credential
+from local.kube import authz, discovery, openapi, tls
+from local.kube.api import ResourceApi, attributes, route
+from local.kube.objects import ObjectStore
 from local.kube.status import ApiError
-from local.kube.tokens import TokenError, verify_token
-from local.kube.transport import HttpsServer
+from local.kube.tokens import TokenError, verify
+from local.kube.transport import HttpsServer, Request
+
+IMPERSONATE_EXTRA = "impersonate-extra-"
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-CONFIGMAPS_PATH = re.compile(r"^/api/v1/namespaces/(?P<namespace>[a-z0-9-]+)/configmaps(?:/(?P<name>[^/]+))?$")
-NODES_PATH = re.compile(r"^/api/v1/nodes(?:/(?P<name>[^/]+))?$")
-# Every other stored kind (objects.KINDS): namespaced ones under their namespace, the rest at the top.
-NAMESPACED_PATH = re.compile(
-    r"^/api/v1/namespaces/(?P<namespace>[a-z0-9-]+)/(?P<resource>[a-z]+)(?:/(?P<name>[^/]+))?$"
-)
-CLUSTER_PATH = re.compile(r"^/api/v1/(?P<resource>[a-z]+)(?:/(?P<name>[^/]+))?$")
-# Namespaced kinds of a named API group (objects.KINDS whose api_version is GROUP/VERSION).
-GROUP_NAMESPACED_PATH = re.compile(
-    r"^/apis/(?P<group_version>[a-z0-9.-]+/v[0-9a-z]+)/namespaces/(?P<namespace>[a-z0-9-]+)/(?P<resource>[a-z]+)"
-    r"(?:/(?P<name>[^/]+))?$"
-)
+    from collections.abc import Callable, Iterable
 
 
 class KubeEmulator:
@@ -35,7 +26,8 @@ class KubeEmulator:
     discovery over HTTPS.
 
     Authentication follows aws-iam-authenticator (presigned STS GetCallerIdentity tokens checked against
-    this cluster's name); authorisation is deliberately simple instead of RBAC (see local.kube.authz).
+    this cluster's name and the signing key's secret as the engine's IAM and STS know it); authorisation
+    is RBAC over the cluster's own Roles and bindings (see local.kube.authz).
     """
 
     def __init__(
@@ -44,25 +36,40 @@ class KubeEmulator:
         region: str,
         *,
         sts_hosts: set[str],
-        secrets: dict[str, str],
-        identities: dict[str, str],
         creator_arn: str,
+        secrets: dict[str, str] | None = None,
+        identities: dict[str, str] | None = None,
+        credentials: Callable[[str], Credential | None] | None = None,
+        access_entries: Callable[[], Iterable[Any]] | None = None,
+        authentication_mode: Callable[[], str] | None = None,
         nodes: Callable[[], list[dict[str, Any]]] | None = None,
+        controllers: Callable[[KubeEmulator], Any] | None = None,
+        service_cidr: str | None = None,
     ) -> None:
         """Prepare an emulator; nothing listens until start()."""
         self.cluster_name = cluster_name
         self.region = region
-        # References, not copies: the local engine may add credentials after the cluster exists.
+        # Who may sign tokens: `credentials` (by default every key the engine's IAM and STS issued,
+        # local.credentials.lookup), and before it the fixed keys of `secrets` (access key → secret) and
+        # `identities` (→ caller ARN), which tests and tools may add to (references, not copies).
         self.sts_hosts = sts_hosts
-        self.secrets = secrets
-        self.identities = identities
+        self.secrets = secrets if secrets is not None else {}
+        self.identities = identities if identities is not None else {}
+        self.credentials = credentials or lookup_credential
         self.creator_arn = creator_arn
+        # The cluster's access entries (objects with principal_arn, type, username, kubernetes_groups) and
+        # its authentication mode (API, API_AND_CONFIG_MAP or CONFIG_MAP): aws-auth alone when not given.
+        self.access_entries = access_entries
+        self.authentication_mode = authentication_mode or (lambda: "CONFIG_MAP")
         self.nodes = nodes or (lambda: [])
         self.endpoint = ""
         self.ca_data = ""
         self.requests: list[tuple[str, str, int]] = []
         self.auth_failures: list[str] = []
-        self.objects = ObjectStore()
+        # Services take their cluster IPs in the cluster's Service range (kubernetesNetworkConfig.serviceIpv4Cidr).
+        self.objects = ObjectStore(service_cidr)
+        # The control loops (local.kube.controllers): made from this emulator, run while it serves.
+        self.controllers = controllers(self) if controllers is not None else None
         self._server: HttpsServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -77,9 +84,13 @@ class KubeEmulator:
             target=server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"kube-{self.cluster_name}", daemon=True
         )
         self._thread.start()
+        if self.controllers is not None:
+            self.controllers.start()
 
     def stop(self) -> None:
         """Stop serving and release the port."""
+        if self.controllers is not None:
+            self.controllers.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -119,90 +130,110 @@ class KubeEmulator:
         with self._lock:
             self.requests.append((method, path, code))
 
+    def _credential(self, akid: str) -> Credential | None:
+        """The credential behind an access key: the fixed tables first, then the engine's IAM and STS."""
+        if akid in self.secrets:
+            return Credential(akid, self.secrets[akid], self.identities.get(akid, ""), fixed=True)
+        return self.credentials(akid)
+
     def _authenticate(self, authorization: str) -> tuple[str, list[str]]:
-        """Return the caller's ARN and groups, or raise 401 (noting why in auth_failures)."""
+        """Return the caller's Kubernetes username and groups (always with system:authenticated), or raise 401
+        (noting why in auth_failures).
+
+        The bearer token is checked as aws-iam-authenticator checks it (tokens.verify); the caller's ARN is the
+        one STS names the signing key's owner by, and its username and groups come from the creator rule, the
+        cluster's access entries and aws-auth (authz.identity_of).
+        """
         scheme, _, token = authorization.partition(" ")
         try:
             if scheme.lower() != "bearer" or not token:
                 raise TokenError("no bearer token")
-            akid = verify_token(token.strip(), self.cluster_name, self.sts_hosts, self.secrets)
-            arn = self.identities.get(akid)
-            if arn is None:
-                raise TokenError(f"no identity for access key {akid!r}")
-            groups = authz.groups_of(
-                authz.canonical_arn(arn), self.creator_arn, lambda: self.objects.configmap_data(*authz.AWS_AUTH)
+            credential = verify(token.strip(), self.cluster_name, self.sts_hosts, self._credential)
+            arn = credential.arn
+            if not arn:
+                raise TokenError(f"no identity for access key {credential.access_key_id!r}")
+            found = authz.identity_of(
+                arn,
+                self.creator_arn,
+                lambda: self.objects.configmap_data(*authz.AWS_AUTH),
+                self.access_entries,
+                self.authentication_mode(),
             )
-            if groups is None:
-                raise TokenError(f"{arn} is not mapped in aws-auth")
+            if found is None:
+                raise TokenError(f"{arn} is not mapped in aws-auth or an access entry")
         except TokenError as error:
             with self._lock:
                 self.auth_failures.append(str(error))
             raise ApiError(401, "Unauthorized", "Unauthorized") from None
-        return arn, groups
+        username, groups = found
+        return username, [*groups, authz.AUTHENTICATED]
 
-    def _handle(self, method: str, path: str, authorization: str, body: bytes) -> tuple[int, dict[str, Any]]:
-        """Answer one request with a status code and a JSON object."""
-        path = path.rstrip("/") or "/"
+    def _impersonate(self, username: str, groups: list[str], headers: dict[str, str]) -> tuple[str, list[str]]:
+        """The identity a request acts as: the caller's own, or the one its Impersonate-* headers name once the
+        caller is authorized to `impersonate` each part of it (users, groups and serviceaccounts in the core
+        group; uids and userextras in authentication.k8s.io), as the API server's impersonation filter does."""
+        user = headers.get("impersonate-user", "")
+        wanted_groups = [g for g in headers.get("impersonate-group", "").split("\n") if g]
+        uid = headers.get("impersonate-uid", "")
+        extras = {
+            unquote(key.removeprefix(IMPERSONATE_EXTRA)): [v for v in value.split("\n") if v]
+            for key, value in headers.items()
+            if key.startswith(IMPERSONATE_EXTRA)
+        }
+        if not (user or wanted_groups or uid or extras):
+            return username, groups
+        if not user:
+            raise ApiError(400, "BadRequest", "requested impersonation of groups, a uid or extras without a user")
+        checks: list[authz.Attributes] = []
+        if user.startswith(authz.SERVICE_ACCOUNT_PREFIX) and user.count(":") == 3:
+            namespace, _, name = user.removeprefix(authz.SERVICE_ACCOUNT_PREFIX).partition(":")
+            checks.append(authz.Attributes("impersonate", "", "serviceaccounts", namespace, name))
+            implied = ["system:serviceaccounts", f"system:serviceaccounts:{namespace}"]
+        else:
+            checks.append(authz.Attributes("impersonate", "", "users", "", user))
+            implied = []
+        checks += [authz.Attributes("impersonate", "", "groups", "", group) for group in wanted_groups]
+        if uid:
+            checks.append(authz.Attributes("impersonate", "authentication.k8s.io", "uids", "", uid))
+        for key, values in extras.items():
+            for value in values:
+                checks.append(authz.Attributes("impersonate", "authentication.k8s.io", "userextras", "", value, key))
+        for attrs in checks:
+            authz.authorize_request(username, groups, attrs, self.objects)
+        as_groups = [*wanted_groups, *[g for g in implied if g not in wanted_groups]]
+        if authz.AUTHENTICATED not in as_groups:
+            as_groups.append(authz.AUTHENTICATED)
+        return user, as_groups
+
+    def _handle(self, request: Request) -> tuple[int, Any]:
+        """Answer one request with a status code and a JSON object (or a stream of watch events).
+
+        Health and version need no credential; everything else is authenticated, then authorized as the API
+        server's authorizer sees the request (authz.Attributes), then served.
+        """
+        path = request.path.rstrip("/") or "/"
         if path in discovery.UNAUTHENTICATED_PATHS:
-            if method != "GET":
+            if request.method != "GET":
                 raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on {path}")
             return 200, discovery.unauthenticated(path)
-        _, groups = self._authenticate(authorization)
-        authz.authorize(method, path, groups)
-        found = discovery.discovery(path, self.endpoint.removeprefix("https://"))
-        if found is not None:
-            return 200, found
-        if match := CONFIGMAPS_PATH.match(path):
-            return self._configmaps(method, match["namespace"], match["name"], body)
-        if match := NODES_PATH.match(path):
-            return self._nodes(method, match["name"])
-        match = NAMESPACED_PATH.match(path)
-        kind = KINDS.get(match["resource"]) if match else None
-        if match and kind and kind.namespaced and kind.api_version == "v1":
-            return self._objects(method, kind, match["namespace"], match["name"], body)
-        match = GROUP_NAMESPACED_PATH.match(path)
-        kind = KINDS.get(match["resource"]) if match else None
-        if match and kind and kind.namespaced and kind.api_version == match["group_version"]:
-            return self._objects(method, kind, match["namespace"], match["name"], body)
-        match = CLUSTER_PATH.match(path)
-        kind = KINDS.get(match["resource"]) if match else None
-        if match and kind and not kind.namespaced and kind.api_version == "v1":
-            return self._objects(method, kind, "", match["name"], body)
-        raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        username, groups = self._authenticate(request.authorization)
+        username, groups = self._impersonate(username, groups, request.headers)
+        found = route(path)
+        authz.authorize_request(username, groups, attributes(request.method, path, request.query, found), self.objects)
+        if found is None:
+            answer = discovery.discovery(path, self.endpoint.removeprefix("https://"))
+            if answer is None:
+                answer = openapi.document(path, request.query)
+            if answer is None:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            if request.method != "GET":
+                raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on {path}")
+            return 200, answer
 
-    def _objects(
-        self, method: str, kind: Kind, namespace: str, name: str | None, body: bytes
-    ) -> tuple[int, dict[str, Any]]:
-        """List, create, get, replace or (where the kind allows it) delete objects of a kind other than ConfigMaps."""
-        if name is None and method == "GET":
-            return 200, self.objects.list_of(kind, namespace if kind.namespaced else None)
-        if name is None and method == "POST":
-            return 201, self.objects.create(namespace, parse_object(body, kind, namespace, None), kind)
-        if name is not None and method == "GET":
-            return 200, self.objects.get(kind, namespace, name)
-        if name is not None and method == "PUT":
-            return 200, self.objects.replace(namespace, name, parse_object(body, kind, namespace, name), kind)
-        if name is not None and method == "DELETE" and kind.deletable:
-            return 200, self.objects.delete(kind, namespace, name)
-        raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on {kind.resource}: {method}")
+        def guard(resource: str, namespace: str, obj: dict[str, Any]) -> None:
+            authz.confirm_no_escalation(username, groups, resource, namespace, obj, self.objects)
 
-    def _configmaps(self, method: str, namespace: str, name: str | None, body: bytes) -> tuple[int, dict[str, Any]]:
-        """List, create, get or replace ConfigMaps."""
-        if name is None and method == "GET":
-            return 200, self.objects.configmap_list(namespace)
-        if name is None and method == "POST":
-            return 201, self._create(namespace, parse_configmap(body, namespace, None))
-        if name is not None and method == "GET":
-            return 200, self.objects.configmap(namespace, name)
-        if name is not None and method == "PUT":
-            return 200, self._replace(namespace, name, parse_configmap(body, namespace, name))
-        raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on configmaps: {method}")
-
-    def _nodes(self, method: str, name: str | None) -> tuple[int, dict[str, Any]]:
-        """List or get the Node objects that nodes() reports."""
-        if method != "GET":
-            raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on nodes: {method}")
-        items = copy.deepcopy(self.nodes())
-        if name is None:
-            return 200, self.objects.node_list(items)
-        return 200, find_node(items, name)
+        api = ResourceApi(
+            self.objects, self.nodes, self._create, self._replace, lambda: self._server is not None, guard
+        )
+        return api.answer(Request(request.method, path, request.query, request.headers, request.body), found)

@@ -7,7 +7,13 @@ import datetime as dt
 import hashlib
 import hmac
 import ipaddress
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, urlsplit
+
+from local.credentials import Credential
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 TOKEN_PREFIX = "k8s-aws-v1."
 K8S_AWS_ID_HEADER = "x-k8s-aws-id"
@@ -57,9 +63,29 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
 
 
 def verify_token(
-    token: str, cluster_name: str, sts_hosts: set[str], secrets: dict[str, str], now: dt.datetime | None = None
+    token: str, cluster_name: str, sts_hosts: set[str], secrets: Mapping[str, str], now: dt.datetime | None = None
 ) -> str:
-    """Verify an EKS bearer token (presigned STS GetCallerIdentity URL) and return its access key id."""
+    """Verify an EKS bearer token signed with a long-term key of `secrets` (access key → secret); its access key id."""
+
+    def lookup(akid: str) -> Credential | None:
+        return Credential(akid, secrets[akid], "", fixed=True) if akid in secrets else None
+
+    return verify(token, cluster_name, sts_hosts, lookup, now).access_key_id
+
+
+def verify(
+    token: str,
+    cluster_name: str,
+    sts_hosts: set[str],
+    lookup: Callable[[str], Credential | None],
+    now: dt.datetime | None = None,
+) -> Credential:
+    """Verify an EKS bearer token (presigned STS GetCallerIdentity URL) and return the credential that signed it.
+
+    `lookup` names the secret (and, for temporary credentials, the session token) of an access key, as the
+    STS that issued it knows them; an unknown key, a missing or wrong session token, or a session token sent
+    with a long-term key is refused, as STS refuses them (fixed keys: no session token is checked).
+    """
     if not token.startswith(TOKEN_PREFIX):
         raise TokenError("token lacks the k8s-aws-v1. prefix")
     encoded = token[len(TOKEN_PREFIX) :]
@@ -115,9 +141,18 @@ def verify_token(
     # Only these two headers travel with the token; anything else signed could not be reproduced.
     if set(signed_headers) != {"host", K8S_AWS_ID_HEADER}:
         raise TokenError(f"unsupported signed headers {signed_headers}")
-    secret = secrets.get(akid)
-    if secret is None:
+    found = lookup(akid)
+    if found is None:
         raise TokenError(f"unknown access key {akid!r}")
+    presented = params.get("X-Amz-Security-Token")
+    if not found.fixed and found.session_token is None and presented is not None:
+        raise TokenError(f"a session token with the long-term access key {akid!r}")
+    if (
+        not found.fixed
+        and found.session_token is not None
+        and not hmac.compare_digest(presented or "", found.session_token)
+    ):
+        raise TokenError(f"missing or wrong session token for temporary access key {akid!r}")
 
     canonical_query = "&".join(
         f"{k}={v}" for k, v in sorted((_sigv4_quote(k), _sigv4_quote(v)) for k, v in pairs if k != "X-Amz-Signature")
@@ -142,8 +177,8 @@ def verify_token(
             hashlib.sha256(canonical_request.encode()).hexdigest(),
         ]
     )
-    key = _signing_key(secret, scope_date, region, service)
-    signature = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    signing_key = _signing_key(found.secret, scope_date, region, service)
+    signature = hmac.new(signing_key, string_to_sign.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(signature, params["X-Amz-Signature"].lower()):
         raise TokenError("signature mismatch (wrong secret, tampered URL or another cluster's token)")
-    return akid
+    return found

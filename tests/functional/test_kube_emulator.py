@@ -14,12 +14,12 @@ import urllib.request
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
 import yaml
 
 from local.kube import KubeEmulator
 from local.kube.tokens import TokenError, verify_token
+from tests.eks_tokens import eks_token
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -41,31 +41,8 @@ NODE = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "ip-192-168-1-2
 
 
 def make_token(cluster: str = CLUSTER, akid: str = "AKIDEXAMPLE", endpoint: str = f"https://{STS_HOST}") -> str:
-    """An EKS bearer token made as `aws eks get-token` makes it (presigning makes no network call)."""
-    sts = boto3.client(
-        "sts",
-        region_name=REGION,
-        endpoint_url=endpoint,
-        aws_access_key_id=akid,
-        aws_secret_access_key=SECRETS[akid],
-        aws_session_token=None,
-    )
-
-    def keep_cluster_name(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        # ClusterName is not an STS parameter: move it aside before botocore validates the call.
-        if "ClusterName" in params:
-            context["ClusterName"] = params.pop("ClusterName")
-
-    def add_header(request: Any, **_: Any) -> None:
-        if "ClusterName" in request.context:
-            request.headers["x-k8s-aws-id"] = request.context["ClusterName"]
-
-    sts.meta.events.register("provide-client-params.sts.GetCallerIdentity", keep_cluster_name)
-    sts.meta.events.register("before-sign.sts.GetCallerIdentity", add_header)
-    url = sts.generate_presigned_url(
-        "get_caller_identity", Params={"ClusterName": cluster}, ExpiresIn=60, HttpMethod="GET"
-    )
-    return "k8s-aws-v1." + base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
+    """An EKS bearer token made as `aws eks get-token` makes it."""
+    return eks_token(cluster, key=akid, secret=SECRETS[akid], region=REGION, endpoint_url=endpoint)
 
 
 def token_url(token: str) -> str:
@@ -288,6 +265,15 @@ def test_given_caller_mapped_without_masters_when_writing_then_403_but_reads_suc
     creator, reader = make_token(), make_token(akid="AKIDREADER")
     user = {"userarn": "arn:aws:iam::123456789012:user/reader", "username": "reader", "groups": ["viewers"]}
     client.call("POST", CONFIGMAPS_PATH, creator, aws_auth([NODE_ROLE], [user]))
+    assert client.call("GET", AWS_AUTH_PATH, reader)[0] == 403  # mapped, but RBAC grants the group nothing yet
+    view = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "viewers"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "viewers"}],
+    }
+    assert client.call("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", creator, view)[0] == 201
 
     status, current = client.call("GET", AWS_AUTH_PATH, reader)
     assert status == 200
@@ -315,10 +301,16 @@ def test_given_discovery_when_listing_api_then_configmaps_and_nodes_are_advertis
     assert api["serverAddressByClientCIDRs"][0]["serverAddress"] == emulator.endpoint.removeprefix("https://")
     groups = client.call("GET", "/apis", token)[1]["groups"]
     assert [(g["name"], g["preferredVersion"]["groupVersion"]) for g in groups] == [
-        ("rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1")
+        ("apps", "apps/v1"),
+        ("rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1"),
     ]
     rbac = client.call("GET", "/apis/rbac.authorization.k8s.io/v1", token)[1]
-    assert {r["name"]: r["kind"] for r in rbac["resources"]} == {"roles": "Role", "rolebindings": "RoleBinding"}
+    assert {r["name"]: r["kind"] for r in rbac["resources"]} == {
+        "clusterrolebindings": "ClusterRoleBinding",
+        "clusterroles": "ClusterRole",
+        "roles": "Role",
+        "rolebindings": "RoleBinding",
+    }
     resources = {r["name"]: r for r in client.call("GET", "/api/v1", token)[1]["resources"]}
     assert resources["configmaps"]["namespaced"] and not resources["nodes"]["namespaced"]
 
