@@ -15,7 +15,7 @@ BUILD ?= build
 
 .PHONY: run test lint format typecheck install clean bench package deploy policies reliability
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PY) -c 'import sys; assert sys.version_info[:2] == tuple(map(int, "$(PYTHON_VERSION)".split("."))), sys.version' \
 		|| { echo "Python $(PYTHON_VERSION) is required (the Lambda runtime is python$(PYTHON_VERSION)); set PY=..."; exit 2; }
 	$(PY) -m venv --clear $(VENV)

@@ -29,7 +29,16 @@ from chalicelib.model.errors import BadRequestError, EkspressError, SpecValidati
 from chalicelib.model.settings import get_settings
 from chalicelib.model.spec import ClusterSpec, IdentityMapping, LeaseRequest, validate
 from chalicelib.observability import logger
-from chalicelib.operations import access, create, delete, leases, nodegroups, quotas, serviceaccount_changes
+from chalicelib.operations import (
+    access,
+    create,
+    delete,
+    dry_run,
+    leases,
+    nodegroups,
+    quotas,
+    serviceaccount_changes,
+)
 from chalicelib.operations.context import Context
 
 if TYPE_CHECKING:
@@ -45,6 +54,8 @@ IAM = IAMAuthorizer()
 MAX_BODY_BYTES = 64 * 1024
 # The attribute `_idempotent` marks its views with.
 IDEMPOTENT = "accepts_idempotency_key"
+# The attribute `_dry_runs` marks views that answer `?dryRun=true` without acting.
+DRY_RUNS = "answers_dry_runs"
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
 
@@ -78,6 +89,7 @@ def _idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
     """With an `Idempotency-Key` header, a retried request gets the first answer (see idempotency.py).
 
     Without the header the view simply runs. Inside `_handled`, so the caller is verified first.
+    A dry run (`_dry_runs`) records nothing, its key neither: a real request may use that key next.
     """
 
     @functools.wraps(view)
@@ -85,7 +97,7 @@ def _idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
         request = api.current_request
         headers: Mapping[str, str] = request.headers or {}
         key = headers.get(idempotency.HEADER)
-        if key is None:
+        if key is None or (getattr(view, DRY_RUNS, False) and _dry_run()):
             return view(*args, **kwargs)
 
         def respond() -> dict[str, Any]:
@@ -106,6 +118,12 @@ def _idempotent(view: Callable[..., Response]) -> Callable[..., Response]:
     # Read by the OpenAPI document (functools.wraps carries it to the decorators outside).
     setattr(wrapper, IDEMPOTENT, True)
     return wrapper
+
+
+def _dry_runs(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Marks a view that answers `?dryRun=true` (see `_dry_run`) by checking and describing, not acting."""
+    setattr(view, DRY_RUNS, True)
+    return view
 
 
 def _ctx() -> Context:
@@ -156,8 +174,10 @@ YAML_TYPES = ("application/x-yaml", "application/yaml", "text/yaml")
 @api.route("/clusters", methods=["POST"], content_types=["application/json", *YAML_TYPES], authorizer=IAM)
 @_handled
 @_idempotent
+@_dry_runs
 def create_cluster() -> Response:
     """A cluster request as JSON, or an eksctl ClusterConfig as YAML."""
+    dry = _dry_run()
     headers: Mapping[str, str] = api.current_request.headers or {}
     if headers.get("content-type", "").split(";")[0].strip() in YAML_TYPES:
         from chalicelib.model import clusterconfig
@@ -166,8 +186,19 @@ def create_cluster() -> Response:
     else:
         spec = parse_spec(_body())
     policy.check_request(spec, _caller(), get_settings(), _store())
+    if dry:
+        return json_response(200, dry_run.preview_create(_ctx(), spec))
     record = create.request_create(_ctx(), spec, _caller())
     return json_response(202, record, {"Location": _location(f"/clusters/{spec.name}")})
+
+
+def _dry_run() -> bool:
+    """`?dryRun=true`: check and describe the create, record nothing, start nothing (eksctl's --dry-run)."""
+    params: Mapping[str, str] = api.current_request.query_params or {}
+    value = params.get("dryRun", "false")
+    if value not in ("true", "false"):
+        raise BadRequestError("dryRun must be true or false", field="dryRun")
+    return value == "true"
 
 
 def _page_args(params: Mapping[str, str]) -> tuple[int, str | None]:

@@ -194,6 +194,16 @@ OPERATIONS: dict[str, Route] = {
         body=ClusterSpec,
         yaml_body=True,
         location=True,
+        query=(
+            {
+                "name": "dryRun",
+                "in": "query",
+                "description": "true: check as a create does and answer 200 with the ClusterConfig (every default "
+                "filled in) and the stacks it would build (names, resource counts, template sizes); "
+                "nothing is recorded or started",
+                "schema": {"type": "string", "enum": ["true", "false"], "default": "false"},
+            },
+        ),
     ),
     "list_clusters": Route(
         "Clusters ordered by name, one page at a time",

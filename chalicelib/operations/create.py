@@ -78,14 +78,7 @@ def new_record(
 
 def request_create(ctx: Context, spec: ClusterSpec, owner: str, notify: dict[str, Any] | None = None) -> dict[str, Any]:
     """Choose the node groups' images, record a new cluster (the name must be free) and start its create workflow."""
-    refuse_nodegroups_with_auto_mode(spec)  # a 422: eksctl adds node groups to Auto Mode clusters later
-    refuse_addons_that_cannot_run(spec)  # a 422: an add-on with no node or no OIDC would fail its stack
-    spec = images.with_ami_types(ctx, spec)  # a 422 before anything is recorded
-    spec = network.with_existing_subnets(ctx, spec)  # a 422 for a given subnet that is missing or misplaced
-    check_secrets_key(ctx, spec)  # a 422 for a KMS key EKS could not encrypt secrets with
-    check_load_balancer_targets(ctx, spec)  # a 422 for a target group or load balancer nodes cannot join
-    check_log_group(ctx, spec)  # a 409 for a control plane log group an earlier cluster left behind
-    quotas.check_create(ctx, spec)  # a 409 when the account has no VPC, Elastic IP, ... left for it
+    spec = checked_create(ctx, spec)
     db = ctx.store
     record = db.create_cluster(new_record(spec, owner, ctx.settings, datetime.now(UTC), notify))
     cluster_id = record["clusterId"]
@@ -113,6 +106,22 @@ def request_create(ctx: Context, spec: ClusterSpec, owner: str, notify: dict[str
         spec.name, cluster_id, {"executionArn": arn}, event=("WORKFLOW_STARTED", "Create workflow started")
     )
     return {**public(record), "executionArn": arn}
+
+
+def checked_create(ctx: Context, spec: ClusterSpec) -> ClusterSpec:
+    """What a create checks before recording anything (reads only), and the spec with the images chosen.
+
+    `request_create` runs it, and so does a dry run (operations/dry_run.py).
+    """
+    refuse_nodegroups_with_auto_mode(spec)  # a 422: eksctl adds node groups to Auto Mode clusters later
+    refuse_addons_that_cannot_run(spec)  # a 422: an add-on with no node or no OIDC would fail its stack
+    spec = images.with_ami_types(ctx, spec)  # a 422 before anything is recorded
+    spec = network.with_existing_subnets(ctx, spec)  # a 422 for a given subnet that is missing or misplaced
+    check_secrets_key(ctx, spec)  # a 422 for a KMS key EKS could not encrypt secrets with
+    check_load_balancer_targets(ctx, spec)  # a 422 for a target group or load balancer nodes cannot join
+    check_log_group(ctx, spec)  # a 409 for a control plane log group an earlier cluster left behind
+    quotas.check_create(ctx, spec)  # a 409 when the account has no VPC, Elastic IP, ... left for it
+    return spec
 
 
 def describe_cluster(db: Store, name: str, with_events: bool = True) -> dict[str, Any]:

@@ -111,6 +111,7 @@ def served(api: Api) -> Iterator[Api]:
     thread.start()
     yield Api(f"http://127.0.0.1:{server.server.server_address[1]}")
     server.shutdown()
+    server.server.server_close()
 
 
 @pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
