@@ -7,6 +7,7 @@ from chalice import Chalice
 from chalicelib.handlers.api import api
 from chalicelib.handlers.schedules import schedules
 from chalicelib.handlers.slack_routes import slack_routes
+from chalicelib.handlers.stack_events import stack_events_handlers
 from chalicelib.handlers.tasks import tasks
 
 app = Chalice(app_name="ekspress")
@@ -14,3 +15,4 @@ app.register_blueprint(api)
 app.register_blueprint(tasks)
 app.register_blueprint(schedules)
 app.register_blueprint(slack_routes)
+app.register_blueprint(stack_events_handlers)

@@ -27,7 +27,7 @@ from chalicelib.cfn import fargate as cfn_fargate
 from chalicelib.cfn import iam as cfn_iam
 from chalicelib.cfn import node_policies, well_known_policies
 from chalicelib.cfn.upload import TEMPLATE_PREFIX
-from chalicelib.model import naming
+from chalicelib.model import naming, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_DIR = ROOT / ".chalice" / "policies"
@@ -190,12 +190,21 @@ STACK_TEMPLATES: Statement = {
 
 RECORD_ONLY = [table("GetItem", "TransactWriteItems")]
 
+# The queue EventBridge puts CloudFormation's stack status events on (infra/template.yaml).
+STACK_EVENTS_QUEUE: Statement = {
+    "Sid": "StackEventsQueue",
+    "Effect": "Allow",
+    "Action": ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+    "Resource": {"Fn::GetAtt": ["StackEventsQueue", "Arn"]},
+}
+
 # Requests are checked against EC2's instance facts (architecture, accelerators) before
-# anything is recorded; DescribeInstanceTypes has no resource-level permissions.
+# anything is recorded, and an instanceSelector picks the types offered in the group's zones;
+# neither read has resource-level permissions.
 INSTANCE_FACTS: Statement = {
     "Sid": "InstanceFacts",
     "Effect": "Allow",
-    "Action": "ec2:DescribeInstanceTypes",
+    "Action": ["ec2:DescribeInstanceTypes", "ec2:DescribeInstanceTypeOfferings"],
     "Resource": "*",
 }
 # A self-managed node group's image is chosen when it is requested, as eksctl does: `ami: auto` reads the
@@ -367,6 +376,21 @@ POLICIES: dict[str, list[Statement]] = {
     "finish_nodegroup_change": RECORD_ONLY,
     "record_nodegroup_failure": RECORD_ONLY,
     "notify": [table("GetItem")],
+    # CloudFormation's stack status events, from their queue (infra/template.yaml StackEventsQueue; Lambda's
+    # event source mapping polls it with this role): the waiting step's token is read and taken, the stack
+    # read, and the step answered. The only function that may answer a waiting step.
+    "stack_events": [
+        table("GetItem", "DeleteItem"),
+        *stacks("DescribeStacks", "DescribeStackEvents"),
+        STACK_EVENTS_QUEUE,
+        {
+            # A task token is answered on the state machine it belongs to (SendTask* authorize on it).
+            "Sid": "AnswerWaitingSteps",
+            "Effect": "Allow",
+            "Action": ["states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"],
+            "Resource": [_machine(stem.replace("_", "-")) for stem in settings.STATE_MACHINE_ENV],
+        },
+    ],
     "reap_idle_clusters": [
         table("GetItem", "PutItem", "Query", "TransactWriteItems", "UpdateItem"),
         start("delete-cluster"),
@@ -563,10 +587,10 @@ UNUSED_HANDLER_ACTIONS: tuple[Unused, ...] = (
         unless_set=("SecondaryAllocationIds", "AvailabilityZoneAddresses"),
     ),
     Unused(
-        "AWS::EC2::Subnet",
-        ("ec2:AssociateSubnetCidrBlock", "ec2:DisassociateSubnetCidrBlock"),
-        "IPv4 only",
-        unless_set=("Ipv6CidrBlock", "Ipv6CidrBlocks", "Ipv6IpamPoolId", "Ipv6NetmaskLength"),
+        "AWS::EC2::VPCCidrBlock",
+        ("ec2:AllocateIpamPoolCidr",),
+        "the VPC's IPv6 block is Amazon-provided, never allocated from an IPAM pool",
+        unless_set=("Ipv4IpamPoolId", "Ipv6IpamPoolId", "Ipv4NetmaskLength", "Ipv6NetmaskLength"),
     ),
     Unused(
         "AWS::AutoScaling::AutoScalingGroup",
@@ -633,9 +657,13 @@ NETWORK_ACTIONS = tuple(
     for a in (
         "AllocateAddress",
         "AssociateRouteTable",
+        # IPv6 (ipFamily IPv6, autoAllocateIPv6): the VPC's Amazon-provided block and the subnets' /64s.
+        "AssociateSubnetCidrBlock",
+        "AssociateVpcCidrBlock",
         "AttachInternetGateway",
         "AuthorizeSecurityGroupEgress",
         "AuthorizeSecurityGroupIngress",
+        "CreateEgressOnlyInternetGateway",
         "CreateInternetGateway",
         "CreateLaunchTemplate",
         "CreateLaunchTemplateVersion",
@@ -646,6 +674,7 @@ NETWORK_ACTIONS = tuple(
         "CreateSubnet",
         "CreateTags",
         "CreateVpc",
+        "DeleteEgressOnlyInternetGateway",
         "DeleteInternetGateway",
         "DeleteLaunchTemplate",
         "DeleteNatGateway",
@@ -675,6 +704,8 @@ NETWORK_ACTIONS = tuple(
         "DetachInternetGateway",
         "DisassociateAddress",
         "DisassociateRouteTable",
+        "DisassociateSubnetCidrBlock",
+        "DisassociateVpcCidrBlock",
         "ModifySubnetAttribute",
         "ModifyVpcAttribute",
         "ReleaseAddress",

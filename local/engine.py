@@ -103,13 +103,18 @@ class LocalEngine:
     # package` + `deploy`) instead of creating the resources one by one.
     package_dir: Path | None = None
     stack_name: str = f"ekspress-{STAGE}"
+    # `make run`: the local developer may grant system:masters on their own clusters (EKSPRESS_MASTERS_ALLOWED).
+    local_developer_admin: bool = False
+    _replaced_masters: bool = False
     _server: Any = None
+    _stack_events_poller: Any = None
     _replaced_env: dict[str, str | None] = field(default_factory=dict)
 
     def start(self) -> LocalEngine:
         from moto.core.config import default_user_config
         from moto.server import ThreadedMotoServer
 
+        from chalicelib.aws.identity import LOCAL_DEFAULT_CALLER
         from local import (
             account_quotas,
             asg_models,
@@ -124,6 +129,7 @@ class LocalEngine:
             lambda_runtime,
             podidentity_models,
             sam,
+            stack_events,
             stack_timing,
         )
 
@@ -141,6 +147,7 @@ class LocalEngine:
         audit.install()
         sam.install()
         stack_timing.install()
+        stack_events.install()
         cfn_quotas.install()
         account_quotas.install()
         stack_timing.behaviour.cluster_seconds = self.cluster_seconds
@@ -172,6 +179,12 @@ class LocalEngine:
                 settings.ENV_LOCAL_IDENTITY_KEY: self.identity_key,
             }
         )
+        # The local developer (every unsigned request: chalicelib.aws.identity) may map identities to
+        # system:masters on their own clusters, unless the variable says otherwise. A package deploys
+        # with its template's settings, as on AWS.
+        if self.local_developer_admin and self.package_dir is None and settings.ENV_MASTERS_ALLOWED not in os.environ:
+            os.environ[settings.ENV_MASTERS_ALLOWED] = LOCAL_DEFAULT_CALLER
+            self._replaced_masters = True
         for unset in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
             os.environ.pop(unset, None)
         eks_models.cluster_created_hooks.append(self._attach_kubernetes)
@@ -190,6 +203,8 @@ class LocalEngine:
 
     def _attach_kubernetes(self, cluster: Any, region: str) -> None:
         """Give a new EKS cluster a live Kubernetes API: endpoint and CA from its own emulator."""
+        from local import eks_models
+        from local.cloud_controller import controllers_for
         from local.kube import KubeEmulator
         from local.nodes import nodes_of
 
@@ -200,7 +215,14 @@ class LocalEngine:
             secrets=self.secrets,
             identities=self.identities,
             creator_arn=CREATOR_ARN,
+            access_entries=lambda: list(eks_models.access_entries_of(ACCOUNT_ID, region, cluster.name).values()),
+            authentication_mode=lambda: (getattr(cluster, "access_config", None) or {}).get(
+                "authenticationMode", "CONFIG_MAP"
+            ),
             nodes=lambda: nodes_of(cluster, region),
+            # Deployments, scheduling, pods, endpoints, and load balancers for LoadBalancer Services in this engine.
+            controllers=lambda kube: controllers_for(kube, lambda service: self.client(service, region)),
+            service_cidr=(getattr(cluster, "kubernetes_network_config", None) or {}).get("serviceIpv4Cidr"),
         )
         emulator.start()
         # Self-managed nodes join only if aws-auth maps their role (local/selfmanaged_nodes.py).
@@ -296,7 +318,27 @@ class LocalEngine:
             if arn != os.environ[env_name]:
                 raise RuntimeError(f"state machine {arn}: the functions look for {os.environ[env_name]}")
             self.outputs[stem] = arn
+        # CloudFormation's stack status events reach the stack_events function through the rule and
+        # queue infra/template.yaml declares (local/stack_events.py).
+        from local import stack_events
+
+        queue = stack_events.deploy(
+            self.client,
+            self.stack_name,
+            naming.lambda_function_name(app.app_name, STAGE, "stack_events"),
+            self.region,
+            ACCOUNT_ID,
+        )
+        self._deliver_stack_events(queue)
         self._refresh()
+
+    def _deliver_stack_events(self, queue_url: str) -> None:
+        from local import stack_events
+
+        self.outputs["StackEventsQueueUrl"] = queue_url
+        stack_events.start()
+        self._stack_events_poller = stack_events.QueuePoller(self.client, queue_url)
+        self._stack_events_poller.start()
 
     def deploy_package(self, build: Path) -> None:
         """Deploy a `make package` build with the standard tools, then run as its API handler would.
@@ -338,9 +380,15 @@ class LocalEngine:
         self.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=self.slack_signing_secret)
         lambda_runtime.strict_environment = True
         self._refresh()
+        self._deliver_stack_events(self.outputs["StackEventsQueueUrl"])
 
     def stop(self) -> None:
-        from local import eks_models
+        from local import eks_models, stack_events
+
+        if self._stack_events_poller is not None:
+            self._stack_events_poller.stop()
+            self._stack_events_poller = None
+        stack_events.stop()
 
         for hooks, hook in (
             (eks_models.cluster_created_hooks, self._attach_kubernetes),
@@ -352,6 +400,9 @@ class LocalEngine:
         while self.emulators:
             _, emulator = self.emulators.popitem()
             emulator.stop()
+        if self._replaced_masters:
+            os.environ.pop(settings.ENV_MASTERS_ALLOWED, None)
+            self._replaced_masters = False
         if self.package_dir is not None:
             from local import lambda_runtime
 

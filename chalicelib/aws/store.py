@@ -29,6 +29,7 @@ from chalicelib.aws.table import (
     owner_pk,
     pk,
     public_record,
+    stack_token_key,
     to_item,
 )
 from chalicelib.model.errors import ConflictError, NotFoundError
@@ -275,6 +276,66 @@ class Store:
         except self._ddb.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    # -- stack task tokens -----------------------------------------------------
+
+    def store_stack_token(
+        self,
+        stack_name: str,
+        client_request_token: str,
+        task_token: str,
+        ttl_seconds: int,
+        now_epoch: int,
+        execution: str = "",
+    ) -> None:
+        """Keep the token of the step waiting for this stack operation, before the operation is requested.
+
+        Conditional: a waiter of another execution for the same operation is a conflict. The same
+        token again, or a new one of the same execution (Step Functions gives each retry of a
+        waiting task a new token), replaces it. The item expires through the table's TTL once no
+        wait can last.
+        """
+        item = {**stack_token_key(stack_name, client_request_token), "taskToken": task_token, "execution": execution}
+        condition = "attribute_not_exists(pk) OR taskToken = :token"
+        values = {":token": task_token}
+        if execution:
+            condition += " OR execution = :execution"
+            values[":execution"] = execution
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=to_item({**item, TTL_ATTRIBUTE: now_epoch + ttl_seconds}),
+                ConditionExpression=condition,
+                ExpressionAttributeValues=to_item(values),
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            raise ConflictError(f"another workflow step is waiting for stack {stack_name}", stack=stack_name) from None
+
+    def stack_token(self, stack_name: str, client_request_token: str) -> str | None:
+        """The task token waiting for this stack operation, if any."""
+        resp = self._ddb.get_item(
+            TableName=self._table, Key=to_item(stack_token_key(stack_name, client_request_token)), ConsistentRead=True
+        )
+        return from_item(resp["Item"]).get("taskToken") if "Item" in resp else None
+
+    def take_stack_token(self, stack_name: str, client_request_token: str, task_token: str | None = None) -> str | None:
+        """Remove the waiting token (only if it is still `task_token`, when given); the token removed, if any."""
+        condition: dict[str, Any] = {}
+        if task_token is not None:
+            condition = {
+                "ConditionExpression": "taskToken = :token",
+                "ExpressionAttributeValues": to_item({":token": task_token}),
+            }
+        try:
+            resp = self._ddb.delete_item(
+                TableName=self._table,
+                Key=to_item(stack_token_key(stack_name, client_request_token)),
+                ReturnValues="ALL_OLD",
+                **condition,
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return None
+        return from_item(resp["Attributes"]).get("taskToken") if resp.get("Attributes") else None
 
     # -- timeline --------------------------------------------------------------
 

@@ -8,6 +8,8 @@ Single table:
 - `pk=CLUSTER#<name>, sk=EVENT#<clusterId>#<time>#<seq>`: the timeline. Events are
   keyed by clusterId so a name created again after deletion starts a new timeline.
 - `pk=ONCE#<key>`: once-only claims (Slack replays); `pk=IDEMPOTENCY#...`: idempotency records.
+- `pk=STACKTOKEN#<stack name>, sk=REQUEST#<ClientRequestToken>`: the task token of the workflow step
+  waiting for that stack operation to end (stack_token_key), taken by the stack-events handler.
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ def pk(name: str) -> str:
 
 def owner_pk(owner: str) -> str:
     return f"OWNER#{owner}"
+
+
+def stack_token_key(stack_name: str, client_request_token: str) -> dict[str, str]:
+    """Where a waiting task's token is kept: by stack name, and the operation's ClientRequestToken
+    (an empty one too: CloudFormation sends "" for an operation requested without one)."""
+    return {"pk": f"STACKTOKEN#{stack_name}", "sk": f"REQUEST#{client_request_token}"}
 
 
 def _serializer() -> tuple[Any, Any]:
