@@ -39,8 +39,7 @@ test: $(STAMP) $(SCAN_STAMP)  ## lint, type-check, layer contracts, then every t
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	# Three workers on two cores: the end-to-end tests wait on their workflows about a quarter of the time.
-	$(BIN)/python -m pytest -n 3 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: $(STAMP)  ## benchmarks: figures and ratios, written to bench/RESULTS.md
 	$(BIN)/python -m bench.run

@@ -356,5 +356,6 @@ class QueuePoller(threading.Thread):
         return {str(f.get("itemIdentifier")) for f in failures or []}
 
     def stop(self) -> None:
+        # The thread notices within one long poll and ends; a stopping engine need not wait for it.
         self.stopped.set()
-        self.join(timeout=self.wait_seconds + 5)
+        self.join(timeout=0.1)

@@ -217,10 +217,13 @@ class KubeControllers:
     def wait_for_change(self, revision: int, timeout: float) -> None:
         """Return once the store is past `revision`, or after timeout (or at stop)."""
         waiter = getattr(self.store, "wait_for_change", None)
-        if callable(waiter):
-            waiter(revision, timeout)
-            return
         deadline = time.monotonic() + timeout
+        if callable(waiter):
+            # In slices, so that stop() never waits a whole resync for the loop to notice.
+            while not self._stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                if waiter(revision, min(left, POLL_SECONDS)) > revision:
+                    return
+            return
         while self.store.revision == revision and time.monotonic() < deadline and not self._stop.is_set():
             self._stop.wait(POLL_SECONDS)
 
