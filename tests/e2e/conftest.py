@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 import urllib.error
@@ -115,6 +116,12 @@ def finished_execution(engine: LocalEngine, execution_arn: str, timeout: float =
         if execution["status"] != "RUNNING" or time.monotonic() > deadline:
             return execution
         time.sleep(0.2)
+
+
+def as_from_a_terminal() -> None:
+    """Ctrl-C reaches the child as from a terminal, even when the test run itself was started in the background
+    (a shell without job control starts background commands ignoring SIGINT, and children inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 import pytest
 import yaml
 
+from tests.e2e.conftest import as_from_a_terminal
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -255,6 +257,7 @@ def test_ctrl_c_stops_watching_not_the_workflow(cli: Cli, api: Api) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env=cli.env,
+        preexec_fn=as_from_a_terminal,
     )
     assert watch.stdout is not None
     first = watch.stdout.readline()

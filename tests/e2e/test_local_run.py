@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import as_from_a_terminal
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).parents[2]
@@ -59,6 +61,7 @@ def test_ctrl_c_stops_the_engine_cleanly() -> None:
         text=True,
         cwd=ROOT,
         env=env,
+        preexec_fn=as_from_a_terminal,
     )
     assert run.stdout is not None
     deadline = time.monotonic() + 120
@@ -93,6 +96,7 @@ def test_a_caller_header_signed_with_the_well_known_key_names_nobody() -> None:
         text=True,
         cwd=ROOT,
         env=env,
+        preexec_fn=as_from_a_terminal,
     )
     try:
         assert run.stdout is not None

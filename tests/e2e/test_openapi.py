@@ -28,7 +28,7 @@ CALLER = "arn:aws:iam::123456789012:role/fuzzer"
 LIVE, GROUP = "fuzzed", "ng-1"
 # Generated requests per operation: enough to reach every documented answer of most
 # routes, few enough that the whole run stays well under a minute on two cores.
-EXAMPLES = 12
+EXAMPLES = 8
 
 
 @schemathesis.check

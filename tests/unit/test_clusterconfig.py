@@ -368,7 +368,7 @@ SPECS = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=SPECS, zone_count=st.integers(2, 3))
 def test_any_valid_spec_builds_templates_that_pass_cfn_lint(body: dict[str, Any], zone_count: int) -> None:
     groups = [{**g, "name": f"ng{i}"} for i, g in enumerate(body["managedNodeGroups"])]
