@@ -298,11 +298,6 @@ class ObjectStore:
                 self.changed.wait(left)
             return self.revision
 
-    def changes_since(self, revision: int) -> list[tuple[int, str, str, dict[str, Any]]] | None:
-        """The changes after a revision, oldest first; None if some of them are no longer remembered."""
-        found = self.changes_and_revision(revision)
-        return None if found is None else found[0]
-
     def changes_and_revision(self, revision: int) -> tuple[list[tuple[int, str, str, dict[str, Any]]], int] | None:
         """The changes after a revision (oldest first) and the store's revision they bring a reader up to; None if
         some of them are no longer remembered. A write that bumped the revision without recording a change still
