@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +27,9 @@ from cfnlint.api import ManualArgs, lint
 from chalicelib.aws.store import TABLE_DEFINITION, TTL_ATTRIBUTE
 from chalicelib.model import naming, settings
 from infra import policies
-from infra.package import package
 from local import audit, sam
 from local.engine import LocalEngine
+from tests.e2e.local_package import build_copy
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -43,8 +44,8 @@ PLACEHOLDER = re.compile(r"\$\{(\w+)FunctionArn\}")
 
 @pytest.fixture(scope="module")
 def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`make package` for the local stage (what `make deploy STAGE=...` ships)."""
-    return package("local", tmp_path_factory.mktemp("package") / "build").parent
+    """`make package` for the local stage (what `make deploy STAGE=...` ships), built once per session."""
+    return build_copy(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +139,10 @@ def test_every_handler_works_when_lambda_imports_its_module_alone(
     template: dict[str, Any], build: Path, tmp_path: Path
 ) -> None:
     """Lambda imports each function's Handler module directly, never app.py: each task must
-    still parse its input and name a throttled AWS call `Throttling`, which the ASL retries."""
+    still parse its input and name a throttled AWS call `Throttling`, which the ASL retries.
+
+    Each module is imported alone in a fresh interpreter (Lambda's init), and each handler then
+    runs in its own forked copy of that interpreter, as each function runs in its own environment."""
     code = tmp_path / "task"
     with zipfile.ZipFile(build / "deployment.zip") as package_zip:
         package_zip.extractall(code)  # the code as Lambda unpacks it
@@ -157,16 +161,35 @@ def test_every_handler_works_when_lambda_imports_its_module_alone(
     tasks = {logical: handler for logical, handler in handlers.items() if ".handlers.tasks." in handler}
     assert set(tasks) == set(events), "every task needs a probe event, and only tasks"
 
-    def probe(handler: str, *event: dict[str, Any]) -> str:
-        args = [sys.executable, str(ROOT / "tests" / "e2e" / "lambda_probe.py"), handler, *map(json.dumps, event)]
-        done = subprocess.run(args, env=env, cwd=code, capture_output=True, text=True, timeout=60, check=False)
+    def probe(module: str, probes: list[tuple[str, dict[str, Any] | None]]) -> dict[str, str]:
+        """Lambda's init (the module imported alone in a fresh interpreter), then each handler in a copy of it."""
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "tests" / "e2e" / "lambda_module_probe.py")],
+            input=json.dumps(probes),
+            env=env,
+            cwd=code,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         # The last line is the probe's answer; Powertools logs go to stdout before it.
-        return (done.stdout.strip() or done.stderr.strip()).splitlines()[-1]
+        last = (done.stdout.strip() or done.stderr.strip()).splitlines()[-1]
+        try:
+            return dict(json.loads(last))
+        except ValueError:
+            return {handler: last for handler, _ in probes}
 
-    outcomes = {logical: probe(handler, events[logical]) for logical, handler in tasks.items()}
+    by_module: dict[str, list[tuple[str, dict[str, Any] | None]]] = {}
+    for logical, handler in handlers.items():
+        by_module.setdefault(handler.rpartition(".")[0], []).append((handler, events.get(logical)))
+    with ThreadPoolExecutor(max_workers=len(by_module)) as pool:
+        answers = {h: a for found in pool.map(probe, by_module, by_module.values()) for h, a in found.items()}
+
+    outcomes = {logical: answers[handler] for logical, handler in tasks.items()}
     assert outcomes == dict.fromkeys(tasks, "Throttling")
     for name in set(handlers) - set(tasks):
-        assert probe(handlers[name]) == "imported", name
+        assert answers[handlers[name]] == "imported", name
 
 
 def test_every_function_runs_on_the_python_the_tests_run_on(template: dict[str, Any]) -> None:
@@ -237,8 +260,10 @@ def test_checkov_finds_nothing_unexplained(transformed: dict[str, Any], tmp_path
     target = tmp_path / "ekspress.template.json"
     target.write_text(json.dumps(transformed))
     config = ROOT / "infra" / "checkov.yaml"
+    # --compact leaves each check's code block out of the report: the template is one line, so every block
+    # would be all of it (tens of megabytes of JSON to write and read back), and no assertion reads them.
     done = subprocess.run(
-        [str(CHECKOV), "--config-file", str(config), "-f", str(target), "-o", "json"],
+        [str(CHECKOV), "--config-file", str(config), "-f", str(target), "-o", "json", "--compact"],
         capture_output=True,
         text=True,
         env={"PATH": "/usr/bin:/bin", "BC_SKIP_MAPPING": "TRUE", "LOG_LEVEL": "ERROR"},

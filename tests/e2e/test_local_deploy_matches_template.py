@@ -20,8 +20,8 @@ import yaml
 
 from chalicelib.aws.store import TABLE_DEFINITION, TTL_ATTRIBUTE
 from chalicelib.model import naming, settings
-from infra.package import package
 from local.engine import STAGE, STATEMACHINE_DIR, LocalEngine
+from tests.e2e.local_package import build_copy
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -108,8 +108,8 @@ def table_shape(table: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`make package` for the local stage, as tests/e2e/test_deployment.py builds it."""
-    return package(STAGE, tmp_path_factory.mktemp("package") / "build").parent
+    """`make package` for the local stage, the build tests/e2e/test_deployment.py deploys (one per session)."""
+    return build_copy(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

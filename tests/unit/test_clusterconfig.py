@@ -15,7 +15,8 @@ from chalicelib.cfn import templates
 from chalicelib.model import clusterconfig
 from chalicelib.model.errors import BadRequestError, SpecValidationError
 from chalicelib.model.spec import ClusterSpec
-from tests.unit.test_templates import ZONES, all_templates, cfn_lint, resources_of_type
+from tests.cfn_lint import cfn_lint
+from tests.unit.test_templates import ZONES, all_templates, resources_of_type
 
 # Copies of eksctl example files, each headed by its source and licence.
 EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "clusterconfigs"

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from chalicelib.cfn import templates, upload
 from chalicelib.model.selfmanaged_spec import ASG_PROCESSES
 from chalicelib.model.spec import ClusterSpec
-from tests.unit.test_templates import cfn_lint, with_image
+from tests.cfn_lint import cfn_lint
+from tests.unit.test_templates import with_image
 
 REGION = "us-west-2"
 ZONES = ["us-west-2a", "us-west-2b", "us-west-2c"]

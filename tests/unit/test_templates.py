@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from typing import Any
 
 import pytest
-from cfnlint.api import ManualArgs, lint
 from hypothesis import HealthCheck, given, settings, target
 from hypothesis import strategies as st
 
@@ -16,14 +14,10 @@ from chalicelib.cfn import kinds, templates, upload
 from chalicelib.model import naming
 from chalicelib.model.spec import ADDON_NAMES, ClusterSpec, NodeGroupBase
 from local import cfn_quotas
+from tests.cfn_lint import cfn_lint
 from tests.processes import outputs_under_hash_seeds
 
 ZONES = ["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"]
-
-
-def cfn_lint(template: dict[str, Any], region: str) -> list[str]:
-    matches = lint(json.dumps(template), config=ManualArgs(regions=[region]))
-    return [f"{m.rule.id} {m.message}" for m in matches]
 
 
 def spec_of(body: dict[str, Any]) -> ClusterSpec:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from botocore.retries.standard import ExponentialBackoff
 
 from reliability import scenarios
 
@@ -10,8 +13,22 @@ if TYPE_CHECKING:
     from local.engine import LocalEngine
 
 
+@pytest.fixture
+def instant_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore retries a throttled call as often as ever (`standard` mode), without sleeping between attempts.
+
+    The engine runs the task functions in this process, so their clients' backoff is this one. What the
+    throttling tests count is attempts and outcomes; the seconds botocore would wait add nothing to them.
+    """
+
+    def no_delay(self: ExponentialBackoff, context: Any) -> float:
+        return 0.0
+
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", no_delay)
+
+
 def test_throttling_within_botocore_retries_is_absorbed_and_the_create_succeeds(
-    api: scenarios.CountingApi, engine: LocalEngine
+    api: scenarios.CountingApi, engine: LocalEngine, instant_backoff: None
 ) -> None:
     outcome = scenarios.throttled_create(api, engine)
 
@@ -20,7 +37,7 @@ def test_throttling_within_botocore_retries_is_absorbed_and_the_create_succeeds(
 
 
 def test_throttling_past_botocore_retries_is_retried_by_the_workflow(
-    api: scenarios.CountingApi, engine: LocalEngine
+    api: scenarios.CountingApi, engine: LocalEngine, instant_backoff: None
 ) -> None:
     outcome = scenarios.throttle_storm(api, engine)
 
