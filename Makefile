@@ -13,7 +13,7 @@ SCAN_STAMP := $(SCAN_VENV)/.installed-$(PYTHON_VERSION)
 STAGE ?= dev
 BUILD ?= build
 
-.PHONY: run test lint format typecheck install clean bench package deploy policies reliability
+.PHONY: run test lint format typecheck install clean bench package deploy deploy-forwarders policies reliability
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PY) -c 'import sys; assert sys.version_info[:2] == tuple(map(int, "$(PYTHON_VERSION)".split("."))), sys.version' \
@@ -54,6 +54,15 @@ deploy: package  ## deploy STAGE to the AWS account of your credentials: make de
 	$(BIN)/aws cloudformation deploy --template-file $(BUILD)/packaged.yaml --stack-name ekspress-$(STAGE) \
 		--s3-bucket $(BUCKET) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset
 	$(BIN)/aws cloudformation describe-stacks --stack-name ekspress-$(STAGE) --query 'Stacks[0].Outputs' --output table
+
+deploy-forwarders: $(STAMP)  ## forward stack events home from each other region: make deploy-forwarders REGIONS="eu-west-1 ..."
+	@test -n "$(REGIONS)" || { echo "REGIONS=<the regions other than the home one clusters are made in> is required"; exit 2; }
+	home=$$($(BIN)/aws configure get region); account=$$($(BIN)/aws sts get-caller-identity --query Account --output text); \
+	for region in $(REGIONS); do \
+		$(BIN)/aws cloudformation deploy --region $$region --template-file infra/stack-events-forwarder.yaml \
+			--stack-name ekspress-$(STAGE)-stack-events-forwarder --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset \
+			--parameter-overrides HomeEventBusArn=arn:aws:events:$$home:$$account:event-bus/default || exit 1; \
+	done
 
 policies: $(STAMP)  ## rewrite .chalice/policies/ from infra/policies.py
 	$(BIN)/python -m infra.policies

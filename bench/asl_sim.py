@@ -6,13 +6,24 @@ not on AWS latency. Walking the real ASL files against task handlers that answer
 sampled stack durations gives those figures for hours of simulated time in milliseconds.
 
 Supported: Task, Choice, Wait (`Seconds`, `SecondsPath`), Map (inline; `ItemsPath`,
-`ItemSelector`/`Parameters`, `MaxConcurrency`), Pass, Succeed, Fail; `Parameters` with
-`.$` paths and `States.JsonToString`, `InputPath`, `ResultPath` (including null),
-`OutputPath`, `Catch`. Not modelled: `Retry` (no task fails in these simulations),
-`ResultSelector`, other intrinsic functions (they raise, so a new one is noticed).
+`ItemSelector`/`Parameters`, `MaxConcurrency`), Pass (`Parameters`, `Result`), Succeed, Fail;
+`Parameters` with `.$` paths (`$$.Execution.Name`, `$$.Map.Item.Value`, `$$.Task.Token`) and
+`States.JsonToString`, `InputPath`, `ResultPath` (including null), `OutputPath`, `Catch`,
+`TimeoutSeconds`/`TimeoutSecondsPath` and `HeartbeatSeconds`/`HeartbeatSecondsPath` on waiting
+tasks. Not modelled: `Retry` (no task fails in these simulations), `ResultSelector`, other
+intrinsic functions (they raise, so a new one is noticed).
+
+Waiting tasks (`arn:aws:states:::lambda:invoke.waitForTaskToken`) run as Step Functions runs
+them: the function named by `Parameters.FunctionName` is invoked once with `Parameters.Payload`
+(its return value is dropped; one invocation and its latency), then the task waits for its token.
+`answers(token, now)` says when, and with what, SendTaskSuccess or SendTaskFailure reaches it
+(None: never). An answer later than the task's timeout, or none, ends the task with
+`States.Timeout` at the timeout (`States.HeartbeatTimeout` at its heartbeat limit, if that comes
+first: nobody sends heartbeats), which its Catch takes like any other error.
 
 Billing as Step Functions Standard counts it: every state entered is one transition,
-so a Map costs its own entry plus every state of every iteration.
+so a Map costs its own entry plus every state of every iteration; a waiting task is one
+transition however long it waits.
 """
 
 from __future__ import annotations
@@ -25,9 +36,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from statemachine.conventions import function_of, waits_for_token
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+HEARTBEAT_TIMEOUT = "States.HeartbeatTimeout"
+UNCATCHABLE = frozenset({"States.Runtime", "States.DataLimitExceeded"})
 _JSON_TO_STRING = re.compile(r"^States\.JsonToString\((.+)\)$")
 _COMPARATORS: dict[str, Callable[[Any, Any], bool]] = {
     "BooleanEquals": operator.eq,
@@ -73,6 +88,15 @@ class Outcome:
     error: SimError | None = None
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What reaches a waiting task's token, and when: SendTaskSuccess's output, or SendTaskFailure's error."""
+
+    at: float
+    output: Any = None
+    error: SimError | None = None
+
+
 @dataclass
 class _Step:
     data: Any
@@ -97,8 +121,23 @@ def states(machine: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def task_resources(machine: dict[str, Any]) -> Iterator[str]:
-    """Every Task `Resource` in a state machine, Map iterations included."""
-    return (state["Resource"] for state in states(machine) if state["Type"] == "Task")
+    """The function every Task runs (its `Resource`, or a waiting task's `FunctionName`), Map iterations included."""
+    return (str(function_of(state)) for state in states(machine) if state["Type"] == "Task")
+
+
+def timeout_seconds(
+    state: dict[str, Any], data: Any, context: dict[str, Any], field: str = "TimeoutSeconds"
+) -> float | None:
+    """A task's `TimeoutSeconds` (or `HeartbeatSeconds`), or the value its `...Path` reads from its input; None:
+    none."""
+    if field in state:
+        return float(state[field])
+    if f"{field}Path" in state:
+        value = read_path(state[f"{field}Path"], data, context)
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+            raise SimError("States.Runtime", f"{field}Path {state[f'{field}Path']} is {value!r}")
+        return float(value)
+    return None
 
 
 def read_path(path: str, data: Any, context: dict[str, Any]) -> Any:
@@ -178,6 +217,15 @@ def matches(rule: dict[str, Any], data: Any, context: dict[str, Any]) -> bool:
     raise NotImplementedError(f"Choice rule not modelled: {sorted(rule)}")
 
 
+def catches(catcher: dict[str, Any], error: str) -> bool:
+    """Whether a Catch (or Retry) block takes `error`: by name, or by `States.ALL`, which takes every error
+    but `States.Runtime` and `States.DataLimitExceeded` (those fail the execution whatever it catches)."""
+    names = set(catcher["ErrorEquals"])
+    if error == HEARTBEAT_TIMEOUT and "States.Timeout" in names:  # a missed heartbeat is a timeout too
+        return True
+    return error in names or ("States.ALL" in names and error not in UNCATCHABLE)
+
+
 def _comparable(name: str, value: Any) -> bool:
     if name.startswith("Boolean"):
         return isinstance(value, bool)
@@ -190,7 +238,11 @@ class Interpreter:
     """Runs one state machine definition; every execution adds to the `trace` it is given.
 
     `latency()` is how long a Task takes (Lambda invoke and its AWS calls). `fixed_wait`,
-    when set, replaces every Wait state's duration: the "poll every N seconds" baseline.
+    when set, replaces every Wait state's duration: the "poll every N seconds" baseline;
+    `waits(asked, nth)`, when set, chooses it from the seconds the state asks and how many
+    times this Wait state has been entered in its scope (1 for the first): other schedules.
+    `answers(token, now)` answers waiting tasks (see the module docstring); without it no
+    token is ever answered, so every waiting task times out.
     """
 
     def __init__(
@@ -199,6 +251,8 @@ class Interpreter:
         handlers: dict[str, Callable[[dict[str, Any], float], Any]],
         latency: Callable[[], float],
         fixed_wait: float | None = None,
+        answers: Callable[[str, float], Answer | None] | None = None,
+        waits: Callable[[float, int], float] | None = None,
     ) -> None:
         missing = sorted(set(task_resources(definition)) - set(handlers))
         if missing:
@@ -207,6 +261,9 @@ class Interpreter:
         self.handlers = handlers
         self.latency = latency
         self.fixed_wait = fixed_wait
+        self.answers = answers
+        self.waits = waits
+        self._tokens = 0
 
     def run(self, data: Any, start: float, trace: Trace, execution: str = "simulated") -> Outcome:
         # The context object every Task reads its execution name from (`$$.Execution.Name`).
@@ -216,16 +273,17 @@ class Interpreter:
         self, machine: dict[str, Any], data: Any, now: float, context: dict[str, Any], trace: Trace
     ) -> Outcome:
         name = machine["StartAt"]
+        waited: Counter[str] = Counter()
         while True:
             state = machine["States"][name]
             trace.enter(name, state["Type"])
+            if state["Type"] == "Wait":
+                waited[name] += 1
             try:
-                step = self._step(state, data, now, context, trace)
+                step = self._step(state, data, now, {**context, "State": {"Name": name}}, trace, waited[name])
             except SimError as err:
                 now = err.at if err.at is not None else now
-                catch = next(
-                    (c for c in state.get("Catch", []) if {"States.ALL", err.error} & set(c["ErrorEquals"])), None
-                )
+                catch = next((c for c in state.get("Catch", []) if catches(c, err.error)), None)
                 if catch is None:
                     return Outcome("FAILED", data, now, err)
                 data = apply_result_path(data, {"Error": err.error, "Cause": err.cause}, catch)
@@ -238,7 +296,9 @@ class Interpreter:
                 return Outcome("SUCCEEDED", data, now)
             name = step.next
 
-    def _step(self, state: dict[str, Any], data: Any, now: float, context: dict[str, Any], trace: Trace) -> _Step:
+    def _step(
+        self, state: dict[str, Any], data: Any, now: float, context: dict[str, Any], trace: Trace, nth: int = 1
+    ) -> _Step:
         kind = state["Type"]
         effective = read_path(state["InputPath"], data, context) if state.get("InputPath") else data
         if kind == "Task":
@@ -246,12 +306,15 @@ class Interpreter:
         if kind == "Map":
             return self._map(state, data, effective, now, context, trace)
         if kind == "Wait":
+            asked = float(
+                state["Seconds"] if "Seconds" in state else read_path(state["SecondsPath"], effective, context)
+            )
             if self.fixed_wait is not None:
                 seconds = self.fixed_wait
+            elif self.waits is not None:
+                seconds = self.waits(asked, nth)
             else:
-                seconds = (
-                    state["Seconds"] if "Seconds" in state else read_path(state["SecondsPath"], effective, context)
-                )
+                seconds = asked
             return _Step(self._output(state, effective), now + float(seconds), state.get("Next"))
         if kind == "Choice":
             chosen = next((c["Next"] for c in state["Choices"] if matches(c, effective, context)), state.get("Default"))
@@ -272,11 +335,40 @@ class Interpreter:
     def _task(
         self, state: dict[str, Any], data: Any, effective: Any, now: float, context: dict[str, Any], trace: Trace
     ) -> _Step:
+        if waits_for_token(state):
+            return self._waiting_task(state, data, effective, now, context, trace)
         params = resolve(state["Parameters"], effective, context) if "Parameters" in state else effective
         trace.invocations += 1
         result = self.handlers[state["Resource"]](params, now)
         end = now + self.latency()
         return _Step(self._output(state, apply_result_path(data, result, state)), end, state.get("Next"))
+
+    def _waiting_task(
+        self, state: dict[str, Any], data: Any, effective: Any, now: float, context: dict[str, Any], trace: Trace
+    ) -> _Step:
+        """Invoke the function once with the Payload (its token in it), then wait for the token's answer."""
+        self._tokens += 1
+        token = f"{context['Execution']['Name']}/{context['State']['Name']}/{self._tokens}"
+        params = resolve(state["Parameters"], effective, {**context, "Task": {"Token": token}})
+        timeout = timeout_seconds(state, effective, context)
+        heartbeat = timeout_seconds(state, effective, context, "HeartbeatSeconds")
+        trace.invocations += 1
+        self.handlers[params["FunctionName"]](params.get("Payload") or {}, now)  # its return value is dropped
+        invoked = now + self.latency()
+        answer = self.answers(token, invoked) if self.answers is not None else None
+        # Nobody sends heartbeats (the events function answers once): a heartbeat wait shorter than the
+        # answer ends the task like its timeout.
+        limits = [(now + s, error) for s, error in ((heartbeat, HEARTBEAT_TIMEOUT), (timeout, "States.Timeout")) if s]
+        if limits:
+            deadline, error = min(limits)
+            if answer is None or answer.at > deadline:
+                raise SimError(error, f"no answer to the task token within {deadline - now:g} s", at=deadline)
+        if answer is None:
+            raise ValueError(f"{context['State']['Name']}: a token nobody answers and no timeout waits forever")
+        end = max(invoked, answer.at)
+        if answer.error is not None:
+            raise SimError(answer.error.error, answer.error.cause, at=end)
+        return _Step(self._output(state, apply_result_path(data, answer.output, state)), end, state.get("Next"))
 
     def _map(
         self, state: dict[str, Any], data: Any, effective: Any, now: float, context: dict[str, Any], trace: Trace

@@ -1,4 +1,4 @@
-"""Fleet scale on DynamoDB (moto, in-process): index queries versus scans (part 5).
+"""Fleet scale on DynamoDB (moto, in-process): index queries versus scans (part 6).
 
 10,000 cluster records are written with the attribute shape the store itself writes: each
 record and its first timeline events are produced by `Store.create_cluster` and
@@ -243,7 +243,7 @@ def run() -> Section:
     from chalicelib.aws.store import TABLE_DEFINITION, Store, from_item
     from chalicelib.operations.leases import iso
 
-    section = Section("5. Fleet scale: 10,000 clusters in DynamoDB (moto, in-process)")
+    section = Section("6. Fleet scale: 10,000 clusters in DynamoDB (moto, in-process)")
     started = time.perf_counter()
     items = fleet_items(random.Random(SEED))
     sizes = {_key(i): item_size(i) for i in items}

@@ -34,10 +34,12 @@ def _cold_start() -> list[Section]:
 
 
 def _simulation() -> list[Section]:
-    from bench import cost
+    from bench import api_budget, cost
 
     results = cost.run_all()
-    return [cost.cost_section(results), cost.lag_section(results)]
+    # The comparison's last columns are the 500-creates burst; the api_budget part reuses the same run.
+    bursts = api_budget.run_all()
+    return [cost.comparison_section(results, bursts), cost.cost_section(results), cost.lag_section(results)]
 
 
 def _api_budget() -> list[Section]:

@@ -196,6 +196,12 @@ def node_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @node_options
 @click.option("--ttl", help="hours until the lease ends: 8, 8h, 2d (default: the service's)")
 @click.option("--protected/--no-protected", default=None, help="never torn down by the schedule")
+@click.option("--pool", help="claim a READY cluster of this warm pool (its node group is scaled to --nodes)")
+@click.option(
+    "--when-pool-empty",
+    type=click.Choice(["create", "fail", "wait"]),
+    help="with --pool, when it has no READY cluster of this shape: create a fresh one (default) or fail",
+)
 @click.option("-f", "--config-file", type=click.File("rb"), help="an eksctl ClusterConfig file, sent as it is")
 @click.option(
     "--dry-run", is_flag=True, help="check it and print the ClusterConfig and stacks it would make; create nothing"
@@ -217,12 +223,18 @@ def create_cluster(
     node_private_networking: bool | None,
     ttl: str | None,
     protected: bool | None,
+    pool: str | None,
+    when_pool_empty: str | None,
     config_file: Any,
     dry_run: bool,
     wait: bool,
     timeout: float,
 ) -> None:
-    """Create a cluster from flags, or from an eksctl ClusterConfig file (-f)."""
+    """Create a cluster from flags, or from an eksctl ClusterConfig file (-f); or claim one from a warm pool."""
+    if when_pool_empty and not pool:
+        raise click.UsageError("--when-pool-empty goes with --pool")
+    if pool and (config_file is not None or dry_run):
+        raise click.UsageError("--pool takes the cluster flags (not -f) and does not dry-run")
     if config_file is not None:
         given = [flag for flag, value in (("--name", name), ("--region", region), ("--version", version)) if value]
         node_flags = (nodegroup_name, node_type, nodes, nodes_min, nodes_max, node_volume_size, node_private_networking)
@@ -242,6 +254,10 @@ def create_cluster(
                 spec[key] = value
         if protected is not None:
             spec["protected"] = protected
+        if pool:
+            spec["pool"] = pool
+            if when_pool_empty:
+                spec["whenPoolEmpty"] = when_pool_empty
         sizes = (node_type, nodes, nodes_min, nodes_max, node_volume_size, node_private_networking)
         if nodegroup_name or any(v is not None for v in sizes):
             group_name = nodegroup_name or default_nodegroup_name(name)
@@ -252,6 +268,11 @@ def create_cluster(
             _print_dry_run(state.client.dry_run_create(spec))
             return
         record = state.client.create_cluster(spec)
+    if record.eksName and record.operation is not None:  # claimed from the pool: its nodes are being scaled
+        click.echo(f'claimed EKS cluster "{record.eksName}" from pool "{pool}" as "{record.name}"')
+        done = f'EKS cluster "{record.name}" in "{record.region}" region is ready'
+        _follow_operation(state.client, record.name, record.operation.id, wait, timeout, done)
+        return
     click.echo(f'creating EKS cluster "{record.name}" in "{record.region}" region ({record.status})')
     if not wait:
         click.echo(f"follow it with: ekspress get cluster {record.name} --watch")

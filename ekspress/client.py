@@ -382,6 +382,26 @@ class Client:
         path = f"/clusters/{_seg(name)}/serviceaccounts/{_seg(namespace)}/{_seg(service_account)}"
         return StartedOperation.model_validate(self.request("DELETE", path, idempotency_key=idempotency_key))
 
+    # -- warm pools (admins only) ---------------------------------------------------------
+    # A claim is `create_cluster({..., "pool": NAME, "whenPoolEmpty": "create" | "fail"})`.
+
+    def create_pool(self, pool: dict[str, Any], *, idempotency_key: str | None = None) -> dict[str, Any]:
+        return dict(self.request("POST", "/pools", body=pool, idempotency_key=idempotency_key))
+
+    def list_pools(self) -> list[dict[str, Any]]:
+        return list(self.request("GET", "/pools")["pools"])
+
+    def get_pool(self, name: str) -> dict[str, Any]:
+        """The pool, its size now, and its unclaimed clusters with their state (WARMING, READY, ...)."""
+        return dict(self.request("GET", f"/pools/{_seg(name)}"))
+
+    def update_pool(self, name: str, change: dict[str, Any], *, idempotency_key: str | None = None) -> dict[str, Any]:
+        """Change `size`, `maxAgeHours` or `schedule` (None removes the last two)."""
+        return dict(self.request("PATCH", f"/pools/{_seg(name)}", body=change, idempotency_key=idempotency_key))
+
+    def delete_pool(self, name: str, *, idempotency_key: str | None = None) -> dict[str, Any]:
+        return dict(self.request("DELETE", f"/pools/{_seg(name)}", idempotency_key=idempotency_key))
+
     def quotas(self, region: str | None = None) -> dict[str, Any]:
         return dict(self.request("GET", "/quotas", query={"region": region}))
 

@@ -99,6 +99,9 @@ class ClusterRecord(ClusterSummary):
     protected: bool | None = None
     deletedAt: str | None = None
     events: list[TimelineEvent] | None = None
+    # A cluster claimed from a warm pool: the EKS cluster's own name, and the pool.
+    eksName: str | None = None
+    pool: str | None = None
 
 
 class ClusterPage(_Open):

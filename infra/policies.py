@@ -60,6 +60,16 @@ def _executions(stem: str) -> dict[str, str]:
 TRANSACT_WRITE = ("PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem")
 
 
+def answer_steps(*machines: str) -> Statement:
+    """SendTaskSuccess for a waiting step answered by its own function (no stack operation, no event)."""
+    return {
+        "Sid": "AnswerOwnWait",
+        "Effect": "Allow",
+        "Action": "states:SendTaskSuccess",
+        "Resource": [_machine(stem.replace("_", "-")) for stem in machines],
+    }
+
+
 def table(*actions: str) -> Statement:
     if "TransactWriteItems" in actions:
         actions = tuple({*actions, *TRANSACT_WRITE} - {"TransactWriteItems"})
@@ -319,6 +329,8 @@ POLICIES: dict[str, list[Statement]] = {
         STACK_TEMPLATES,
         # Zones are chosen like eksctl does; DescribeAvailabilityZones has no resource-level permissions.
         {"Sid": "ChooseZones", "Effect": "Allow", "Action": "ec2:DescribeAvailabilityZones", "Resource": "*"},
+        # A workload stack the spec turns out not to need is no stack and sends no event.
+        answer_steps("create_cluster"),
     ],
     "create_nodegroup_stack": [
         table("GetItem", "TransactWriteItems"),
@@ -350,7 +362,12 @@ POLICIES: dict[str, list[Statement]] = {
         # keeps only eksctl-* stacks tagged with this cluster's id.
         {"Sid": "ListStacks", "Effect": "Allow", "Action": "cloudformation:DescribeStacks", "Resource": "*"},
     ],
-    "delete_stack": [table("GetItem", "TransactWriteItems"), *stacks("DeleteStack", "DescribeStacks")],
+    "delete_stack": [
+        table("GetItem", "TransactWriteItems"),
+        *stacks("DeleteStack", "DescribeStacks", "DescribeStackEvents"),
+        # A stack already being deleted (or gone) sends no event for this request: the step is answered here.
+        answer_steps("delete_cluster", "change_nodegroup"),
+    ],
     "describe_stack_deletion": [
         table("GetItem", "TransactWriteItems"),
         *stacks("DescribeStacks", "DescribeStackEvents"),
@@ -367,6 +384,8 @@ POLICIES: dict[str, list[Statement]] = {
         table("GetItem", "TransactWriteItems"),
         *stacks("UpdateStack", "DescribeStacks"),
         STACK_TEMPLATES,
+        # An unchanged template starts no operation and sends no event: the waiting step is answered here.
+        answer_steps("change_nodegroup"),
     ],
     "change_node_role": [
         table("GetItem", "TransactWriteItems"),
@@ -380,7 +399,8 @@ POLICIES: dict[str, list[Statement]] = {
     # event source mapping polls it with this role): the waiting step's token is read and taken, the stack
     # read, and the step answered. The only function that may answer a waiting step.
     "stack_events": [
-        table("GetItem", "DeleteItem"),
+        # The record is told of the stack's end (TransactWriteItems), as the describe step would.
+        table("GetItem", "DeleteItem", "TransactWriteItems"),
         *stacks("DescribeStacks", "DescribeStackEvents"),
         STACK_EVENTS_QUEUE,
         {
@@ -402,6 +422,19 @@ POLICIES: dict[str, list[Statement]] = {
         },
         # GetMetricData takes no resource-level permissions.
         {"Sid": "NodeCpu", "Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*"},
+    ],
+    # Warm pools (operations/pools.py): pool clusters are started by the create path of POST /clusters (its
+    # reads and quota checks) and retired by the delete path; the pools and their clusters are in the table.
+    "fill_pools": [
+        table("GetItem", "PutItem", "Query", "TransactWriteItems", "UpdateItem"),
+        start("create-cluster", "delete-cluster"),
+        INSTANCE_FACTS,
+        NODE_IMAGE_PARAMETERS,
+        NODE_IMAGES,
+        NODE_LAUNCH_TEMPLATES,
+        QUOTA_READS,
+        *CLUSTER_OPTION_READS,
+        LOAD_BALANCER_READS,
     ],
 }
 

@@ -55,6 +55,16 @@ FUNCTION_SETTINGS = (
 )
 
 
+def cluster_regions() -> list[str]:
+    """The regions a cluster may be asked for: the guardrail's, or every region EKS is in."""
+    allowed = settings.get_settings().allowed_regions
+    if allowed:
+        return list(allowed)
+    import boto3
+
+    return boto3.session.Session().get_available_regions("eks")
+
+
 def _tiny_zip() -> bytes:
     # moto stores a code package; the in-process runtime never runs it.
     buf = io.BytesIO()
@@ -335,6 +345,8 @@ class LocalEngine:
     def _deliver_stack_events(self, queue_url: str) -> None:
         from local import stack_events
 
+        # Every region a cluster may be made in forwards its stacks' events home.
+        stack_events.deploy_forwarders(self.client, self.stack_name, self.region, cluster_regions(), ACCOUNT_ID)
         self.outputs["StackEventsQueueUrl"] = queue_url
         stack_events.start()
         self._stack_events_poller = stack_events.QueuePoller(self.client, queue_url)

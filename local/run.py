@@ -24,6 +24,8 @@ from local import sigv4
 from local.engine import LocalEngine
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from chalice.app import Chalice
     from chalice.config import Config
     from chalice.local import LocalDevServer
@@ -129,6 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodegroup-seconds", type=float, default=5.0, help="simulated node group stack duration")
     parser.add_argument("--poll-scale", type=float, default=0.01, help="multiplier on the workflow's polling waits")
     parser.add_argument(
+        "--fill-seconds",
+        type=float,
+        default=30.0,
+        help="how often the warm pools are filled (the deployed schedule runs every few minutes)",
+    )
+    parser.add_argument(
         "--package",
         type=Path,
         help="deploy this `make package STAGE=local` build with aws cloudformation package/deploy, "
@@ -175,7 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         secret = engine.slack_signing_secret
         print(f"Slack: `python -m local.slack create NAME` signs commands with '{secret}'", flush=True)
 
+        fill = _every(args.fill_seconds, _fill_pools)
+
         def stop(*_: object) -> None:
+            fill.set()
             threading.Thread(target=server.shutdown, daemon=True).start()
 
         signal.signal(signal.SIGTERM, stop)
@@ -188,6 +199,27 @@ def main(argv: list[str] | None = None) -> int:
         if engine is not None:
             engine.stop()
     return 0
+
+
+def _fill_pools() -> None:
+    from chalicelib.handlers.schedules import run_fill
+
+    run_fill()
+
+
+def _every(seconds: float, job: Callable[[], None]) -> threading.Event:
+    """Run `job` every `seconds` on a daemon thread, as the deployment's schedule would; set the event to stop."""
+    stopped = threading.Event()
+
+    def loop() -> None:
+        while not stopped.wait(seconds):
+            try:
+                job()
+            except Exception as exc:  # a failed run is the next run's to retry, as on AWS
+                print(f"scheduled {job.__name__} failed: {exc}", file=sys.stderr, flush=True)
+
+    threading.Thread(target=loop, name="schedules", daemon=True).start()
+    return stopped
 
 
 def _port_taken(host: str, port: int) -> bool:

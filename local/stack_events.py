@@ -12,13 +12,22 @@ moto does not keep a stack's ClientRequestToken either: the CreateStack, UpdateS
 DeleteStack calls are wrapped to remember it, and the events of that operation carry it.
 Those calls and the pump take one lock, so the pump never sees the moment inside a call
 where moto has reported a status that stack_timing then takes back.
+
+Delivery faults, as AWS allows them (durable, at least once, possibly out of order, and a
+consumer that must never trust one to arrive): `behaviour` drops, duplicates, delays or
+reorders the events of matching stacks, each armed for a number of events and counted, so
+reliability scenarios can say what they injected.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import heapq
+import itertools
 import json
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 SOURCE = "aws.cloudformation"
@@ -30,6 +39,119 @@ INTERVAL = 0.05
 _lock = threading.RLock()
 _originals: dict[str, Any] = {}
 _pump: _Pump | None = None
+
+DROP = "drop"
+DUPLICATE = "duplicate"
+DELAY = "delay"
+REORDER = "reorder"
+_sequence = itertools.count()  # orders delayed events due at the same moment
+TERMINAL = "*_COMPLETE"  # fnmatch on a status: every terminal status but *_FAILED
+IN_PROGRESS = "*_IN_PROGRESS"
+
+
+@dataclass
+class EventFault:
+    action: str  # DROP, DUPLICATE, DELAY or REORDER
+    pattern: str  # fnmatch on the stack name
+    statuses: str  # fnmatch on the event's status
+    times: int
+    seconds: float = 0.0  # DELAY: how late the event is put on the bus
+
+
+@dataclass(frozen=True)
+class Injected:
+    action: str
+    stack: str
+    status: str
+
+
+@dataclass
+class EventBehaviour:
+    """Armed delivery faults and what was injected. Thread-safe (the pump and the API calls share it).
+
+    `reorder`: the stack's matching in-progress event is held back and put on the bus right after its
+    next event (the terminal one), so the handler sees the end before the start.
+    """
+
+    faults: list[EventFault] = field(default_factory=list)
+    injected: list[Injected] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _held: dict[str, list[tuple[str, str, dict[str, Any]]]] = field(default_factory=dict)
+    _later: list[tuple[float, int, str, str, dict[str, Any]]] = field(default_factory=list)
+
+    def drop(self, pattern: str, statuses: str = TERMINAL, times: int = 1) -> None:
+        """The next `times` matching events never reach the bus."""
+        self._arm(EventFault(DROP, pattern, statuses, times))
+
+    def duplicate(self, pattern: str, statuses: str = "*", times: int = 1) -> None:
+        """The next `times` matching events reach the bus twice."""
+        self._arm(EventFault(DUPLICATE, pattern, statuses, times))
+
+    def delay(self, pattern: str, seconds: float, statuses: str = TERMINAL, times: int = 1) -> None:
+        """The next `times` matching events reach the bus `seconds` late."""
+        self._arm(EventFault(DELAY, pattern, statuses, times, seconds))
+
+    def reorder(self, pattern: str, times: int = 1) -> None:
+        """The next `times` in-progress events of matching stacks arrive after the stack's next event."""
+        self._arm(EventFault(REORDER, pattern, IN_PROGRESS, times))
+
+    def _arm(self, fault: EventFault) -> None:
+        with self.lock:
+            self.faults.append(fault)
+
+    def take(self, stack: str, status: str) -> EventFault | None:
+        """The armed fault for this event, if any (one of its `times` used, and counted)."""
+        with self.lock:
+            for fault in self.faults:
+                matched = fnmatch.fnmatchcase(stack, fault.pattern) and fnmatch.fnmatchcase(status, fault.statuses)
+                if fault.times > 0 and matched:
+                    fault.times -= 1
+                    self.injected.append(Injected(fault.action, stack, status))
+                    return fault
+            return None
+
+    def hold(self, stack_id: str, account_id: str, region: str, entry: dict[str, Any]) -> None:
+        with self.lock:
+            self._held.setdefault(stack_id, []).append((account_id, region, entry))
+
+    def release(self, stack_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+        with self.lock:
+            return self._held.pop(stack_id, [])
+
+    def later(self, seconds: float, account_id: str, region: str, entry: dict[str, Any]) -> None:
+        with self.lock:
+            heapq.heappush(self._later, (time.monotonic() + seconds, next(_sequence), account_id, region, entry))
+
+    def due(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """The delayed events whose time has come, oldest first."""
+        with self.lock:
+            found = []
+            while self._later and self._later[0][0] <= time.monotonic():
+                _, _, account_id, region, entry = heapq.heappop(self._later)
+                found.append((account_id, region, entry))
+            return found
+
+    def count(self, action: str = "*") -> int:
+        with self.lock:
+            return sum(1 for i in self.injected if fnmatch.fnmatchcase(i.action, action))
+
+    def armed(self) -> int:
+        """How many armed events are still to be faulted."""
+        with self.lock:
+            return sum(f.times for f in self.faults)
+
+    def clear(self) -> None:
+        """Disarm everything; held and delayed events are put on the bus by the next pump, not lost."""
+        with self.lock:
+            self.faults.clear()
+            self.injected.clear()
+            held = [h for entries in self._held.values() for h in entries]
+            self._held.clear()
+            for account_id, region, entry in held:
+                heapq.heappush(self._later, (0.0, next(_sequence), account_id, region, entry))
+
+
+behaviour = EventBehaviour()
 
 
 def event_entry(stack: Any, event: Any, request_token: str) -> dict[str, Any]:
@@ -55,10 +177,32 @@ def _stack_events(stack: Any) -> list[Any]:
     return [e for e in stack.events if e.resource_type == STACK_TYPE and e.logical_resource_id == stack.name]
 
 
-def flush(stack: Any, account_id: str, region: str) -> int:
-    """Put the stack's stack-level events not yet sent on the default bus; how many were sent."""
+def _put(account_id: str, region: str, entry: dict[str, Any]) -> None:
     from moto.events.models import events_backends
 
+    events_backends[account_id][region].put_events([entry])
+
+
+def _send(stack: Any, status: str, entry: dict[str, Any], account_id: str, region: str) -> None:
+    """One event onto the bus, through whatever delivery fault `behaviour` has armed for it."""
+    fault = behaviour.take(stack.name, status)
+    action = fault.action if fault is not None else None
+    if action == DROP:
+        return
+    if action == REORDER:
+        behaviour.hold(stack.stack_id, account_id, region, entry)
+        return
+    if fault is not None and action == DELAY:
+        behaviour.later(fault.seconds, account_id, region, entry)
+        return
+    for _ in range(2 if action == DUPLICATE else 1):
+        _put(account_id, region, entry)
+    for held_account, held_region, held in behaviour.release(stack.stack_id):
+        _put(held_account, held_region, held)
+
+
+def flush(stack: Any, account_id: str, region: str) -> int:
+    """Put the stack's stack-level events not yet sent on the default bus; how many were sent."""
     with _lock:
         # Let a stack whose duration is over finish (stack_timing settles on reading the status).
         _ = stack.status
@@ -68,9 +212,8 @@ def flush(stack: Any, account_id: str, region: str) -> int:
         if not pending:
             return 0
         token = stack.__dict__.get("_ekspress_request_token") or ""
-        bus = events_backends[account_id][region]
         for event in pending:
-            bus.put_events([event_entry(stack, event, token)])
+            _send(stack, event.resource_status, event_entry(stack, event, token), account_id, region)
         stack.__dict__["_ekspress_events_sent"] = len(events)
         return len(pending)
 
@@ -89,6 +232,9 @@ def pump_once() -> int:
     """One look at every stack in every account and region; how many events were sent."""
     sent = 0
     with _lock:
+        for account_id, region, entry in behaviour.due():
+            _put(account_id, region, entry)
+            sent += 1
         for account_id, region, backend in _backends():
             for stack in [*backend.stacks.values(), *backend.deleted_stacks.values()]:
                 sent += flush(stack, account_id, region)
@@ -158,6 +304,15 @@ def _send_to_targets(self: Any, event: Any, transform_input: bool = True) -> Non
     _originals["send_to_targets"](self, event, transform_input)
 
 
+def _answerable_executions(self: Any, execution_status: Any = None) -> list[Any]:
+    """SendTask* look for the token among RUNNING executions; moto's fails on one that has no worker
+    yet (just started), which cannot hold a token anyway: it is skipped."""
+    found: list[Any] = _originals["get_executions"](self, execution_status)
+    if execution_status is None:
+        return found
+    return [e for e in found if getattr(e, "exec_worker", None) is not None]
+
+
 def install() -> None:
     """Remember request tokens, keep SendTaskFailure's cause, let only pattern rules take events (idempotent);
     `start` runs the pump."""
@@ -173,6 +328,11 @@ def install() -> None:
         if action not in _originals:
             _originals[action] = getattr(CloudFormationResponse, action)
             setattr(CloudFormationResponse, action, _wrap(action))
+    if "get_executions" not in _originals:
+        from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+        _originals["get_executions"] = StepFunctionsParserBackend._get_executions
+        StepFunctionsParserBackend._get_executions = _answerable_executions  # type: ignore[method-assign]
     if "send_task_failure" not in _originals:
         _originals["send_task_failure"] = StepFunctionResponse.send_task_failure
         StepFunctionResponse.send_task_failure = _send_task_failure  # type: ignore[method-assign]
@@ -223,6 +383,7 @@ def wait_idle(timeout: float = 5.0) -> None:
 QUEUE_SUFFIX = "-stack-events"
 DLQ_SUFFIX = "-stack-events-dlq"
 RULE_SUFFIX = "-stack-events"
+FORWARD_RULE_SUFFIX = "-stack-events-forward"
 VISIBILITY_TIMEOUT = 360
 RETENTION_SECONDS = 86400
 DLQ_RETENTION_SECONDS = 1209600
@@ -231,11 +392,36 @@ BATCH_SIZE = 10
 
 
 def event_pattern(partition: str, region: str, account_id: str) -> dict[str, Any]:
+    """The home region's rule (infra/template.yaml): our account's eksctl-* stacks of every region,
+    those of other regions forwarded by their region's rule (`forward_pattern`)."""
+    return {
+        "source": [SOURCE],
+        "detail-type": [DETAIL_TYPE],
+        "detail": {"stack-id": [{"wildcard": f"arn:{partition}:cloudformation:*:{account_id}:stack/eksctl-*"}]},
+    }
+
+
+def forward_pattern(partition: str, region: str, account_id: str) -> dict[str, Any]:
+    """A cluster region's rule (infra/stack-events-forwarder.yaml): its own eksctl-* stacks, to the home bus."""
     return {
         "source": [SOURCE],
         "detail-type": [DETAIL_TYPE],
         "detail": {"stack-id": [{"prefix": f"arn:{partition}:cloudformation:{region}:{account_id}:stack/eksctl-"}]},
     }
+
+
+def deploy_forwarders(client: Any, stack_name: str, home: str, regions: list[str], account_id: str) -> None:
+    """CloudFormation's events go to the bus of the stack's region: each other region a cluster may be
+    made in forwards ours to the home region's bus, as infra/stack-events-forwarder.yaml does there."""
+    home_bus = f"arn:aws:events:{home}:{account_id}:event-bus/default"
+    role = f"arn:aws:iam::{account_id}:role/{stack_name}-stack-events-forwarder"
+    for region in regions:
+        if region == home:  # the home rule takes them; a forwarder there would loop
+            continue
+        events = client("events", region)
+        rule = stack_name + FORWARD_RULE_SUFFIX
+        events.put_rule(Name=rule, EventPattern=json.dumps(forward_pattern("aws", region, account_id)), State="ENABLED")
+        events.put_targets(Rule=rule, Targets=[{"Id": "HomeEventBus", "Arn": home_bus, "RoleArn": role}])
 
 
 def deploy(client: Any, stack_name: str, function_name: str, region: str, account_id: str) -> str:

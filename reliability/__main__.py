@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 README = Path(__file__).resolve().parent.parent / "README.md"
 BEGIN, END = "<!-- reliability:begin -->", "<!-- reliability:end -->"
 SECURITY_BEGIN, SECURITY_END = "<!-- security:begin -->", "<!-- security:end -->"
-HEADERS = ("scenario", "requests tried", "5xx seen", "faults injected", "records lost", "result")
+HEADERS = ("scenario", "requests tried", "5xx seen", "faults injected", "duplicate workflows", "records lost", "result")
 
 
 @contextlib.contextmanager
@@ -70,7 +70,18 @@ def local_api() -> Iterator[tuple[CountingApi, object]]:
 
 def row(outcome: Outcome) -> list[object]:
     result = "pass" if outcome.ok else "FAIL: " + "; ".join(outcome.failures)
-    return [outcome.scenario, outcome.tried, len(outcome.five_xx), outcome.injected, len(outcome.lost), result]
+    from reliability.scenarios import DUPLICATE_WORKFLOWS
+
+    duplicates = outcome.facts.get(DUPLICATE_WORKFLOWS, "-")
+    return [
+        outcome.scenario,
+        outcome.tried,
+        len(outcome.five_xx),
+        outcome.injected,
+        duplicates,
+        len(outcome.lost),
+        result,
+    ]
 
 
 def write_readme(table: str, path: Path = README, begin: str = BEGIN, end: str = END) -> None:
@@ -102,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                 security_rows.append([attempt_of.__name__, "-", "-", "-", f"FAIL: {type(exc).__name__}: {exc}"])
                 ok = False
             print(f"{attempt_of.__name__}: done", file=sys.stderr, flush=True)
-        for scenario in (*scenarios.FAULTS, *strict.STRICT, *scenarios.LOAD):
+        for scenario in (*scenarios.FAULTS, *scenarios.STACK_EVENTS, *strict.STRICT, *scenarios.LOAD):
             started = time.monotonic()
             try:
                 outcome = scenario(api, engine)  # type: ignore[arg-type]
@@ -111,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 detail = ", ".join(f"{k} {v}" for k, v in outcome.facts.items() if k != "stacks")
             except Exception as exc:  # a broken scenario is reported, the others still run
                 traceback.print_exc()
-                rows.append([scenario.__name__, "-", "-", "-", "-", f"FAIL: {type(exc).__name__}: {exc}"])
+                rows.append([scenario.__name__, "-", "-", "-", "-", "-", f"FAIL: {type(exc).__name__}: {exc}"])
                 ok = False
                 detail = ""
             finally:

@@ -13,7 +13,9 @@ scenario's cluster, so scenarios can share one engine.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import threading
 import time
 import urllib.error
@@ -24,11 +26,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from local import stack_timing
+from chalicelib.model import naming, settings
+from local import stack_events, stack_timing
 from local.faults import LAMBDA_CRASH, faults
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from local.engine import LocalEngine
 
@@ -200,13 +203,15 @@ def wait_for_executions(
 
 
 def task_failures(engine: LocalEngine, execution_arn: str) -> list[str]:
-    """The errors of every task invocation that failed in an execution (retried or not)."""
+    """The errors of every task invocation that failed in an execution (retried or not): a Lambda task's, or
+    a waiting task's (`lambda:invoke.waitForTaskToken`, whose failed invocation is a TaskFailed event), but
+    not a waiting task's timeout or its stack's failure (no invocation failed)."""
     sfn = engine.client("stepfunctions")
     errors: list[str] = []
     for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
         for event in page["events"]:
-            details = event.get("lambdaFunctionFailedEventDetails")
-            if details:
+            details = event.get("lambdaFunctionFailedEventDetails") or event.get("taskFailedEventDetails")
+            if details and details.get("error") not in ("States.Timeout", "States.HeartbeatTimeout", "StackFailed"):
                 errors.append(details.get("error", ""))
     return errors
 
@@ -465,6 +470,225 @@ def conditional_check(api: CountingApi, engine: LocalEngine, name: str = "cond")
     return outcome
 
 
+# -- stack events: lost, duplicated, delayed, out of order, foreign --------------------------------
+#
+# The stack steps wait for CloudFormation's events (local/stack_events.py puts them on EventBridge;
+# the rule, queue and mapping deliver them to the stack_events function). Its `behaviour` faults
+# the delivery; each scenario checks the final state, that one workflow ran, and that no record was lost.
+
+# A waiting step's wait when a scenario wants the fallback: short, so a lost event costs seconds, yet
+# longer than the create function itself takes on a busy machine (the wait counts from the invocation,
+# and a fallback that looks before the stack was requested finds nothing to look at).
+SHORT_EVENT_WAIT = 4
+DUPLICATE_WORKFLOWS = "duplicate workflows"  # the fact the table's column reads
+FOREIGN_TEMPLATE = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
+
+
+@contextlib.contextmanager
+def event_wait(seconds: int) -> Iterator[None]:
+    """Every waiting step gives its stack's event `seconds` (the API reads the setting per request)."""
+    name = settings.ENV_STACK_EVENT_WAIT_SECONDS
+    before = os.environ.get(name)
+    os.environ[name] = str(seconds)
+    settings.get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+        settings.get_settings.cache_clear()
+
+
+def entered(engine: LocalEngine, execution_arn: str) -> list[str]:
+    """The states an execution entered, in order (Map iterations included)."""
+    sfn = engine.client("stepfunctions")
+    names: list[str] = []
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+        names += [e["stateEnteredEventDetails"]["name"] for e in page["events"] if "stateEnteredEventDetails" in e]
+    return names
+
+
+def _missed(states: list[str]) -> list[str]:
+    return [s for s in states if s.endswith(" Event Missed")]
+
+
+def events_consumed(engine: LocalEngine, timeout: float = 10) -> bool:
+    """Every stack event delivered has been taken off the queue: none waiting, none in flight (a handler that
+    failed on one would leave it in flight, to come back and end in the dead-letter queue)."""
+    sqs = engine.client("sqs")
+    urls = [u for u in sqs.list_queues().get("QueueUrls", []) if u.endswith(stack_events.QUEUE_SUFFIX)]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        counts = [
+            sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            )["Attributes"]
+            for url in urls
+        ]
+        if urls and all(
+            int(c["ApproximateNumberOfMessages"]) + int(c["ApproximateNumberOfMessagesNotVisible"]) == 0 for c in counts
+        ):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _stack_of(event: dict[str, Any]) -> str:
+    """The stack a timeline event is about: its details, else its message ("Stack NAME is STATUS")."""
+    named = (event.get("details") or {}).get("stack")
+    return str(named) if named else str(event.get("message", "")).removeprefix("Stack ").split(" ", 1)[0]
+
+
+def _evented_create(
+    outcome: Outcome, api: CountingApi, engine: LocalEngine, name: str, nodegroups: int = 2
+) -> tuple[dict[str, Any], list[str]]:
+    """Create `name` with `nodegroups` node groups; check it ends ACTIVE through one workflow, every stack's end
+    recorded once; the record and the states its workflow entered."""
+    body = {"name": name, "managedNodeGroups": [{"name": f"ng-{i}"} for i in range(1, nodegroups + 1)]}
+    reply = api.call("POST", "/clusters", body)
+    record = api.wait_for(name, {"ACTIVE", "FAILED"})
+    runs = wait_for_executions(engine, "create_cluster", f"create-{name}-", 1, timeout=30)
+    outcome.check("the request is accepted (202)", reply.status == 202)
+    outcome.check("the cluster becomes ACTIVE", record.get("status") == "ACTIVE")
+    outcome.check("one create workflow, succeeded", [e["status"] for e in runs] == ["SUCCEEDED"])
+    outcome.facts["workflows"] = len(runs)
+    outcome.facts[DUPLICATE_WORKFLOWS] = max(0, len(runs) - 1)
+    ends = Counter(_stack_of(e) for e in record.get("events", []) if e["type"] == "STACK_CREATE_COMPLETE")
+    expected = {naming.cluster_stack_name(name)} | {
+        naming.nodegroup_stack_name(name, f"ng-{i}") for i in range(1, nodegroups + 1)
+    }
+    outcome.check("every stack's end is on the timeline once", ends == Counter(expected))
+    outcome.check(
+        "the record has every stack CREATE_COMPLETE",
+        {n: s.get("status") for n, s in (record.get("stacks") or {}).items()}
+        == dict.fromkeys(expected, "CREATE_COMPLETE"),
+    )
+    _one_stack_each(outcome, engine, name, nodegroups)
+    if record.get("status") != "ACTIVE":
+        outcome.lost.append(name)
+        outcome.facts["failure"] = record.get("failure")
+        outcome.facts["record stacks"] = record.get("stacks")
+    states = entered(engine, record["executionArn"]) if record.get("executionArn") else []
+    return record, states
+
+
+def event_lost(api: CountingApi, engine: LocalEngine, name: str = "evlost") -> Outcome:
+    """The cluster stack's completion event never comes: the step times out, looks once, and the create goes on."""
+    outcome = Outcome("stack event lost: the wait ends, the describe loop finishes", api)
+    stack_events.behaviour.drop(naming.cluster_stack_name(name))
+    with event_wait(SHORT_EVENT_WAIT):
+        _, states = _evented_create(outcome, api, engine, name)
+    outcome.injected = stack_events.behaviour.count()
+    outcome.check("the event was dropped", outcome.injected == 1 and stack_events.behaviour.armed() == 0)
+    outcome.check("only the cluster step missed its event", _missed(states) == ["Cluster Stack Event Missed"])
+    outcome.check("the describe loop took over", "Describe Cluster Stack" in states)
+    outcome.check("every event delivered was consumed", events_consumed(engine))
+    return outcome
+
+
+def event_duplicated(api: CountingApi, engine: LocalEngine, name: str = "evdup") -> Outcome:
+    """Every event of every stack arrives twice: each step is answered once, the record written once."""
+    outcome = Outcome("stack events duplicated", api)
+    stack_events.behaviour.duplicate(f"eksctl-{name}-*", times=6)
+    _, states = _evented_create(outcome, api, engine, name)
+    outcome.injected = stack_events.behaviour.count()
+    outcome.check("every event was duplicated (3 stacks x 2 events)", outcome.injected == 6)
+    outcome.check("no step missed its event", _missed(states) == [])
+    outcome.check("no describe loop ran", not [s for s in states if s.startswith(("Describe ", "Wait "))])
+    outcome.check("every event delivered was consumed", events_consumed(engine))
+    return outcome
+
+
+def event_delayed_past_wait(api: CountingApi, engine: LocalEngine, name: str = "evlate") -> Outcome:
+    """The cluster stack's event comes after the step stopped waiting: the fallback finishes, the late answer
+    to a token Step Functions dropped is harmless."""
+    outcome = Outcome("stack event delayed past the wait", api)
+    delay = SHORT_EVENT_WAIT + 2
+    stack_events.behaviour.delay(naming.cluster_stack_name(name), delay)
+    with event_wait(SHORT_EVENT_WAIT):
+        _, states = _evented_create(outcome, api, engine, name)
+    time.sleep(max(0.0, delay - SHORT_EVENT_WAIT))  # let the late event reach the handler
+    outcome.injected = stack_events.behaviour.count()
+    outcome.check("the event was delayed", outcome.injected == 1)
+    outcome.check("only the cluster step missed its event", _missed(states) == ["Cluster Stack Event Missed"])
+    outcome.check("the late event was consumed without error", events_consumed(engine))
+    return outcome
+
+
+def event_delayed_within_wait(api: CountingApi, engine: LocalEngine, name: str = "evslow") -> Outcome:
+    """Every stack's event comes a second late, well within the wait: the steps just wait longer."""
+    outcome = Outcome("stack events delayed within the wait", api)
+    stack_events.behaviour.delay(f"eksctl-{name}-*", 1.0, times=3)
+    _, states = _evented_create(outcome, api, engine, name)
+    outcome.injected = stack_events.behaviour.count()
+    outcome.check("every stack's end was delayed", outcome.injected == 3)
+    outcome.check("no step missed its event", _missed(states) == [])
+    outcome.check("every event delivered was consumed", events_consumed(engine))
+    return outcome
+
+
+def event_out_of_order(api: CountingApi, engine: LocalEngine, name: str = "evorder") -> Outcome:
+    """Each stack's end arrives before its start (IN_PROGRESS after CREATE_COMPLETE): the start changes nothing."""
+    outcome = Outcome("stack events out of order", api)
+    stack_events.behaviour.reorder(f"eksctl-{name}-*", times=3)
+    _, states = _evented_create(outcome, api, engine, name)
+    outcome.injected = stack_events.behaviour.count()
+    outcome.check("every stack's start came after its end", outcome.injected == 3)
+    outcome.check("no step missed its event", _missed(states) == [])
+    outcome.check("every event delivered was consumed", events_consumed(engine))
+    return outcome
+
+
+def foreign_stack_events(api: CountingApi, engine: LocalEngine, name: str = "evmine") -> Outcome:
+    """While our cluster is created, another eksctl user's stack (eksctl- but not tagged ours) and another team's
+    stack finish in the same account and region: their events wake nothing and change nothing."""
+    outcome = Outcome("a foreign stack's events", api)
+    neighbour, other = "eksctl-neighbour-cluster", "other-team-app"
+    stack_timing.behaviour.cluster_seconds = 1.0
+    cfn = engine.client("cloudformation")
+    try:
+        reply = api.call("POST", "/clusters", {"name": name, "managedNodeGroups": [{"name": "ng-1"}]})
+        ours = f"{(reply.body or {}).get('clusterId')}-cluster" if isinstance(reply.body, dict) else "token"
+        for stack in (neighbour, other):
+            cfn.create_stack(
+                StackName=stack,
+                TemplateBody=FOREIGN_TEMPLATE,
+                Tags=[{"Key": "team", "Value": "someone-else"}],
+                ClientRequestToken=ours,  # even the request token of our cluster stack
+            )
+        outcome.check("the request is accepted (202)", reply.status == 202)
+        record = api.wait_for(name, {"ACTIVE", "FAILED"})
+    finally:
+        stack_timing.behaviour.cluster_seconds = 0.0
+    runs = wait_for_executions(engine, "create_cluster", f"create-{name}-", 1, timeout=30)
+    outcome.facts[DUPLICATE_WORKFLOWS] = max(0, len(runs) - 1)
+    states = entered(engine, record["executionArn"]) if record.get("executionArn") else []
+    outcome.injected = 2
+    outcome.check("the cluster becomes ACTIVE", record.get("status") == "ACTIVE")
+    outcome.check("one create workflow, succeeded", [e["status"] for e in runs] == ["SUCCEEDED"])
+    outcome.check("no step missed its event", _missed(states) == [])
+    outcome.check(
+        "the record names only our stacks",
+        sorted(record.get("stacks") or {})
+        == sorted([naming.cluster_stack_name(name), naming.nodegroup_stack_name(name, "ng-1")]),
+    )
+    foreign = {
+        s["StackName"]: s["StackStatus"] for s in stacks_named(engine, "") if s["StackName"] in (neighbour, other)
+    }
+    outcome.check(
+        "the foreign stacks are untouched", foreign == {neighbour: "CREATE_COMPLETE", other: "CREATE_COMPLETE"}
+    )
+    outcome.check("no record was made for them", api.record("neighbour") == {})
+    outcome.check("every event delivered was consumed", events_consumed(engine))
+    for stack in (neighbour, other):
+        cfn.delete_stack(StackName=stack)
+    if record.get("status") != "ACTIVE":
+        outcome.lost.append(name)
+    return outcome
+
+
 # -- load ------------------------------------------------------------------------------------------
 
 
@@ -575,6 +799,14 @@ FAULTS: tuple[Callable[[CountingApi, LocalEngine], Outcome], ...] = (
     aws_auth_conflict,
     conditional_check,
 )
+STACK_EVENTS: tuple[Callable[[CountingApi, LocalEngine], Outcome], ...] = (
+    event_lost,
+    event_duplicated,
+    event_delayed_past_wait,
+    event_delayed_within_wait,
+    event_out_of_order,
+    foreign_stack_events,
+)
 LOAD: tuple[Callable[[CountingApi, LocalEngine], Outcome], ...] = (concurrent_creates, concurrent_access_edits)
 
 
@@ -582,3 +814,4 @@ def reset() -> None:
     """Disarm every fault (between scenarios)."""
     faults.clear()
     stack_timing.behaviour.clear()
+    stack_events.behaviour.clear()

@@ -45,7 +45,16 @@ And state by state:
 - Every Wait uses `SecondsPath` ending in ".waitSeconds": the describe (or stop) task before
   it chooses the wait, so tests and the local engine scale it (moto's Wait really sleeps).
 - Choice states are questions: their names end in "?".
-- A Task's Resource is a `${...FunctionArn}` placeholder, filled by DefinitionSubstitutions.
+- A Task's Resource is a `${...FunctionArn}` placeholder, filled by DefinitionSubstitutions,
+  or, for a step that waits for a stack, `WAIT_FOR_TOKEN_RESOURCE` with the placeholder as its
+  `FunctionName` and its parameters under `Payload`.
+- A step that waits for a stack (chalicelib/operations/stack_events.py answers it when
+  CloudFormation's event arrives) passes its token (`"taskToken.$": "$$.Task.Token"`), has a
+  `TimeoutSecondsPath` under `$.eventWaits.`, and its first Catch takes `States.Timeout` (no
+  event came: lost, or late) into a Pass state of the same scope named "... Event Missed" with
+  `ResultPath` "$.eventMissed"; that state leads to the describe loop, which looks once and
+  finishes or polls. No event is trusted to arrive. Its other Catch, if any, follows the rules
+  below.
 - Every Task passes the execution's name (`"execution.$": "$$.Execution.Name"`): the task
   wrapper (chalicelib/handlers/task.py) logs it as the correlation id, so one execution's
   logs can be found across all its functions.
@@ -133,14 +142,38 @@ CATCH_RESULT_PATHS = {
 RECORDER_PREFIX = "Record "
 NOTIFY_PREFIX = "Announce "
 WAIT_SECONDS_SUFFIX = ".waitSeconds"
+WAIT_FOR_TOKEN_RESOURCE = "arn:aws:states:::lambda:invoke.waitForTaskToken"
+TASK_TOKEN_PARAMETER = ("taskToken.$", "$$.Task.Token")
+EVENT_WAITS_PREFIX = "$.eventWaits."
+EVENT_MISSED_SUFFIX = " Event Missed"
+EVENT_MISSED_RESULT_PATH = "$.eventMissed"
+TIMEOUT_ERRORS = ["States.Timeout"]
 PLACEHOLDER = re.compile(r"^\$\{\w+FunctionArn\}$")
 CATCH_ALL = ["States.ALL"]
 _NEEDS_NEXT_OR_END = ("Task", "Pass", "Wait", "Map", "Parallel")
 
 
+def waits_for_token(task: dict[str, Any]) -> bool:
+    return task.get("Resource") == WAIT_FOR_TOKEN_RESOURCE
+
+
+def function_of(task: dict[str, Any]) -> Any:
+    """The `${...FunctionArn}` placeholder of the function a Task runs."""
+    if waits_for_token(task):
+        return (task.get("Parameters") or {}).get("FunctionName")
+    return task.get("Resource")
+
+
+def arguments_of(task: dict[str, Any]) -> dict[str, Any]:
+    """What the function gets: the Parameters, or a waiting task's Payload."""
+    parameters = task.get("Parameters") or {}
+    payload = parameters.get("Payload") if waits_for_token(task) else parameters
+    return payload if isinstance(payload, dict) else {}
+
+
 def retries_for(task: dict[str, Any]) -> list[dict[str, Any]]:
     """The Retry list a Task state must have, by the function it runs."""
-    resource = task.get("Resource")
+    resource = function_of(task)
     if resource == NOTIFY_RESOURCE:
         return [LAMBDA_RETRY]
     return [LAMBDA_RETRY, THROTTLING_RETRY, *EXTRA_RETRIES.get(str(resource), [])]
@@ -214,6 +247,37 @@ def _catch_violations(state: dict[str, Any], target: str | None, result_path: st
     return found
 
 
+def _waiting_violations(state: dict[str, Any], states: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """What is wrong with a waiting task's token, timeout and Catch of States.Timeout; the state
+    without that Catch, for the checks every Task gets."""
+    found: list[str] = []
+    key, value = TASK_TOKEN_PARAMETER
+    if arguments_of(state).get(key) != value:
+        found.append(f'Payload lacks "{key}": "{value}" (the token the stack\'s event answers)')
+    path = state.get("TimeoutSecondsPath")
+    if not (isinstance(path, str) and path.startswith(EVENT_WAITS_PREFIX)):
+        found.append(f"TimeoutSecondsPath is {path!r}, expected one under {EVENT_WAITS_PREFIX!r}: no event is trusted")
+    catchers = list(state.get("Catch") or [])
+    first = catchers[0] if catchers else {}
+    target = first.get("Next")
+    if first.get("ErrorEquals") != TIMEOUT_ERRORS:
+        found.append(f"its first Catch names {first.get('ErrorEquals')}, expected {TIMEOUT_ERRORS} (a missed event)")
+    elif not (
+        isinstance(target, str)
+        and target.endswith(EVENT_MISSED_SUFFIX)
+        and states.get(target, {}).get("Type") == "Pass"
+    ):
+        found.append(
+            f"its Catch of States.Timeout goes to {target!r}, expected a Pass state '...{EVENT_MISSED_SUFFIX}'"
+        )
+    elif first.get("ResultPath") != EVENT_MISSED_RESULT_PATH:
+        found.append(f"its Catch of States.Timeout has ResultPath {first.get('ResultPath')!r}")
+    rest = {k: v for k, v in state.items() if k != "Catch"}
+    if len(catchers) > 1:
+        rest["Catch"] = catchers[1:]
+    return found, rest
+
+
 def _scopes(state: dict[str, Any]) -> list[dict[str, Any]]:
     """The nested state machines of a Map (ItemProcessor, or the older Iterator) or Parallel."""
     nested = [state[key] for key in ("ItemProcessor", "Iterator") if isinstance(state.get(key), dict)]
@@ -256,15 +320,18 @@ def _scope_violations(scope: dict[str, Any], nested: bool) -> list[str]:
         problems += [f"{field} {to!r} is not a state" for field, to in targets if to and to not in states]
         if kind in _NEEDS_NEXT_OR_END and not state.get("Next") and not state.get("End"):
             problems.append("has neither Next nor End")
+        if kind == "Task" and waits_for_token(state):
+            waiting, state = _waiting_violations(state, states)
+            problems += waiting
         if kind == "Task":
-            resource = state.get("Resource")
+            resource = function_of(state)
             if not isinstance(resource, str) or not PLACEHOLDER.match(resource):
                 problems.append(f"Resource {resource!r} is not a ${{...FunctionArn}} placeholder")
             if (resource == NOTIFY_RESOURCE) != name.startswith(NOTIFY_PREFIX):
                 problems.append(f"notification tasks, and only they, are named {NOTIFY_PREFIX!r}...")
             problems += _retry_violations(state.get("Retry"), retries_for(state))
             key, value = EXECUTION_PARAMETER
-            if (state.get("Parameters") or {}).get(key) != value:
+            if arguments_of(state).get(key) != value:
                 problems.append(f'Parameters lack "{key}": "{value}" (the logs\' correlation id)')
         if kind == "Map":
             limit = state.get("MaxConcurrency")
@@ -316,7 +383,8 @@ def canonical(definition: dict[str, Any]) -> dict[str, Any]:
             if state.get("Type") == "Task":
                 state["Retry"] = copy.deepcopy(retries_for(state))
                 key, value = EXECUTION_PARAMETER
-                state.setdefault("Parameters", {})[key] = value
+                parameters = state.setdefault("Parameters", {})
+                (parameters.setdefault("Payload", {}) if waits_for_token(state) else parameters)[key] = value
             for inner in _scopes(state):
                 rewrite(inner)
 

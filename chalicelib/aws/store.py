@@ -33,7 +33,8 @@ from chalicelib.aws.table import (
     to_item,
 )
 from chalicelib.model.errors import ConflictError, NotFoundError
-from chalicelib.model.record import ACTIVE, CREATING, DELETE_FAILED, DELETED, DELETING, FAILED
+from chalicelib.model.naming import POOL_OWNER_PREFIX
+from chalicelib.model.statuses import ACTIVE, CREATING, DELETE_FAILED, DELETED, DELETING, FAILED
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -70,8 +71,12 @@ class Store:
 
     # -- records ---------------------------------------------------------------
 
-    def create_cluster(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Write a new record; ConflictError if the name is held by a live cluster."""
+    def create_cluster(self, record: dict[str, Any], _stale_alias: str | None = None) -> dict[str, Any]:
+        """Write a new record; ConflictError if the name is held by a live cluster.
+
+        A name a claimed pool cluster answered to (an alias, see `served_name`) is free again once
+        that cluster is DELETED: the new record replaces the alias, on the condition it is unchanged.
+        """
         now = self._now()
         item = {
             **record,
@@ -84,19 +89,11 @@ class Store:
             "updatedAt": now,
         }
         event = self._event_item(record["name"], record["clusterId"], "REQUESTED", "Cluster requested", now)
-        values = to_item({":reusable": DELETED})
+        free = self.name_condition(record["name"], _stale_alias)
         try:
             self._ddb.transact_write_items(
                 TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": to_item(item),
-                            "ConditionExpression": "attribute_not_exists(pk) OR #status = :reusable",
-                            "ExpressionAttributeNames": {"#status": "status"},
-                            "ExpressionAttributeValues": values,
-                        }
-                    },
+                    {"Put": {"TableName": self._table, "Item": to_item(item), **free}},
                     {"Put": {"TableName": self._table, "Item": to_item(event)}},
                 ]
             )
@@ -104,6 +101,9 @@ class Store:
             reasons = exc.response.get("CancellationReasons") or [{}]
             if reasons[0].get("Code") == "ConditionalCheckFailed":
                 existing = self.find_cluster(record["name"])
+                stale = self.stale_alias(record["name"], existing)
+                if stale and stale != _stale_alias:
+                    return self.create_cluster(record, stale)
                 raise ConflictError(
                     f"cluster {record['name']!r} already exists",
                     cluster=record["name"],
@@ -111,6 +111,52 @@ class Store:
                 ) from None
             raise
         return public_record(item)
+
+    def name_condition(self, name: str, stale_alias: str | None = None) -> dict[str, Any]:
+        """The condition of a Put that takes `name` for a record: the name is free or its cluster DELETED.
+
+        With `stale_alias`: the item is still that alias, whose cluster no longer answers to the name.
+        """
+        if stale_alias:
+            return {
+                "ConditionExpression": "#alias = :alias",
+                "ExpressionAttributeNames": {"#alias": ALIAS_OF},
+                "ExpressionAttributeValues": to_item({":alias": stale_alias}),
+            }
+        return {
+            "ConditionExpression": "attribute_not_exists(pk) OR #status = :reusable",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": to_item({":reusable": DELETED}),
+        }
+
+    def stale_alias(self, name: str, existing: dict[str, Any] | None) -> str | None:
+        """The cluster `existing` (the item under `name`) is an alias of, if that cluster no longer answers to it."""
+        target = (existing or {}).get(ALIAS_OF)
+        if not target:
+            return None
+        served = self.find_cluster(str(target))
+        if served is None or served.get("status") == DELETED or served.get(CLAIMED_AS) != name:
+            return str(target)
+        return None
+
+    def served_name(self, name: str) -> str:
+        """The record a name answers to: a claimed pool cluster's own name for the name its caller asked for."""
+        resp = self._ddb.get_item(
+            TableName=self._table,
+            Key=to_item({"pk": pk(name), "sk": META}),
+            ProjectionExpression="#alias",
+            ExpressionAttributeNames={"#alias": ALIAS_OF},
+            ConsistentRead=True,
+        )
+        target = from_item(resp["Item"]).get(ALIAS_OF) if "Item" in resp else None
+        if not target:
+            return name
+        # Only while the cluster is still the one claimed under this name: once it is deleted, its name
+        # can be another cluster's.
+        served = self.find_cluster(str(target)) or {}
+        if served.get(CLAIMED_AS) != name or served.get("status") == DELETED:
+            return name
+        return str(target)
 
     def find_cluster(self, name: str) -> dict[str, Any] | None:
         resp = self._ddb.get_item(TableName=self._table, Key=to_item({"pk": pk(name), "sk": META}), ConsistentRead=True)
@@ -124,12 +170,18 @@ class Store:
         return record
 
     def list_clusters(self, limit: int = 50, next_token: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of clusters ordered by name, and the token for the next page."""
+        """One page of clusters ordered by name, and the token for the next page.
+
+        A warm pool's unclaimed clusters (owner `ekspress:pool/...`) are the service's, not a caller's:
+        they are left out (`GET /pools/{name}` shows them), so a page may hold fewer than `limit`.
+        """
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": INDEX_BY_NAME,
             "KeyConditionExpression": "gsi1pk = :kind",
-            "ExpressionAttributeValues": to_item({":kind": KIND_CLUSTER}),
+            "FilterExpression": "attribute_not_exists(#owner) OR NOT begins_with(#owner, :pool_owner)",
+            "ExpressionAttributeNames": {"#owner": "owner"},
+            "ExpressionAttributeValues": to_item({":kind": KIND_CLUSTER, ":pool_owner": POOL_OWNER_PREFIX}),
             "Limit": limit,
         }
         if next_token:
@@ -137,7 +189,17 @@ class Store:
         resp = self._ddb.query(**kwargs)
         items = [public_record(from_item(i)) for i in resp.get("Items", [])]
         last = resp.get("LastEvaluatedKey")
-        return items, (encode_token(last) if last else None)
+        return [shown for i in items if (shown := self._as_listed(i))], (encode_token(last) if last else None)
+
+    def _as_listed(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        """A claimed pool cluster is listed under the name its caller asked for (its alias), with its EKS name."""
+        target = item.get(ALIAS_OF)
+        if not target:
+            return item
+        served = self.find_cluster(str(target))
+        if served is None or served.get(CLAIMED_AS) != item["name"]:
+            return None
+        return as_claimed(served)
 
     def update_cluster(
         self,
@@ -193,12 +255,14 @@ class Store:
         supersedes: tuple[str, ...] = (),
         remove: tuple[str, ...] = (),
         expect_status: tuple[str, ...] = (),
+        expect_owner: str | None = None,
     ) -> dict[str, Any]:
         """Make `operation` the cluster's one running operation, or ConflictError naming the running one.
 
         Conditional in DynamoDB, so of two racing requests exactly one wins.
         `supersedes` lists operation types this one may take over (delete takes
-        over a create: its workflow stops the create first).
+        over a create: its workflow stops the create first). `expect_owner`: only while the
+        cluster still has that owner (a pool's cluster a caller may have claimed meanwhile).
         """
         record = self.get_cluster(name)
         update = (
@@ -207,11 +271,14 @@ class Store:
             .remove(remove)
             .no_operation_but(supersedes)
             .status_in(expect_status)
+            .owner_is(expect_owner)
         )
         try:
             self._ddb.update_item(**update.request())
         except self._ddb.exceptions.ConditionalCheckFailedException:
             current = self.find_cluster(name) or {}
+            if expect_owner is not None and current.get("owner") != expect_owner:
+                raise ConflictError(f"cluster {name!r} is no longer {expect_owner}'s", cluster=name) from None
             running = current.get("operation") or {}
             if not running and expect_status and current.get("status") not in expect_status:
                 raise ConflictError(
@@ -287,15 +354,21 @@ class Store:
         ttl_seconds: int,
         now_epoch: int,
         execution: str = "",
+        waiter: dict[str, Any] | None = None,
     ) -> None:
         """Keep the token of the step waiting for this stack operation, before the operation is requested.
 
         Conditional: a waiter of another execution for the same operation is a conflict. The same
         token again, or a new one of the same execution (Step Functions gives each retry of a
         waiting task a new token), replaces it. The item expires through the table's TTL once no
-        wait can last.
+        wait can last. `waiter` is what the answer needs to know of the step (its cluster, its stack).
         """
-        item = {**stack_token_key(stack_name, client_request_token), "taskToken": task_token, "execution": execution}
+        item = {
+            **stack_token_key(stack_name, client_request_token),
+            "taskToken": task_token,
+            "execution": execution,
+            **({"waiter": waiter} if waiter else {}),
+        }
         condition = "attribute_not_exists(pk) OR taskToken = :token"
         values = {":token": task_token}
         if execution:
@@ -313,10 +386,15 @@ class Store:
 
     def stack_token(self, stack_name: str, client_request_token: str) -> str | None:
         """The task token waiting for this stack operation, if any."""
+        found = self.stack_waiter(stack_name, client_request_token)
+        return found["taskToken"] if found else None
+
+    def stack_waiter(self, stack_name: str, client_request_token: str) -> dict[str, Any] | None:
+        """The step waiting for this stack operation, if any: `taskToken`, `execution` and its `waiter`."""
         resp = self._ddb.get_item(
             TableName=self._table, Key=to_item(stack_token_key(stack_name, client_request_token)), ConsistentRead=True
         )
-        return from_item(resp["Item"]).get("taskToken") if "Item" in resp else None
+        return from_item(resp["Item"]) if "Item" in resp else None
 
     def take_stack_token(self, stack_name: str, client_request_token: str, task_token: str | None = None) -> str | None:
         """Remove the waiting token (only if it is still `task_token`, when given); the token removed, if any."""
@@ -375,6 +453,19 @@ class Store:
             if "LastEvaluatedKey" not in resp:
                 return events
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+# A claimed pool cluster (operations/pools.py): its record keeps its own (EKS) name and says which
+# name its caller asked for (`claimedAs`); an alias item under that name (`aliasOf`) points to it.
+ALIAS_OF = "aliasOf"
+CLAIMED_AS = "claimedAs"
+
+
+def as_claimed(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as its caller sees it: a claimed pool cluster under the name they asked for, with `eksName`."""
+    if not record.get(CLAIMED_AS):
+        return record
+    return {**record, "name": record[CLAIMED_AS], "eksName": record["name"]}
 
 
 def _changed(name: str, cluster_id: str) -> ConflictError:

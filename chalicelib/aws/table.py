@@ -7,6 +7,8 @@ Single table:
   `gsi3sk=<name>` (sparse index `byOwner`), so counting an owner's clusters is a Query.
 - `pk=CLUSTER#<name>, sk=EVENT#<clusterId>#<time>#<seq>`: the timeline. Events are
   keyed by clusterId so a name created again after deletion starts a new timeline.
+- `pk=POOL#<name>, sk=META`: a warm pool's definition (`gsi1pk=POOL`, listed on `byName`); its
+  unclaimed clusters are found on `byOwner` under their owner `ekspress:pool/<name>`.
 - `pk=ONCE#<key>`: once-only claims (Slack replays); `pk=IDEMPOTENCY#...`: idempotency records.
 - `pk=STACKTOKEN#<stack name>, sk=REQUEST#<ClientRequestToken>`: the task token of the workflow step
   waiting for that stack operation to end (stack_token_key), taken by the stack-events handler.
@@ -39,6 +41,11 @@ def pk(name: str) -> str:
 
 def owner_pk(owner: str) -> str:
     return f"OWNER#{owner}"
+
+
+def pool_pk(name: str) -> str:
+    """A warm pool's definition (`sk=META`, `gsi1pk=POOL`, `gsi1sk=<name>`; aws/pool_store.py)."""
+    return f"POOL#{name}"
 
 
 def stack_token_key(stack_name: str, client_request_token: str) -> dict[str, str]:
@@ -208,6 +215,11 @@ class RecordUpdate:
     def operation_is(self, operation_id: str | None) -> RecordUpdate:
         if operation_id is not None:
             self._conditions.append(f"{self._path('operation.id')} = {self._value(operation_id)}")
+        return self
+
+    def owner_is(self, owner: str | None) -> RecordUpdate:
+        if owner is not None:
+            self._conditions.append(f"{self._path('owner')} = {self._value(owner)}")
         return self
 
     def no_operation_but(self, types: tuple[str, ...]) -> RecordUpdate:

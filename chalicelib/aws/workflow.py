@@ -31,14 +31,18 @@ def start(
         return execution_arn(state_machine_arn, name)
 
 
-def create_input(record: dict[str, Any], workload_stacks: list[dict[str, str]]) -> dict[str, Any]:
+def create_input(
+    record: dict[str, Any], workload_stacks: list[dict[str, str]], event_waits: dict[str, int]
+) -> dict[str, Any]:
     """The create workflow's input: identifiers only; tasks read the spec from the record.
 
     `workload_stacks` are the stacks made once the node groups are up, as `{"kind", "member"}`
-    (`templates.workload_stacks`).
+    (`templates.workload_stacks`); `event_waits` how long a step waits for its stack's event
+    (`settings.event_waits`).
     """
     spec = record["spec"]
     return {
+        "eventWaits": event_waits,
         "name": record["name"],
         "clusterId": record["clusterId"],
         "region": spec["region"],

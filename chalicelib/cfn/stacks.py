@@ -19,7 +19,7 @@ from chalicelib.cfn.deadlines import operation_started, within_deadline
 from chalicelib.cfn.upload import TemplateBucket, template_source
 from chalicelib.model import naming
 from chalicelib.model.errors import StackNotOursError
-from chalicelib.model.spec import DEFAULT_TIMEOUT_MINUTES
+from chalicelib.model.settings import DEFAULT_TIMEOUT_MINUTES
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -121,6 +121,7 @@ def update_stack(
     cluster_id: str,
     role_arn: str = "",
     bucket: TemplateBucket | None = None,
+    request_token: str = "",
 ) -> dict[str, Any]:
     """Update one of our stacks to a new template; an unchanged template is already done.
 
@@ -141,6 +142,7 @@ def update_stack(
             **source,
             Capabilities=["CAPABILITY_IAM"],
             **_role(role_arn),
+            **({"ClientRequestToken": request_token} if request_token else {}),
         )
     except cfn.exceptions.ClientError as exc:
         if NO_UPDATES not in str(exc):
@@ -218,6 +220,7 @@ def first_failure(cfn: Any, stack_id: str) -> dict[str, str] | None:
 # -- deletion -----------------------------------------------------------------------
 
 DELETED_STATUS = "DELETE_COMPLETE"
+DELETE_IN_PROGRESS_STATUS = "DELETE_IN_PROGRESS"
 # A delete has no request to take a deadline from: eksctl's --timeout default, per attempt.
 DELETE_TIMEOUT_MINUTES = 25
 
@@ -261,10 +264,19 @@ def owned_stacks(cfn: Any, cluster: str, cluster_id: str) -> tuple[list[dict[str
     return [ref for _, ref in ours], others
 
 
-def delete(cfn: Any, stack: dict[str, Any], role_arn: str = "") -> dict[str, Any]:
-    """Ask CloudFormation to delete a stack (by id, so a newer stack of that name is safe)."""
-    cfn.delete_stack(StackName=stack["stackId"], **_role(role_arn))
-    return {**stack, "attempts": int(stack.get("attempts", 0)) + 1, "done": False, "failed": False}
+def delete(cfn: Any, stack: dict[str, Any], role_arn: str = "", request_token: str = "") -> dict[str, Any]:
+    """Ask CloudFormation to delete a stack (by id, so a newer stack of that name is safe).
+
+    `request_token` is the attempt's ClientRequestToken: the stack's events carry it back.
+    """
+    token = {"ClientRequestToken": request_token} if request_token else {}
+    cfn.delete_stack(StackName=stack["stackId"], **_role(role_arn), **token)
+    return {**stack, "attempts": delete_attempt(stack), "done": False, "failed": False}
+
+
+def delete_attempt(stack: dict[str, Any]) -> int:
+    """Which attempt at deleting `stack` the next DeleteStack is (the workflow carries `attempts`)."""
+    return int(stack.get("attempts", 0)) + 1
 
 
 def describe_deletion(

@@ -15,6 +15,7 @@ from chalice.app import Blueprint, IAMAuthorizer, Request, Response
 
 from chalicelib.aws import idempotency, identity
 from chalicelib.aws.clients import default_clients
+from chalicelib.aws.store import as_claimed
 from chalicelib.handlers.http import (
     chalice_error_in_our_shape,
     fingerprint,
@@ -26,6 +27,8 @@ from chalicelib.handlers.http import (
 )
 from chalicelib.model import policy
 from chalicelib.model.errors import BadRequestError, EkspressError, SpecValidationError
+from chalicelib.model.pool_spec import split_claim
+from chalicelib.model.record import public
 from chalicelib.model.settings import get_settings
 from chalicelib.model.spec import ClusterSpec, IdentityMapping, LeaseRequest, validate
 from chalicelib.observability import logger
@@ -36,6 +39,7 @@ from chalicelib.operations import (
     dry_run,
     leases,
     nodegroups,
+    pools,
     quotas,
     serviceaccount_changes,
 )
@@ -76,6 +80,9 @@ def _handled(view: Callable[..., Response]) -> Callable[..., Response]:
     def wrapper(*args: Any, **kwargs: Any) -> Response:
         try:
             _caller()
+            if "name" in kwargs and view.__module__ == __name__:
+                # A claimed pool cluster answers to the name its caller asked for (store.served_name).
+                kwargs["name"] = _store().served_name(kwargs["name"])
             return view(*args, **kwargs)
         except EkspressError as exc:
             if exc.status >= 500:
@@ -183,11 +190,17 @@ def create_cluster() -> Response:
         from chalicelib.model import clusterconfig
 
         spec = clusterconfig.parse(raw_body(api.current_request, clusterconfig.MAX_YAML_BYTES))
+        claim = None
     else:
-        spec = parse_spec(_body())
+        body, claim = split_claim(_body(), dry)
+        spec = parse_spec(body)
     policy.check_request(spec, _caller(), get_settings(), _store())
     if dry:
         return json_response(200, dry_run.preview_create(_ctx(), spec))
+    if claim is not None:  # a READY pool cluster, or (whenPoolEmpty: create) the fresh create below
+        claimed = pools.request_claim(_ctx(), spec, _caller(), claim.pool, claim.when_pool_empty, datetime.now(UTC))
+        if claimed is not None:
+            return json_response(202, as_claimed(public(claimed)), {"Location": _location(f"/clusters/{spec.name}")})
     record = create.request_create(_ctx(), spec, _caller())
     return json_response(202, record, {"Location": _location(f"/clusters/{spec.name}")})
 
@@ -223,7 +236,7 @@ def list_clusters() -> Response:
 @api.route("/clusters/{name}", methods=["GET"], authorizer=IAM)
 @_handled
 def get_cluster(name: str) -> Response:
-    return json_response(200, create.describe_cluster(_store(), name))
+    return json_response(200, as_claimed(create.describe_cluster(_store(), name)))
 
 
 @api.route("/clusters/{name}", methods=["DELETE"], authorizer=IAM)

@@ -18,6 +18,7 @@ from pydantic.json_schema import models_json_schema
 
 from chalicelib.aws import idempotency
 from chalicelib.handlers.api import IDEMPOTENT
+from chalicelib.model.pool_spec import PoolDeleted, PoolDetail, PoolList, PoolPatch, PoolRecord, PoolSpec
 from chalicelib.model.record import ClusterRecord, ClusterSummary, Operation
 from chalicelib.model.serviceaccount_spec import ServiceAccountSpec
 from chalicelib.model.spec import (
@@ -38,6 +39,9 @@ TITLE = "ekspress"
 VERSION = "1"
 # Only routes of this module are platform routes (Slack's have their own signing and form bodies).
 API_MODULE = "chalicelib.handlers.api"
+# The warm pools' routes (admins only) are platform routes too.
+POOL_MODULE = "chalicelib.handlers.pool_routes"
+API_MODULES = (API_MODULE, POOL_MODULE)
 SECURITY_SCHEME = "sigv4"
 YAML_TYPES = ("application/x-yaml", "application/yaml", "text/yaml")
 
@@ -163,6 +167,12 @@ MODELS: tuple[type[BaseModel], ...] = (
     Document,
     QuotaReport,
     OpenApiDocument,
+    PoolSpec,
+    PoolPatch,
+    PoolRecord,
+    PoolList,
+    PoolDetail,
+    PoolDeleted,
 )
 
 
@@ -185,6 +195,7 @@ class Route:
 
 READ = (401, 404)
 CHANGE = (400, 401, 403, 404, 409, 422, 503)
+POOL_CHANGE = (400, 401, 403, 404, 409, 422)
 OPERATIONS: dict[str, Route] = {
     "create_cluster": Route(
         "Request a cluster (JSON, or an eksctl ClusterConfig as YAML) and start its create workflow",
@@ -307,6 +318,28 @@ OPERATIONS: dict[str, Route] = {
         ),
     ),
     "get_openapi": Route("This document", 200, OpenApiDocument, (401,)),
+    # Warm pools: admins only (EKSPRESS_ADMINS).
+    "create_pool": Route(
+        "Define a warm pool (admins only); the fill builds its clusters",
+        201,
+        PoolRecord,
+        POOL_CHANGE,
+        PoolSpec,
+        location=True,
+    ),
+    "list_pools": Route("Every warm pool (admins only)", 200, PoolList, (401, 403)),
+    "get_pool": Route(
+        "A warm pool, its size now and its unclaimed clusters with their state (admins only)",
+        200,
+        PoolDetail,
+        (401, 403, 404),
+    ),
+    "update_pool": Route(
+        "Change a pool's size, maxAgeHours or schedule (admins only)", 200, PoolRecord, POOL_CHANGE, PoolPatch
+    ),
+    "delete_pool": Route(
+        "Remove a pool and start deleting its unclaimed clusters (admins only)", 202, PoolDeleted, POOL_CHANGE
+    ),
 }
 
 # Path parameters: what the routes accept (anything else is a 404 or a 422 from the model).
@@ -319,11 +352,12 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
 
 STATUS_TEXT = {
     200: "OK",
+    201: "Created",
     202: "Accepted: the workflow has started",
     400: "Malformed request: not JSON, too large, a bad query parameter",
     401: "No verified caller",
     403: "The caller may not do this (owner, admin or service policy)",
-    404: "No such cluster, node group or service account",
+    404: "No such cluster, node group, service account or pool",
     409: "Conflict: the name is taken, another operation runs, the cluster is not ACTIVE, "
     "a request with this Idempotency-Key is still running, "
     "or an account quota has no room for the cluster (`quota_exceeded`)",
@@ -393,7 +427,7 @@ def document(routes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for path, methods in sorted(routes.items()):
         for method, entry in sorted(methods.items()):
-            if entry.view_function.__module__ != API_MODULE:
+            if entry.view_function.__module__ not in API_MODULES:
                 continue
             route = OPERATIONS.get(entry.view_name)
             if route is None:

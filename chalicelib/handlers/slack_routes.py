@@ -239,21 +239,23 @@ def run(
         records, _ = db.list_clusters(LIST_LIMIT)
         return slack.cluster_list(records)
     if command.action == "status":
-        return slack.status(create.describe_cluster(db, command.name))
+        return slack.status(create.describe_cluster(db, db.served_name(command.name)))
     if command.action == "create":
         spec = validate(ClusterSpec, slack.create_body(command), "cluster request")
         policy.check_request(spec, owner, settings, db)
         record = create.request_create(ctx, spec, owner, reply_to)
         return slack.create_started(record)
-    record = db.get_cluster(command.name)
+    # A claimed pool cluster answers to the name its caller asked for, as in the HTTP API.
+    name = db.served_name(command.name)
+    record = db.get_cluster(name)
     if not may_change(settings, record, team, user):
         raise ForbiddenError(f"only the owner of {command.name} or a Slack admin may {command.action} it")
     if command.action == "extend":
-        result = leases.extend(db, settings, command.name, command.hours, owner, datetime.now(UTC))
+        result = leases.extend(db, settings, name, command.hours, owner, datetime.now(UTC))
         return slack.extended(command.name, result["expiresAt"])
-    started = delete.request_delete(ctx, command.name, owner)
+    started = delete.request_delete(ctx, name, owner)
     if reply_to:
-        db.update_cluster(command.name, started["clusterId"], {"notify": reply_to})
+        db.update_cluster(name, started["clusterId"], {"notify": reply_to})
     return slack.delete_started(command.name, f"<@{user}>")
 
 
@@ -285,6 +287,7 @@ def interact(settings: Settings, action_id: str, name: str, team: str, user: str
     ctx = Context(default_clients(), settings)
     db = ctx.store
     try:
+        name = db.served_name(name)
         record = db.get_cluster(name)
         if not may_change(settings, record, team, user):
             raise ForbiddenError(f"only the owner of {name} or a Slack admin may do that")

@@ -98,6 +98,21 @@ def ownership_tags(cluster: str, cluster_id: str) -> dict[str, str]:
     }
 
 
+# The owner of a warm pool's unclaimed clusters: the service, on the pool's behalf (operations/pools.py).
+POOL_OWNER_PREFIX = "ekspress:pool/"
+
+
+def pool_owner(pool: str) -> str:
+    return f"{POOL_OWNER_PREFIX}{pool}"
+
+
+def pool_of_owner(owner: object) -> str | None:
+    """The pool an owner stands for (an unclaimed pool cluster's owner), else None."""
+    if isinstance(owner, str) and owner.startswith(POOL_OWNER_PREFIX):
+        return owner.removeprefix(POOL_OWNER_PREFIX)
+    return None
+
+
 def is_ours(tags: dict[str, str], cluster: str) -> bool:
     return tags.get(TAG_OWNER) == TAG_OWNER_VALUE and tags.get(TAG_CLUSTER) == cluster
 

@@ -12,13 +12,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Cluster statuses. A name is free again only once its cluster is DELETED.
-CREATING = "CREATING"
-ACTIVE = "ACTIVE"
-FAILED = "FAILED"
-DELETING = "DELETING"
-DELETE_FAILED = "DELETE_FAILED"
-DELETED = "DELETED"
+# Cluster statuses (chalicelib/model/statuses.py).
+from chalicelib.model.statuses import ACTIVE as ACTIVE
+from chalicelib.model.statuses import CREATING as CREATING
+from chalicelib.model.statuses import DELETE_FAILED as DELETE_FAILED
+from chalicelib.model.statuses import DELETED as DELETED
+from chalicelib.model.statuses import DELETING as DELETING
+from chalicelib.model.statuses import FAILED as FAILED
+
 Status = Literal["CREATING", "ACTIVE", "FAILED", "DELETING", "DELETE_FAILED", "DELETED"]
 
 # Fields the API never shows: where progress is delivered (Slack's response_url is a credential).
@@ -111,6 +112,10 @@ class ClusterRecord(ClusterSummary):
     protected: bool | None = None
     deletedAt: str | None = None
     events: list[TimelineEvent] | None = None
+    eksName: str | None = Field(
+        default=None, description="a cluster claimed from a warm pool: the EKS cluster's (and its stacks') name"
+    )
+    pool: str | None = Field(default=None, description="the warm pool the cluster was built for")
 
 
 def public(record: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ Every environment variable name is a constant here; infra/ and local/ set them.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -56,9 +57,25 @@ ENV_ALLOWED_INLINE_ACTIONS = "EKSPRESS_ALLOWED_INLINE_ACTIONS"
 # The most a stack wait's deadline (a request's timeoutMinutes) can be, whatever the setting says:
 # each workflow's TimeoutSeconds (statemachine/*.asl.json) is sized for deadlines this long.
 TIMEOUT_MINUTES_CEILING = 120
+# How long each stack wait may take when the request does not say (eksctl's --timeout default, 25m).
+DEFAULT_TIMEOUT_MINUTES = 25
 # The networks the service's functions reach clusters' public endpoints from (comma-separated CIDRs,
 # e.g. the Elastic IPs of the NAT they egress through). Unset: unknown, so anywhere (see policy.py).
 ENV_SERVICE_EGRESS_CIDRS = "EKSPRESS_SERVICE_EGRESS_CIDRS"
+# Warm pools (model/pool_spec.py, operations/pools.py): the most clusters a pool may keep ready, how
+# often the fill runs, and how many pool clusters may be building at once (fills never crowd out creates).
+ENV_MAX_POOL_SIZE = "EKSPRESS_MAX_POOL_SIZE"
+ENV_POOL_FILL_EVERY_MINUTES = "EKSPRESS_POOL_FILL_EVERY_MINUTES"
+ENV_POOL_MAX_IN_FLIGHT = "EKSPRESS_POOL_MAX_IN_FLIGHT"
+
+# How long a step waits for its stack's CloudFormation event before it looks for itself (seconds, every
+# kind; unset: `EVENT_WAIT_SECONDS` scaled by the poll scale, at least `MIN_EVENT_WAIT_SECONDS`).
+ENV_STACK_EVENT_WAIT_SECONDS = "EKSPRESS_STACK_EVENT_WAIT_SECONDS"
+# Stack events are delivered at least once but not guaranteed to arrive in time, so every wait ends.
+# The cluster stack (an EKS control plane) takes 10-15 minutes, the others under 5: a lost event costs
+# about ten minutes, then the describe loop takes over.
+EVENT_WAIT_SECONDS = {"cluster": 1500, "stack": 600}
+MIN_EVENT_WAIT_SECONDS = 20
 
 # Each workflow in statemachine/ and the variable that carries its ARN to the code.
 STATE_MACHINE_ENV = {
@@ -77,6 +94,8 @@ class Settings:
     # Multiplies every polling wait. 1.0 on AWS; the local engine, whose stacks
     # finish in seconds, sets a small value so demos and tests do not sleep minutes.
     poll_scale: float
+    # ENV_STACK_EVENT_WAIT_SECONDS; 0: by kind (`event_waits`).
+    stack_event_wait_seconds: int = 0
     access_state_machine_arn: str = ""
     # Callers (ARN glob patterns) allowed to map principals to system:masters. Empty: nobody.
     masters_allowed: tuple[str, ...] = ()
@@ -135,6 +154,27 @@ class Settings:
     allowed_policy_arns: tuple[str, ...] = ()
     # IAM action globs an inline policy of a pod's role may allow (inline_policy.py); empty: no inline policy.
     allowed_inline_actions: tuple[str, ...] = ()
+    # Warm pools: the largest size a pool may have, and how many pool clusters may be building at once.
+    max_pool_size: int = 5
+    pool_max_in_flight: int = 2
+
+
+def event_waits(settings: Settings, deadline_minutes: float | None = None) -> dict[str, int]:
+    """The workflows' `$.eventWaits`: how long each waiting step gives its stack's event, by kind of stack.
+
+    Never past the stack deadline (`deadline_minutes`, wall time): the describe loop that follows a
+    missed event is what enforces it.
+    """
+    if settings.stack_event_wait_seconds > 0:
+        waits = dict.fromkeys(EVENT_WAIT_SECONDS, settings.stack_event_wait_seconds)
+    else:
+        waits = {
+            kind: max(MIN_EVENT_WAIT_SECONDS, math.ceil(seconds * settings.poll_scale))
+            for kind, seconds in EVENT_WAIT_SECONDS.items()
+        }
+    if deadline_minutes:
+        waits = {kind: max(1, min(seconds, math.ceil(deadline_minutes * 60))) for kind, seconds in waits.items()}
+    return waits
 
 
 def _patterns(variable: str) -> tuple[str, ...]:
@@ -158,6 +198,7 @@ def get_settings() -> Settings:
         table_name=os.environ.get(ENV_TABLE_NAME, "ekspress-clusters"),
         create_state_machine_arn=os.environ.get(ENV_CREATE_STATE_MACHINE_ARN, ""),
         poll_scale=float(os.environ.get(ENV_POLL_SCALE, "1.0")),
+        stack_event_wait_seconds=int(os.environ.get(ENV_STACK_EVENT_WAIT_SECONDS, "0")),
         access_state_machine_arn=os.environ.get(ENV_ACCESS_STATE_MACHINE_ARN, ""),
         masters_allowed=_patterns(ENV_MASTERS_ALLOWED),
         delete_state_machine_arn=os.environ.get(ENV_DELETE_STATE_MACHINE_ARN, ""),
@@ -192,4 +233,6 @@ def get_settings() -> Settings:
         service_egress_cidrs=_networks(ENV_SERVICE_EGRESS_CIDRS),
         allowed_policy_arns=_patterns(ENV_ALLOWED_POLICY_ARNS),
         allowed_inline_actions=_patterns(ENV_ALLOWED_INLINE_ACTIONS),
+        max_pool_size=int(os.environ.get(ENV_MAX_POOL_SIZE, "5")),
+        pool_max_in_flight=int(os.environ.get(ENV_POOL_MAX_IN_FLIGHT, "2")),
     )

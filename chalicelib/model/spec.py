@@ -50,6 +50,7 @@ from chalicelib.model.podidentity_spec import (
 )
 from chalicelib.model.selfmanaged_spec import MAX_ASG_TAGS, SelfManagedNodegroupSpec
 from chalicelib.model.serviceaccount_spec import ServiceAccounts, service_account_problems
+from chalicelib.model.settings import DEFAULT_TIMEOUT_MINUTES as DEFAULT_TIMEOUT_MINUTES
 from chalicelib.model.validation import (
     NAME_PATTERN,
     PermissionsBoundaryArn,
@@ -100,8 +101,6 @@ DEFAULT_VERSION = "1.33"
 DEFAULT_REGION = "us-west-2"
 REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$"
 MAX_NODEGROUPS = 10
-# How long each stack wait may take when the request does not say (eksctl's --timeout default, 25m).
-DEFAULT_TIMEOUT_MINUTES = 25
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 ADDON_NAMES = ("vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "eks-pod-identity-agent")
 
@@ -224,6 +223,19 @@ class LeaseRequest(BaseModel):
     hours: int = Field(ge=1, le=8760)
 
 
+def supported_version(value: Any) -> Any:
+    """A Kubernetes version EKS runs (a cluster's, a pool's), as a string."""
+    if isinstance(value, (int, float)):
+        value = str(value)  # YAML and careless JSON write 1.30 as a number
+    if value not in SUPPORTED_VERSIONS:
+        raise PydanticCustomError(
+            "version_unsupported",
+            "Kubernetes version '{value}' is not supported; choose one of {supported}",
+            {"value": value, "supported": ", ".join(SUPPORTED_VERSIONS)},
+        )
+    return value
+
+
 class ClusterSpec(SpecModel):
     """What `POST /clusters` accepts."""
 
@@ -266,15 +278,7 @@ class ClusterSpec(SpecModel):
     @field_validator("version", mode="before")
     @classmethod
     def _supported_version(cls, value: Any) -> Any:
-        if isinstance(value, (int, float)):
-            value = str(value)  # YAML and careless JSON write 1.30 as a number
-        if value not in SUPPORTED_VERSIONS:
-            raise PydanticCustomError(
-                "version_unsupported",
-                "Kubernetes version '{value}' is not supported; choose one of {supported}",
-                {"value": value, "supported": ", ".join(SUPPORTED_VERSIONS)},
-            )
-        return value
+        return supported_version(value)
 
     @model_validator(mode="after")
     def _nodegroups(self) -> ClusterSpec:

@@ -19,6 +19,13 @@ class ClusterStep(BaseModel):
 
     name: str
     clusterId: str
+    # A step that waits for its stack's CloudFormation event (`lambda:invoke.waitForTaskToken`) gets
+    # its token; the execution's name is every step's correlation id.
+    taskToken: str = ""
+    execution: str = ""
+    # The waiting step takes a failed stack as its answer (its Choice decides: retry, clean up), instead
+    # of failing with StackFailed.
+    answerFailures: bool = False
 
 
 class ClusterStackStep(ClusterStep):

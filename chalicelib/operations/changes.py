@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws import store, workflow
 from chalicelib.model.errors import ConflictError, WorkflowStartError
+from chalicelib.model.settings import event_waits
 from chalicelib.observability import logger
+from chalicelib.operations.create import stack_timeout_minutes
 from chalicelib.operations.failures import explain_error
 
 if TYPE_CHECKING:
@@ -66,6 +68,7 @@ def begin(
         "region": record["region"],
         "operationId": operation_id,
         "action": change.action,
+        "eventWaits": event_waits(ctx.settings, stack_timeout_minutes(record, ctx.settings)),
         **payload,
     }
     subject = ", ".join(change.subject.values())

@@ -8,6 +8,7 @@ engine needs no special code paths.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from chalicelib.cfn import kinds, stacks, templates, upload
 from chalicelib.model import naming
 from chalicelib.model.errors import WorkflowStartError
 from chalicelib.model.record import ClusterRecord, public
+from chalicelib.model.settings import event_waits
 from chalicelib.model.spec import (
     DEFAULT_TIMEOUT_MINUTES,
     ClusterSpec,
@@ -29,6 +31,7 @@ from chalicelib.operations.encryption import check_secrets_key
 from chalicelib.operations.failures import already_ended, end_operation_failed
 from chalicelib.operations.load_balancer_targets import check_load_balancer_targets
 from chalicelib.operations.logging import check_log_group
+from chalicelib.operations.stack_waits import CREATE, answer_now, await_stack_event
 
 if TYPE_CHECKING:
     from chalicelib.aws.store import Store
@@ -89,7 +92,11 @@ def request_create(ctx: Context, spec: ClusterSpec, owner: str, notify: dict[str
             workflow.OPERATION_CREATE,
             spec.name,
             cluster_id,
-            workflow.create_input(record, templates.workload_stacks(spec)),
+            workflow.create_input(
+                record,
+                templates.workload_stacks(spec),
+                event_waits(ctx.settings, stack_timeout_minutes(record, ctx.settings)),
+            ),
         )
     except Exception as exc:  # any failure to start leaves the record saying so
         reason = f"could not start the create workflow: {exc}"
@@ -169,33 +176,99 @@ def create_cluster_stack(ctx: Context, step: ClusterStep) -> dict[str, Any]:
     zones = record.get("zones") or spec.availability_zones or choose_zones(ctx.clients.ec2(spec.region))
     stack_name = naming.cluster_stack_name(name)
     template = templates.build_cluster_template(spec, cluster_id, zones, ctx.settings.kubernetes_role_arns)
-    ref = stacks.create_stack(
-        ctx.clients.cloudformation(spec.region),
-        stack_name,
+    request_token = f"{cluster_id}-cluster"
+    entry = {"kind": stacks.KIND_CLUSTER}
+    ref = request_stack(
+        ctx,
+        step,
+        record,
+        spec.region,
+        StackRequest(
+            stack_name,
+            request_token,
+            entry,
+            {"phase": PHASE_CLUSTER_STACK, "zones": zones},
+            f"Creating stack {stack_name}",
+            {"stack": stack_name, "zones": zones},
+        ),
         templates.to_json(template),
-        # The template leaves these to CloudFormation's propagation: the stack must carry them.
         templates.stack_tags(spec, cluster_id, stacks.KIND_CLUSTER),
-        request_token=f"{cluster_id}-cluster",
-        role_arn=ctx.settings.stack_role_arn,
-        bucket=upload.template_bucket(ctx.settings.artifacts_bucket, lambda: ctx.clients.client("s3")),
-    )
-    db.update_cluster(
-        name,
-        cluster_id,
-        {
-            "phase": PHASE_CLUSTER_STACK,
-            "zones": zones,
-            f"stacks.{stack_name}": {
-                "kind": stacks.KIND_CLUSTER,
-                "stackId": ref["stackId"],
-                "status": "CREATE_IN_PROGRESS",
-            },
-        },
-        event=("STACK_CREATING", f"Creating stack {stack_name}"),
-        event_details={"stack": stack_name, "zones": zones},
     )
     logger.info("cluster stack created", extra={"stack": stack_name})
     return {**ref, "kind": stacks.KIND_CLUSTER}
+
+
+@dataclass(frozen=True)
+class StackRequest:
+    """A stack a step creates: where the record keeps it, and what the timeline says."""
+
+    stack_name: str
+    request_token: str
+    entry: dict[str, Any]
+    fields: dict[str, Any]
+    message: str
+    details: dict[str, Any]
+
+
+def request_stack(
+    ctx: Context,
+    step: ClusterStep,
+    record: dict[str, Any],
+    region: str,
+    request: StackRequest,
+    template_body: str,
+    tags: dict[str, str],
+) -> dict[str, str]:
+    """Create a stack for a step that may wait for its event; the stack's reference.
+
+    The record and timeline say the stack is being created before it is requested: its end can
+    be recorded (from its event) before CreateStack returns, and must not be overwritten by the
+    request's "in progress". A request that fails is recorded as CREATE_FAILED with its reason.
+    A retried step (the record holds this request's stack) is answered here if the stack has
+    already ended: CloudFormation answers a repeated request with the same stack, and no event.
+    `tags` go on the stack: the templates leave them to CloudFormation's propagation.
+    """
+    db, name, cluster_id, stack_name = ctx.store, step.name, step.clusterId, request.stack_name
+    entry = {**request.entry, "request": request.request_token}
+    known = (record.get("stacks") or {}).get(stack_name) or {}
+    retried = known.get("request") == request.request_token and bool(known.get("stackId"))
+    await_stack_event(ctx, step, stack_name, request.request_token, entry, CREATE)
+    if not retried:
+        db.update_cluster(
+            name,
+            cluster_id,
+            {**request.fields, f"stacks.{stack_name}": {**entry, "status": "CREATE_IN_PROGRESS"}},
+            event=("STACK_CREATING", request.message),
+            event_details=request.details,
+        )
+    cfn = ctx.clients.cloudformation(region)
+    try:
+        ref = stacks.create_stack(
+            cfn,
+            stack_name,
+            template_body,
+            tags,
+            request_token=request.request_token,
+            role_arn=ctx.settings.stack_role_arn,
+            bucket=upload.template_bucket(ctx.settings.artifacts_bucket, lambda: ctx.clients.client("s3")),
+        )
+    except Exception as exc:
+        if not retried:
+            reason = str(exc)[:500]
+            db.update_cluster(
+                name,
+                cluster_id,
+                {f"stacks.{stack_name}.status": "CREATE_FAILED", f"stacks.{stack_name}.reason": reason},
+            )
+        raise
+    if not retried:
+        db.update_cluster(name, cluster_id, {f"stacks.{stack_name}.stackId": ref["stackId"]})
+        return ref
+    state = stacks.describe(cfn, ref["stackId"], str(entry["kind"]), ctx.settings.poll_scale)
+    if state.done or state.failed:
+        answer = record_stack_state(ctx, name, cluster_id, {**entry, "status": known.get("status")}, state)
+        answer_now(ctx, step, answer, failed=state.failed)
+    return ref
 
 
 def create_workload_stack(ctx: Context, step: ClusterStackStep) -> dict[str, Any]:
@@ -216,30 +289,29 @@ def create_workload_stack(ctx: Context, step: ClusterStackStep) -> dict[str, Any
     # token is per operation.
     token = (record.get("operation") or {}).get("id") or cluster_id
     if kind == kinds.ADDONS.name and not templates.addons_after_nodes(spec):
-        return {"kind": kind, "skipped": True}
+        skipped = {"kind": kind, "skipped": True}
+        answer_now(ctx, step, skipped)  # no stack, so no event to answer a waiting step
+        return skipped
     stack_kind = kinds.kind(kind)
     stack_name = stack_kind.stack_name(name, member)
-    ref = stacks.create_stack(
-        ctx.clients.cloudformation(spec.region),
-        stack_name,
-        templates.to_json(templates.build_workload_template(spec, kind, member, cluster_id)),
-        # The template leaves these to CloudFormation's propagation: the stack must carry them.
-        templates.stack_tags(spec, cluster_id, kind),
-        request_token=f"{token}-{kind}-{member}".rstrip("-")[:128],
-        role_arn=ctx.settings.stack_role_arn,
-        bucket=upload.template_bucket(ctx.settings.artifacts_bucket, lambda: ctx.clients.client("s3")),
-    )
+    request_token = f"{token}-{kind}-{member}".rstrip("-")[:128]
+    entry = {"kind": kind, **({"member": member} if member else {})}
     what = f" (add-ons {', '.join(a.name for a in templates.addons_after_nodes(spec))})" if kind == "addons" else ""
-    entry = {"kind": kind, **({"member": member} if member else {}), "stackId": ref["stackId"]}
-    db.update_cluster(
-        name,
-        cluster_id,
-        {
-            **({"phase": PHASE_WORKLOADS} if record["status"] == store.CREATING else {}),
-            f"stacks.{stack_name}": {**entry, "status": "CREATE_IN_PROGRESS"},
-        },
-        event=("STACK_CREATING", f"Creating stack {stack_name}{what}"),
-        event_details={"stack": stack_name, "kind": kind, **({"member": member} if member else {})},
+    ref = request_stack(
+        ctx,
+        step,
+        record,
+        spec.region,
+        StackRequest(
+            stack_name,
+            request_token,
+            entry,
+            {"phase": PHASE_WORKLOADS} if record["status"] == store.CREATING else {},
+            f"Creating stack {stack_name}{what}",
+            {"stack": stack_name, **entry},
+        ),
+        templates.to_json(templates.build_workload_template(spec, kind, member, cluster_id)),
+        templates.stack_tags(spec, cluster_id, kind),
     )
     return {**ref, "kind": kind, **({"member": member} if member else {}), "skipped": False}
 
@@ -259,26 +331,23 @@ def create_nodegroup_stack(ctx: Context, step: NodegroupStep) -> dict[str, Any]:
     if group is None:
         raise ValueError(f"node group {nodegroup!r} is not in the spec of cluster {name!r}")
     stack_name = naming.nodegroup_stack_name(name, nodegroup)
-    ref = stacks.create_stack(
-        ctx.clients.cloudformation(spec.region),
-        stack_name,
+    request_token = f"{token}-ng-{nodegroup}"[:128]
+    entry = {"kind": stacks.KIND_NODEGROUP, "nodegroup": nodegroup}
+    ref = request_stack(
+        ctx,
+        step,
+        record,
+        spec.region,
+        StackRequest(
+            stack_name,
+            request_token,
+            entry,
+            {"phase": PHASE_NODEGROUPS} if record["status"] == store.CREATING else {},
+            f"Creating stack {stack_name}",
+            {"stack": stack_name, "nodegroup": nodegroup},
+        ),
         templates.to_json(templates.build_nodegroup_template(spec, group, cluster_id)),
-        # The template leaves these to CloudFormation's propagation: the stack must carry them.
         templates.stack_tags(spec, cluster_id, stacks.KIND_NODEGROUP, nodegroup),
-        request_token=f"{token}-ng-{nodegroup}"[:128],
-        role_arn=ctx.settings.stack_role_arn,
-        bucket=upload.template_bucket(ctx.settings.artifacts_bucket, lambda: ctx.clients.client("s3")),
-    )
-    entry = {"kind": stacks.KIND_NODEGROUP, "nodegroup": nodegroup, "stackId": ref["stackId"]}
-    db.update_cluster(
-        name,
-        cluster_id,
-        {
-            **({"phase": PHASE_NODEGROUPS} if record["status"] == store.CREATING else {}),
-            f"stacks.{stack_name}": {**entry, "status": "CREATE_IN_PROGRESS"},
-        },
-        event=("STACK_CREATING", f"Creating stack {stack_name}"),
-        event_details={"stack": stack_name, "nodegroup": nodegroup},
     )
     return {**ref, "kind": stacks.KIND_NODEGROUP, "nodegroup": nodegroup}
 
@@ -294,30 +363,50 @@ def describe_stack(ctx: Context, step: StackStep) -> dict[str, Any]:
 
     A stack still in progress past its deadline raises StackTimedOut, which the workflow
     records as the failure. The deadline is read from the record at the first look and
-    then travels with the stack (`timeoutMinutes`), so later looks read nothing.
+    then travels with the stack (`timeoutMinutes`), so later looks read nothing. After a
+    missed event the step knows only the stack's kind: its id is then read from the record.
     """
     stack = step.stack
     cfn = ctx.clients.cloudformation(step.region)
-    minutes = stack.get("timeoutMinutes") or stack_timeout_minutes(ctx.store.get_cluster(step.name), ctx.settings)
-    state = stacks.describe(cfn, stack["stackId"], stack["kind"], ctx.settings.poll_scale, timeout_minutes=minutes)
+    record = None if stack.get("timeoutMinutes") and stack.get("stackId") else ctx.store.get_cluster(step.name)
+    minutes = stack.get("timeoutMinutes") or stack_timeout_minutes(record or {}, ctx.settings)
+    stack_id = stack.get("stackId") or recorded_stack_id(record or {}, stack)
+    state = stacks.describe(cfn, stack_id, stack["kind"], ctx.settings.poll_scale, timeout_minutes=minutes)
+    return {**record_stack_state(ctx, step.name, step.clusterId, stack, state), "timeoutMinutes": minutes}
+
+
+def recorded_stack_id(record: dict[str, Any], stack: dict[str, Any]) -> str:
+    """The stack of `stack`'s kind (node group, member) the record knows: its id, or its name while the
+    step that requests it has not written the id yet (a wait can end before its step has)."""
+    which = ("kind", "nodegroup", "member")
+    for stack_name, entry in (record.get("stacks") or {}).items():
+        if all(entry.get(key, "") == stack.get(key, "") for key in which):
+            return str(entry.get("stackId") or stack_name)
+    raise ValueError(f"the record of {record.get('name')!r} knows no {stack.get('kind')} stack like {stack}")
+
+
+def record_stack_state(
+    ctx: Context, name: str, cluster_id: str, stack: dict[str, Any], state: stacks.StackState
+) -> dict[str, Any]:
+    """Note a stack's new status on the record (an end on the timeline too); what the workflow carries on.
+
+    The describe loop and the stack's event (`stack_events`) both end here, so the record reads the
+    same whichever told it.
+    """
+    carried = {k: v for k, v in stack.items() if k in ("kind", "nodegroup", "member", "request")}
     if state.status != stack.get("status"):
-        entry = {k: v for k, v in stack.items() if k in ("kind", "nodegroup", "member")}
-        entry.update({"stackId": state.stackId, "status": state.status})
+        entry = {**carried, "stackId": state.stackId, "status": state.status}
         if state.failed:
             entry["reason"] = state.reason
         terminal = state.done or state.failed
         ctx.store.update_cluster(
-            step.name,
-            step.clusterId,
+            name,
+            cluster_id,
             {f"stacks.{state.stackName}": entry},
             event=(f"STACK_{state.status}", f"Stack {state.stackName} is {state.status}") if terminal else None,
             event_details={"stack": state.stackName, "reason": state.reason} if state.failed else None,
         )
-    return {
-        **state.to_dict(),
-        **{k: v for k, v in stack.items() if k in ("kind", "nodegroup", "member")},
-        "timeoutMinutes": minutes,
-    }
+    return {**state.to_dict(), **carried}
 
 
 def mark_active(ctx: Context, step: ClusterStackDone) -> dict[str, Any]:

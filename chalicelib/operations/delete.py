@@ -13,7 +13,9 @@ from chalicelib.aws import load_balancers, store, workflow
 from chalicelib.cfn import kinds, stacks
 from chalicelib.model.errors import ConflictError, WorkflowStartError
 from chalicelib.model.record import public
+from chalicelib.model.settings import event_waits
 from chalicelib.operations.failures import end_operation_failed
+from chalicelib.operations.stack_waits import DELETE, EVENT_MISSED, answer_now, await_stack_event
 
 if TYPE_CHECKING:
     from chalicelib.aws.store import Store
@@ -27,11 +29,12 @@ PHASE_DONE = "DONE"
 OPERATION_DELETE = "delete"
 
 
-def request_delete(ctx: Context, name: str, caller: str) -> dict[str, Any]:
+def request_delete(ctx: Context, name: str, caller: str, expect_owner: str | None = None) -> dict[str, Any]:
     """Mark the cluster DELETING and start its delete workflow; one operation at a time.
 
     A create still running is taken over: the delete workflow stops it first, so
-    nothing is left half-built. Any other running operation is a 409.
+    nothing is left half-built. Any other running operation is a 409. With `expect_owner`,
+    only while the cluster is still that owner's (a pool retiring its own, never a claimed one).
     """
     db = ctx.store
     record = db.get_cluster(name)
@@ -46,6 +49,7 @@ def request_delete(ctx: Context, name: str, caller: str) -> dict[str, Any]:
         {"status": store.DELETING, "phase": PHASE_DELETE_REQUESTED},
         supersedes=(workflow.OPERATION_CREATE,),
         remove=("gsi2pk", "gsi2sk"),
+        expect_owner=expect_owner,
     )
     payload = {
         "name": name,
@@ -53,6 +57,7 @@ def request_delete(ctx: Context, name: str, caller: str) -> dict[str, Any]:
         "region": record["region"],
         "operationId": operation_id,
         "createExecutionArn": record.get("executionArn") if creating else None,
+        "eventWaits": event_waits(ctx.settings, stacks.DELETE_TIMEOUT_MINUTES),
     }
     try:
         arn = workflow.start(
@@ -124,8 +129,22 @@ def _stack_entry(db: Store, name: str, stack: dict[str, Any], entry: dict[str, A
 
 def delete_stack(ctx: Context, step: StackStep) -> dict[str, Any]:
     stack = step.stack
-    state = stacks.delete(ctx.clients.cloudformation(step.region), stack, ctx.settings.stack_role_arn)
-    attempt = "" if state["attempts"] == 1 else f" (attempt {state['attempts']})"
+    number = stacks.delete_attempt(stack)
+    cfn = ctx.clients.cloudformation(step.region)
+    status = cfn.describe_stacks(StackName=stack["stackId"])["Stacks"][0]["StackStatus"] if step.taskToken else ""
+    if status in (stacks.DELETE_IN_PROGRESS_STATUS, stacks.DELETED_STATUS):
+        # Already going (an earlier request's) or gone: a DeleteStack now would be a no-op whose events
+        # carry the earlier request's token. The step gets the state at once; its Choice polls if need be.
+        state = stacks.describe_deletion(cfn, {**stack, "attempts": number}, ctx.settings.poll_scale)
+        _record_deletion(ctx, step.name, step.clusterId, stack, state)
+        answer_now(ctx, step, state)
+        return state
+    # Per operation and attempt: a stack's second deletion is a new request, with its own events.
+    request_token = f"delete-{number}-{step.execution or step.clusterId}"[:128]
+    await_stack_event(ctx, step, stack["stackName"], request_token, {**stack, "attempts": number}, DELETE)
+    attempt = "" if number == 1 else f" (attempt {number})"
+    # Recorded before it is requested: the deletion's end (from its event) may be recorded before
+    # DeleteStack returns, and must not be overwritten by "in progress".
     ctx.store.update_cluster(
         step.name,
         step.clusterId,
@@ -133,22 +152,46 @@ def delete_stack(ctx: Context, step: StackStep) -> dict[str, Any]:
         event=("STACK_DELETING", f"Deleting stack {stack['stackName']}{attempt}"),
         event_details={"stack": stack["stackName"]},
     )
-    return state
+    return stacks.delete(cfn, stack, ctx.settings.stack_role_arn, request_token)
 
 
 def describe_stack_deletion(ctx: Context, step: StackStep) -> dict[str, Any]:
-    stack = step.stack
+    stack = dict(step.stack)
+    if stack.pop(EVENT_MISSED, False):
+        # The waiting step timed out after its DeleteStack: that attempt counts.
+        stack["attempts"] = stacks.delete_attempt(stack)
     state = stacks.describe_deletion(ctx.clients.cloudformation(step.region), stack, ctx.settings.poll_scale)
+    _record_deletion(ctx, step.name, step.clusterId, stack, state)
+    return state
+
+
+def deletion_recorded(
+    ctx: Context, name: str, cluster_id: str, stack: dict[str, Any], ended: stacks.StackState
+) -> dict[str, Any]:
+    """A deletion's end learned from the stack's event: recorded as the describe loop records it; what
+    the workflow carries on (the loop's shape)."""
+    state = {
+        **stack,
+        "status": ended.status,
+        "done": ended.status == stacks.DELETED_STATUS,
+        "failed": ended.failed,
+        "waitSeconds": 0,
+        **({"reason": ended.reason, "failedResource": ended.failedResource} if ended.failed else {}),
+    }
+    _record_deletion(ctx, name, cluster_id, stack, state)
+    return state
+
+
+def _record_deletion(ctx: Context, name: str, cluster_id: str, stack: dict[str, Any], state: dict[str, Any]) -> None:
     if state["status"] != stack.get("status") and (state["done"] or state["failed"]):
         entry = {"status": state["status"], **({"reason": state["reason"]} if state["failed"] else {})}
         ctx.store.update_cluster(
-            step.name,
-            step.clusterId,
-            _stack_entry(ctx.store, step.name, stack, entry),
+            name,
+            cluster_id,
+            _stack_entry(ctx.store, name, stack, entry),
             event=(f"STACK_{state['status']}", f"Stack {stack['stackName']} is {state['status']}"),
             event_details={"stack": stack["stackName"], "reason": state.get("reason")},
         )
-    return state
 
 
 def delete_kubernetes_load_balancers(ctx: Context, step: RegionStep) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws import store
 from chalicelib.model.errors import ConflictError
+from chalicelib.model.naming import pool_of_owner
 from chalicelib.model.policy import check_lease_hours
 from chalicelib.observability import logger
 
@@ -125,6 +126,8 @@ def sweep(
     grace = timedelta(minutes=settings.reap_grace_minutes)
     for record in db.reapable(iso(now), limit=limit):
         name, cluster_id = record["name"], record["clusterId"]
+        if pool_of_owner(record.get("owner")) is not None:
+            continue  # a warm pool's unclaimed cluster: its pool's fill replaces it, never the idle teardown
         expired = parse_iso(record["expiresAt"]) <= now
         reason = "its lease ended" if expired else f"no activity for {settings.idle_hours} hours"
         try:

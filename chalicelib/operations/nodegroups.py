@@ -28,6 +28,7 @@ from chalicelib.operations import changes, images
 from chalicelib.operations.access import connect, require_active
 from chalicelib.operations.create import target_spec
 from chalicelib.operations.load_balancer_targets import check_load_balancer_targets
+from chalicelib.operations.stack_waits import UPDATE, answer_now, await_stack_event
 
 if TYPE_CHECKING:
     from chalicelib.model.steps import FailedOperationStep, NodeRoleStep, OperationStep, StackStep
@@ -119,7 +120,12 @@ def _begin(
 
 
 def update_nodegroup_stack(ctx: Context, step: StackStep) -> dict[str, Any]:
-    """Update the node group's stack to the template of the spec the operation is heading for."""
+    """Update the node group's stack to the template of the spec the operation is heading for.
+
+    The record says so before UpdateStack is called: the update's end may be recorded (from its
+    event) before the call returns. An unchanged template starts no operation and sends no event:
+    the status is put back and a waiting step is answered here.
+    """
     db, name, cluster_id, stack = ctx.store, step.name, step.clusterId, step.stack
     record = db.get_cluster(name)
     spec = target_spec(record)
@@ -127,15 +133,25 @@ def update_nodegroup_stack(ctx: Context, step: StackStep) -> dict[str, Any]:
     template = templates.to_json(templates.build_nodegroup_template(spec, group, cluster_id))
     cfn = ctx.clients.cloudformation(step.region)
     bucket = upload.template_bucket(ctx.settings.artifacts_bucket, lambda: ctx.clients.client("s3"))
-    result = stacks.update_stack(cfn, stack, template, cluster_id, ctx.settings.stack_role_arn, bucket)
+    stack_name = stack["stackName"]
+    carried = {k: v for k, v in stack.items() if k in ("kind", "nodegroup", "member")}
+    request_token = f"update-{step.execution or cluster_id}"[:128]
+    await_stack_event(ctx, step, stack_name, request_token, carried, UPDATE)
     sizes = f"min {group.min_size}, desired {group.desired_capacity}, max {group.max_size}"
     db.update_cluster(
         name,
         cluster_id,
-        {} if result["unchanged"] else {f"stacks.{stack['stackName']}.status": "UPDATE_IN_PROGRESS"},
-        event=("STACK_UPDATING", f"Updating stack {stack['stackName']}: {sizes}"),
-        event_details={"stack": stack["stackName"], "unchanged": result["unchanged"]},
+        {f"stacks.{stack_name}.status": "UPDATE_IN_PROGRESS"},
+        event=("STACK_UPDATING", f"Updating stack {stack_name}: {sizes}"),
+        event_details={"stack": stack_name},
     )
+    result = stacks.update_stack(
+        cfn, stack, template, cluster_id, ctx.settings.stack_role_arn, bucket, request_token=request_token
+    )
+    if result["unchanged"]:
+        state = stacks.describe(cfn, stack["stackId"], stack["kind"], ctx.settings.poll_scale)
+        db.update_cluster(name, cluster_id, {f"stacks.{stack_name}.status": state.status})
+        answer_now(ctx, step, {**state.to_dict(), **carried})
     return result
 
 

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.cfn import stacks
 from chalicelib.model import naming
 from chalicelib.observability import logger
+from chalicelib.operations import stack_waits
+from chalicelib.operations.stack_waits import FAILED_ERROR, STALE_TOKEN_ERRORS
 
 if TYPE_CHECKING:
     from chalicelib.operations.context import Context
@@ -30,9 +32,6 @@ if TYPE_CHECKING:
 SOURCE = "aws.cloudformation"
 DETAIL_TYPE = "CloudFormation Stack Status Change"
 STACK_PREFIX = "eksctl-"
-FAILED_ERROR = "StackFailed"  # what the describe loop's Fail states raise
-# Step Functions' answers for a token it will not take (already answered, timed out, unknown).
-STALE_TOKEN_ERRORS = frozenset({"TaskDoesNotExist", "InvalidToken", "TaskTimedOut"})
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,8 @@ def parse(event: dict[str, Any]) -> StackEvent | None:
     return StackEvent(
         stack_id=stack_id,
         stack_name=resource[1],
-        region=str(event.get("region") or parts[3]),
+        # The stack's own region: an event forwarded from another region's bus may say the home one.
+        region=parts[3],
         status=status,
         reason=str(status_details.get("status-reason") or ""),
         request_token=str(detail.get("client-request-token") or ""),
@@ -111,9 +111,10 @@ def handle(ctx: Context, event: dict[str, Any]) -> str:
         return "foreign"
     if not is_terminal(change.status):
         return "in-progress"
-    task_token = ctx.store.stack_token(change.stack_name, change.request_token)
-    if task_token is None:
+    waiting = ctx.store.stack_waiter(change.stack_name, change.request_token)
+    if waiting is None:
         return "no-waiter"
+    task_token = str(waiting["taskToken"])
     cfn = ctx.clients.cloudformation(change.region)
     found = cfn.describe_stacks(StackName=change.stack_id)["Stacks"]
     if not found or not _ours(found[0]):
@@ -122,7 +123,10 @@ def handle(ctx: Context, event: dict[str, Any]) -> str:
         # A late event of an earlier operation: this one is still running and its own event will come.
         return "stale"
     state = stack_state(cfn, found[0])
-    outcome = _answer(ctx, task_token, state)
+    waiter = waiting.get("waiter") or {}
+    answer = _recorded(ctx, waiter, state)
+    # A step that takes failures as answers decides itself (retry, clean up); any other fails with StackFailed.
+    outcome = _answer(ctx, task_token, state.failed and not waiter.get("answerFailures"), answer)
     ctx.store.take_stack_token(change.stack_name, change.request_token, task_token)
     logger.info(
         "stack operation ended",
@@ -131,14 +135,30 @@ def handle(ctx: Context, event: dict[str, Any]) -> str:
     return outcome
 
 
-def _answer(ctx: Context, task_token: str, state: stacks.StackState) -> str:
+def _recorded(ctx: Context, waiter: dict[str, Any], state: stacks.StackState) -> dict[str, Any]:
+    """The record told of the stack's end, as the waiting step's describe loop would have told it; the
+    answer, which carries on what the step knew of its stack. A token stored without a waiter (by a
+    step that records nothing) gets the stack's state alone."""
+    # Imported here: most events need neither, and the function starts cold without them.
+    from chalicelib.operations.create import record_stack_state
+    from chalicelib.operations.delete import deletion_recorded
+
+    stack, name, cluster_id = waiter.get("stack") or {}, waiter.get("name"), waiter.get("clusterId")
+    if not (name and cluster_id):
+        return state.to_dict()
+    if waiter.get("operation") == stack_waits.DELETE:
+        return deletion_recorded(ctx, name, cluster_id, {**stack, "stackId": state.stackId}, state)
+    return record_stack_state(ctx, name, cluster_id, stack, state)
+
+
+def _answer(ctx: Context, task_token: str, fails: bool, answer: dict[str, Any]) -> str:
     sfn = ctx.sfn
     try:
-        if state.failed:
-            sfn.send_task_failure(taskToken=task_token, error=FAILED_ERROR, cause=json.dumps(state.to_dict()))
+        if fails:
+            sfn.send_task_failure(taskToken=task_token, error=FAILED_ERROR, cause=json.dumps(answer))
             return "failed"
-        sfn.send_task_success(taskToken=task_token, output=json.dumps(state.to_dict()))
-        return "succeeded"
+        sfn.send_task_success(taskToken=task_token, output=json.dumps(answer))
+        return "answered" if answer.get("failed") else "succeeded"
     except Exception as exc:
         code = ((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code")
         if code in STALE_TOKEN_ERRORS:

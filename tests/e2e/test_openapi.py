@@ -65,7 +65,7 @@ def test_the_document_describes_every_platform_route(document: dict[str, Any]) -
         (path, method.lower())
         for path, methods in app.routes.items()
         for method, entry in methods.items()
-        if entry.view_function.__module__ == "chalicelib.handlers.api"
+        if entry.view_function.__module__ in ("chalicelib.handlers.api", "chalicelib.handlers.pool_routes")
     }
 
     described = {(path, method) for path, methods in document["paths"].items() for method in methods}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import uuid
 import zipfile
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,10 @@ from local.engine import ACCOUNT_ID
 from tests.e2e.conftest import finished_execution
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from local.engine import LocalEngine
+    from tests.e2e.conftest import Api
 
 TEMPLATE = json.dumps(
     {
@@ -157,3 +161,120 @@ def test_a_wait_no_event_ends_times_out_into_the_fallback(engine: LocalEngine, m
     assert execution["status"] == "SUCCEEDED"
     assert json.loads(execution["output"])["timedOut"]["Error"] == "States.Timeout"
     assert "TaskTimedOut" in history
+
+
+def _entered(engine: LocalEngine, execution_arn: str) -> list[str]:
+    """The states an execution entered, in order (Map iterations included)."""
+    sfn = engine.client("stepfunctions")
+    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+
+def test_a_create_learns_every_stack_end_from_its_event_and_never_polls(api: Api, engine: LocalEngine) -> None:
+    stack_timing.behaviour.cluster_seconds = 0.5
+    stack_timing.behaviour.nodegroup_seconds = 0.5
+    body = {"name": "evented", "managedNodeGroups": [{"name": "one"}, {"name": "two"}]}
+
+    assert api.call("POST", "/clusters", body).status == 202
+    record = api.wait_for("evented", {"ACTIVE", "FAILED"})
+
+    assert record["status"] == "ACTIVE", record.get("failure")
+    entered = _entered(engine, record["executionArn"])
+    assert entered.count("Create Nodegroup Stack") == 2
+    # Each stack step was answered by its event: no missed event, no describe, no Wait.
+    assert not [s for s in entered if s.endswith("Event Missed") or s.startswith(("Describe ", "Wait "))], entered
+    # The record reads as the describe loop wrote it: every stack's end on the timeline.
+    ends = [e["message"] for e in record["events"] if e["type"] == "STACK_CREATE_COMPLETE"]
+    assert sorted(ends) == [
+        f"Stack {naming.cluster_stack_name('evented')} is CREATE_COMPLETE",
+        f"Stack {naming.nodegroup_stack_name('evented', 'one')} is CREATE_COMPLETE",
+        f"Stack {naming.nodegroup_stack_name('evented', 'two')} is CREATE_COMPLETE",
+    ]
+    assert {s["status"] for s in record["stacks"].values()} == {"CREATE_COMPLETE"}
+
+
+def test_a_missed_event_costs_one_look_and_a_poll_not_the_cluster(
+    api: Api, engine: LocalEngine, policy: Callable[..., None]
+) -> None:
+    # Every wait ends after a second; the cluster stack takes longer, so its step times out, looks
+    # for itself and polls. Its event still comes, late, for a token Step Functions dropped: harmless.
+    policy(ENV_STACK_EVENT_WAIT_SECONDS="1")
+    stack_timing.behaviour.cluster_seconds = 3.0
+
+    assert api.call("POST", "/clusters", {"name": "missed"}).status == 202
+    record = api.wait_for("missed", {"ACTIVE", "FAILED"})
+
+    assert record["status"] == "ACTIVE", record.get("failure")
+    entered = _entered(engine, record["executionArn"])
+    assert entered[:3] == ["Create Cluster Stack", "Cluster Stack Event Missed", "Describe Cluster Stack"]
+    assert "Announce Control Plane" in entered
+    assert record["stacks"][naming.cluster_stack_name("missed")]["status"] == "CREATE_COMPLETE"
+    assert record["cluster"]["endpoint"]
+
+
+def test_a_delete_learns_every_stack_end_from_its_event_and_never_polls(api: Api, engine: LocalEngine) -> None:
+    body = {"name": "gone", "managedNodeGroups": [{"name": "one"}]}
+    assert api.call("POST", "/clusters", body).status == 202
+    assert api.wait_for("gone", {"ACTIVE", "FAILED"})["status"] == "ACTIVE"
+    stack_timing.behaviour.cluster_seconds = 0.5
+    stack_timing.behaviour.nodegroup_seconds = 0.5
+
+    deleting = api.call("DELETE", "/clusters/gone")
+    assert deleting.status == 202
+    record = api.wait_for("gone", {"DELETED", "DELETE_FAILED"})
+
+    assert record["status"] == "DELETED", record.get("failure")
+    entered = _entered(engine, deleting.body["operation"]["executionArn"])
+    assert entered.count("Delete Nodegroup Stack") == 1
+    assert entered.count("Delete Cluster Stack") == 1
+    assert not [s for s in entered if s.endswith("Event Missed") or s.startswith(("Describe ", "Wait "))], entered
+    ends = [e["message"] for e in record["events"] if e["type"] == "STACK_DELETE_COMPLETE"]
+    assert sorted(ends) == [
+        f"Stack {naming.cluster_stack_name('gone')} is DELETE_COMPLETE",
+        f"Stack {naming.nodegroup_stack_name('gone', 'one')} is DELETE_COMPLETE",
+    ]
+
+
+def test_a_cluster_in_another_region_hears_its_stacks_through_that_regions_forwarder(
+    api: Api, engine: LocalEngine
+) -> None:
+    # CloudFormation puts a stack's events on its own region's bus; the forwarder there sends them home.
+    assert engine.region != "eu-central-1"
+    stack_timing.behaviour.cluster_seconds = 0.5
+
+    assert api.call("POST", "/clusters", {"name": "abroad", "region": "eu-central-1"}).status == 202
+    record = api.wait_for("abroad", {"ACTIVE", "FAILED"})
+
+    assert record["status"] == "ACTIVE", record.get("failure")
+    entered = _entered(engine, record["executionArn"])
+    assert not [s for s in entered if s.endswith("Event Missed") or s.startswith(("Describe ", "Wait "))], entered
+
+
+def _settled(api: Api, name: str) -> dict[str, Any]:
+    for _ in range(300):
+        record = api.call("GET", f"/clusters/{name}").body
+        if "operation" not in record:
+            return dict(record)
+        time.sleep(0.1)
+    raise AssertionError(f"{name} still busy: {record.get('operation')}")
+
+
+def test_node_group_changes_learn_from_events_and_an_unchanged_scale_is_answered_at_once(
+    api: Api, engine: LocalEngine
+) -> None:
+    assert api.call("POST", "/clusters", {"name": "scaled"}).status == 202
+    assert api.wait_for("scaled", {"ACTIVE", "FAILED"})["status"] == "ACTIVE"
+    stack_timing.behaviour.nodegroup_seconds = 0.5
+    change = {"name": "extra", "minSize": 1, "maxSize": 3, "desiredCapacity": 1}
+    patches = [("POST", "/clusters/scaled/nodegroups", change)]
+    patches += [("PATCH", "/clusters/scaled/nodegroups/extra", {"desiredCapacity": 2, "maxSize": 3})] * 2
+    patches += [("DELETE", "/clusters/scaled/nodegroups/extra", None)]
+
+    for method, path, body in patches:
+        started = api.call(method, path, body)
+        assert started.status == 202, started.body
+        _settled(api, "scaled")
+        entered = _entered(engine, started.body["operation"]["executionArn"])
+        assert "Nodegroup Changed" in entered, entered
+        missed = [s for s in entered if s.endswith("Event Missed") or s.startswith(("Describe ", "Wait "))]
+        assert not missed, (method, path, entered)

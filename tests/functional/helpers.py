@@ -45,3 +45,16 @@ def settings_with_workflows(*fields: str, region: str = "us-west-2") -> Settings
     arns = {f: sfn.create_state_machine(name=f, definition=definition, roleArn=role)["stateMachineArn"] for f in fields}
     base = get_settings()
     return type(base)(**{**base.__dict__, **arns})
+
+
+class RecordingSfn:
+    """Step Functions as a waiting step's function sees it: the answers it sends, by kind and token."""
+
+    def __init__(self) -> None:
+        self.answers: list[tuple[str, str]] = []
+
+    def send_task_success(self, taskToken: str, output: str) -> None:
+        self.answers.append(("success", taskToken))
+
+    def send_task_failure(self, taskToken: str, error: str, cause: str) -> None:
+        self.answers.append((error, taskToken))

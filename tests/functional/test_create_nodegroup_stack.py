@@ -8,9 +8,11 @@ import boto3
 import pytest
 
 from chalicelib.cfn import templates
+from chalicelib.cfn.stacks import StackNotOursError
 from chalicelib.model import naming, steps
 from chalicelib.operations import create
-from tests.functional.helpers import given_a_requested_cluster, stack_outputs, step_context
+from chalicelib.operations.context import Context
+from tests.functional.helpers import RecordingSfn, given_a_requested_cluster, stack_outputs, step_context
 
 if TYPE_CHECKING:
     from chalicelib.aws.clients import Clients
@@ -78,3 +80,44 @@ def test_a_node_group_not_in_the_spec_is_refused(db: Store, clients: Clients, cl
             step_context(db=db, clients=clients),
             steps.NodegroupStep(name="pool", clusterId=cluster_id, nodegroup="ghost"),
         )
+
+
+def test_a_retried_waiting_step_whose_stack_has_ended_is_answered_at_once(
+    db: Store, clients: Clients, cluster_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sfn = RecordingSfn()
+    monkeypatch.setattr(Context, "sfn", property(lambda self: sfn))
+    ctx = step_context(db=db, clients=clients)
+    step = {"name": "pool", "clusterId": cluster_id, "nodegroup": "public", "execution": "create-pool-1"}
+
+    create.create_nodegroup_stack(ctx, steps.NodegroupStep(**step, taskToken="attempt-1"))
+    # moto's stack is done at once: its event would answer attempt 1, which Step Functions has dropped
+    # for the retry. CloudFormation answers the retry's request with the same stack, and no event.
+    create.create_nodegroup_stack(ctx, steps.NodegroupStep(**step, taskToken="attempt-2"))
+
+    assert sfn.answers == [("success", "attempt-2")]
+    record = db.get_cluster("pool")
+    assert record["stacks"][naming.nodegroup_stack_name("pool", "public")]["status"] == "CREATE_COMPLETE"
+    creating = [e for e in db.list_events("pool", cluster_id) if e["type"] == "STACK_CREATING"]
+    assert len([e for e in creating if "public" in e["message"]]) == 1
+
+
+def test_a_stack_request_that_fails_is_recorded_as_failed_with_its_reason(
+    db: Store, clients: Clients, cluster_id: str
+) -> None:
+    stack_name = naming.nodegroup_stack_name("pool", "public")
+    boto3.client("cloudformation", region_name=REGION).create_stack(
+        StackName=stack_name,
+        TemplateBody='{"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}',
+        Tags=[{"Key": k, "Value": v} for k, v in naming.ownership_tags("pool", "another-cluster").items()],
+    )
+
+    with pytest.raises(StackNotOursError):
+        create.create_nodegroup_stack(
+            step_context(db=db, clients=clients),
+            steps.NodegroupStep(name="pool", clusterId=cluster_id, nodegroup="public"),
+        )
+
+    entry = db.get_cluster("pool")["stacks"][stack_name]
+    assert entry["status"] == "CREATE_FAILED"
+    assert "not created for this cluster" in entry["reason"]

@@ -15,8 +15,9 @@ from chalicelib.model import naming, steps
 from chalicelib.model.errors import ConflictError
 from chalicelib.model.settings import get_settings
 from chalicelib.operations import create, delete
+from chalicelib.operations.context import Context
 from local import stack_timing
-from tests.functional.helpers import given_a_requested_cluster, step_context
+from tests.functional.helpers import RecordingSfn, given_a_requested_cluster, step_context
 
 if TYPE_CHECKING:
     from chalicelib.aws.clients import Clients
@@ -282,3 +283,29 @@ def test_a_kind_tag_this_version_does_not_know_stops_the_listing(db: Store, clie
 
     with pytest.raises(kinds.UnknownStackKindError, match="'karpenter'"):
         stacks.owned_stacks(cfn, "web", cluster_id)
+
+
+def test_a_waiting_deletion_of_a_stack_already_deleted_is_answered_at_once(
+    db: Store, clients: Clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An earlier request deleted it (a delete workflow run again): a DeleteStack now would send no
+    # event for this request's token, so the step would wait out its whole wait.
+    cluster_id = built(db, clients, "web")
+    stack = delete.list_stacks(
+        step_context(db=db, clients=clients), steps.RegionStep(name="web", clusterId=cluster_id, region=REGION)
+    )["nodegroupStacks"][0]
+    delete.delete_stack(
+        step_context(db=db, clients=clients),
+        steps.StackStep(name="web", clusterId=cluster_id, region=REGION, stack=stack),
+    )
+    sfn = RecordingSfn()
+    monkeypatch.setattr(Context, "sfn", property(lambda self: sfn))
+
+    state = delete.delete_stack(
+        step_context(db=db, clients=clients),
+        steps.StackStep(name="web", clusterId=cluster_id, region=REGION, stack=stack, taskToken="t"),
+    )
+
+    assert (state["done"], state["status"]) == (True, "DELETE_COMPLETE")
+    assert sfn.answers == [("success", "t")]
+    assert db.get_cluster("web")["stacks"]["eksctl-web-nodegroup-a"]["status"] == "DELETE_COMPLETE"

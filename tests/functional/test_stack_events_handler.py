@@ -303,3 +303,51 @@ def test_a_retry_of_the_same_execution_replaces_its_token_and_another_execution_
     with pytest.raises(ConflictError):
         db.store_stack_token("eksctl-demo-cluster", "req-1", "other", ttl_seconds=60, now_epoch=0, execution="exec-b")
     assert db.stack_token("eksctl-demo-cluster", "req-1") == "attempt-2"
+
+
+def _record(db: Store, name: str) -> str:
+    cluster_id = "cid-1"
+    db.create_cluster(
+        {"name": name, "clusterId": cluster_id, "status": "CREATING", "region": REGION, "owner": "o", "stacks": {}}
+    )
+    return cluster_id
+
+
+def test_a_waiters_stack_end_is_recorded_as_its_describe_step_would(
+    ctx: StepContext, db: Store, sfn: RecordingSfn, queue: str
+) -> None:
+    cluster_id = _record(db, "demo")
+    waiter = {"name": "demo", "clusterId": cluster_id, "operation": "create", "stack": {"kind": "cluster"}}
+    db.store_stack_token("eksctl-demo-cluster", "req-1", TOKEN, ttl_seconds=3600, now_epoch=1_000, waiter=waiter)
+    stack_id = create("eksctl-demo-cluster", "req-1")
+
+    assert answers(ctx, delivered(queue)) == ["in-progress", "succeeded"]
+
+    record = db.get_cluster("demo")
+    assert record["stacks"]["eksctl-demo-cluster"] == {
+        "kind": "cluster",
+        "stackId": stack_id,
+        "status": "CREATE_COMPLETE",
+    }
+    assert [e["type"] for e in db.list_events("demo", cluster_id)][-1] == "STACK_CREATE_COMPLETE"
+    # The answer carries what the step knew of its stack, as the describe step's does.
+    [(_, kwargs)] = sfn.calls
+    assert json.loads(kwargs["output"])["kind"] == "cluster"
+
+
+def test_a_waiter_that_takes_failures_as_answers_gets_the_failed_stack_not_a_failure(
+    ctx: StepContext, db: Store, sfn: RecordingSfn, queue: str
+) -> None:
+    stack_timing.behaviour.fail("eksctl-demo-cluster", "Topic", "Topic limit exceeded")
+    cluster_id = _record(db, "demo")
+    waiter = {"name": "demo", "clusterId": cluster_id, "stack": {"kind": "cluster"}, "answerFailures": True}
+    db.store_stack_token("eksctl-demo-cluster", "req-1", TOKEN, ttl_seconds=3600, now_epoch=1_000, waiter=waiter)
+    create("eksctl-demo-cluster", "req-1")
+
+    assert answers(ctx, delivered(queue))[-1] == "answered"
+
+    [(call, kwargs)] = sfn.calls
+    output = json.loads(kwargs["output"])
+    assert call == "success"
+    assert (output["failed"], output["failedResource"], output["reason"]) == (True, "Topic", "Topic limit exceeded")
+    assert db.get_cluster("demo")["stacks"]["eksctl-demo-cluster"]["status"] == "ROLLBACK_COMPLETE"

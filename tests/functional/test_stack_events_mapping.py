@@ -17,6 +17,7 @@ import boto3
 import yaml
 
 from local import stack_events
+from tests.cfn_lint import cfn_lint
 
 REGION = "us-west-2"
 ACCOUNT = "123456789012"
@@ -129,9 +130,9 @@ def test_the_engine_deploys_the_rule_queues_and_mapping_the_template_declares() 
     assert queue_props["RedrivePolicy"]["maxReceiveCount"] == stack_events.MAX_RECEIVE_COUNT
     assert mapping_props["BatchSize"] == stack_events.BATCH_SIZE
     assert mapping_props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    prefix = pattern["detail"]["stack-id"][0]["prefix"]["Fn::Sub"]
+    wildcard = pattern["detail"]["stack-id"][0]["wildcard"]["Fn::Sub"]
     expected = stack_events.event_pattern("${AWS::Partition}", "${AWS::Region}", "${AWS::AccountId}")
-    assert {**pattern, "detail": {"stack-id": [{"prefix": prefix}]}} == expected
+    assert {**pattern, "detail": {"stack-id": [{"wildcard": wildcard}]}} == expected
 
     iam = boto3.client("iam", region_name=REGION)
     iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")
@@ -160,3 +161,20 @@ def test_the_engine_deploys_the_rule_queues_and_mapping_the_template_declares() 
         "EventSourceMappings"
     ]
     assert mapping["FunctionArn"].endswith(":function:ekspress-local-stack_events")
+
+
+def test_the_forwarder_template_is_the_rule_the_engine_puts_in_each_other_region() -> None:
+    template = yaml.safe_load((ROOT / "infra" / "stack-events-forwarder.yaml").read_text())["Resources"]
+    rule = template["ForwardRule"]["Properties"]
+    pattern = rule["EventPattern"]
+    prefix = pattern["detail"]["stack-id"][0]["prefix"]["Fn::Sub"]
+    expected = stack_events.forward_pattern("${AWS::Partition}", "${AWS::Region}", "${AWS::AccountId}")
+
+    assert {**pattern, "detail": {"stack-id": [{"prefix": prefix}]}} == expected
+    assert rule["Targets"][0]["Arn"] == {"Ref": "HomeEventBusArn"}
+
+
+def test_the_forwarder_template_lints_clean() -> None:
+    template = yaml.safe_load((ROOT / "infra" / "stack-events-forwarder.yaml").read_text())
+
+    assert cfn_lint(template, REGION) == []

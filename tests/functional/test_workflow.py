@@ -51,6 +51,8 @@ def test_a_request_records_the_cluster_and_its_execution(db: Store) -> None:
     assert stored["executionArn"].endswith(f":create-mz-{record['clusterId']}")
     execution_input = json.loads(sfn.describe_execution(executionArn=record["executionArn"])["input"])
     assert execution_input == {
+        # How long each waiting step gives its stack's event (settings.EVENT_WAIT_SECONDS at poll scale 1).
+        "eventWaits": {"cluster": 1500, "stack": 600},
         "name": "mz",
         "clusterId": record["clusterId"],
         "region": "us-west-2",

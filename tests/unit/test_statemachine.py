@@ -190,10 +190,27 @@ def test_a_next_to_a_missing_state_is_reported() -> None:
             '"Record Failure": the failure recorder has a Catch',
         ),
         (
-            lambda states: _states({"States": states})["Create Nodegroup Stack"].update(
+            lambda states: _states({"States": states})["Describe Nodegroup Stack"].update(
                 Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Nodegroup Stack Failed"}]
             ),
-            '"Create Nodegroup Stack": has a Catch in a Map iterator or Parallel branch: the enclosing state catches',
+            '"Describe Nodegroup Stack": has a Catch in a Map iterator or Parallel branch: the enclosing state catches',
+        ),
+        (
+            lambda states: _states({"States": states})["Create Nodegroup Stack"]["Parameters"]["Payload"].pop(
+                "taskToken.$"
+            ),
+            '"Create Nodegroup Stack": Payload lacks "taskToken.$": "$$.Task.Token" '
+            "(the token the stack's event answers)",
+        ),
+        (
+            lambda states: states["Create Cluster Stack"].pop("TimeoutSecondsPath"),
+            "\"Create Cluster Stack\": TimeoutSecondsPath is None, expected one under '$.eventWaits.': "
+            "no event is trusted",
+        ),
+        (
+            lambda states: states["Create Cluster Stack"]["Catch"][0].update(Next="Describe Cluster Stack"),
+            "\"Create Cluster Stack\": its Catch of States.Timeout goes to 'Describe Cluster Stack', "
+            "expected a Pass state '... Event Missed'",
         ),
         (
             lambda states: states["Announce Created"]["Retry"].append(conventions.THROTTLING_RETRY),
@@ -215,6 +232,9 @@ def test_a_next_to_a_missing_state_is_reported() -> None:
         "notify catch path",
         "recorder catches",
         "catch in iterator",
+        "waiting task without its token",
+        "waiting task without a timeout",
+        "missed event not through a Pass",
         "notify retries throttling",
         "extra retry lost",
         "fixed wait",
