@@ -39,7 +39,7 @@ test: $(STAMP) $(SCAN_STAMP)  ## lint, type-check, layer contracts, then every t
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=20
 
 bench: $(STAMP)  ## benchmarks: figures and ratios, written to bench/RESULTS.md
 	$(BIN)/python -m bench.run

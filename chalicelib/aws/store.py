@@ -151,10 +151,10 @@ class Store:
         target = from_item(resp["Item"]).get(ALIAS_OF) if "Item" in resp else None
         if not target:
             return name
-        # Only while the cluster is still the one claimed under this name: once it is deleted, its name
-        # can be another cluster's.
+        # Only while that name is still the cluster claimed under this one: once it is deleted, its name
+        # can be another cluster's (which was never claimed as this name).
         served = self.find_cluster(str(target)) or {}
-        if served.get(CLAIMED_AS) != name or served.get("status") == DELETED:
+        if served.get(CLAIMED_AS) != name:
             return name
         return str(target)
 

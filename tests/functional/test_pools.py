@@ -516,6 +516,8 @@ def test_a_claimed_name_stops_leading_to_its_cluster_once_that_is_deleted(db: St
     assert db.served_name("mine") == "ci-cccccc"
 
     db.update_cluster("ci-cccccc", ready["clusterId"], {"status": "DELETED"})
+    assert db.served_name("mine") == "ci-cccccc"  # its record, DELETED, still answers to the name
+    db.create_cluster(create.new_record(ClusterSpec.model_validate({"name": "ci-cccccc"}), DEV, get_settings(), NOW))
 
-    # The name ci-cccccc may now be someone else's cluster: "mine" no longer leads there.
+    # The name ci-cccccc is now another cluster's: "mine" no longer leads there.
     assert db.served_name("mine") == "mine"
