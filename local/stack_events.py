@@ -357,11 +357,15 @@ def stop() -> None:
 def uninstall() -> None:
     from moto.cloudformation.responses import CloudFormationResponse
     from moto.events.models import Rule
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
     from moto.stepfunctions.responses import StepFunctionResponse
 
     stop()
     owners = {"send_task_failure": StepFunctionResponse, "send_to_targets": Rule}
     for action, original in _originals.items():
+        if action == "get_executions":
+            StepFunctionsParserBackend._get_executions = original  # type: ignore[method-assign]
+            continue
         setattr(owners.get(action, CloudFormationResponse), action, original)
     _originals.clear()
 

@@ -90,3 +90,17 @@ def test_other_stacks_are_not_faulted(put: list[str]) -> None:
     flush()
     assert put == ["CREATE_IN_PROGRESS", "CREATE_COMPLETE"]
     assert stack_events.behaviour.armed() == 1
+
+
+def test_uninstalling_puts_back_everything_install_patched() -> None:
+    # A functional test installs and uninstalls; an engine later in the same process must find moto whole.
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    stack_events.uninstall()  # whatever an earlier engine in this process left installed
+    before = (StepFunctionsParserBackend._get_executions, CloudFormationResponse.create_stack)
+    stack_events.install()
+    stack_events.uninstall()
+
+    assert (StepFunctionsParserBackend._get_executions, CloudFormationResponse.create_stack) == before
+    assert not hasattr(CloudFormationResponse, "get_executions")
