@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from chalicelib.kube.serviceaccounts import ROLE_ARN_ANNOTATION
+from local import stack_timing
 from local.kube.objects import SERVICEACCOUNTS
 from local.kube.status import ApiError
 from tests.e2e.test_nodegroups import settled
+from tests.e2e.test_stack_events import entered_states
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -48,6 +50,9 @@ def test_a_service_account_is_added_then_removed_with_its_role(
     assert busy.status == 409, busy.body
     record = settled(api, cluster, timeout=120)
     assert "lastFailure" not in record, record.get("lastFailure")
+    # The role's stack is learnt from its CloudFormation event: no describe loop, no wait.
+    entered = entered_states(engine, added.body["operation"]["executionArn"])
+    assert "Create Service Account Stack" in entered and not _polled(entered), entered
 
     (stack,) = cfn.describe_stacks(StackName=STACK)["Stacks"]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
@@ -67,12 +72,18 @@ def test_a_service_account_is_added_then_removed_with_its_role(
     record = settled(api, cluster, timeout=120)
     assert "lastFailure" not in record, record.get("lastFailure")
     assert cfn.describe_stacks(StackName=stack["StackId"])["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+    entered = entered_states(engine, removed.body["operation"]["executionArn"])
+    assert "Delete Service Account Stack" in entered and not _polled(entered), entered
     with pytest.raises(ApiError):
         kube.objects.get(SERVICEACCOUNTS, "apps", "reader")
     assert "serviceAccounts" not in record["spec"].get("iam", {})
     assert api.call("DELETE", f"/clusters/{cluster}/serviceaccounts/apps/reader").status == 404
     types = [e["type"] for e in api.call("GET", f"/clusters/{cluster}").body["events"]]
     assert types.count("SERVICE_ACCOUNT_ADDED") == 1 and types.count("SERVICE_ACCOUNT_DELETED") == 1
+
+
+def _polled(entered: list[str]) -> list[str]:
+    return [s for s in entered if s.endswith("Event Missed") or s.startswith(("Describe ", "Wait "))]
 
 
 def test_a_service_account_asking_for_a_policy_the_service_does_not_allow_is_refused(
@@ -98,3 +109,26 @@ def test_a_cluster_without_oidc_takes_no_service_account(api: Api, policy: Calla
 
     assert refused.status == 422, refused.body
     assert refused.body["fields"][0]["rule"] == "needs_oidc"
+
+
+def test_a_role_stack_that_fails_is_answered_removed_and_recorded(
+    api: Api, engine: LocalEngine, cluster: str, policy: Callable[..., None]
+) -> None:
+    policy(ENV_ALLOWED_POLICY_ARNS=S3_READ)
+    failing = {**READER, "metadata": {"name": "broken", "namespace": "apps"}}
+    stack_name = f"eksctl-{NAME}-addon-iamserviceaccount-apps-broken"
+    stack_timing.behaviour.fail(stack_name, "Role1", "Maximum policy size exceeded")
+
+    added = api.call("POST", f"/clusters/{cluster}/serviceaccounts", failing)
+    assert added.status == 202, added.body
+    record = settled(api, cluster, timeout=120)
+
+    # The event brings the failure to the waiting step, which takes it as its answer: no polling.
+    entered = entered_states(engine, added.body["operation"]["executionArn"])
+    assert "Remove Failed Service Account Stack" in entered and not _polled(entered), entered
+    assert "Maximum policy size exceeded" in record["lastFailure"]["reason"], record["lastFailure"]
+    assert record["events"][-1]["type"] == "SERVICE_ACCOUNT_CHANGE_FAILED", record["events"][-1]
+    assert "serviceAccounts" not in record["spec"].get("iam", {})
+    cfn = engine.client("cloudformation", REGION)
+    live = {s["StackName"] for s in cfn.describe_stacks()["Stacks"] if s["StackStatus"] != "DELETE_COMPLETE"}
+    assert stack_name not in live

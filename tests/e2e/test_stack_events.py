@@ -163,7 +163,7 @@ def test_a_wait_no_event_ends_times_out_into_the_fallback(engine: LocalEngine, m
     assert "TaskTimedOut" in history
 
 
-def _entered(engine: LocalEngine, execution_arn: str) -> list[str]:
+def entered_states(engine: LocalEngine, execution_arn: str) -> list[str]:
     """The states an execution entered, in order (Map iterations included)."""
     sfn = engine.client("stepfunctions")
     events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
@@ -179,7 +179,7 @@ def test_a_create_learns_every_stack_end_from_its_event_and_never_polls(api: Api
     record = api.wait_for("evented", {"ACTIVE", "FAILED"})
 
     assert record["status"] == "ACTIVE", record.get("failure")
-    entered = _entered(engine, record["executionArn"])
+    entered = entered_states(engine, record["executionArn"])
     assert entered.count("Create Nodegroup Stack") == 2
     # Each stack step was answered by its event: no missed event, no describe, no Wait.
     assert not [s for s in entered if s.endswith("Event Missed") or s.startswith(("Describe ", "Wait "))], entered
@@ -205,7 +205,7 @@ def test_a_missed_event_costs_one_look_and_a_poll_not_the_cluster(
     record = api.wait_for("missed", {"ACTIVE", "FAILED"})
 
     assert record["status"] == "ACTIVE", record.get("failure")
-    entered = _entered(engine, record["executionArn"])
+    entered = entered_states(engine, record["executionArn"])
     assert entered[:3] == ["Create Cluster Stack", "Cluster Stack Event Missed", "Describe Cluster Stack"]
     assert "Announce Control Plane" in entered
     assert record["stacks"][naming.cluster_stack_name("missed")]["status"] == "CREATE_COMPLETE"
@@ -224,7 +224,7 @@ def test_a_delete_learns_every_stack_end_from_its_event_and_never_polls(api: Api
     record = api.wait_for("gone", {"DELETED", "DELETE_FAILED"})
 
     assert record["status"] == "DELETED", record.get("failure")
-    entered = _entered(engine, deleting.body["operation"]["executionArn"])
+    entered = entered_states(engine, deleting.body["operation"]["executionArn"])
     assert entered.count("Delete Nodegroup Stack") == 1
     assert entered.count("Delete Cluster Stack") == 1
     assert not [s for s in entered if s.endswith("Event Missed") or s.startswith(("Describe ", "Wait "))], entered
@@ -246,7 +246,7 @@ def test_a_cluster_in_another_region_hears_its_stacks_through_that_regions_forwa
     record = api.wait_for("abroad", {"ACTIVE", "FAILED"})
 
     assert record["status"] == "ACTIVE", record.get("failure")
-    entered = _entered(engine, record["executionArn"])
+    entered = entered_states(engine, record["executionArn"])
     assert not [s for s in entered if s.endswith("Event Missed") or s.startswith(("Describe ", "Wait "))], entered
 
 
@@ -274,7 +274,7 @@ def test_node_group_changes_learn_from_events_and_an_unchanged_scale_is_answered
         started = api.call(method, path, body)
         assert started.status == 202, started.body
         _settled(api, "scaled")
-        entered = _entered(engine, started.body["operation"]["executionArn"])
+        entered = entered_states(engine, started.body["operation"]["executionArn"])
         assert "Nodegroup Changed" in entered, entered
         missed = [s for s in entered if s.endswith("Event Missed") or s.startswith(("Describe ", "Wait "))]
         assert not missed, (method, path, entered)
