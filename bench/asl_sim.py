@@ -280,7 +280,8 @@ class Interpreter:
             if state["Type"] == "Wait":
                 waited[name] += 1
             try:
-                step = self._step(state, data, now, {**context, "State": {"Name": name}}, trace, waited[name])
+                state_context = {"Name": name, "RetryCount": 0}  # no task fails here, so none is retried
+                step = self._step(state, data, now, {**context, "State": state_context}, trace, waited[name])
             except SimError as err:
                 now = err.at if err.at is not None else now
                 catch = next((c for c in state.get("Catch", []) if catches(c, err.error)), None)

@@ -48,6 +48,12 @@ def _api_budget() -> list[Section]:
     return [api_budget.budget_section(api_budget.run_all())]
 
 
+def _pools() -> list[Section]:
+    from bench import pools
+
+    return [pools.run()]
+
+
 def _fleet() -> list[Section]:
     from bench import fleet
 
@@ -72,6 +78,7 @@ PARTS: dict[str, Callable[[], list[Section]]] = {
     "cold_start": _cold_start,
     "cost": _simulation,
     "api_budget": _api_budget,
+    "pools": _pools,
     "fleet": _fleet,
     "memory": _memory,
     "e2e": _e2e,

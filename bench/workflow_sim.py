@@ -85,6 +85,12 @@ NO_OP_TASKS = (
     "delete_kubernetes_load_balancers",
     "mark_cluster_deleted",
     "record_delete_failure",
+    # A claim's node group scale and identity mappings (its aws-auth write is one invocation too).
+    "change_node_role",
+    "finish_nodegroup_change",
+    "record_nodegroup_failure",
+    "change_access",
+    "record_access_failure",
 )
 
 
@@ -122,6 +128,8 @@ class Sample:
 
     name: str
     durations: dict[str, tuple[float, float]]
+    # stack name -> seconds an UpdateStack takes (a claim's node group scale from zero).
+    updates: dict[str, float] = field(default_factory=dict)
 
 
 def draw(rng: random.Random, name: str, nodegroups: tuple[str, ...] = NODEGROUPS) -> Sample:
@@ -204,15 +212,21 @@ class _Stack:
     create_seconds: float
     delete_seconds: float
     deleting_since: float | None = None
+    update_seconds: float = 0.0
+    updating_since: float | None = None
 
     def status(self, now: float) -> str:
         if self.deleting_since is not None:
             return "DELETE_COMPLETE" if now >= self.finished_at() else "DELETE_IN_PROGRESS"
+        if self.updating_since is not None:
+            return "UPDATE_COMPLETE" if now >= self.finished_at() else "UPDATE_IN_PROGRESS"
         return "CREATE_COMPLETE" if now >= self.finished_at() else "CREATE_IN_PROGRESS"
 
     def finished_at(self) -> float:
         if self.deleting_since is not None:
             return self.deleting_since + self.delete_seconds
+        if self.updating_since is not None:
+            return self.updating_since + self.update_seconds
         return self.created + self.create_seconds
 
 
@@ -265,6 +279,11 @@ class FakeCloudFormation:
         self.calls.append((self.now, "DeleteStack"))
         self.find(StackName).deleting_since = self.now
 
+    def update_stack(self, StackName: str, **_: Any) -> None:
+        self.calls.append((self.now, "UpdateStack"))
+        stack = self.find(StackName)
+        stack.updating_since, stack.update_seconds = self.now, self.sample.updates[stack.name]
+
     def get_paginator(self, operation: str) -> _Paginator:
         return _Paginator(self, operation)
 
@@ -306,7 +325,7 @@ class _Waiter:
     """A step's task token, kept (as `stack_waits.await_stack_event` keeps it) for its stack's operation."""
 
     stack_id: str
-    operation: str  # create or delete
+    operation: str  # create, update or delete
     stack: dict[str, Any]  # what the step knows of its stack (kind, nodegroup, ...)
 
 
@@ -339,6 +358,7 @@ class SimulatedCluster:
             "list_cluster_stacks": self._list_stacks,
             "delete_stack": self._delete_stack,
             "describe_stack_deletion": self._describe_deletion,
+            "update_nodegroup_stack": self._update_nodegroup_stack,
         }
         by_task.update({task: lambda params, now: {} for task in NO_OP_TASKS})
         return {placeholder(task): handler for task, handler in by_task.items()}
@@ -361,6 +381,12 @@ class SimulatedCluster:
         carried = {"kind": stacks.KIND_NODEGROUP, "nodegroup": group}
         self._await(params, ref["stackId"], "create", carried)
         return {**ref, **carried}
+
+    def _update_nodegroup_stack(self, params: dict[str, Any], now: float) -> dict[str, Any]:
+        stack = params["stack"]
+        result = stacks.update_stack(self.cfn.at(now), stack, "{}", self.cluster_id)
+        self._await(params, stack["stackId"], "update", {k: stack[k] for k in ("kind", "nodegroup")})
+        return result
 
     def _await(self, params: dict[str, Any], stack_id: str, operation: str, stack: dict[str, Any]) -> None:
         """A step run with a task token keeps it for the stack's event (the real step stores it in DynamoDB)."""
@@ -521,3 +547,37 @@ def simulate(
     }
     delete = _run(cluster, "delete_cluster", "delete", payload, create.end + DELETE_AFTER, policy, latency)
     return [create, delete]
+
+
+def simulate_claim(sample: Sample, nodegroup: str, policy: Policy, rng: random.Random, start: float) -> list[Run]:
+    """A claim of a READY pool cluster (its stacks made long before `start`), through the real ASL.
+
+    What the API does after its conditional take: the `change_nodegroup` workflow scales the pool's
+    node group from zero (an UpdateStack lasting `sample.updates`), and the `update_access` workflow
+    maps the caller's identities; both start at `start` and run side by side. One Run per workflow.
+    """
+    events_rng = type(rng)(rng.getrandbits(32))
+    cluster = SimulatedCluster(
+        sample, FakeCloudFormation(sample), events=policy.events, delivery=lambda: delivery_latency(events_rng)
+    )
+    built = start - 86_400.0  # the pool built it a day ago: every stack has long finished
+    for stack_name in sample.durations:
+        stacks.create_stack(cluster.cfn.at(built), stack_name, "{}", cluster._tags(), f"{cluster.cluster_id}-pool")
+    stack_name = naming.nodegroup_stack_name(sample.name, nodegroup)
+    stack = {
+        "stackName": stack_name,
+        "stackId": cluster.cfn.find(stack_name).stack_id,
+        "kind": stacks.KIND_NODEGROUP,
+        "nodegroup": nodegroup,
+    }
+    common = {"name": sample.name, "clusterId": cluster.cluster_id, "region": REGION, "eventWaits": event_waits()}
+
+    def latency() -> float:
+        return rng.uniform(*TASK_LATENCY)
+
+    scale = {**common, "operationId": "claim-scale", "action": "scale", "nodegroup": nodegroup, "stack": stack}
+    access = {**common, "change": {"action": "add", "mapping": {}}}
+    return [
+        _run(cluster, "change_nodegroup", "claim-scale", scale, start, policy, latency),
+        _run(cluster, "update_access", "claim-access", access, start, policy, latency),
+    ]
