@@ -521,3 +521,25 @@ def test_a_claimed_name_stops_leading_to_its_cluster_once_that_is_deleted(db: St
 
     # The name ci-cccccc is now another cluster's: "mine" no longer leads there.
     assert db.served_name("mine") == "mine"
+
+
+def test_a_claim_whose_follow_up_is_refused_after_the_take_says_so_and_keeps_the_cluster(
+    http: Any, db: Store, machines: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert call(http, "POST", "/pools", POOL)[0] == 201
+    ready = ready_with_stacks(db, "ci-aaaaaa")
+    # The node group workflow cannot start: the scale is refused after the cluster was taken.
+    monkeypatch.setenv(settings.ENV_NODEGROUP_STATE_MACHINE_ARN, machines.nodegroup_state_machine_arn + "-gone")
+    settings.get_settings.cache_clear()
+
+    status, claimed = call(http, "POST", "/clusters", CLAIM, caller=DEV)
+
+    assert status == 202, claimed
+    assert (claimed["name"], claimed["owner"], claimed["status"]) == ("mine", DEV, "ACTIVE")
+    (warning,) = claimed["warnings"]
+    assert warning.startswith("claimed, but not finished: could not start the node group workflow"), warning
+    events = db.list_events("ci-aaaaaa", ready["clusterId"])
+    assert [e["type"] for e in events][-1] == "CLAIM_INCOMPLETE"
+    assert events[-1]["message"] == warning
+    # The caller owns it all the same, and can retry the scale themselves.
+    assert call(http, "GET", "/clusters/mine", caller=DEV)[1]["owner"] == DEV
