@@ -24,8 +24,11 @@ from typing import TYPE_CHECKING, Any
 from chalice.app import Blueprint, Response
 
 from chalicelib.aws.clients import default_clients
+from chalicelib.aws.store import as_claimed
 from chalicelib.model import naming, policy, slack
 from chalicelib.model.errors import EkspressError, ForbiddenError, SpecValidationError
+from chalicelib.model.pool_spec import split_claim
+from chalicelib.model.record import public
 from chalicelib.model.settings import get_settings
 from chalicelib.model.spec import ClusterSpec, validate
 from chalicelib.observability import logger
@@ -152,7 +155,7 @@ def slack_command() -> Response:
     if command.action in SLOW_ACTIONS and settings.slack_worker_function and response_url:
         if command.action == "create":
             try:  # a request that cannot be valid is answered now, not after a round trip
-                validate(ClusterSpec, slack.create_body(command), "cluster request")
+                validate(ClusterSpec, split_claim(slack.create_body(command), False)[0], "cluster request")
             except slack.UsageError as exc:
                 return _reply(slack.usage(str(exc)))
             except SpecValidationError as exc:
@@ -241,8 +244,15 @@ def run(
     if command.action == "status":
         return slack.status(create.describe_cluster(db, db.served_name(command.name)))
     if command.action == "create":
-        spec = validate(ClusterSpec, slack.create_body(command), "cluster request")
+        body, claim = split_claim(slack.create_body(command), False)
+        spec = validate(ClusterSpec, body, "cluster request")
         policy.check_request(spec, owner, settings, db)
+        if claim is not None:  # a READY pool cluster, else the fresh create below
+            from chalicelib.operations import pools
+
+            found = pools.request_claim(ctx, spec, owner, claim.pool, claim.when_pool_empty, datetime.now(UTC))
+            if found is not None:
+                return slack.claimed(as_claimed(public(found)), claim.pool)
         record = create.request_create(ctx, spec, owner, reply_to)
         return slack.create_started(record)
     # A claimed pool cluster answers to the name its caller asked for, as in the HTTP API.

@@ -14,14 +14,14 @@ from chalicelib.model import naming
 
 COMMAND = "/eks"
 ACTIONS = ("create", "status", "list", "extend", "delete", "help")
-CREATE_OPTIONS = {"region", "nodes", "type", "ttl", "version"}
+CREATE_OPTIONS = {"region", "nodes", "type", "ttl", "version", "pool"}
 EXTEND_ACTION = "extend_24h"
 DELETE_ACTION = "delete_now"
 EXTEND_BUTTON_HOURS = 24
 
 USAGE = (
     "*Usage*\n"
-    "`/eks create NAME [region=R] [nodes=N] [type=INSTANCE] [ttl=8h|2d] [version=1.33]`\n"
+    "`/eks create NAME [region=R] [nodes=N] [type=INSTANCE] [ttl=8h|2d] [version=1.33] [pool=P]`\n"
     "`/eks status NAME` · `/eks list` · `/eks extend NAME 4h` · `/eks delete NAME` · `/eks help`"
 )
 _DURATION = re.compile(r"^(\d{1,5})([hd]?)$")
@@ -83,9 +83,15 @@ def parse(text: str) -> Command:
 
 
 def create_body(command: Command) -> dict[str, Any]:
-    """The `POST /clusters` body a create command stands for (validated by the same model)."""
+    """The `POST /clusters` body a create command stands for (validated by the same model).
+
+    `pool=P` is a claim from the warm pool P, a fresh create when the pool cannot serve it (the API's
+    default `whenPoolEmpty: create`).
+    """
     body: dict[str, Any] = {"name": command.name}
     options = command.options
+    if "pool" in options:
+        body["pool"] = options["pool"]
     if "region" in options:
         body["region"] = options["region"]
     if "version" in options:
@@ -153,6 +159,16 @@ def create_started(record: dict[str, Any]) -> dict[str, Any]:
         ],
         in_channel=True,
     )
+
+
+def claimed(record: dict[str, Any], pool: str) -> dict[str, Any]:
+    """A claim's answer: the cluster is the caller's now; its nodes may still be scaling."""
+    name, region = record["name"], record["region"]
+    text = f":zap: *{name}* is yours, from the warm pool `{pool}` in `{region}` (Kubernetes {record['version']})"
+    blocks = [_section(f"{text}. Its nodes are starting; `/eks status {name}` to follow along.")]
+    blocks += [_section(f":warning: {warning}") for warning in record.get("warnings") or []]
+    blocks.append(_context(f"Lease ends {record['expiresAt']} · EKS name `{record.get('eksName', name)}`"))
+    return message(f"Claimed {name}", blocks, in_channel=True)
 
 
 def status(record: dict[str, Any]) -> dict[str, Any]:

@@ -10,20 +10,22 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from app import app
-from chalicelib.handlers.schedules import run_sweep
+from chalicelib.handlers.schedules import run_fill, run_sweep
 from chalicelib.handlers.slack_routes import slack_worker
 from chalicelib.model import naming, settings
 from chalicelib.operations import leases
 from local.engine import LOCAL_SLACK_SIGNING_SECRET, STAGE
 from local.lambda_runtime import invocations
 from local.slack import Receiver, command_fields, post_form
+from tests.e2e.conftest import wait_until
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from tests.e2e.conftest import Api
 
 TEAM, OWNER, OTHER, ADMIN = "T1", "U1OWNER", "U2OTHER", "U9ADMIN"
+POOL_ADMIN = "arn:aws:iam::123456789012:role/platform-admin"
 
 
 @pytest.fixture
@@ -220,3 +222,22 @@ def test_the_worker_does_a_job_once_and_drops_one_that_waited_too_long(slack: Sl
     assert [e["type"] for e in api.call("GET", "/clusters/chat-w").body["events"]].count("REQUESTED") == 1
     assert api.call("GET", "/clusters/chat-x").status == 404
     api.wait_for("chat-w", {"ACTIVE"})
+
+
+def test_a_create_with_a_pool_claims_a_ready_cluster_and_says_so(
+    slack: Slack, api: Api, policy: Callable[..., None]
+) -> None:
+    policy(ENV_ADMINS=POOL_ADMIN)
+    made = api.call("POST", "/pools", {"name": "chat", "size": 1}, caller=POOL_ADMIN)
+    assert made.status == 201, made.body
+    (eks_name,) = run_fill()["chat"]["started"]
+    wait_until(lambda: api.call("GET", f"/clusters/{eks_name}").body.get("status") == "ACTIVE", "a READY pool cluster")
+
+    assert slack.command("create chat-pool pool=chat nodes=1")[0] == 200
+
+    said = slack.said("is yours, from the warm pool `chat`")
+    assert said["response_type"] == "in_channel"
+    assert f"EKS name `{eks_name}`" in text_of(said)
+    record = api.call("GET", "/clusters/chat-pool").body
+    assert (record["eksName"], record["owner"], record["status"]) == (eks_name, f"slack:{TEAM}/{OWNER}", "ACTIVE")
+    assert [c["name"] for c in api.call("GET", "/pools/chat", caller=POOL_ADMIN).body["clusters"]] == []

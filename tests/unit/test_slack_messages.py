@@ -113,3 +113,19 @@ def test_the_teardown_warning_offers_extend_and_a_confirmed_delete() -> None:
     assert "confirm" in delete
     assert "<@U1>" in _texts(payload)
     assert slack.mention("arn:aws:iam::1:user/x") == ""
+
+
+def test_a_create_with_a_pool_is_a_claim_that_falls_back_to_a_fresh_create() -> None:
+    body = slack.create_body(slack.parse("create mine pool=ci nodes=2"))
+
+    assert body["pool"] == "ci" and "whenPoolEmpty" not in body  # the API's default: create
+    assert body["managedNodeGroups"][0]["desiredCapacity"] == 2
+    assert "[pool=P]" in slack.USAGE
+
+
+def test_a_claims_answer_names_the_pool_and_any_warning() -> None:
+    record = {"name": "mine", "eksName": "ci-a1b2c3", "region": "us-west-2", "version": "1.33", "expiresAt": "x"}
+
+    answer = json.dumps(slack.claimed({**record, "warnings": ["claimed, but not finished: busy"]}, "ci"))
+
+    assert "warm pool `ci`" in answer and "`ci-a1b2c3`" in answer and "not finished: busy" in answer
