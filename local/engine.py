@@ -91,6 +91,10 @@ def state_machine_definition(file: str, substitutions: dict[str, str]) -> str:
     return text
 
 
+# How long a new engine waits for moto to reset its back ends (see `start`).
+RESET_TIMEOUT_SECONDS = 120
+
+
 @dataclass
 class LocalEngine:
     region: str = "us-west-2"
@@ -171,8 +175,10 @@ class LocalEngine:
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
         # moto's back ends live in this process, shared by every engine and mock_aws:
-        # a new engine starts from an empty AWS.
-        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=10)
+        # a new engine starts from an empty AWS. The reset builds every back end an earlier engine
+        # used again (EC2's loads its images, per region): on a loaded machine that takes seconds.
+        reset = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        urllib.request.urlopen(reset, timeout=RESET_TIMEOUT_SECONDS)
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": self.endpoint,
