@@ -1,16 +1,22 @@
 """Cold start and deployment package size (part 1).
 
-Measured, per function: what its cold start pays before the handler runs — importing its
-handler's module (the API's `app`, or the module a Lambda handler or schedule lives in) and
-creating the first AWS client its code makes (DynamoDB: every function starts by reading or
-writing the cluster table, through `default_clients()`) — median of `ROUNDS` fresh
+Measured, per Lambda function: what its cold start pays before its code does its work — importing
+its handler's module (the API's `app`, or the module a Lambda handler or schedule lives in), then
+what its first call imports (a task's use-case, named by reference in `handlers/tasks.py`, and its
+input model's validator: `StepTask.load()`; and the modules imported inside the functions that
+call reaches), then creating the first AWS client its code makes (DynamoDB: every function starts
+by reading or writing the cluster table, through `default_clients()`) — median of `ROUNDS` fresh
 subprocesses, against a fresh `import boto3; boto3.client("dynamodb")` run in the same rounds
-(interleaved, so drift hits both alike). That ratio, per function, is the target (<= 1.3);
-the import alone is shown as context (the app builds its clients lazily, so the import
-alone leaves boto3 out). Functions whose handlers live in one module load the same code, so
-they share a row. For each row over the target, `python -X importtime` (run after boto3 and
-the client are loaded, so only what the function adds is counted) names the imports that
-make it heavy: the chain from the handler's module, and the line that imports it.
+(interleaved, so drift hits both alike). That ratio, per function, is the target (<= 1.3).
+Functions whose first call imports the same modules share a row (measured with the first of
+them). For each row over the target, `python -X importtime` (run after boto3 and the client are
+loaded, so only what the function adds is counted) names the imports that make it heavy: the
+chain from what the function imports, and the line that imports it.
+
+What a first call imports is found without calling AWS: the use-case a task names, and, from the
+source of every chalicelib function its handler (or use-case) refers to, transitively, the imports
+made inside function bodies (an over-estimate: every branch counts). The API's row imports `app`
+alone (which route a cold request takes varies).
 
 Two settings: the working tree with its bytecode cache (what `python -c "import app"`
 shows), and the built deployment package run as Lambda runs it — only the package on the
@@ -25,28 +31,39 @@ virtualenv), the two files of Chalice's runtime its packager adds (`chalice/app.
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
+import types
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.report import Section, fmt, median, mib, ratio, verdict
 
 ROOT = Path(__file__).resolve().parent.parent
-ROUNDS = 15
-PACKAGE_ROUNDS = 7
+ROUNDS = 7
+PACKAGE_ROUNDS = 3
 RATIO_TARGET = 1.3
 BASELINE = 'import boto3; boto3.client("dynamodb", region_name="us-east-1")'
+# Context, no verdict: the least a function that validates its input with a pydantic model can load
+# (pydantic, and one model's validator built, which loads pydantic's plugin machinery too).
+PYDANTIC_FLOOR = f'{BASELINE}; from pydantic import create_model; create_model("Step", name=(str, ...))'
 FIRST_CLIENT = "from chalicelib.aws.clients import default_clients; default_clients().dynamodb()"
+TASKS_MODULE = "chalicelib.handlers.tasks"
+API = "api"
 # An import that takes at least this share of a function's added import time is named (attribution).
 HEAVY_SHARE = 0.15
-IMPORTTIME_ROUNDS = 3
+IMPORTTIME_ROUNDS = 1
 PROJECT_PARTS = ("app.py", "chalicelib", "statemachine")
 LAMBDA_ZIP_LIMIT = 50 * 2**20  # direct upload
 LAMBDA_UNZIPPED_LIMIT = 250 * 2**20  # function and layers, unzipped
@@ -88,51 +105,150 @@ def clean_env(**python: str) -> dict[str, str]:
     return env
 
 
-def functions_by_module() -> dict[str, list[str]]:
-    """`app` (the API handler) and every module a deployed Lambda handler or schedule lives in, with
-    the functions whose handler is there."""
-    code = (
-        "import json; from app import app; "
-        "fns = [f.handler_string for f in app.pure_lambda_functions] + "
-        "[e.handler_string for e in app.event_sources]; "
-        "print(json.dumps(sorted(fns)))"
+@dataclass
+class Row:
+    """Functions whose cold start imports the same modules: the handler's module, then what the first call loads."""
+
+    functions: list[str]
+    module: str
+    first_call: str  # statement: what the first call loads beyond the module (may be empty)
+    loads: list[str]  # the modules that is: the use-case's module, then those imported inside functions
+
+    @property
+    def label(self) -> str:
+        shown = ", ".join(self.functions[:3]) + (f" (+{len(self.functions) - 3})" if len(self.functions) > 3 else "")
+        return shown
+
+    def statement(self) -> str:
+        """The function's cold start without the client (what `-X importtime` attributes)."""
+        return "; ".join(part for part in (f"import {self.module}", self.first_call) if part)
+
+    def cold_start(self) -> str:
+        return f"{self.statement()}; {FIRST_CLIENT}"
+
+
+def _unwrap(handler: Any) -> Any:
+    """The function a Chalice registration wraps (EventSourceHandler -> PureLambdaWrapper -> the function)."""
+    for _ in range(5):
+        inner = getattr(handler, "func", None) or getattr(handler, "_original_func", None)
+        if inner is None:
+            break
+        handler = inner
+    return handler
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
     )
+
+
+def imported_in_functions(root: Any) -> list[str]:
+    """The modules imported inside the bodies of `root` and of every chalicelib function it refers to,
+    transitively (by name, or as `module.function`), outside `if TYPE_CHECKING:` blocks."""
+    found: set[str] = set()
+    seen: set[Any] = set()
+    todo = [root]
+    while todo:
+        function = inspect.unwrap(todo.pop())
+        code = getattr(function, "__code__", None)
+        module_name = getattr(function, "__module__", "") or ""
+        if code is None or code in seen or not module_name.startswith("chalicelib"):
+            continue
+        seen.add(code)
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        names = function.__globals__
+        nodes: list[ast.AST] = [tree]
+        while nodes:
+            node = nodes.pop()
+            if isinstance(node, ast.If) and _is_type_checking(node.test):
+                nodes.extend(node.orelse)
+                continue
+            nodes.extend(ast.iter_child_nodes(node))
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                parent = importlib.import_module(node.module)
+                for alias in node.names:
+                    target = getattr(parent, alias.name, None)
+                    if isinstance(target, types.ModuleType):
+                        found.add(target.__name__)
+                    else:
+                        found.add(node.module)
+                        if inspect.isfunction(target):
+                            todo.append(target)
+            elif isinstance(node, ast.Name) and inspect.isfunction(names.get(node.id)):
+                todo.append(names[node.id])
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                owner = names.get(node.value.id)
+                if isinstance(owner, types.ModuleType) and inspect.isfunction(getattr(owner, node.attr, None)):
+                    todo.append(getattr(owner, node.attr))
+    return sorted(found)
+
+
+def discover() -> None:
+    """Printed as JSON (run in a fresh interpreter): each deployed function, its handler's module and what
+    its first call loads."""
+    from app import app
+    from chalicelib.handlers.task import REGISTERED
+
+    functions: list[dict[str, Any]] = [{"name": API, "module": "app", "first_call": "", "loads": []}]
+    registered = [(f.name, f.handler_string) for f in app.pure_lambda_functions]
+    registered += [(e.name, e.handler_string) for e in app.event_sources]
+    for name, handler in sorted(registered):
+        module, attribute = handler.rsplit(".", 1)
+        task = REGISTERED.get(name) if module == TASKS_MODULE else None
+        if task is not None:
+            root = task.use_case()
+            first_call = f"from chalicelib.handlers.task import REGISTERED; REGISTERED[{name!r}].load()"
+            loads = [root.__module__]
+        else:
+            root = _unwrap(getattr(importlib.import_module(module), attribute))
+            first_call, loads = "", []
+        lazy = [m for m in imported_in_functions(root) if m not in (module, *loads)]
+        if lazy:
+            first_call = "; ".join(part for part in (first_call, *(f"import {m}" for m in lazy)) if part)
+        functions.append({"name": name, "module": module, "first_call": first_call, "loads": loads + lazy})
+    print(json.dumps(functions))
+
+
+def function_rows() -> list[Row]:
+    """Every deployed function (the API's `app` first), grouped by the modules its cold start imports."""
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=clean_env(), capture_output=True, text=True, check=True
+        [sys.executable, "-c", "from bench.cold_start import discover; discover()"],
+        cwd=ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    handlers: list[str] = json.loads(out.stdout.strip().splitlines()[-1])
-    found: dict[str, list[str]] = {"app": ["api"]}
-    for handler in handlers:
-        module, function = handler.rsplit(".", 1)
-        found.setdefault(module, []).append(function)
-    return found
-
-
-def entry_points() -> list[str]:
-    """`app` (the API handler) and every module a deployed Lambda handler or schedule lives in."""
-    return list(functions_by_module())
-
-
-def first_request(module: str) -> str:
-    """What a cold start of a function whose handler is in `module` runs before the handler: import + first client."""
-    return f"import {module}; {FIRST_CLIENT}"
+    rows: dict[tuple[str, tuple[str, ...]], Row] = {}
+    for function in json.loads(out.stdout.strip().splitlines()[-1]):
+        key = (function["module"], tuple(function["loads"]))
+        if key in rows:
+            rows[key].functions.append(function["name"])
+        else:
+            rows[key] = Row([function["name"]], function["module"], function["first_call"], function["loads"])
+    return list(rows.values())
 
 
 @dataclass
 class Heavy:
-    """One import a function pays for: the chain from its handler's module, its cost, where it is imported."""
+    """One import a function pays for: the chain from what its cold start imports, its cost, where it is imported."""
 
-    module: str
     chain: list[str]
     milliseconds: float
     share: float
     site: str
 
 
-def import_tree(module: str, cwd: Path, env: dict[str, str]) -> list[tuple[int, str, float]]:
-    """(depth, module, cumulative ms) of every import `module` adds after boto3 and a client are loaded, in
+def import_tree(statement: str, cwd: Path, env: dict[str, str]) -> list[tuple[int, str, float]]:
+    """(depth, module, cumulative ms) of every import `statement` adds after boto3 and a client are loaded, in
     `-X importtime` order (children before their parent), median over `IMPORTTIME_ROUNDS` runs."""
-    code = f"{BASELINE}; import sys; sys.stderr.write('--mark--\\n'); import {module}"
+    code = f"{BASELINE}; import sys; sys.stderr.write('--mark--\\n'); {statement}"
     runs: list[list[tuple[int, str, float]]] = []
     for _ in range(IMPORTTIME_ROUNDS):
         err = subprocess.run(
@@ -154,10 +270,13 @@ def import_tree(module: str, cwd: Path, env: dict[str, str]) -> list[tuple[int, 
     ]
 
 
-def heavy_imports(module: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> list[Heavy]:
-    """The deepest imports taking at least `HEAVY_SHARE` of what `module` adds, each with its chain and site."""
-    tree = import_tree(module, cwd, env or clean_env())
-    total = next((ms for depth, name, ms in tree if depth == 0 and name == module), 0.0)
+def heavy_imports(row: Row, cwd: Path = ROOT, env: dict[str, str] | None = None) -> list[Heavy]:
+    """The deepest imports taking at least `HEAVY_SHARE` of what `row`'s cold start adds, with chain and site.
+
+    A chain starts at what the statement imports itself: the handler's module, or, on the first call, the
+    use-case's module, a module imported inside a function, or what building the input model loads."""
+    tree = import_tree(row.statement(), cwd, env or clean_env())
+    total = sum(ms for depth, _, ms in tree if depth == 0)
     if total <= 0:
         return []
     heavy: list[tuple[list[str], float]] = []
@@ -167,7 +286,7 @@ def heavy_imports(module: str, cwd: Path = ROOT, env: dict[str, str] | None = No
         while stack and stack[-1][0] >= depth:
             stack.pop()
         stack.append((depth, name))
-        if ms >= HEAVY_SHARE * total and stack[0][1] == module:
+        if ms >= HEAVY_SHARE * total:
             heavy.append(([n for _, n in stack], ms))
     deepest = [
         (chain, ms)
@@ -175,9 +294,19 @@ def heavy_imports(module: str, cwd: Path = ROOT, env: dict[str, str] | None = No
         if not any(len(other) > len(chain) and other[: len(chain)] == chain for other, _ in heavy)
     ]
     return [
-        Heavy(module, chain, ms, ms / total, import_site(chain[-2], chain[-1]) if len(chain) > 1 else "-")
+        Heavy(chain, ms, ms / total, import_site(chain[-2], chain[-1]) if len(chain) > 1 else _root_site(row, chain[0]))
         for chain, ms in sorted(deepest, key=lambda h: -h[1])
     ]
+
+
+def _root_site(row: Row, module: str) -> str:
+    if module == row.module:
+        return "the handler's module"
+    if row.loads and module == row.loads[0] and row.module == TASKS_MODULE:
+        return "first call: the task's use-case"
+    if module in row.loads:
+        return "first call: imported inside a function"
+    return "first call"
 
 
 def import_site(parent: str, child: str) -> str:
@@ -212,9 +341,11 @@ def time_once(timing: Timing, cwd: Path, flags: list[str], env: dict[str, str]) 
     timing.inner.append(float(out.stdout.strip().splitlines()[-1]))
 
 
-def measure(timings: list[Timing], rounds: int, cwd: Path, flags: list[str], env: dict[str, str]) -> None:
+def measure(
+    timings: list[Timing], rounds: int, cwd: Path, flags: list[str], env: dict[str, str], warm: bool = True
+) -> None:
     """Round-robin over the statements so every statement sees the same machine state."""
-    for timing in timings:  # warm the OS file cache (and the bytecode cache, if any) once; not counted
+    for timing in timings if warm else ():  # warm the OS file cache (and the bytecode cache, if any); not counted
         time_once(Timing(timing.label, timing.statement), cwd, flags, env)
     for _ in range(rounds):
         for timing in timings:
@@ -330,86 +461,115 @@ def measure_size(package: Package, scratch: Path) -> None:
 
 def run() -> Section:
     section = Section("1. Cold start and deployment package")
-    by_module = functions_by_module()
+    rows = function_rows()
     baseline = Timing("baseline: boto3 + dynamodb client", BASELINE)
-    targets = [Timing(f"{m} + first client", first_request(m)) for m in by_module]
-    imports = [Timing(f"import {m} (context)", f"import {m}") for m in by_module]
-    timings = [baseline, *targets, *imports]
+    measured = [(Timing(row.label, row.cold_start()), row) for row in rows]
+    targets = {id(timing): row for timing, row in measured}
+    floor = Timing("context: baseline + pydantic + one model built", PYDANTIC_FLOOR)
+    timings = [baseline, floor, *(timing for timing, _ in measured)]
     with tempfile.TemporaryDirectory(prefix="ekspress-pycache-") as pycache:
         measure(timings, ROUNDS, ROOT, [], clean_env(PYTHONPYCACHEPREFIX=pycache))
     section.text(
         f"Fresh interpreters, median of {ROUNDS} each (interleaved). Working tree with bytecode cache. "
         "'import' = time inside the interpreter; 'process' = whole `python -c` run. Target, per function: "
-        f"import of its handler's module + its first AWS client <= {RATIO_TARGET} x the baseline (a bare "
-        "`boto3` import + the same client). The `import ... (context)` rows leave boto3 out (clients are built "
-        "on first use) and carry no verdict."
+        "its cold start — import of its handler's module, what its first call imports (a task's use-case "
+        "and input model; the modules imported inside the functions it reaches), and its first AWS client — "
+        f"<= {RATIO_TARGET} x the baseline (a bare `boto3` import + the same client). Functions whose first "
+        "call imports the same modules share a row. 'first call loads' names the modules imported after the "
+        "handler's module (chalicelib. left out). The context row (no verdict) is the floor of every function "
+        "that validates its input with a pydantic model (every task): the baseline, pydantic's import and one "
+        "model's validator built."
     )
     section.text()
-    _timing_table(section, timings, targets, by_module, "working tree")
-    over = [t for t in targets if median(t.inner) / median(baseline.inner) > RATIO_TARGET]
+    _timing_table(section, timings, targets, "working tree")
+    over = [
+        row for t in timings if (row := targets.get(id(t))) and median(t.inner) / median(baseline.inner) > RATIO_TARGET
+    ]
     if over:
-        _attribution(section, [t.statement.split(";", 1)[0].removeprefix("import ") for t in over])
+        _attribution(section, over)
     with tempfile.TemporaryDirectory(prefix="ekspress-bench-") as tmp:
         package = build_package(Path(tmp) / "package")
         measure_size(package, Path(tmp))
-        wanted = {first_request(m) for m in ("app", "chalicelib.handlers.tasks", "chalicelib.handlers.stack_events")}
-        packaged = [Timing(baseline.label, baseline.statement)]
-        packaged += [Timing(t.label, t.statement) for t in targets if t.statement in wanted]
-        measure(packaged, PACKAGE_ROUNDS, package.directory, ["-S", "-B"], clean_env())
+        packaged = [Timing(baseline.label, baseline.statement), Timing(floor.label, floor.statement)]
+        packaged_targets: dict[int, Row] = {}
+        for timing, row in measured:
+            copy = Timing(timing.label, timing.statement)
+            packaged.append(copy)
+            packaged_targets[id(copy)] = row
+        # No warm-up: the package was just written (its files are in the OS cache) and no bytecode is kept.
+        measure(packaged, PACKAGE_ROUNDS, package.directory, ["-S", "-B"], clean_env(), warm=False)
     section.text(
         f"As Lambda loads it: the built package alone on the path (`python -S -B`), no bytecode cache, "
-        f"median of {PACKAGE_ROUNDS}."
+        f"median of {PACKAGE_ROUNDS} (each run compiles every module it imports, so the spread is small)."
     )
     section.text()
-    _timing_table(section, packaged, packaged[1:], by_module, "package, no .pyc")
+    _timing_table(section, packaged, packaged_targets, "package, no .pyc")
     _package_table(section, package)
     return section
 
 
-def _timing_table(
-    section: Section, timings: list[Timing], targets: list[Timing], by_module: dict[str, list[str]], where: str
-) -> None:
+def _short(module: str) -> str:
+    return module.removeprefix("chalicelib.")
+
+
+def _timing_table(section: Section, timings: list[Timing], targets: dict[int, Row], where: str) -> None:
     base = timings[0]
     rows: list[list[object]] = []
     for timing in timings:
         inner_ratio = median(timing.inner) / median(base.inner)
-        module = timing.statement.split(";", 1)[0].removeprefix("import ").strip()
-        functions = by_module.get(module, []) if timing is not base else []
+        row = targets.get(id(timing))
         rows.append(
             [
                 timing.label,
-                len(functions) or "-",
+                len(row.functions) if row else "-",
+                (_short(row.module) if row else "-"),
+                (", ".join(_short(m) for m in row.loads) or "-") if row else "-",
                 f"{1000 * median(timing.inner):.0f} ms",
                 ratio(median(timing.inner), median(base.inner)),
                 f"{1000 * median(timing.wall):.0f} ms",
                 ratio(median(timing.wall), median(base.wall)),
-                verdict(inner_ratio <= RATIO_TARGET) if timing in targets else "-",
+                verdict(inner_ratio <= RATIO_TARGET) if row else "-",
             ]
         )
     section.table(
-        ["statement", "functions", "import", "ratio", "process", "ratio", f"import ratio <= {RATIO_TARGET}"], rows
+        [
+            "function(s)",
+            "n",
+            "handler module",
+            "first call loads",
+            "import",
+            "ratio",
+            "process",
+            "ratio",
+            f"import ratio <= {RATIO_TARGET}",
+        ],
+        rows,
     )
-    for timing in targets:
+    for timing in (t for t in timings if id(t) in targets):
         value = median(timing.inner) / median(base.inner)
         name = f"cold start: {timing.label} / baseline <= {RATIO_TARGET} ({where})"
         section.target(name, f"{value:.2f}", value <= RATIO_TARGET)
 
 
-def _attribution(section: Section, modules: list[str]) -> None:
+def _importtime_runs() -> str:
+    return "one run" if IMPORTTIME_ROUNDS == 1 else f"median of {IMPORTTIME_ROUNDS}"
+
+
+def _attribution(section: Section, rows: list[Row]) -> None:
     section.text(
         f"Why the rows over {RATIO_TARGET} are heavy: the deepest imports that each take at least "
-        f"{HEAVY_SHARE:.0%} of what the module adds to boto3 + a client (`python -X importtime`, after "
-        f"`{BASELINE}`, median of {IMPORTTIME_ROUNDS}; importtime's own overhead inflates the milliseconds, "
-        "the shares hold). 'imported at' is the line that pulls it in first."
+        f"{HEAVY_SHARE:.0%} of what the function's cold start adds to boto3 + a client (`python -X importtime`, "
+        f"after `{BASELINE}`, {_importtime_runs()}; importtime's own overhead inflates the milliseconds, "
+        "the shares hold). A chain starts at what the cold start imports itself; 'imported at' is the line "
+        "that pulls its last module in first."
     )
     section.text()
-    rows: list[list[object]] = []
-    for module in modules:
-        for heavy in heavy_imports(module):
-            rows.append(
-                [module, " -> ".join(heavy.chain[1:]), f"{heavy.milliseconds:.0f} ms", f"{heavy.share:.0%}", heavy.site]
-            )
-    section.table(["function module", "import chain", "importtime", "share", "imported at"], rows)
+    table: list[list[object]] = []
+    for row in rows:
+        for heavy in heavy_imports(row):
+            chain = " -> ".join(_short(m) for m in heavy.chain)
+            table.append([row.label, chain, f"{heavy.milliseconds:.0f} ms", f"{heavy.share:.0%}", heavy.site])
+    section.table(["function(s)", "import chain", "importtime", "share", "imported at"], table)
 
 
 def _package_table(section: Section, package: Package) -> None:

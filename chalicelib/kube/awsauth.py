@@ -12,11 +12,11 @@ import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.model.access_spec import NODE_GROUPS
 from chalicelib.model.errors import ConflictError, EkspressError
-from chalicelib.model.spec import NODE_GROUPS
 
 if TYPE_CHECKING:
-    from chalicelib.model.spec import IdentityMapping
+    from chalicelib.model.access_spec import IdentityMapping
 
 NAMESPACE = "kube-system"
 NAME = "aws-auth"

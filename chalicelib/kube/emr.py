@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.kube.client import MAX_CONFLICT_RETRIES, KubeConflictError
 from chalicelib.kube.serviceaccounts import ensure_namespace
-from chalicelib.model.spec import IdentityMapping
+from chalicelib.model.access_spec import IdentityMapping
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -20,14 +20,17 @@ from chalicelib.model.statuses import DELETED as DELETED
 from chalicelib.model.statuses import DELETING as DELETING
 from chalicelib.model.statuses import FAILED as FAILED
 
-Status = Literal["CREATING", "ACTIVE", "FAILED", "DELETING", "DELETE_FAILED", "DELETED"]
+# What callers may see of a record (chalicelib/model/visibility.py).
+from chalicelib.model.visibility import PRIVATE_FIELDS as PRIVATE_FIELDS
+from chalicelib.model.visibility import public as public
 
-# Fields the API never shows: where progress is delivered (Slack's response_url is a credential).
-PRIVATE_FIELDS = ("notify",)
+Status = Literal["CREATING", "ACTIVE", "FAILED", "DELETING", "DELETE_FAILED", "DELETED"]
 
 
 class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # Built on first use (the create's check, the API's schema): the steps that import this module for
+    # `public` and the statuses validate no record, and their cold starts skip building these.
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class Operation(_Open):
@@ -116,8 +119,3 @@ class ClusterRecord(ClusterSummary):
         default=None, description="a cluster claimed from a warm pool: the EKS cluster's (and its stacks') name"
     )
     pool: str | None = Field(default=None, description="the warm pool the cluster was built for")
-
-
-def public(record: dict[str, Any]) -> dict[str, Any]:
-    """The record as callers may see it: no private fields."""
-    return {k: v for k, v in record.items() if k not in PRIVATE_FIELDS}

@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict
 class ClusterStep(BaseModel):
     """A step of one cluster: its name and the id of this incarnation of that name."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Each model's validator is built when it first validates: a function validates one shape of input,
+    # and its cold start builds that one, not all of them.
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     name: str
     clusterId: str

@@ -6,12 +6,11 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws import store, workflow
-from chalicelib.cfn import templates
 from chalicelib.kube import awsauth, emr
 from chalicelib.kube import client as kubeauth
 from chalicelib.kube.token import eks_token
+from chalicelib.model.access_spec import IdentityMapping
 from chalicelib.model.errors import ConflictError, WorkflowStartError
-from chalicelib.model.spec import ClusterSpec, IdentityMapping
 from chalicelib.observability import logger
 from chalicelib.operations.failures import explain_error
 
@@ -37,6 +36,8 @@ def connect(clients: Clients, region: str, cluster: str) -> kubeauth.KubeClient:
 
 def node_roles(nodegroup_stacks: list[dict[str, Any]]) -> list[str]:
     """Node instance role ARNs from the node group stacks' outputs, in order, once each."""
+    from chalicelib.cfn import templates  # here: the access changes' functions start without the templates
+
     roles = [(s.get("outputs") or {}).get(templates.OUTPUT_NODE_ROLE_ARN) for s in nodegroup_stacks]
     return list(dict.fromkeys(r for r in roles if r))
 
@@ -47,6 +48,8 @@ def configure_cluster_access(ctx: Context, step: NodegroupStacksDone) -> dict[st
     A service's mapping (EMR on EKS) first gets its namespace, Role and RoleBinding, then its
     service-linked role is mapped like any other identity.
     """
+    from chalicelib.model.spec import ClusterSpec  # here: the access changes' functions start without the spec
+
     db, name, cluster_id = ctx.store, step.name, step.clusterId
     record = db.get_cluster(name)
     spec = ClusterSpec.model_validate(record["spec"])

@@ -17,8 +17,8 @@ from chalicelib.aws import store, workflow
 from chalicelib.model.errors import ConflictError, WorkflowStartError
 from chalicelib.model.settings import event_waits
 from chalicelib.observability import logger
-from chalicelib.operations.create import stack_timeout_minutes
 from chalicelib.operations.failures import explain_error
+from chalicelib.operations.stack_status import stack_timeout_minutes
 
 if TYPE_CHECKING:
     from chalicelib.model.spec import ClusterSpec

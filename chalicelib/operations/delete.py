@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.aws import load_balancers, store, workflow
 from chalicelib.cfn import kinds, stacks
 from chalicelib.model.errors import ConflictError, WorkflowStartError
-from chalicelib.model.record import public
 from chalicelib.model.settings import event_waits
+from chalicelib.model.visibility import public
 from chalicelib.operations.failures import end_operation_failed
 from chalicelib.operations.stack_waits import DELETE, EVENT_MISSED, answer_now, await_stack_event
 

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.aws import store
 from chalicelib.model.errors import ConflictError
 from chalicelib.model.naming import pool_of_owner
-from chalicelib.model.policy import check_lease_hours
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:
@@ -59,6 +58,9 @@ def reap_fields(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
 
 def extend(db: Store, settings: Settings, name: str, hours: int, caller: str, now: datetime) -> dict[str, Any]:
     """Extend the lease to `hours` from now (never shortening it) and clear any warning."""
+    # Imported here: the policy loads the request models, which the steps that only read leases never need.
+    from chalicelib.model.policy import check_lease_hours
+
     check_lease_hours(hours, settings, "hours")
     record = db.get_cluster(name)
     if record["status"] not in (store.ACTIVE, store.CREATING):

@@ -140,8 +140,8 @@ def _recorded(ctx: Context, waiter: dict[str, Any], state: stacks.StackState) ->
     answer, which carries on what the step knew of its stack. A token stored without a waiter (by a
     step that records nothing) gets the stack's state alone."""
     # Imported here: most events need neither, and the function starts cold without them.
-    from chalicelib.operations.create import record_stack_state
     from chalicelib.operations.delete import deletion_recorded
+    from chalicelib.operations.stack_status import record_stack_state
 
     stack, name, cluster_id = waiter.get("stack") or {}, waiter.get("name"), waiter.get("clusterId")
     if not (name and cluster_id):
