@@ -9,8 +9,12 @@ documents, as eksctl writes them:
   --kubelet-extra-args '--node-labels=... --register-with-taints=...'`;
 - Bottlerocket: TOML `[settings.kubernetes]` with `cluster-name`, `api-server`, `cluster-certificate` (all
   required), `node-labels`, `node-taints`, `max-pods`, each of its type (else Bottlerocket applies none).
-A custom script (eksctl's `overrideBootstrapCommand`) counts when it runs bootstrap.sh, or nodeadm with
-a NodeConfig it writes itself; anything else bootstraps nothing.
+- Windows: PowerShell in `<powershell>` tags calling the image's `Start-EKSBootstrap.ps1` with
+  `-EKSClusterName`, `-APIServerEndpoint`, `-Base64ClusterCA` (the script looks the last two up with
+  DescribeCluster when they are not given) and `-KubeletExtraArgs '--node-labels=... --register-with-taints=...'`,
+  its values given inline or as PowerShell variables set before (`[string]$EKSClusterName = '...'`).
+A custom script (eksctl's `overrideBootstrapCommand`) counts when it runs bootstrap.sh, nodeadm with
+a NodeConfig it writes itself, or Start-EKSBootstrap.ps1; anything else bootstraps nothing.
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ def parse(user_data: Any) -> Bootstrap | None:
 
 
 def parse_text(text: str) -> Bootstrap | None:
+    if re.search(r"(?i)<powershell>", text):
+        return _powershell(text)
     if re.search(r"(?im)^content-type:\s*multipart/", text):
         return _mime(text)
     toml = _toml(text)
@@ -252,6 +258,52 @@ def _embedded_nodeconfig(text: str) -> Bootstrap | None:
             break
         block.append(line)
     return _nodeconfig("\n".join(block))
+
+
+_PS_SCRIPT = "Start-EKSBootstrap.ps1"
+_PS_VARIABLE = re.compile(r"^\s*(?:\[string\])?\$([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+?)\s*$")
+_PS_TARGET = re.compile(r"""'(?:[^']|'')*'|"(?:[^"`]|`.)*"|\S+""")
+_PS_ARGUMENT = re.compile(r"""-([A-Za-z][A-Za-z0-9]*)\s+('(?:[^']|'')*'|"(?:[^"`]|`.)*"|\$[A-Za-z_][A-Za-z0-9_]*)""")
+
+
+def _ps_value(token: str, variables: dict[str, str]) -> str:
+    """A PowerShell string as the script receives it: single quotes literal, double quotes expanding `$Name`."""
+    if token.startswith("'"):
+        return token[1:-1].replace("''", "'")
+    if token.startswith("$"):
+        return variables.get(token[1:], "")
+    inner = re.sub(r"\$([A-Za-z_][A-Za-z0-9_]*)", lambda m: variables.get(m[1], ""), token[1:-1])
+    return re.sub(r"`(.)", r"\1", inner)
+
+
+def _powershell(text: str) -> Bootstrap | None:
+    """The arguments a Windows node's PowerShell hands Start-EKSBootstrap.ps1 (inline or via variables)."""
+    body = re.split(r"(?i)</powershell>", re.split(r"(?i)<powershell>", text, maxsplit=1)[1], maxsplit=1)[0]
+    variables: dict[str, str] = {}
+    for line in body.splitlines():
+        match = _PS_VARIABLE.match(line)
+        if match and match[2][:1] in ("'", '"'):
+            variables[match[1]] = _ps_value(match[2], variables)
+            continue
+        if not re.match(r"^\s*&", line):
+            continue
+        target = _PS_TARGET.match(line.split("&", 1)[1].strip())
+        token = target[0] if target else ""
+        script = _ps_value(token, variables) if token.startswith(("$", "'", '"')) else token
+        if not script.endswith(_PS_SCRIPT):
+            continue
+        arguments = {m[1]: _ps_value(m[2], variables) for m in _PS_ARGUMENT.finditer(line)}
+        cluster = arguments.get("EKSClusterName")
+        if not cluster:
+            return None
+        boot = Bootstrap("powershell", cluster, arguments.get("APIServerEndpoint") or None)
+        boot.certificate_authority = arguments.get("Base64ClusterCA") or None
+        try:
+            _kubelet_flags(boot, shlex.split(arguments.get("KubeletExtraArgs", "")))
+        except ValueError:
+            return None
+        return boot
+    return None
 
 
 def _kubelet_flags(boot: Bootstrap, flags: list[str]) -> None:

@@ -8,7 +8,8 @@ back end the parameters naming them, in whatever region and account they are mad
 ends lazily, and a reset drops them, so both are added as moto builds a back end, not once).
 
 The parameter paths are written from AWS's documentation ("Retrieve recommended Amazon Linux AMI IDs",
-"Retrieve recommended Bottlerocket AMI IDs"), not from the service's code, so a wrong path there fails.
+"Retrieve recommended Bottlerocket AMI IDs", "Retrieve recommended Microsoft Windows AMI IDs"), not from
+the service's code, so a wrong path there fails.
 Image IDs are derived from the region and parameter, so each region has its own, stable across resets.
 """
 
@@ -27,6 +28,11 @@ AMI_RELEASE = "20251120"
 BOTTLEROCKET_RELEASE = "1.50.0"
 EKS_PREFIX = "/aws/service/eks/optimized-ami/"
 BOTTLEROCKET_PREFIX = "/aws/service/bottlerocket/"
+# Windows Server images EKS publishes, with their IDs under the Windows parameters ("Retrieve recommended
+# Microsoft Windows AMI IDs"): `.../Windows_Server-2022-English-Full-EKS_Optimized-1.33/image_id`.
+WINDOWS_PREFIX = "/aws/service/ami-windows-latest/"
+WINDOWS_OWNER = "801119661308"
+WINDOWS_RELEASE = "2025.11.12"
 _installed = False
 
 
@@ -40,6 +46,7 @@ class EksImage:
     owner: str
     description: str
     release: str  # `release_version` (EKS) or `image_version` (Bottlerocket)
+    platform: str | None = None  # "windows" for Windows Server images (DescribeImages' Platform)
 
     def image_id(self, region: str) -> str:
         digest = hashlib.sha256(f"{region}|{self.parameter}".encode()).hexdigest()
@@ -96,6 +103,20 @@ def catalogue() -> list[EksImage]:
                         BOTTLEROCKET_RELEASE,
                     )
                 )
+        for year in ("2019", "2022"):
+            for edition in ("Full", "Core"):
+                name = f"Windows_Server-{year}-English-{edition}-EKS_Optimized-{v}"
+                images.append(
+                    EksImage(
+                        f"{WINDOWS_PREFIX}{name}/image_id",
+                        f"{name}-{WINDOWS_RELEASE}",
+                        "x86_64",
+                        WINDOWS_OWNER,
+                        f"Microsoft Windows Server {year} {edition} optimized for EKS and k8s version {v}",
+                        WINDOWS_RELEASE,
+                        "windows",
+                    )
+                )
     return images
 
 
@@ -127,9 +148,10 @@ def _add_images(backend: Any) -> None:
             architecture=image.architecture,
             hypervisor="xen",
             root_device_type="ebs",
-            root_device_name="/dev/xvda",
+            root_device_name="/dev/sda1" if image.platform == "windows" else "/dev/xvda",
             region_name=f"{region}a",
             boot_mode="uefi-preferred" if image.architecture == "x86_64" else "uefi",
+            platform=image.platform,
         )
 
 
@@ -139,7 +161,8 @@ def _add_images(backend: Any) -> None:
 def _wanted(key: str) -> bool:
     """Whether a parameter name or path could reach our parameters (so they must be loaded first)."""
     key = str(key or "")
-    return any(key.startswith(p) or p.startswith(key.rstrip("/") + "/") for p in (EKS_PREFIX, BOTTLEROCKET_PREFIX))
+    prefixes = (EKS_PREFIX, BOTTLEROCKET_PREFIX, WINDOWS_PREFIX)
+    return any(key.startswith(p) or p.startswith(key.rstrip("/") + "/") for p in prefixes)
 
 
 def _add_parameters(params: Any) -> None:
@@ -171,7 +194,7 @@ def _add_parameters(params: Any) -> None:
         if image.parameter.startswith(EKS_PREFIX):
             put(f"{folder}/image_name", image.name)
             put(f"{folder}/release_version", image.release)
-        else:
+        elif image.parameter.startswith(BOTTLEROCKET_PREFIX):
             put(f"{folder}/image_version", image.release)
 
 

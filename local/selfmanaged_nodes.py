@@ -5,7 +5,8 @@ On AWS an instance of a self-managed group becomes a Node only when both hold:
    (and, when it gives one, the cluster's CA: the kubelet cannot trust another);
 2. its instance role may join: aws-auth maps the role (path dropped, as aws-iam-authenticator compares)
    with group `system:nodes` and user `system:node:{{EC2PrivateDNSName}}`, in the CONFIG_MAP
-   authentication modes, or the role has an `EC2_LINUX` access entry, in the API modes.
+   authentication modes, or the role has an `EC2_LINUX` access entry (`EC2_WINDOWS` for a Windows node,
+   whose bootstrap is PowerShell), in the API modes.
 The kubelet also refuses to start with `--node-labels` in the kubernetes.io / k8s.io namespaces other
 than the few it may set itself. The Auto Scaling groups looked at are those tagged
 `kubernetes.io/cluster/NAME: owned`, as eksctl tags its groups. A node is named as EC2 names the
@@ -72,9 +73,10 @@ def bootstraps_into(cluster: Any, boot: Bootstrap | None) -> bool:
     if boot is None or boot.cluster != cluster.name:
         return False
     endpoint = str(getattr(cluster, "endpoint", "") or "")
-    # AL2's bootstrap.sh looks the endpoint up (DescribeCluster) when it is not given; nodeadm and Bottlerocket need it.
+    # AL2's bootstrap.sh and Windows's Start-EKSBootstrap.ps1 look the endpoint up (DescribeCluster) when it is
+    # not given; nodeadm and Bottlerocket need it.
     if boot.endpoint is None:
-        if boot.format != "bootstrap.sh":
+        if boot.format not in ("bootstrap.sh", "powershell"):
             return False
     elif not _same_endpoint(boot.endpoint, endpoint):
         return False
@@ -111,8 +113,11 @@ def canonical_role(arn: str) -> str:
     return f"{match[1]}{match[2]}" if match else arn
 
 
-def role_may_join(cluster: Any, role_arn: str | None, node_name: str, aws_auth: Mapping[str, Any]) -> bool:
-    """Whether aws-auth or an EC2_LINUX access entry lets the role's nodes register as `node_name`."""
+def role_may_join(
+    cluster: Any, role_arn: str | None, node_name: str, aws_auth: Mapping[str, Any], windows: bool = False
+) -> bool:
+    """Whether aws-auth or an access entry of the node's kind (EC2_LINUX, or EC2_WINDOWS for a Windows node)
+    lets the role's nodes register as `node_name`."""
     if not role_arn:
         return False
     mode = (getattr(cluster, "access_config", None) or {}).get("authenticationMode", "CONFIG_MAP")
@@ -131,12 +136,18 @@ def role_may_join(cluster: Any, role_arn: str | None, node_name: str, aws_auth: 
                 return True
     if mode in API_MODES:
         for entry in dict(cluster.__dict__.get("local_access_entries") or {}).values():
-            if entry.type == "EC2_LINUX" and entry.principal_arn in (role_arn, canonical):
+            kind = "EC2_WINDOWS" if windows else "EC2_LINUX"
+            if entry.type == kind and entry.principal_arn in (role_arn, canonical):
                 return True
     return False
 
 
-BOOTSTRAP_FAMILIES = {"nodeadm": "al2023", "bootstrap.sh": "al2", "bottlerocket": "bottlerocket"}
+BOOTSTRAP_FAMILIES = {
+    "nodeadm": "al2023",
+    "bootstrap.sh": "al2",
+    "bottlerocket": "bottlerocket",
+    "powershell": "windows",
+}
 
 
 def _node(cluster: Any, region: str, instance: Any, boot: Bootstrap) -> dict[str, Any]:
@@ -192,6 +203,7 @@ def selfmanaged_nodes_of(
             if auth is None:
                 auth = dict(reader())
             role = instance_role(data, account, region)
-            if boot is not None and role_may_join(cluster, role, instance.private_dns_name, auth):
+            windows = boot is not None and boot.format == "powershell"
+            if boot is not None and role_may_join(cluster, role, instance.private_dns_name, auth, windows):
                 nodes.append(_node(cluster, region, instance, boot))
     return nodes

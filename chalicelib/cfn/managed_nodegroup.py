@@ -12,17 +12,19 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.cfn import bottlerocket_toml
 from chalicelib.cfn.iam import add_node_instance_role
 from chalicelib.cfn.node_policies import inline_policies, managed_policies
-from chalicelib.cfn.node_userdata import BOUNDARY, user_data
+from chalicelib.cfn.node_userdata import BOUNDARY, root_device, user_data
 from chalicelib.cfn.template import (
     OUTPUT_NODE_ROLE_ARN,
     OUTPUT_NODEGROUP_NAME,
     OUTPUT_SUBNETS_PRIVATE,
     OUTPUT_SUBNETS_PUBLIC,
+    OUTPUT_WINDOWS_NODES,
     Template,
     export_name,
     get_att,
     tag_list,
 )
+from chalicelib.model.images import is_windows
 from chalicelib.model.nodegroup_spec import DEFAULT_IO_IOPS
 from chalicelib.model.spec import AMI_FAMILIES
 
@@ -127,6 +129,8 @@ def add_managed_nodegroup(
         properties["NodeRepairConfig"] = _node_repair_config(nodegroup.node_repair_config)
     t.new_resource("ManagedNodeGroup", "AWS::EKS::Nodegroup", properties)
     t.add_output(OUTPUT_NODEGROUP_NAME, get_att("ManagedNodeGroup", "NodegroupName"))
+    if is_windows(nodegroup.ami_family):
+        t.add_output(OUTPUT_WINDOWS_NODES, "true")
 
 
 def add_managed_node_role(t: Template, spec: ClusterSpec, nodegroup: NodegroupSpec) -> dict[str, list[str]]:
@@ -199,6 +203,11 @@ def _node_user_data(spec: ClusterSpec, nodegroup: NodegroupSpec) -> Any:
     """
     if nodegroup.ami is not None:
         return user_data(spec, nodegroup)
+    if is_windows(nodegroup.ami_family):
+        # EKS runs the image's bootstrap after these (eksctl's managed Windows user data: the commands alone).
+        if not nodegroup.pre_bootstrap_commands:
+            return None
+        return {"Fn::Base64": "\n".join(["<powershell>", *nodegroup.pre_bootstrap_commands, "</powershell>"])}
     if nodegroup.ami_family == "Bottlerocket":
         # EKS merges its own bootstrap settings (cluster, labels, taints) into these.
         if nodegroup.max_pods_per_node is None and not nodegroup.bottlerocket_user_data:
@@ -236,10 +245,8 @@ def _node_user_data(spec: ClusterSpec, nodegroup: NodegroupSpec) -> Any:
 def _launch_template(spec: ClusterSpec, nodegroup: NodegroupSpec, tags: dict[str, str]) -> dict[str, Any]:
     """The launch template's properties: the disk, IMDSv2, monitoring, tags for what it launches, user data,
     the image and security groups when the group names them."""
-    # Bottlerocket keeps containers on its second (data) volume; the others on the root volume.
-    device = "/dev/xvdb" if nodegroup.ami_family == "Bottlerocket" else "/dev/xvda"
     data: dict[str, Any] = {
-        "BlockDeviceMappings": [{"DeviceName": device, "Ebs": _volume(nodegroup)}],
+        "BlockDeviceMappings": [{"DeviceName": root_device(nodegroup.ami_family), "Ebs": _volume(nodegroup)}],
         "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 2},
         "TagSpecifications": [
             {"ResourceType": kind, "Tags": tag_list(tags)} for kind in ("instance", "volume", "network-interface")

@@ -1,8 +1,9 @@
 """A self-managed node's user data (or a managed node's on a custom `ami`), in the format its image reads at boot.
 
 AmazonLinux2023's nodeadm reads a NodeConfig from a MIME part (`application/node.eks.aws`),
-AmazonLinux2 runs a shell script that calls `/etc/eks/bootstrap.sh`, and Bottlerocket reads TOML
-settings: each as the image's documentation gives it, since that is what decides whether a node joins.
+AmazonLinux2 runs a shell script that calls `/etc/eks/bootstrap.sh`, Bottlerocket reads TOML
+settings and Windows runs PowerShell that calls the image's `Start-EKSBootstrap.ps1`: each as the
+image's documentation gives it, since that is what decides whether a node joins.
 The cluster's endpoint and CA are imported from the cluster stack at deploy time, through `Fn::Sub`.
 """
 
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import shlex
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.cfn import bottlerocket_toml
 from chalicelib.cfn.bottlerocket_toml import toml_string as toml_string  # re-exported
 from chalicelib.cfn.template import OUTPUT_CA, OUTPUT_ENDPOINT, export_name
+from chalicelib.model.images import is_windows
 from chalicelib.model.naming import TAG_EKSCTL_CLUSTER, TAG_EKSCTL_NODEGROUP
 from chalicelib.model.selfmanaged_spec import MAX_USER_DATA
 
@@ -157,12 +160,73 @@ def _bottlerocket(spec: ClusterSpec, group: SelfManagedNodegroupSpec | Nodegroup
     return bottlerocket_toml.dumps(settings)
 
 
+# The EKS bootstrap script every EKS-optimized Windows image carries, and how eksctl calls it.
+WINDOWS_BOOTSTRAP_SCRIPT = r"$env:ProgramFiles\Amazon\EKS\Start-EKSBootstrap.ps1"
+# The script writes to PowerShell's other streams too: eksctl sends them to the output (the console log).
+_WINDOWS_STREAMS = "3>&1 4>&1 5>&1 6>&1"
+
+
+def root_device(family: str) -> str:
+    """The device of the node volume a launch template sizes: Windows's root (`/dev/sda1`, as eksctl maps it),
+    Bottlerocket's data volume (where it keeps containers), the root volume of the Amazon Linux images."""
+    if is_windows(family):
+        return "/dev/sda1"
+    return "/dev/xvdb" if family == "Bottlerocket" else "/dev/xvda"
+
+
+def cluster_dns_ip(spec: ClusterSpec) -> str:
+    """The cluster DNS service's address: the 10th of the service range, as EKS (and eksctl) put it."""
+    return str(ipaddress.ip_network(service_range(spec))[10])
+
+
+def _quoted(value: str) -> str:
+    """A value inside a PowerShell single-quoted string (no expansion; a quote is doubled)."""
+    return value.replace("'", "''")
+
+
+def _double_quoted(value: str) -> str:
+    """A value inside a PowerShell double-quoted string: `$`, `"` and the backtick escaped with a backtick."""
+    return re.sub(r'([`"$])', r"`\1", value)
+
+
+def _windows(spec: ClusterSpec, group: SelfManagedNodegroupSpec | NodegroupSpec) -> str:
+    """eksctl's Windows user data: PowerShell that runs the image's Start-EKSBootstrap.ps1 with the cluster's
+    name, endpoint and CA, the service range and DNS address, containerd, and the kubelet's labels and taints.
+
+    With overrideBootstrapCommand the same values are PowerShell variables (`$EKSClusterName`,
+    `$APIServerEndpoint`, `$Base64ClusterCA`, `$KubeletExtraArgs`, ...) for the command to use.
+    """
+    kubelet = [("node-labels", _labels(spec, group)), ("register-with-taints", _taints(group))]
+    if group.max_pods_per_node is not None:
+        kubelet.append(("max-pods", str(group.max_pods_per_node)))
+    params = [
+        ("EKSClusterName", spec.name),
+        ("APIServerEndpoint", _ENDPOINT),
+        ("Base64ClusterCA", _CA),
+        ("ServiceCIDR", service_range(spec)),
+        ("DNSClusterIP", cluster_dns_ip(spec)),
+        ("ContainerRuntime", "containerd"),  # eksctl's default, the only runtime from Kubernetes 1.24
+        ("KubeletExtraArgs", " ".join(f"--{key}={value}" for key, value in kubelet)),
+    ]
+    lines = ["<powershell>", f'[string]$EKSBootstrapScriptFile = "{WINDOWS_BOOTSTRAP_SCRIPT}"']
+    lines += group.pre_bootstrap_commands or []
+    if group.override_bootstrap_command is not None:
+        lines += [f"[string]${key} = '{_quoted(value)}'" for key, value in params]
+        table = ";".join(f" '{key}' = '{_quoted(value)}'" for key, value in kubelet)
+        lines += [f"$KubeletExtraArgsMap = @{{{table}}}", group.override_bootstrap_command.rstrip("\n")]
+    else:
+        arguments = " ".join(f'-{key} "{_double_quoted(value)}"' for key, value in params if value)
+        lines.append(f"& $EKSBootstrapScriptFile {arguments} {_WINDOWS_STREAMS}")
+    return "\n".join([*lines, "</powershell>"]) + "\n"
+
+
 def user_data(spec: ClusterSpec, group: SelfManagedNodegroupSpec | NodegroupSpec) -> dict[str, Any]:
     """The launch template's UserData: `Fn::Base64` of `Fn::Sub` with the cluster's endpoint and CA imported.
 
     Raises ValueError when it would pass EC2's 16 KB (before base64).
     """
-    build = {"AmazonLinux2023": _al2023, "AmazonLinux2": _al2, "Bottlerocket": _bottlerocket}[group.ami_family]
+    builders = {"AmazonLinux2023": _al2023, "AmazonLinux2": _al2, "Bottlerocket": _bottlerocket}
+    build = _windows if is_windows(group.ami_family) else builders[group.ami_family]
     text = build(spec, group)
     size = len(text.replace(_ENDPOINT, "x" * _ENDPOINT_ROOM).replace(_CA, "x" * _CA_ROOM).encode())
     if size > MAX_USER_DATA:

@@ -12,16 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.cfn.node_policies import inline_policies, managed_policies
 from chalicelib.cfn.node_security_groups import add_node_security_groups
-from chalicelib.cfn.node_userdata import user_data
+from chalicelib.cfn.node_userdata import root_device, user_data
 from chalicelib.cfn.template import (
     OUTPUT_NODE_ROLE_ARN,
     OUTPUT_SUBNETS_PRIVATE,
     OUTPUT_SUBNETS_PUBLIC,
+    OUTPUT_WINDOWS_NODES,
     Template,
     export_name,
     get_att,
     tag_list,
 )
+from chalicelib.model.images import is_windows
 from chalicelib.model.nodegroup_spec import DEFAULT_IO_IOPS
 
 if TYPE_CHECKING:
@@ -113,6 +115,8 @@ def add_selfmanaged_nodegroup(
     )
     t.add_output(OUTPUT_NODE_ROLE_ARN, role_arn)
     t.add_output(OUTPUT_ASG_NAME, {"Ref": "NodeGroup"})
+    if is_windows(group.ami_family):
+        t.add_output(OUTPUT_WINDOWS_NODES, "true")
 
 
 def _add_role(t: Template, spec: ClusterSpec, group: SelfManagedNodegroupSpec) -> dict[str, list[str]]:
@@ -214,8 +218,7 @@ def _block_device(group: SelfManagedNodegroupSpec) -> dict[str, Any]:
         volume["Iops"] = DEFAULT_IO_IOPS
     if group.volume_throughput is not None:
         volume["Throughput"] = group.volume_throughput
-    device = "/dev/xvdb" if group.ami_family == "Bottlerocket" else "/dev/xvda"
-    return {"DeviceName": device, "Ebs": volume}
+    return {"DeviceName": root_device(group.ami_family), "Ebs": volume}
 
 
 def _subnets(spec: ClusterSpec, group: SelfManagedNodegroupSpec) -> Any:

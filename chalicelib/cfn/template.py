@@ -24,6 +24,8 @@ OUTPUT_SUBNETS_PRIVATE = "SubnetsPrivate"
 OUTPUT_SECURITY_GROUP = "SecurityGroup"
 OUTPUT_SERVICE_ROLE_ARN = "ServiceRoleARN"
 OUTPUT_NODE_ROLE_ARN = "NodeInstanceRoleARN"
+# "true" on a Windows node group's stack: aws-auth maps its role with eks:kube-proxy-windows too.
+OUTPUT_WINDOWS_NODES = "WindowsNodes"
 OUTPUT_OIDC_PROVIDER_ARN = "OIDCProviderARN"
 OUTPUT_NODEGROUP_NAME = "NodegroupName"
 

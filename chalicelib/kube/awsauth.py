@@ -16,11 +16,14 @@ from chalicelib.model.access_spec import NODE_GROUPS
 from chalicelib.model.errors import ConflictError, EkspressError
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from chalicelib.model.access_spec import IdentityMapping
 
 NAMESPACE = "kube-system"
 NAME = "aws-auth"
 NODE_USERNAME = "system:node:{{EC2PrivateDNSName}}"
+WINDOWS_NODE_GROUP = "eks:kube-proxy-windows"
 KEYS = ("mapRoles", "mapUsers", "mapAccounts")
 _ARN_KEY = {"mapRoles": "rolearn", "mapUsers": "userarn"}
 
@@ -71,9 +74,11 @@ def is_node_mapping(entry: dict[str, Any]) -> bool:
     return bool(set(entry.get("groups") or []) & set(NODE_GROUPS))
 
 
-def node_role_mapping(role_arn: str) -> dict[str, Any]:
-    """The entry EKS and eksctl write for a node group's instance role."""
-    return {"rolearn": role_arn, "username": NODE_USERNAME, "groups": list(NODE_GROUPS)}
+def node_role_mapping(role_arn: str, windows: bool = False) -> dict[str, Any]:
+    """The entry EKS and eksctl write for a node group's instance role; a Windows group's role also gets
+    `eks:kube-proxy-windows`, which lets kube-proxy on Windows nodes act with the node's identity."""
+    groups = [WINDOWS_NODE_GROUP, *NODE_GROUPS] if windows else list(NODE_GROUPS)
+    return {"rolearn": role_arn, "username": NODE_USERNAME, "groups": groups}
 
 
 def parse(configmap: dict[str, Any] | None) -> AuthMap:
@@ -121,11 +126,12 @@ def _arn(key: str, entry: Any) -> str:
     return str(entry) if key == "mapAccounts" else str(entry.get(_ARN_KEY[key], ""))
 
 
-def ensure_node_roles(auth: AuthMap, role_arns: list[str]) -> AuthMap:
-    """Map every node role as EKS expects; an existing node mapping is left as it is."""
+def ensure_node_roles(auth: AuthMap, role_arns: list[str], windows: Collection[str] = ()) -> AuthMap:
+    """Map every node role as EKS expects (those in `windows` with the Windows group too); an existing node
+    mapping is left as it is."""
     for arn in role_arns:
         if not any(e.get("rolearn") == arn and is_node_mapping(e) for e in auth.roles):
-            auth.roles.append(node_role_mapping(arn))
+            auth.roles.append(node_role_mapping(arn, arn in windows))
     return auth
 
 

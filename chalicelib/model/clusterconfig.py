@@ -115,6 +115,7 @@ _SELF_MANAGED_NODEGROUP = {
     "targetGroupARNs": LEAF,
     "classicLoadBalancerNames": LEAF,
     "asgSuspendProcesses": LEAF,
+    "containerRuntime": LEAF,
 }
 # The role of a pod identity association (`iam.podIdentityAssociations[]`, `addons[].podIdentityAssociations[]`).
 _POD_IDENTITY_ROLE = {
@@ -329,7 +330,8 @@ def _reason(path: str) -> str:
 
 
 def _ami_family_problems(document: dict[str, Any]) -> list[dict[str, str]]:
-    """A clear refusal for each node group's amiFamily that eksctl builds and ekspress does not (Windows, Ubuntu)."""
+    """A clear refusal for each node group's amiFamily that eksctl builds and ekspress does not (Ubuntu, Windows
+    Server 2025 and the deprecated Windows releases)."""
     problems = []
     for kind in ("managedNodeGroups", "nodeGroups"):
         groups = document.get(kind)

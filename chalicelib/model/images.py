@@ -22,6 +22,11 @@ Sources of the table and the version rule:
   AL2 AMIs reached end of support on 26 November 2025); eksctl refuses AmazonLinux2 from 1.33 on
   (`AmazonLinux2EOLVersion`, pkg/apis/eksctl.io/v1alpha5/types.go). AL2023 and Bottlerocket images,
   standard and accelerated, exist for every version the service offers (1.30 to 1.34).
+- Windows: EKS publishes Windows Server 2019 and 2022 images (Full and Core), x86_64 only, for every
+  version offered ("Amazon EKS optimized Windows AMIs",
+  https://docs.aws.amazon.com/eks/latest/userguide/eks-optimized-windows-ami.html); their IDs are in the
+  public parameters `/aws/service/ami-windows-latest/Windows_Server-2022-English-Full-EKS_Optimized-1.33/image_id`.
+  eksctl gives NVIDIA instances the same image (`GetAMIType`); Windows Server 2025 needs Kubernetes 1.35.
 """
 
 from __future__ import annotations
@@ -35,9 +40,33 @@ if TYPE_CHECKING:
     from chalicelib.model.nodegroup_spec import NodeGroupBase
     from chalicelib.model.validation import Problem
 
-AmiFamily = Literal["AmazonLinux2023", "AmazonLinux2", "Bottlerocket"]
+AmiFamily = Literal[
+    "AmazonLinux2023",
+    "AmazonLinux2",
+    "Bottlerocket",
+    "WindowsServer2019FullContainer",
+    "WindowsServer2019CoreContainer",
+    "WindowsServer2022FullContainer",
+    "WindowsServer2022CoreContainer",
+]
 AMI_FAMILY_NAMES: tuple[str, ...] = get_args(AmiFamily)
-# The AmiTypes this service chooses (EKS has more: Windows, FIPS, CUSTOM).
+LINUX_FAMILIES = ("AmazonLinux2023", "AmazonLinux2", "Bottlerocket")
+WINDOWS_FAMILIES = tuple(f for f in AMI_FAMILY_NAMES if f.startswith("Windows"))
+# Windows family → its AmiType (x86_64 only).
+WINDOWS_AMI_TYPES = {
+    "WindowsServer2019FullContainer": "WINDOWS_FULL_2019_x86_64",
+    "WindowsServer2019CoreContainer": "WINDOWS_CORE_2019_x86_64",
+    "WindowsServer2022FullContainer": "WINDOWS_FULL_2022_x86_64",
+    "WindowsServer2022CoreContainer": "WINDOWS_CORE_2022_x86_64",
+}
+
+
+def is_windows(family: str) -> bool:
+    """Whether an amiFamily is one of the Windows Server families (eksctl's `IsWindowsImage`)."""
+    return family in WINDOWS_FAMILIES
+
+
+# The AmiTypes this service chooses (EKS has more: FIPS, CUSTOM).
 AmiType = Literal[
     "AL2023_x86_64_STANDARD",
     "AL2023_x86_64_NVIDIA",
@@ -51,6 +80,10 @@ AmiType = Literal[
     "BOTTLEROCKET_x86_64_NVIDIA",
     "BOTTLEROCKET_ARM_64",
     "BOTTLEROCKET_ARM_64_NVIDIA",
+    "WINDOWS_FULL_2019_x86_64",
+    "WINDOWS_CORE_2019_x86_64",
+    "WINDOWS_FULL_2022_x86_64",
+    "WINDOWS_CORE_2022_x86_64",
 ]
 
 X86, ARM = "x86_64", "arm64"
@@ -73,10 +106,14 @@ AMI_TYPES: dict[tuple[str, str, str | None], str] = {
     ("Bottlerocket", X86, NEURON): "BOTTLEROCKET_x86_64",
     ("Bottlerocket", ARM, None): "BOTTLEROCKET_ARM_64",
     ("Bottlerocket", ARM, NVIDIA): "BOTTLEROCKET_ARM_64_NVIDIA",
+    # Windows: x86_64 only; NVIDIA instances get the same image, as eksctl chooses it.
+    **{(family, X86, None): kind for family, kind in WINDOWS_AMI_TYPES.items()},
+    **{(family, X86, NVIDIA): kind for family, kind in WINDOWS_AMI_TYPES.items()},
 }
-# The standard image of each family, per processor (x86_64, arm64).
+# The standard image of each family, per processor (x86_64, arm64; Windows has no arm64 image).
 AMI_FAMILIES: dict[str, tuple[str, str]] = {
-    family: (AMI_TYPES[(family, X86, None)], AMI_TYPES[(family, ARM, None)]) for family in AMI_FAMILY_NAMES
+    family: (AMI_TYPES[(family, X86, None)], AMI_TYPES.get((family, ARM, None), AMI_TYPES[(family, X86, None)]))
+    for family in AMI_FAMILY_NAMES
 }
 # The last Kubernetes version a family has EKS-optimized images for (absent: every version offered).
 LAST_VERSION = {"AmazonLinux2": "1.32"}
@@ -169,7 +206,8 @@ def choose_ami_type(
     chosen = AMI_TYPES.get((family, architecture, accelerator))
     if chosen is None:
         example = next(f.instance_type for _, f in known if f.accelerator == accelerator)
-        having = [f for f in AMI_FAMILY_NAMES if (f, architecture, accelerator) in AMI_TYPES]
+        kin = WINDOWS_FAMILIES if is_windows(family) else LINUX_FAMILIES
+        having = [f for f in kin if (f, architecture, accelerator) in AMI_TYPES]
         problems.append(
             (
                 ("amiFamily",),
@@ -233,7 +271,7 @@ def _one_processor_and_accelerator(
 
 
 def _others(family: str) -> str:
-    return " or ".join(f for f in AMI_FAMILY_NAMES if f != family and f not in LAST_VERSION)
+    return " or ".join(f for f in LINUX_FAMILIES if f != family and f not in LAST_VERSION)
 
 
 def choose_for_group(
@@ -245,6 +283,7 @@ def choose_for_group(
 
 # The public SSM parameters EKS publishes with the ID of each EKS-optimized image, by AmiType
 # (eksctl's `auto` image resolver reads the same): {version} is the Kubernetes version.
+_WINDOWS_PARAMETER = "/aws/service/ami-windows-latest/Windows_Server-{year}-English-{edition}-EKS_Optimized-{{version}}"
 _SSM_IMAGE_PARAMETERS = {
     "AL2023_x86_64_STANDARD": "/aws/service/eks/optimized-ami/{version}/amazon-linux-2023/x86_64/standard",
     "AL2023_x86_64_NVIDIA": "/aws/service/eks/optimized-ami/{version}/amazon-linux-2023/x86_64/nvidia",
@@ -258,12 +297,18 @@ _SSM_IMAGE_PARAMETERS = {
     "BOTTLEROCKET_x86_64_NVIDIA": "/aws/service/bottlerocket/aws-k8s-{version}-nvidia/x86_64",
     "BOTTLEROCKET_ARM_64": "/aws/service/bottlerocket/aws-k8s-{version}/arm64",
     "BOTTLEROCKET_ARM_64_NVIDIA": "/aws/service/bottlerocket/aws-k8s-{version}-nvidia/arm64",
+    "WINDOWS_FULL_2019_x86_64": _WINDOWS_PARAMETER.format(year="2019", edition="Full"),
+    "WINDOWS_CORE_2019_x86_64": _WINDOWS_PARAMETER.format(year="2019", edition="Core"),
+    "WINDOWS_FULL_2022_x86_64": _WINDOWS_PARAMETER.format(year="2022", edition="Full"),
+    "WINDOWS_CORE_2022_x86_64": _WINDOWS_PARAMETER.format(year="2022", edition="Core"),
 }
 
 
 def image_parameter(ami_type: str, version: str) -> str:
     """The SSM parameter holding the current image ID of an AmiType for a Kubernetes version."""
-    leaf = "latest/image_id" if ami_type.startswith("BOTTLEROCKET") else "recommended/image_id"
+    leaf = {"BOTTLEROCKET": "latest/image_id", "WINDOWS": "image_id"}.get(
+        ami_type.split("_", 1)[0], "recommended/image_id"
+    )
     return f"{_SSM_IMAGE_PARAMETERS[ami_type].format(version=version)}/{leaf}"
 
 

@@ -124,7 +124,9 @@ def function_arn_placeholder(task: str) -> str:
 
 # The AWS managed policies the templates attach: the cluster's service role (cfn/iam.py) and every
 # node role. A request may always name these (model/policy.py).
-CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
+# The service role has the VPC resource controller's policy as eksctl gives it by default: Windows pods
+# get their addresses through it (the VPC CNI's Windows IPAM), and so do security groups for pods.
+CLUSTER_POLICIES = ("AmazonEKSClusterPolicy", "AmazonEKSVPCResourceController")
 WORKER_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
 # EKS Auto Mode (eksctl's AutoModeIAMPolicies): the service role's extra policies, and its node role's.
 AUTO_MODE_CLUSTER_POLICIES = (

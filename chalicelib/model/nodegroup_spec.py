@@ -224,7 +224,8 @@ class NodeGroupBase(SpecModel):
 
     @model_validator(mode="after")
     def _max_pods_needs_a_known_bootstrap(self) -> Self:
-        if self.max_pods_per_node is not None and self.ami_family == "AmazonLinux2" and self.managed:
+        no_setting = self.ami_family == "AmazonLinux2" or images.is_windows(self.ami_family)
+        if self.max_pods_per_node is not None and no_setting and self.managed:
             raise PydanticCustomError(
                 "max_pods_ami", "maxPodsPerNode is supported with amiFamily AmazonLinux2023 or Bottlerocket"
             )
@@ -397,7 +398,14 @@ class NodegroupSpec(NodeGroupBase):
                 if present:
                     message = f"{name} cannot be set with launchTemplate: set it in the launch template (as eksctl)"
                     problems.append(((name,), "launch_template_conflict", message, None))
-        if self.ami is not None:
+        windows = images.is_windows(family)
+        if self.ami is not None and windows:
+            message = (
+                f"cannot set amiFamily to {family} when using a custom AMI for managed nodes (as eksctl): "
+                "use EKS's Windows image, or a self-managed group (nodeGroups) for a Windows image of your own"
+            )
+            problems.append((("ami",), "custom_ami_family", message, self.ami))
+        elif self.ami is not None:
             if "ami_family" not in given:
                 message = "a custom ami needs amiFamily set explicitly (as eksctl)"
                 problems.append((("amiFamily",), "ami_family_required", message, None))
@@ -410,9 +418,13 @@ class NodegroupSpec(NodeGroupBase):
             if self.release_version is not None:
                 message = "releaseVersion is not supported when using a custom AMI (ami): it names EKS's images"
                 problems.append((("releaseVersion",), "custom_ami_conflict", message, None))
-        elif self.override_bootstrap_command is not None and family != "AmazonLinux2023":
+        elif self.override_bootstrap_command is not None and family != "AmazonLinux2023" and not windows:
             message = "overrideBootstrapCommand can only be set when a custom AMI (ami) is specified"
             problems.append((("overrideBootstrapCommand",), "bootstrap_needs_ami", message, None))
+        if windows and self.override_bootstrap_command is not None and self.ami is None:
+            # eksctl: EKS runs the Windows image's own bootstrap script on managed nodes.
+            message = f"overrideBootstrapCommand is not supported for {family} managed node groups (as eksctl)"
+            problems.append((("overrideBootstrapCommand",), "bootstrap_family", message, None))
         if family == "Bottlerocket":
             for name, value in (
                 ("preBootstrapCommands", self.pre_bootstrap_commands),

@@ -72,8 +72,8 @@ REASONS = {
     # Fargate profiles (fargateProfiles[]).
     "fargateProfiles.podExecutionRoleARN": _FARGATE_NOT_PASSED,
     "fargateProfiles.status": "status is what EKS reports of a profile, not part of a request; leave it out",
-    "iam.vpcResourceControllerPolicy": "the VPC resource controller policy is not attached separately: "
-    "ekspress's service role has EKS's managed cluster policy",
+    "iam.vpcResourceControllerPolicy": "the service role always has AmazonEKSVPCResourceController (eksctl's "
+    "default): it cannot be left out",
     # The network (vpc.* and kubernetesNetworkConfig).
     "vpc.extraCIDRs": "extra CIDRs allowed to reach the control plane are not supported yet; use "
     "vpc.controlPlaneSecurityGroupIDs (groups of an existing VPC)",
@@ -101,12 +101,16 @@ REASONS = {
     "iam.attachPolicyARNs",
     "iam.attachPolicy": "an inline policy cannot be checked against the service's allow-list of policy ARNs "
     "(EKSPRESS_ALLOWED_POLICY_ARNS); use iam.attachPolicyARNs",
-    "containerRuntime": "containerRuntime is not supported: every supported amiFamily runs containerd",
+    "managedNodeGroups.containerRuntime": "containerRuntime is a nodeGroups field (as eksctl): EKS's images for "
+    "managed groups run containerd",
     "managedNodeGroups.asgSuspendProcesses": "EKS runs a managed group's Auto Scaling group and its updates "
     "(eksctl ignores the field there); asgSuspendProcesses is for nodeGroups",
 }
 # amiFamily values eksctl knows and ekspress does not build, by prefix: a reason instead of a bare list.
 AMI_FAMILY_REASONS = {
-    "Windows": "Windows nodes are not supported yet; choose amiFamily AmazonLinux2023, AmazonLinux2 or Bottlerocket",
+    "WindowsServer2025": "EKS publishes Windows Server 2025 images for Kubernetes 1.35 and later only (as eksctl "
+    "checks); choose WindowsServer2022FullContainer or WindowsServer2022CoreContainer",
+    "WindowsServer2004": "deprecated: EKS no longer publishes it; choose WindowsServer2022CoreContainer",
+    "WindowsServer20H2": "deprecated: EKS no longer publishes it; choose WindowsServer2022CoreContainer",
     "Ubuntu": "Ubuntu images are not supported yet; choose amiFamily AmazonLinux2023, AmazonLinux2 or Bottlerocket",
 }

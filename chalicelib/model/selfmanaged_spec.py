@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from chalicelib.model import naming
+from chalicelib.model.images import is_windows
 from chalicelib.model.nodegroup_spec import (
     DEFAULT_INSTANCE_TYPE,
     INSTANCE_TYPE_PATTERN,
@@ -88,6 +89,7 @@ STACK_OWN_TAGS = 7
 MAX_ASG_TAGS = 50
 # Bootstrap scripts go into user data, which EC2 caps at 16 KB before base64.
 MAX_USER_DATA = 16 * 1024
+CONTAINERD = "containerd"
 # Instance types a self-managed group names itself (eksctl's rule), and an Auto Scaling group's overrides.
 MAX_NAMED_TYPES, MAX_SELECTED_TYPES = 20, 40
 
@@ -185,6 +187,8 @@ class SelfManagedNodegroupSpec(NodeGroupBase):
     pre_bootstrap_commands: Annotated[list[Annotated[str, Field(max_length=4096)]] | None, Field(max_length=20)] = None
     override_bootstrap_command: Annotated[str, Field(min_length=1, max_length=MAX_USER_DATA)] | None = None
     kubelet_extra_config: Annotated[dict[str, Any], Field(max_length=50)] | None = None
+    # eksctl's `containerRuntime`: containerd, the only runtime EKS's images run from Kubernetes 1.24 (unset: the same).
+    container_runtime: str | None = None
     asg_metrics_collection: Annotated[list[AsgMetricsSpec] | None, Field(max_length=1)] = Field(
         default=None, alias="asgMetricsCollection"
     )
@@ -276,6 +280,17 @@ class SelfManagedNodegroupSpec(NodeGroupBase):
                 )
         return value
 
+    @field_validator("container_runtime")
+    @classmethod
+    def _containerd_only(cls, value: str | None) -> str | None:
+        if value is not None and value != CONTAINERD:
+            raise PydanticCustomError(
+                "container_runtime",
+                "only containerd is supported for container runtime, starting with EKS version 1.24 (as eksctl); "
+                "every version offered is later",
+            )
+        return value
+
     @model_validator(mode="after")
     def _rules(self) -> SelfManagedNodegroupSpec:
         problems: list[Problem] = []
@@ -306,6 +321,15 @@ class SelfManagedNodegroupSpec(NodeGroupBase):
         if self.kubelet_extra_config and self.ami_family == "Bottlerocket":
             message = "Bottlerocket takes kubelet settings as TOML settings, not kubeletExtraConfig"
             problems.append((("kubeletExtraConfig",), "kubelet_config_family", message, None))
+        if self.kubelet_extra_config and is_windows(self.ami_family):
+            message = f"kubeletExtraConfig is not supported for {self.ami_family} nodegroups (as eksctl)"
+            problems.append((("kubeletExtraConfig",), "kubelet_config_family", message, None))
+        if self.container_runtime is not None and self.override_bootstrap_command is not None:
+            message = (
+                "overrideBootstrapCommand overwrites the container runtime setting (as eksctl): pass the runtime "
+                "to the bootstrap script in the command instead, and leave containerRuntime out"
+            )
+            problems.append((("containerRuntime",), "container_runtime_override", message, self.container_runtime))
         if self.role_policy_count > MAX_ROLE_POLICIES:
             message = (
                 f"the instance role would hold {self.role_policy_count} managed policies (attachPolicyARNs, "

@@ -63,6 +63,7 @@ from chalicelib.model.validation import (
     validate,
 )
 from chalicelib.model.well_known import WellKnownPolicies  # noqa: TC001 (pydantic reads it at runtime)
+from chalicelib.model.windows_spec import windows_problems
 
 __all__ = [
     "ADDONS_BEFORE_NODES",
@@ -319,7 +320,7 @@ class ClusterSpec(SpecModel):
                 (("availabilityZones",), "duplicate_zone", "a zone is listed twice", self.availability_zones)
             )
         problems += self._subnet_problems(groups) + self._named_subnet_problems() + self._auto_mode_problems()
-        problems += fargate_problems(self)
+        problems += fargate_problems(self) + windows_problems(self)
         for index, group in enumerate(self.node_groups or []):
             count = group.asg_tag_count(len(self.tags))
             if count > MAX_ASG_TAGS:

@@ -6,7 +6,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws import store, workflow
-from chalicelib.kube import awsauth, emr
+from chalicelib.kube import awsauth, emr, windows_ipam
 from chalicelib.kube import client as kubeauth
 from chalicelib.kube.token import eks_token
 from chalicelib.model.access_spec import IdentityMapping
@@ -42,6 +42,14 @@ def node_roles(nodegroup_stacks: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(r for r in roles if r))
 
 
+def windows_node_roles(nodegroup_stacks: list[dict[str, Any]]) -> list[str]:
+    """The node roles of Windows node groups (their stacks say so in an output)."""
+    from chalicelib.cfn import templates
+
+    windows = [s for s in nodegroup_stacks if (s.get("outputs") or {}).get(templates.OUTPUT_WINDOWS_NODES) == "true"]
+    return node_roles(windows)
+
+
 def configure_cluster_access(ctx: Context, step: NodegroupStacksDone) -> dict[str, Any]:
     """Workflow step: map every node role and the requested identities into aws-auth.
 
@@ -54,6 +62,7 @@ def configure_cluster_access(ctx: Context, step: NodegroupStacksDone) -> dict[st
     record = db.get_cluster(name)
     spec = ClusterSpec.model_validate(record["spec"])
     roles = node_roles(step.nodegroupStacks)
+    windows = windows_node_roles(step.nodegroupStacks)
     kube = connect(ctx.clients, spec.region, name)
     mappings = emr.resolve(
         kube,
@@ -62,7 +71,7 @@ def configure_cluster_access(ctx: Context, step: NodegroupStacksDone) -> dict[st
     )
 
     def edit(auth: awsauth.AuthMap) -> awsauth.AuthMap:
-        awsauth.ensure_node_roles(auth, roles)
+        awsauth.ensure_node_roles(auth, roles, windows)
         for mapping in mappings:
             key, entry = awsauth.mapping_entry(mapping)
             if entry not in auth.entries(key):  # a retried step finds its own earlier write
@@ -70,6 +79,8 @@ def configure_cluster_access(ctx: Context, step: NodegroupStacksDone) -> dict[st
         return auth
 
     merged = kubeauth.update_aws_auth(kube, edit)
+    if windows:
+        windows_ipam.enable(kube)  # Windows pods get their addresses from the VPC CNI's Windows IPAM
     db.update_cluster(
         name,
         cluster_id,

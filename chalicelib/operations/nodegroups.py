@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.cfn import stacks, templates, upload
-from chalicelib.kube import awsauth
+from chalicelib.kube import awsauth, windows_ipam
 from chalicelib.kube import client as kubeauth
 from chalicelib.model import naming, policy
 from chalicelib.model.errors import ConflictError, NotFoundError
@@ -167,13 +167,17 @@ def change_node_role(ctx: Context, step: NodeRoleStep) -> dict[str, Any]:
     role = outputs.get(templates.OUTPUT_NODE_ROLE_ARN)
     if not role:
         raise ValueError(f"stack {stack['stackName']} has no {templates.OUTPUT_NODE_ROLE_ARN} output")
+    windows = outputs.get(templates.OUTPUT_WINDOWS_NODES) == "true"
 
     def edit(auth: awsauth.AuthMap) -> awsauth.AuthMap:
         if action == ADD:
-            return awsauth.ensure_node_roles(auth, [role])
+            return awsauth.ensure_node_roles(auth, [role], [role] if windows else [])
         return awsauth.remove_node_role(auth, role)
 
-    kubeauth.update_aws_auth(connect(ctx.clients, step.region, name), edit)
+    kube = connect(ctx.clients, step.region, name)
+    kubeauth.update_aws_auth(kube, edit)
+    if action == ADD and windows:
+        windows_ipam.enable(kube)  # as at creation: Windows pods need the VPC CNI's Windows IPAM
     roles = [r for r in db.get_cluster(name).get("nodeRoles") or [] if r != role]
     if action == ADD:
         roles.append(role)

@@ -196,7 +196,8 @@ def test_the_cluster_stack_builds_auto_mode_as_eksctl_does() -> None:
     assert role["ManagedPolicyArns"] == [iam.policy_arn(p) for p in iam.AUTO_MODE_NODE_POLICIES]
     service = template["Resources"]["ServiceRole"]["Properties"]
     assert service["ManagedPolicyArns"] == [
-        iam.policy_arn(p) for p in ("AmazonEKSClusterPolicy", *iam.AUTO_MODE_CLUSTER_POLICIES)
+        iam.policy_arn(p)
+        for p in ("AmazonEKSClusterPolicy", "AmazonEKSVPCResourceController", *iam.AUTO_MODE_CLUSTER_POLICIES)
     ]
     assert service["AssumeRolePolicyDocument"]["Statement"][0]["Action"] == ["sts:AssumeRole", "sts:TagSession"]
 
@@ -234,7 +235,8 @@ def test_without_auto_mode_the_cluster_has_none_of_it() -> None:
     assert not {"ComputeConfig", "StorageConfig", "KubernetesNetworkConfig"} & set(cluster(template))
     assert "AutoModeNodeRole" not in template["Resources"]
     assert template["Resources"]["ServiceRole"]["Properties"]["ManagedPolicyArns"] == [
-        iam.policy_arn("AmazonEKSClusterPolicy")
+        iam.policy_arn("AmazonEKSClusterPolicy"),
+        iam.policy_arn("AmazonEKSVPCResourceController"),
     ]
 
 

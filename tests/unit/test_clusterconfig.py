@@ -37,6 +37,8 @@ EXPECTED_UNSUPPORTED: dict[str, list[str]] = {
     "eksctl-46-control-plane-scaling-config.yaml": [],
     "eksctl-02-custom-vpc-cidr-no-nodes.yaml": [],
     "eksctl-30-vpc-with-ip-family.yaml": [],
+    "eksctl-14-windows-nodes.yaml": [],
+    "eksctl-32-windows-nodes-with-containerd.yaml": [],
 }
 
 

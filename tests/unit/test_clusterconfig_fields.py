@@ -109,9 +109,9 @@ def test_a_refused_top_level_field_is_answered_with_its_reason(field: str) -> No
             "EKSPRESS_ALLOWED_POLICY_ARNS",
         ),
         (
-            {"nodeGroups": [{"name": "a", "containerRuntime": "containerd"}]},
-            "nodeGroups[0].containerRuntime",
-            "containerd",
+            {"managedNodeGroups": [{"name": "a", "containerRuntime": "containerd"}]},
+            "managedNodeGroups[0].containerRuntime",
+            "a nodeGroups field",
         ),
         (
             {"managedNodeGroups": [{"name": "a", "asgSuspendProcesses": ["Launch"]}]},
@@ -139,9 +139,16 @@ def test_a_refused_inner_field_says_why_and_what_instead(document: dict[str, obj
     assert words in found[path]["message"]
 
 
-@pytest.mark.parametrize("family", ["WindowsServer2022FullContainer", "WindowsServer2019CoreContainer", "Ubuntu2204"])
-def test_an_ami_family_ekspress_does_not_build_gets_a_reason(family: str) -> None:
+@pytest.mark.parametrize(
+    ("family", "words"),
+    [
+        ("Ubuntu2204", "choose amiFamily AmazonLinux2023"),
+        ("WindowsServer2025FullContainer", "Kubernetes 1.35 and later"),
+        ("WindowsServer2004CoreContainer", "choose WindowsServer2022CoreContainer"),
+    ],
+)
+def test_an_ami_family_ekspress_does_not_build_gets_a_reason(family: str, words: str) -> None:
     found = refusal(config(metadata={"name": "c"}, nodeGroups=[{"name": "a", "amiFamily": family}]))
 
     assert found["nodeGroups[0].amiFamily"]["rule"] == "unsupported_value"
-    assert "choose amiFamily AmazonLinux2023" in found["nodeGroups[0].amiFamily"]["message"]
+    assert words in found["nodeGroups[0].amiFamily"]["message"]

@@ -117,6 +117,38 @@ VARIANTS = [
     ({"name": "no-nat", "vpc": {"nat": {"gateway": "Disable"}}}, ZONES[:2]),
     (
         {
+            "name": "windows",
+            "managedNodeGroups": [
+                {"name": "linux"},
+                {
+                    "name": "win-managed",
+                    "amiFamily": "WindowsServer2022CoreContainer",
+                    "preBootstrapCommands": ["New-Item -Path C:\\temp -ItemType Directory"],
+                    "volumeType": "gp3",
+                },
+            ],
+            "nodeGroups": [
+                {
+                    "name": "win",
+                    "amiFamily": "WindowsServer2019FullContainer",
+                    "containerRuntime": "containerd",
+                    "labels": {"os": "windows"},
+                    "taints": [{"key": "os", "value": "windows", "effect": "NoSchedule"}],
+                    "maxPodsPerNode": 30,
+                },
+                {
+                    "name": "win-custom",
+                    "amiFamily": "WindowsServer2022FullContainer",
+                    "ami": "ami-01579b74557facaf7",
+                    "overrideBootstrapCommand": '& $EKSBootstrapScriptFile -EKSClusterName "$EKSClusterName" '
+                    '-KubeletExtraArgs "$KubeletExtraArgs"',
+                },
+            ],
+        },
+        ZONES,
+    ),
+    (
+        {
             "name": "workloads",
             "iam": {
                 "serviceAccounts": [
