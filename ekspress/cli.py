@@ -200,7 +200,8 @@ def node_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option(
     "--when-pool-empty",
     type=click.Choice(["create", "fail", "wait"]),
-    help="with --pool, when it has no READY cluster of this shape: create a fresh one (default) or fail",
+    help="with --pool, when it has no READY cluster of this shape: create a fresh one (default), fail, or wait "
+    "for the next one (a request of another shape fails)",
 )
 @click.option("-f", "--config-file", type=click.File("rb"), help="an eksctl ClusterConfig file, sent as it is")
 @click.option(
@@ -273,7 +274,11 @@ def create_cluster(
         done = f'EKS cluster "{record.name}" in "{record.region}" region is ready'
         _follow_operation(state.client, record.name, record.operation.id, wait, timeout, done)
         return
-    click.echo(f'creating EKS cluster "{record.name}" in "{record.region}" region ({record.status})')
+    if record.status == "WAITING":  # whenPoolEmpty: wait, and the pool has no READY cluster yet
+        until = (record.waitingFor or {}).get("until", "?")
+        click.echo(f'waiting for a READY cluster of pool "{pool}" as "{record.name}" (until {until})')
+    else:
+        click.echo(f'creating EKS cluster "{record.name}" in "{record.region}" region ({record.status})')
     if not wait:
         click.echo(f"follow it with: ekspress get cluster {record.name} --watch")
         return

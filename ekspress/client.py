@@ -383,7 +383,7 @@ class Client:
         return StartedOperation.model_validate(self.request("DELETE", path, idempotency_key=idempotency_key))
 
     # -- warm pools (admins only) ---------------------------------------------------------
-    # A claim is `create_cluster({..., "pool": NAME, "whenPoolEmpty": "create" | "fail"})`.
+    # A claim is `create_cluster({..., "pool": NAME, "whenPoolEmpty": "create" | "fail" | "wait"})`.
 
     def create_pool(self, pool: dict[str, Any], *, idempotency_key: str | None = None) -> dict[str, Any]:
         return dict(self.request("POST", "/pools", body=pool, idempotency_key=idempotency_key))

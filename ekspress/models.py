@@ -102,6 +102,8 @@ class ClusterRecord(ClusterSummary):
     # A cluster claimed from a warm pool: the EKS cluster's own name, and the pool.
     eksName: str | None = None
     pool: str | None = None
+    # A claim WAITING for a pool's next READY cluster: `pool`, `since`, `until`.
+    waitingFor: dict[str, Any] | None = None
 
 
 class ClusterPage(_Open):

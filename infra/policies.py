@@ -218,15 +218,16 @@ INSTANCE_FACTS: Statement = {
     "Resource": "*",
 }
 # A self-managed node group's image is chosen when it is requested, as eksctl does: `ami: auto` reads the
-# public SSM parameter EKS publishes (AWS's own, in every region: no account in the ARN), and an AMI ID
-# is looked up in EC2 (DescribeImages has no resource-level permissions).
+# public SSM parameter EKS publishes (AWS's own, in every region: no account in the ARN; read in the
+# cluster's region, whichever it is), and an AMI ID is looked up in EC2 (DescribeImages has no
+# resource-level permissions). Windows images are published under their own path.
 NODE_IMAGE_PARAMETERS: Statement = {
     "Sid": "NodeImageParameters",
     "Effect": "Allow",
     "Action": "ssm:GetParameters",
     "Resource": [
-        _sub(f"arn:{_PARTITION}:ssm:${{AWS::Region}}::parameter/aws/service/eks/optimized-ami/*"),
-        _sub(f"arn:{_PARTITION}:ssm:${{AWS::Region}}::parameter/aws/service/bottlerocket/*"),
+        _sub(f"arn:{_PARTITION}:ssm:*::parameter/aws/service/{path}/*")
+        for path in ("eks/optimized-ami", "bottlerocket", "ami-windows-latest")
     ],
 }
 NODE_IMAGES: Statement = {"Sid": "NodeImages", "Effect": "Allow", "Action": "ec2:DescribeImages", "Resource": "*"}
@@ -291,6 +292,9 @@ CLUSTER_OPTION_READS: list[Statement] = [
 SLACK_WORKER = _sub(
     f"arn:{_PARTITION}:lambda:${{AWS::Region}}:{_ACCOUNT}:function:${{AWS::StackName}}-{naming.SLACK_WORKER}"
 )
+# The warm pools' fill, invoked after a claim (its FunctionName in the template).
+POOL_FILL = _sub(f"arn:{_PARTITION}:lambda:${{AWS::Region}}:{_ACCOUNT}:function:${{AWS::StackName}}-{naming.POOL_FILL}")
+REFILL = {"Sid": "AskForAPoolFill", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": POOL_FILL}
 
 POLICIES: dict[str, list[Statement]] = {
     "api_handler": [
@@ -312,11 +316,14 @@ POLICIES: dict[str, list[Statement]] = {
         },
         # `/eks create` and `/eks delete` are answered at once and done by the worker.
         {"Sid": "HandOffSlackCommands", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": SLACK_WORKER},
+        REFILL,
     ],
-    # A Slack create or delete: the same checks and workflow starts as the API's.
+    # A Slack create or delete: the same checks and workflow starts as the API's (a claim from a pool
+    # scales its node group and maps identities through those workflows, and asks for a refill).
     "slack_worker": [
         table("GetItem", "PutItem", "Query", "TransactWriteItems", "UpdateItem"),
-        start("create-cluster", "delete-cluster"),
+        start("create-cluster", "delete-cluster", "change-nodegroup", "update-access"),
+        REFILL,
         INSTANCE_FACTS,
         NODE_IMAGE_PARAMETERS,
         NODE_IMAGES,
@@ -325,23 +332,27 @@ POLICIES: dict[str, list[Statement]] = {
     ],
     "create_cluster_stack": [
         table("GetItem", "TransactWriteItems"),
-        *stacks("CreateStack", "DescribeStacks"),
+        # A retried step whose stack has already ended describes it (and its first failure) and answers.
+        *stacks("CreateStack", "DescribeStacks", "DescribeStackEvents"),
         STACK_TEMPLATES,
         # Zones are chosen like eksctl does; DescribeAvailabilityZones has no resource-level permissions.
         {"Sid": "ChooseZones", "Effect": "Allow", "Action": "ec2:DescribeAvailabilityZones", "Resource": "*"},
-        # A workload stack the spec turns out not to need is no stack and sends no event.
-        answer_steps("create_cluster"),
+        # A workload stack the spec turns out not to need is no stack and sends no event; a retried step
+        # whose stack has ended sends none either. Every workflow that waits on this function.
+        answer_steps("create_cluster", "change_serviceaccount"),
     ],
     "create_nodegroup_stack": [
         table("GetItem", "TransactWriteItems"),
-        *stacks("CreateStack", "DescribeStacks"),
+        *stacks("CreateStack", "DescribeStacks", "DescribeStackEvents"),
         STACK_TEMPLATES,
+        answer_steps("create_cluster", "change_nodegroup"),
     ],
     "describe_stack": [
         table("GetItem", "TransactWriteItems"),
         *stacks("DescribeStacks", "DescribeStackEvents"),
     ],
-    "mark_cluster_active": RECORD_ONLY,
+    # A pool cluster turning READY asks for a fill, so a claim waiting for it is served at once.
+    "mark_cluster_active": [*RECORD_ONLY, REFILL],
     "record_failure": RECORD_ONLY,
     "update_aws_auth": [table("GetItem", "TransactWriteItems"), DESCRIBE_CLUSTER],
     # Reads each service account's role from its stack's outputs, then writes to Kubernetes.
@@ -366,7 +377,7 @@ POLICIES: dict[str, list[Statement]] = {
         table("GetItem", "TransactWriteItems"),
         *stacks("DeleteStack", "DescribeStacks", "DescribeStackEvents"),
         # A stack already being deleted (or gone) sends no event for this request: the step is answered here.
-        answer_steps("delete_cluster", "change_nodegroup"),
+        answer_steps("delete_cluster", "change_nodegroup", "change_serviceaccount"),
     ],
     "describe_stack_deletion": [
         table("GetItem", "TransactWriteItems"),
@@ -382,7 +393,7 @@ POLICIES: dict[str, list[Statement]] = {
     "record_serviceaccount_failure": [table("GetItem", "TransactWriteItems"), *stacks("DeleteStack", "DescribeStacks")],
     "update_nodegroup_stack": [
         table("GetItem", "TransactWriteItems"),
-        *stacks("UpdateStack", "DescribeStacks"),
+        *stacks("UpdateStack", "DescribeStacks", "DescribeStackEvents"),
         STACK_TEMPLATES,
         # An unchanged template starts no operation and sends no event: the waiting step is answered here.
         answer_steps("change_nodegroup"),
@@ -425,9 +436,10 @@ POLICIES: dict[str, list[Statement]] = {
     ],
     # Warm pools (operations/pools.py): pool clusters are started by the create path of POST /clusters (its
     # reads and quota checks) and retired by the delete path; the pools and their clusters are in the table.
+    # Waiting claims are served as a claim is (node group and access workflows) and leave the queue.
     "fill_pools": [
-        table("GetItem", "PutItem", "Query", "TransactWriteItems", "UpdateItem"),
-        start("create-cluster", "delete-cluster"),
+        table("GetItem", "PutItem", "Query", "TransactWriteItems", "UpdateItem", "DeleteItem"),
+        start("create-cluster", "delete-cluster", "change-nodegroup", "update-access"),
         INSTANCE_FACTS,
         NODE_IMAGE_PARAMETERS,
         NODE_IMAGES,

@@ -27,6 +27,8 @@ _installed = False
 API_HANDLER = "api_handler"  # Chalice's name for the function behind the REST API
 
 
+# API operations authorized as an IAM action of another name (Lambda's Invoke is lambda:InvokeFunction).
+_IAM_ACTION = {("lambda", "Invoke"): "InvokeFunction"}
 # DynamoDB transactions are authorized as the item operations inside them.
 _TRANSACT_ITEMS = {
     "Put": "PutItem",
@@ -42,7 +44,7 @@ def iam_actions(service_model: Any, operation: str, params: Any) -> set[str]:
     if prefix == "dynamodb" and operation in ("TransactWriteItems", "TransactGetItems"):
         kinds = {kind for item in params.get("TransactItems", []) for kind in item}
         return {f"dynamodb:{_TRANSACT_ITEMS.get(kind, 'GetItem')}" for kind in kinds}
-    return {f"{prefix}:{operation}"}
+    return {f"{prefix}:{_IAM_ACTION.get((prefix, operation), operation)}"}
 
 
 @contextlib.contextmanager

@@ -51,6 +51,7 @@ FUNCTION_SETTINGS = (
     settings.ENV_SLACK_SECRET_ID,
     settings.ENV_ARTIFACTS_BUCKET,
     settings.ENV_SLACK_WORKER_FUNCTION,
+    settings.ENV_POOL_FILL_FUNCTION,
     *settings.STATE_MACHINE_ENV.values(),
 )
 
@@ -305,22 +306,33 @@ class LocalEngine:
         os.environ[settings.ENV_SLACK_WORKER_FUNCTION] = naming.lambda_function_name(
             app.app_name, STAGE, naming.SLACK_WORKER
         )
+        # A claim invokes the pools' fill to start its replacement (operations/pools.py).
+        os.environ[settings.ENV_POOL_FILL_FUNCTION] = naming.lambda_function_name(app.app_name, STAGE, naming.POOL_FILL)
         lam = self.client("lambda")
         env = {k: os.environ[k] for k in FUNCTION_SETTINGS}
         substitutions: dict[str, str] = {}
-        for fn in app.pure_lambda_functions:
-            config = function_config(fn.name)
+        # The tasks, and the schedules' functions too (no rule runs those here: `make run` calls them on a
+        # timer); a claim invokes the pools' fill by name.
+        functions = [(fn.name, fn.handler_string) for fn in app.pure_lambda_functions]
+        functions += [(source.name, source.handler_string) for source in app.event_sources]
+        for name, handler in functions:
+            config = function_config(name)
+            deployed = naming.lambda_function_name(app.app_name, STAGE, name)
             created = lam.create_function(
-                FunctionName=naming.lambda_function_name(app.app_name, STAGE, fn.name),
+                FunctionName=deployed,
                 Runtime="python3.12",
                 Role=role,
-                Handler=fn.handler_string,
+                Handler=handler,
                 Code={"ZipFile": _tiny_zip()},
                 Timeout=config.lambda_timeout,
                 MemorySize=config.lambda_memory_size,
                 Environment={"Variables": env},
             )
-            substitutions[naming.function_arn_placeholder(fn.name)] = created["FunctionArn"]
+            if config.reserved_concurrency is not None:  # as Chalice's package sets it
+                lam.put_function_concurrency(
+                    FunctionName=deployed, ReservedConcurrentExecutions=config.reserved_concurrency
+                )
+            substitutions[naming.function_arn_placeholder(name)] = created["FunctionArn"]
         sfn = self.client("stepfunctions")
         self.outputs = {"table": self.table_name, **substitutions}
         for stem, env_name in settings.STATE_MACHINE_ENV.items():

@@ -76,6 +76,17 @@ def check_environment(function_name: str, configured: dict[str, str]) -> None:
 
 
 _original_invoke = LambdaSimpleBackend.invoke
+# A function with reserved concurrency runs at most that many invocations at once. Lambda throttles an
+# asynchronous invocation beyond it and retries it later; here it waits for a free slot (the same order).
+_slots: dict[str, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+
+
+def _slot(function_name: str, reserved: Any) -> threading.BoundedSemaphore | None:
+    if not reserved:
+        return None
+    with _slots_lock:
+        return _slots.setdefault(function_name, threading.BoundedSemaphore(int(reserved)))
 
 
 def resolve_handler(handler: str) -> Any:
@@ -128,7 +139,14 @@ def _invoke(
 def _run_event(backend: LambdaSimpleBackend, function_name: str, qualifier: str | None, body: Any) -> None:
     """An asynchronous invocation: nobody waits for its answer, so a failure is logged with its trace."""
     headers: dict[str, str] = {}
-    payload = _invoke(backend, function_name, qualifier, body, {}, headers)
+    slot = _slot(function_name, backend.get_function(function_name, qualifier).reserved_concurrency)
+    if slot is not None:
+        slot.acquire()
+    try:
+        payload = _invoke(backend, function_name, qualifier, body, {}, headers)
+    finally:
+        if slot is not None:
+            slot.release()
     if "x-amz-function-error" in headers:
         failure = json.loads(payload)
         logger.error(

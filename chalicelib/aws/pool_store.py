@@ -30,11 +30,14 @@ from chalicelib.aws.table import (
 )
 from chalicelib.model.errors import ConflictError, NotFoundError
 from chalicelib.model.naming import pool_owner
+from chalicelib.model.statuses import WAITING
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 KIND_POOL = "POOL"
+# A claim waiting for a pool's next READY cluster keeps its place in the pool's partition, in order.
+WAIT_PREFIX = "WAIT#"
 # Fields the take clears: the pool cluster's waiting lease and reaper entry (the claim starts a new one),
 # and its place in the list under its own name (its caller's name, the alias, is listed instead).
 WAITING_FIELDS = ("gsi2pk", "gsi2sk", "reapAt", "leaseWarnedAt")
@@ -167,11 +170,61 @@ class PoolStore:
                     records.append(record)
         return records
 
+    # -- claims waiting for a READY cluster ---------------------------------------------------
+
+    def wait(self, pool: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Record a WAITING claim under its name and its place in `pool`'s queue, in one transaction.
+
+        ConflictError if the name is held by a live cluster (as for a create).
+        """
+        now = self._now()
+        place = {
+            "pk": pool_pk(pool),
+            "sk": f"{WAIT_PREFIX}{now}#{record['name']}",
+            "name": record["name"],
+            "clusterId": record["clusterId"],
+            "since": now,
+        }
+        return Store(self._ddb, self._table, self._now).create_cluster(record, also=(place,))
+
+    def waiting(self, pool: str) -> list[dict[str, Any]]:
+        """The pool's queue of waiting claims, oldest first: each `name`, `clusterId` and its `sk` (its place)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :wait)",
+            "ExpressionAttributeValues": to_item({":pk": pool_pk(pool), ":wait": WAIT_PREFIX}),
+            "ConsistentRead": True,
+        }
+        places: list[dict[str, Any]] = []
+        while True:
+            resp = self._ddb.query(**kwargs)
+            places.extend(from_item(i) for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return places
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def leave_queue(self, pool: str, place: dict[str, Any]) -> None:
+        """Take a claim's place out of the queue (it was served, withdrawn or timed out)."""
+        self._ddb.delete_item(TableName=self._table, Key=to_item({"pk": pool_pk(pool), "sk": place["sk"]}))
+
     # -- the take ------------------------------------------------------------------------
 
-    def take(self, name: str, cluster_id: str, pool: str, caller: str, claimed_as: str, fields: dict[str, Any]) -> bool:
+    def take(
+        self,
+        name: str,
+        cluster_id: str,
+        pool: str,
+        caller: str,
+        claimed_as: str,
+        fields: dict[str, Any],
+        waiting: dict[str, Any] | None = None,
+    ) -> bool:
         """Hand pool cluster `name` to `caller` under the name `claimed_as`: True if this call got it, False if
-        it was gone; ConflictError if `claimed_as` is held by a live cluster.
+        it was gone; ConflictError if `claimed_as` is held by a live cluster (or, with `waiting`, is no longer
+        that WAITING claim: withdrawn meanwhile).
+
+        `waiting`: the claim's place in the queue (`wait`): the alias replaces the WAITING record only while
+        it is still that claim, and the place leaves the queue in the same transaction.
 
         One conditional write (a transaction of the record's update, the name's alias and the timeline
         event): the record must still be the cluster `cluster_id`, owned by the pool, ACTIVE and running
@@ -183,7 +236,14 @@ class PoolStore:
         now = self._now()
         owner = pool_owner(pool)
         names_store = Store(self._ddb, self._table, self._now)
-        stale = names_store.stale_alias(claimed_as, names_store.find_cluster(claimed_as))
+        stale = None if waiting else names_store.stale_alias(claimed_as, names_store.find_cluster(claimed_as))
+        name_free = names_store.name_condition(claimed_as, stale)
+        if waiting:
+            name_free = {
+                "ConditionExpression": "#status = :waiting AND #cid = :waiting_cid",
+                "ExpressionAttributeNames": {"#status": "status", "#cid": "clusterId"},
+                "ExpressionAttributeValues": to_item({":waiting": WAITING, ":waiting_cid": waiting["clusterId"]}),
+            }
         alias = {
             "Put": {
                 "TableName": self._table,
@@ -198,7 +258,7 @@ class PoolStore:
                         "createdAt": now,
                     }
                 ),
-                **names_store.name_condition(claimed_as, stale),
+                **name_free,
             }
         }
         values = {
@@ -252,7 +312,23 @@ class PoolStore:
         }
         try:
             self._ddb.transact_write_items(
-                TransactItems=[{"Update": update}, alias, {"Put": {"TableName": self._table, "Item": to_item(event)}}]
+                TransactItems=[
+                    {"Update": update},
+                    alias,
+                    {"Put": {"TableName": self._table, "Item": to_item(event)}},
+                    *(
+                        [
+                            {
+                                "Delete": {
+                                    "TableName": self._table,
+                                    "Key": to_item({"pk": pool_pk(pool), "sk": waiting["sk"]}),
+                                }
+                            }
+                        ]
+                        if waiting
+                        else []
+                    ),
+                ]
             )
         except self._ddb.exceptions.TransactionCanceledException as exc:
             reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]

@@ -34,7 +34,7 @@ from chalicelib.aws.table import (
 )
 from chalicelib.model.errors import ConflictError, NotFoundError
 from chalicelib.model.naming import POOL_OWNER_PREFIX
-from chalicelib.model.statuses import ACTIVE, CREATING, DELETE_FAILED, DELETED, DELETING, FAILED
+from chalicelib.model.statuses import ACTIVE, CREATING, DELETE_FAILED, DELETED, DELETING, FAILED, WAITING
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -51,6 +51,7 @@ __all__ = [
     "REAPABLE",
     "TABLE_DEFINITION",
     "TTL_ATTRIBUTE",
+    "WAITING",
     "Store",
     "from_item",
     "utcnow",
@@ -71,8 +72,12 @@ class Store:
 
     # -- records ---------------------------------------------------------------
 
-    def create_cluster(self, record: dict[str, Any], _stale_alias: str | None = None) -> dict[str, Any]:
+    def create_cluster(
+        self, record: dict[str, Any], _stale_alias: str | None = None, also: tuple[dict[str, Any], ...] = ()
+    ) -> dict[str, Any]:
         """Write a new record; ConflictError if the name is held by a live cluster.
+
+        `also`: more items written in the same transaction (a waiting claim's place in its pool's queue).
 
         A name a claimed pool cluster answered to (an alias, see `served_name`) is free again once
         that cluster is DELETED: the new record replaces the alias, on the condition it is unchanged.
@@ -95,6 +100,7 @@ class Store:
                 TransactItems=[
                     {"Put": {"TableName": self._table, "Item": to_item(item), **free}},
                     {"Put": {"TableName": self._table, "Item": to_item(event)}},
+                    *({"Put": {"TableName": self._table, "Item": to_item(extra)}} for extra in also),
                 ]
             )
         except self._ddb.exceptions.TransactionCanceledException as exc:
@@ -103,7 +109,7 @@ class Store:
                 existing = self.find_cluster(record["name"])
                 stale = self.stale_alias(record["name"], existing)
                 if stale and stale != _stale_alias:
-                    return self.create_cluster(record, stale)
+                    return self.create_cluster(record, stale, also)
                 raise ConflictError(
                     f"cluster {record['name']!r} already exists",
                     cluster=record["name"],

@@ -108,11 +108,13 @@ def update_pool(name: str) -> Response:
 @_handled
 @_idempotent
 def delete_pool(name: str) -> Response:
-    """Remove the pool and start deleting its unclaimed clusters (claimed ones are their callers')."""
+    """Remove the pool and start deleting its unclaimed clusters (claimed ones are their callers'); claims
+    still waiting for it are FAILED, saying so."""
     _admin("delete pools")
     ctx = _ctx()
     store = pools.pool_store(ctx)
     store.delete_pool(name)
+    failed = pools.end_queue(ctx, name, f"pool {name!r} was deleted while this claim waited for it")
     from chalicelib.operations import delete
 
     retiring = []
@@ -122,4 +124,4 @@ def delete_pool(name: str) -> Response:
             retiring.append(record["name"])
         except ConflictError:  # already deleting, or claimed meanwhile
             continue
-    return json_response(202, {"name": name, "retiring": retiring})
+    return json_response(202, {"name": name, "retiring": retiring, "failedClaims": failed})

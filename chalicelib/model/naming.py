@@ -139,6 +139,8 @@ AUTO_MODE_NODE_POLICIES = ("AmazonEKSWorkerNodeMinimalPolicy", "AmazonEC2Contain
 
 # The function that does a Slack command's slow work (chalicelib/handlers/slack_routes.py).
 SLACK_WORKER = "slack_worker"
+# The warm pools' fill: on its schedule, and invoked after each claim to start the replacement at once.
+POOL_FILL = "fill_pools"
 
 
 def lambda_function_name(app_name: str, stage: str, task: str) -> str:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from chalicelib.model.errors import ForbiddenError, SpecValidationError
-from chalicelib.model.images import AmiFamily  # noqa: TC001 (pydantic reads it at runtime)
+from chalicelib.model.images import WINDOWS_FAMILIES, AmiFamily
 from chalicelib.model.naming import POOL_OWNER_PREFIX, pool_of_owner, pool_owner
 from chalicelib.model.nodegroup_spec import DEFAULT_INSTANCE_TYPE, INSTANCE_TYPE_PATTERN, MAX_NODES_PER_GROUP
 from chalicelib.model.settings import ENV_ADMINS, ENV_MAX_POOL_SIZE
@@ -61,6 +61,18 @@ class PoolNodeGroup(SpecModel):
     ] = Field(default_factory=lambda: [DEFAULT_INSTANCE_TYPE])
     ami_family: AmiFamily = "AmazonLinux2023"
     max_size: Annotated[int, Field(ge=1, le=MAX_NODES_PER_GROUP)] = 2
+
+    @field_validator("ami_family")
+    @classmethod
+    def _linux_only(cls, value: str) -> str:
+        # A pool cluster has this one node group, and Windows nodes need a Linux group beside them
+        # (CoreDNS and the add-ons run on Linux): such a pool could never build a cluster.
+        if value in WINDOWS_FAMILIES:
+            raise PydanticCustomError(
+                "windows_needs_linux",
+                "a pool cluster has one node group, and Windows nodes need a Linux node group beside them",
+            )
+        return value
 
 
 class ScheduleEntry(SpecModel):
@@ -175,6 +187,7 @@ class PoolDetail(PoolRecord):
 class PoolDeleted(BaseModel):
     name: str
     retiring: list[str] = Field(description="its unclaimed clusters, whose deletes have started")
+    failedClaims: list[str] = Field(default_factory=list, description="claims that waited for it, now FAILED")
 
 
 def check_admin(caller: str, settings: Settings, action: str) -> None:
@@ -211,17 +224,6 @@ class PoolClaim(SpecModel):
 
     pool: Annotated[str, Field(min_length=1, max_length=MAX_POOL_NAME, pattern=POOL_NAME_PATTERN)]
     when_pool_empty: Literal["wait", "create", "fail"] = "create"
-
-    @field_validator("when_pool_empty")
-    @classmethod
-    def _wait_not_yet(cls, value: str) -> str:
-        if value == "wait":
-            raise PydanticCustomError(
-                "not_supported",
-                "waiting for the next READY cluster is not supported yet; use 'create' (a fresh cluster when "
-                "the pool cannot serve) or 'fail' (409)",
-            )
-        return value
 
 
 CLAIM_FIELDS = ("pool", "whenPoolEmpty")

@@ -19,12 +19,13 @@ from chalicelib.model.statuses import DELETE_FAILED as DELETE_FAILED
 from chalicelib.model.statuses import DELETED as DELETED
 from chalicelib.model.statuses import DELETING as DELETING
 from chalicelib.model.statuses import FAILED as FAILED
+from chalicelib.model.statuses import WAITING as WAITING
 
 # What callers may see of a record (chalicelib/model/visibility.py).
 from chalicelib.model.visibility import PRIVATE_FIELDS as PRIVATE_FIELDS
 from chalicelib.model.visibility import public as public
 
-Status = Literal["CREATING", "ACTIVE", "FAILED", "DELETING", "DELETE_FAILED", "DELETED"]
+Status = Literal["CREATING", "ACTIVE", "FAILED", "DELETING", "DELETE_FAILED", "DELETED", "WAITING"]
 
 
 class _Open(BaseModel):
@@ -119,3 +120,7 @@ class ClusterRecord(ClusterSummary):
         default=None, description="a cluster claimed from a warm pool: the EKS cluster's (and its stacks') name"
     )
     pool: str | None = Field(default=None, description="the warm pool the cluster was built for")
+    waitingFor: dict[str, Any] | None = Field(
+        default=None,
+        description="a claim WAITING for a warm pool's next READY cluster: `pool`, `since`, `until` (then FAILED)",
+    )

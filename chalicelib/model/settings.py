@@ -37,6 +37,8 @@ ENV_SLACK_CHANNELS = "EKSPRESS_SLACK_CHANNELS"
 ENV_SLACK_WEBHOOK_URL = "EKSPRESS_SLACK_WEBHOOK_URL"
 # The function that does a slash command's slow work after the API has answered Slack.
 ENV_SLACK_WORKER_FUNCTION = "EKSPRESS_SLACK_WORKER_FUNCTION"
+# The warm pools' fill function, invoked (asynchronously) after a claim to start its replacement.
+ENV_POOL_FILL_FUNCTION = "EKSPRESS_POOL_FILL_FUNCTION"
 # Set by the deployment (infra/template.yaml): the role CloudFormation builds eksctl-*
 # stacks with, and the roles of the functions that speak to Kubernetes.
 ENV_STACK_ROLE_ARN = "EKSPRESS_STACK_ROLE_ARN"
@@ -67,6 +69,8 @@ ENV_SERVICE_EGRESS_CIDRS = "EKSPRESS_SERVICE_EGRESS_CIDRS"
 ENV_MAX_POOL_SIZE = "EKSPRESS_MAX_POOL_SIZE"
 ENV_POOL_FILL_EVERY_MINUTES = "EKSPRESS_POOL_FILL_EVERY_MINUTES"
 ENV_POOL_MAX_IN_FLIGHT = "EKSPRESS_POOL_MAX_IN_FLIGHT"
+# How long a claim with `whenPoolEmpty: wait` waits for a READY cluster before it is FAILED (minutes).
+ENV_POOL_WAIT_MINUTES = "EKSPRESS_POOL_WAIT_MINUTES"
 
 # How long a step waits for its stack's CloudFormation event before it looks for itself (seconds, every
 # kind; unset: `EVENT_WAIT_SECONDS` scaled by the poll scale, at least `MIN_EVENT_WAIT_SECONDS`).
@@ -125,6 +129,7 @@ class Settings:
     # Invoked asynchronously for `create` and `delete`, so Slack is answered within its 3 seconds
     # (empty: the work is done before answering, as the local engine's tests may choose).
     slack_worker_function: str = ""
+    pool_fill_function: str = ""
     # IAM principals (ARN globs) who may change or delete anyone's cluster.
     admins: tuple[str, ...] = ()
     # Set only by the local engine: lets a signed header name the caller (see identity.py).
@@ -157,6 +162,7 @@ class Settings:
     # Warm pools: the largest size a pool may have, and how many pool clusters may be building at once.
     max_pool_size: int = 5
     pool_max_in_flight: int = 2
+    pool_wait_minutes: int = 60
 
 
 def event_waits(settings: Settings, deadline_minutes: float | None = None) -> dict[str, int]:
@@ -218,6 +224,7 @@ def get_settings() -> Settings:
         slack_channels=_patterns(ENV_SLACK_CHANNELS),
         slack_webhook_url=os.environ.get(ENV_SLACK_WEBHOOK_URL, ""),
         slack_worker_function=os.environ.get(ENV_SLACK_WORKER_FUNCTION, ""),
+        pool_fill_function=os.environ.get(ENV_POOL_FILL_FUNCTION, ""),
         admins=_patterns(ENV_ADMINS),
         local_identity_key=os.environ.get(ENV_LOCAL_IDENTITY_KEY, ""),
         stack_role_arn=os.environ.get(ENV_STACK_ROLE_ARN, ""),
@@ -235,4 +242,5 @@ def get_settings() -> Settings:
         allowed_inline_actions=_patterns(ENV_ALLOWED_INLINE_ACTIONS),
         max_pool_size=int(os.environ.get(ENV_MAX_POOL_SIZE, "5")),
         pool_max_in_flight=int(os.environ.get(ENV_POOL_MAX_IN_FLIGHT, "2")),
+        pool_wait_minutes=int(os.environ.get(ENV_POOL_WAIT_MINUTES, "60")),
     )

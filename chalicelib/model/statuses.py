@@ -10,3 +10,5 @@ FAILED = "FAILED"
 DELETING = "DELETING"
 DELETE_FAILED = "DELETE_FAILED"
 DELETED = "DELETED"
+# A claim waiting for its warm pool's next READY cluster (`whenPoolEmpty: wait`): nothing is built for it.
+WAITING = "WAITING"

@@ -40,6 +40,10 @@ def request_delete(ctx: Context, name: str, caller: str, expect_owner: str | Non
     record = db.get_cluster(name)
     if record["status"] == store.DELETED:
         raise ConflictError(f"cluster {name!r} is already deleted", cluster=name, status=record["status"])
+    if record.get("waitingFor") and record["status"] in (store.WAITING, store.FAILED):
+        if expect_owner is not None and record.get("owner") != expect_owner:  # a pool retiring by name
+            raise ConflictError(f"cluster {name!r} is not {expect_owner}'s", cluster=name, status=record["status"])
+        return withdraw_claim(ctx, record, caller)
     operation_id = uuid.uuid4().hex
     operation = {"type": OPERATION_DELETE, "id": operation_id, "by": caller, "startedAt": store.utcnow()}
     creating = record["status"] == store.CREATING
@@ -81,6 +85,22 @@ def request_delete(ctx: Context, name: str, caller: str, expect_owner: str | Non
         event_details={"operation": operation_id, "executionArn": arn},
     )
     return {**public(record), "operation": {**operation, "executionArn": arn}}
+
+
+def withdraw_claim(ctx: Context, record: dict[str, Any], caller: str) -> dict[str, Any]:
+    """End a claim that waited for a warm pool (WAITING, or FAILED when it waited too long): nothing was
+    built for it, so it is DELETED at once and its name is free. Its place in the pool's queue is dropped
+    by the next fill (`pools.serve_waiting`), which serves only a record still WAITING under that id."""
+    name, cluster_id = record["name"], record["clusterId"]
+    ctx.store.update_cluster(
+        name,
+        cluster_id,
+        {"status": store.DELETED, "phase": PHASE_DONE, "deletedAt": store.utcnow()},
+        event=("DELETED", f"Claim withdrawn by {caller}: nothing had been built for it"),
+        remove=store.OWNER_KEYS,
+        expect_status=(record["status"],),
+    )
+    return public(ctx.store.get_cluster(name))
 
 
 # -- workflow steps ---------------------------------------------------------------

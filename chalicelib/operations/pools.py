@@ -32,17 +32,19 @@ A pool whose last build FAILED waits before it starts another, longer after each
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws.pool_store import PoolStore
-from chalicelib.aws.store import ACTIVE, CREATING, DELETING, FAILED
+from chalicelib.aws.store import ACTIVE, CREATING, DELETING, FAILED, WAITING
 from chalicelib.model.errors import ConflictError, EkspressError, SpecValidationError
 from chalicelib.model.pool_spec import POOL_NODEGROUP, PoolSpec, pool_owner
 from chalicelib.model.spec import ClusterSpec
 from chalicelib.observability import logger
-from chalicelib.operations.leases import parse_iso
+from chalicelib.operations.leases import iso, parse_iso
+from chalicelib.operations.refill import refill
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -64,6 +66,9 @@ BACKOFF_BASE = timedelta(minutes=15)
 BACKOFF_MAX = timedelta(hours=4)
 FAILURE_MEMORY = timedelta(hours=24)
 NAME_SUFFIX_BYTES = 3  # six hex digits
+# The phase of a claim waiting for a READY cluster, and of one that waited too long.
+PHASE_WAITING = "WaitingForPool"
+PHASE_WAIT_FAILED = "WaitForPoolFailed"
 
 
 def pool_state(record: dict[str, Any]) -> str:
@@ -110,14 +115,15 @@ def plan(
     in_flight: int,
     max_in_flight: int,
     fits: int | None,
+    waiting: int = 0,
 ) -> Plan:
     """What to start and retire for `pool`, given its unclaimed `clusters` at `now`.
 
     `in_flight`: pool clusters CREATING now over all pools (this one's included); `fits`: how many
     more clusters of the pool's shape the account's quotas have room for (None: unknown, left to the
-    create's own quota check).
+    create's own quota check); `waiting`: claims waiting for a READY cluster, each one more to keep.
     """
-    target = pool.size_at(now)
+    target = pool.size_at(now) + waiting
     by_age = sorted(clusters, key=lambda r: str(r["createdAt"]))
     ready = [r for r in by_age if r.get("status") == ACTIVE]
     warming = [r for r in by_age if r.get("status") == CREATING]
@@ -290,6 +296,7 @@ def fill(
     fits = fits or (lambda spec: _fits(ctx, spec))
     store = pool_store(ctx)
     pools = [(PoolSpec.model_validate(_definition(p)), p) for p in store.list_pools()]
+    served = {spec.name: serve_waiting(ctx, spec, now) for spec, _ in pools}
     members = {spec.name: store.clusters(spec.name) for spec, _ in pools}
     in_flight = sum(1 for records in members.values() for r in records if r.get("status") == CREATING)
     outcome: dict[str, Any] = {}
@@ -297,15 +304,22 @@ def fill(
         clusters = members[spec.name]
         sample = cluster_spec(spec, new_cluster_name(spec.name))
         # Whenever the plan may start one: FAILED and retiring members do not count towards the size.
-        room = fits(sample) if spec.size_at(now) > 0 else None
-        decided = plan(spec, clusters, now, in_flight, ctx.settings.pool_max_in_flight, room)
-        done: dict[str, Any] = {"target": decided.target, "started": [], "retired": [], "notes": list(decided.notes)}
+        waiting = served[spec.name]["waiting"]
+        room = fits(sample) if spec.size_at(now) + waiting > 0 else None
+        decided = plan(spec, clusters, now, in_flight, ctx.settings.pool_max_in_flight, room, waiting)
+        done: dict[str, Any] = {
+            "target": decided.target,
+            "started": [],
+            "retired": [],
+            "notes": list(decided.notes),
+            "claims": served[spec.name],
+        }
         owner = pool_owner(spec.name)
         for name in decided.retire:
             try:
                 retire(name, owner)
                 done["retired"].append(name)
-            except ConflictError as exc:  # it changed meanwhile (claimed, already deleting): next time
+            except EkspressError as exc:  # changed meanwhile (claimed, deleting), or no workflow: next time
                 done["notes"].append(f"{name} not retired: {exc.message}")
         for _ in range(decided.start):
             name = new_cluster_name(spec.name)
@@ -351,19 +365,58 @@ def claim_problems(pool: PoolSpec, spec: ClusterSpec) -> list[str]:
 
 
 def take_ready(
-    ctx: Context, pool: str, caller: str, claimed_as: str, fields: dict[str, Any] | None = None
+    ctx: Context,
+    pool: str,
+    caller: str,
+    claimed_as: str,
+    fields: dict[str, Any] | None = None,
+    waiting: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """Take one READY cluster of `pool` for `caller` under `claimed_as` (oldest first); None when none is left.
 
     Each attempt is one conditional write (`PoolStore.take`): a cluster another claim got first is
-    skipped, never shared. ConflictError when the name is held by a live cluster.
+    skipped, never shared. ConflictError when the name is held by a live cluster, or (with `waiting`, the
+    claim's place in the queue) when that WAITING claim was withdrawn meanwhile.
     """
     store = pool_store(ctx)
     ready = sorted((r for r in store.clusters(pool) if r.get("status") == ACTIVE), key=lambda r: str(r["createdAt"]))
     for record in ready:
-        if store.take(record["name"], record["clusterId"], pool, caller, claimed_as, fields or {}):
+        if store.take(record["name"], record["clusterId"], pool, caller, claimed_as, fields or {}, waiting):
             return ctx.store.get_cluster(record["name"])
     return None
+
+
+def _lease_fields(ctx: Context, spec: ClusterSpec, now: datetime) -> dict[str, Any]:
+    """The claim's lease, from the request's `ttlHours` (else the default), starting at the take."""
+    from chalicelib.operations import leases
+
+    lease = leases.initial_fields(spec, ctx.settings, now)
+    return {**lease, **leases.reap_fields({**lease, "protected": spec.protected}, ctx.settings)}
+
+
+def _follow_up(ctx: Context, record: dict[str, Any], spec: ClusterSpec, caller: str) -> dict[str, Any]:
+    """After the take: scale the node group to the requested sizes and map the requested identities.
+
+    The cluster is the caller's from the take on: what fails after it is said, on the timeline and in
+    the answer (`warnings`), never turned into an error that would leave them owning a cluster they
+    were refused.
+    """
+    from chalicelib.operations import access, nodegroups
+
+    name = record["name"]
+    group = (spec.managed_node_groups or [])[0]
+    sizes = {"minSize": group.min_size, "desiredCapacity": group.desired_capacity, "maxSize": group.max_size}
+    warnings: list[str] = []
+    try:
+        scaled = nodegroups.request_scale(ctx, name, POOL_NODEGROUP, sizes, caller)
+        record = {**record, "operation": scaled["operation"]}
+        for mapping in spec.iam_identity_mappings:
+            access.request_access_change(ctx, name, access.ADD, mapping.model_dump(mode="json", exclude_none=True))
+    except Exception as exc:  # an AWS error as much as a refusal: said, never raised
+        message = exc.message if isinstance(exc, EkspressError) else f"{type(exc).__name__}: {exc}"
+        warnings.append(f"claimed, but not finished: {message}")
+        ctx.store.add_event(name, record["clusterId"], "CLAIM_INCOMPLETE", warnings[-1])
+    return {**record, **({"warnings": warnings} if warnings else {})}
 
 
 class PoolCannotServe(ConflictError):
@@ -381,9 +434,12 @@ def request_claim(
     sizes (the node group workflow, the record's operation while it runs) and maps the requested
     identities in aws-auth (the access workflow): no cluster stack is created. The lease starts at the
     take, from the request's `ttlHours` (else the default), as a fresh create's would.
-    """
-    from chalicelib.operations import access, leases, nodegroups
 
+    `whenPoolEmpty: wait` with no READY cluster records a WAITING claim under the requested name (no
+    lease, nothing built) with its place in the pool's queue; the fill serves the queue in order as
+    clusters become READY, keeps one more cluster per waiting claim, and fails a claim still waiting
+    after `EKSPRESS_POOL_WAIT_MINUTES`. A request the pool's clusters can never fit is not queued.
+    """
     found = pool_store(ctx).find_pool(pool_name)
     if found is None:
         raise SpecValidationError(
@@ -392,15 +448,24 @@ def request_claim(
         )
     pool = PoolSpec.model_validate(_definition(found))
     problems = claim_problems(pool, spec)
-    lease = leases.initial_fields(spec, ctx.settings, now)
     record = None
     if not problems:
-        fields = {**lease, **leases.reap_fields({**lease, "protected": spec.protected}, ctx.settings)}
-        record = take_ready(ctx, pool.name, caller, spec.name, fields)
+        # Claims already waiting go first: a new one takes no READY cluster ahead of them.
+        ahead = queued(ctx, pool.name)
+        if not ahead:
+            record = take_ready(ctx, pool.name, caller, spec.name, _lease_fields(ctx, spec, now))
+        else:
+            refill(ctx, pool.name)  # a fill serves the queue now, if a cluster is READY
+        if record is None and when_empty == "wait":
+            return wait_for_pool(ctx, pool, spec, caller, now)
         if record is None:
-            problems = [f"pool {pool.name!r} has no READY cluster"]
+            problems = [
+                f"{ahead} claims wait for pool {pool.name!r}" if ahead else f"pool {pool.name!r} has no READY cluster"
+            ]
+    if record is not None:
+        refill(ctx, pool.name)
     if record is None:
-        if when_empty == "fail":
+        if when_empty in ("fail", "wait"):  # waiting would not help a request the pool can never serve
             raise PoolCannotServe(
                 f"pool {pool.name!r} cannot serve this request: {'; '.join(problems)}",
                 pool=pool.name,
@@ -408,18 +473,111 @@ def request_claim(
                 reasons=problems,
             )
         return None
-    name = record["name"]
-    group = (spec.managed_node_groups or [])[0]
-    sizes = {"minSize": group.min_size, "desiredCapacity": group.desired_capacity, "maxSize": group.max_size}
-    # The cluster is the caller's from the take on: what fails after it is said, on the timeline and in
-    # the answer, never turned into an error that would leave them owning a cluster they were refused.
-    warnings: list[str] = []
+    return _follow_up(ctx, record, spec, caller)
+
+
+def wait_for_pool(ctx: Context, pool: PoolSpec, spec: ClusterSpec, caller: str, now: datetime) -> dict[str, Any]:
+    """Record a claim WAITING for `pool`'s next READY cluster (see `request_claim`); the record as answered."""
+    until = now + timedelta(minutes=ctx.settings.pool_wait_minutes)
+    record = {
+        "name": spec.name,
+        "clusterId": uuid.uuid4().hex,
+        "status": WAITING,
+        "phase": PHASE_WAITING,
+        "region": spec.region,
+        "version": spec.version,
+        "owner": caller,
+        "spec": spec.model_dump(mode="json", exclude_none=True),
+        "waitingFor": {"pool": pool.name, "since": iso(now), "until": iso(until)},
+    }
+    return pool_store(ctx).wait(pool.name, record)
+
+
+def _live_place(ctx: Context, place: dict[str, Any]) -> dict[str, Any] | None:
+    """The WAITING claim a queue place stands for; None when it is gone (withdrawn, failed, name reused)."""
+    record = ctx.store.find_cluster(place["name"])
+    if record is None or record.get("clusterId") != place["clusterId"] or record.get("status") != WAITING:
+        return None
+    return record
+
+
+def queued(ctx: Context, pool: str) -> int:
+    """How many claims wait for `pool` (a new claim does not take a cluster ahead of them)."""
+    return sum(1 for place in pool_store(ctx).waiting(pool) if _live_place(ctx, place) is not None)
+
+
+def fail_waiting(ctx: Context, record: dict[str, Any], reason: str) -> bool:
+    """End a WAITING claim as FAILED, saying why; False if it was withdrawn (or served) meanwhile."""
     try:
-        scaled = nodegroups.request_scale(ctx, name, POOL_NODEGROUP, sizes, caller)
-        record = {**record, "operation": scaled["operation"]}
-        for mapping in spec.iam_identity_mappings:
-            access.request_access_change(ctx, name, access.ADD, mapping.model_dump(mode="json", exclude_none=True))
-    except EkspressError as exc:
-        warnings.append(f"claimed, but not finished: {exc.message}")
-        ctx.store.add_event(name, record["clusterId"], "CLAIM_INCOMPLETE", warnings[-1])
-    return {**record, **({"warnings": warnings} if warnings else {})}
+        ctx.store.update_cluster(
+            record["name"],
+            record["clusterId"],
+            {"status": FAILED, "phase": PHASE_WAIT_FAILED, "failure": {"step": "WaitForPool", "reason": reason}},
+            event=("FAILED", reason),
+            expect_status=(WAITING,),
+        )
+    except ConflictError:
+        return False
+    return True
+
+
+def end_queue(ctx: Context, pool: str, reason: str) -> list[str]:
+    """Fail every claim waiting for `pool` (the pool is deleted) and empty its queue; the names failed."""
+    store, failed = pool_store(ctx), []
+    for place in store.waiting(pool):
+        record = _live_place(ctx, place)
+        if record is not None and fail_waiting(ctx, record, reason):
+            failed.append(record["name"])
+        store.leave_queue(pool, place)
+    return failed
+
+
+def serve_waiting(ctx: Context, pool: PoolSpec, now: datetime) -> dict[str, Any]:
+    """Hand READY clusters of `pool` to its waiting claims, oldest first; fail those waited out.
+
+    Returns what was done: `served` (claimed names), `failed` (timed out, or the pool changed shape
+    under them) and `waiting` (still queued). A place whose claim is gone (withdrawn by a delete)
+    just leaves the queue. One claim's trouble (a record that does not parse, an AWS error) is
+    logged and leaves it queued for the next fill; it never stops the others or the fill.
+    """
+    store = pool_store(ctx)
+    done: dict[str, Any] = {"served": [], "failed": [], "waiting": 0}
+    empty = False
+    for place in store.waiting(pool.name):
+        try:
+            record = _live_place(ctx, place)
+            if record is None:
+                store.leave_queue(pool.name, place)
+                continue
+            spec = ClusterSpec.model_validate(record["spec"])
+            problems = claim_problems(pool, spec)  # the pool may have been changed since the claim came
+            if now >= parse_iso(str(record["waitingFor"]["until"])) or problems:
+                minutes = ctx.settings.pool_wait_minutes
+                reason = (
+                    f"pool {pool.name!r} no longer serves this request: {'; '.join(problems)}"
+                    if problems
+                    else f"no cluster of pool {pool.name!r} became READY within {minutes} minutes"
+                )
+                if fail_waiting(ctx, record, reason):
+                    done["failed"].append(record["name"])
+                store.leave_queue(pool.name, place)
+                continue
+            if empty:
+                done["waiting"] += 1
+                continue
+            fields = _lease_fields(ctx, spec, now)
+            try:
+                taken = take_ready(ctx, pool.name, record["owner"], record["name"], fields, place)
+            except ConflictError:  # the claim was withdrawn between the read and the take
+                store.leave_queue(pool.name, place)
+                continue
+            if taken is None:
+                empty = True
+                done["waiting"] += 1
+                continue
+            _follow_up(ctx, taken, spec, str(record["owner"]))
+            done["served"].append(record["name"])
+        except Exception:  # this claim waits for the next fill; the others go on
+            done["waiting"] += 1
+            logger.exception("pool fill: a waiting claim not served", extra={"pool": pool.name, "claim": place["name"]})
+    return done

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.aws import store
 from chalicelib.cfn import stacks
 from chalicelib.cfn.template import OUTPUT_ARN, OUTPUT_CA, OUTPUT_ENDPOINT, OUTPUT_SECURITY_GROUP, OUTPUT_VPC
+from chalicelib.model import naming
 from chalicelib.model.settings import DEFAULT_TIMEOUT_MINUTES
 from chalicelib.observability import logger
 from chalicelib.operations import leases
@@ -111,6 +112,11 @@ def mark_active(ctx: Context, step: ClusterStackDone) -> dict[str, Any]:
         expect_operation=step.clusterId,
     )
     logger.info("cluster active")
+    pool = record.get("pool")
+    if pool and record.get("owner") == naming.pool_owner(str(pool)):
+        from chalicelib.operations.refill import refill
+
+        refill(ctx, str(pool), "Pool Cluster Ready")  # a claim waiting for the pool gets it now
     return {"status": store.ACTIVE}
 
 

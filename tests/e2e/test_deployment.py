@@ -241,6 +241,27 @@ def test_every_function_is_configured_with_this_stack(template: dict[str, Any]) 
     assert variables[settings.ENV_TABLE_NAME] == {"Ref": "ClustersTable"}
 
 
+@pytest.mark.parametrize(
+    ("env_name", "target", "callers"),
+    [
+        (settings.ENV_SLACK_WORKER_FUNCTION, naming.SLACK_WORKER, ["api_handler"]),
+        (settings.ENV_POOL_FILL_FUNCTION, naming.POOL_FILL, ["api_handler", "slack_worker"]),
+    ],
+)
+def test_a_function_invoked_by_name_has_that_name_and_its_callers_may_invoke_it(
+    template: dict[str, Any], env_name: str, target: str, callers: list[str]
+) -> None:
+    name = {"Fn::Sub": "${AWS::StackName}-" + target}
+    assert template["Globals"]["Function"]["Environment"]["Variables"][env_name] == name
+    (function,) = [r for r in template["Resources"].values() if r["Properties"].get("FunctionName") == name]
+    if target == naming.POOL_FILL:  # a claim's fill and the schedule's never overlap
+        assert function["Properties"]["ReservedConcurrentExecutions"] == 1
+    arn = {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + name["Fn::Sub"]}
+    for caller in callers:
+        statements = policies.document(caller)["Statement"]
+        assert any(st["Action"] == "lambda:InvokeFunction" and st["Resource"] == arn for st in statements), caller
+
+
 def test_platform_routes_need_iam_and_slack_routes_need_slack(template: dict[str, Any]) -> None:
     body = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
     for path, operations in body["paths"].items():

@@ -240,4 +240,5 @@ def test_a_create_with_a_pool_claims_a_ready_cluster_and_says_so(
     assert f"EKS name `{eks_name}`" in text_of(said)
     record = api.call("GET", "/clusters/chat-pool").body
     assert (record["eksName"], record["owner"], record["status"]) == (eks_name, f"slack:{TEAM}/{OWNER}", "ACTIVE")
-    assert [c["name"] for c in api.call("GET", "/pools/chat", caller=POOL_ADMIN).body["clusters"]] == []
+    # No longer the pool's (the claim's refill may already be building its replacement).
+    assert eks_name not in [c["name"] for c in api.call("GET", "/pools/chat", caller=POOL_ADMIN).body["clusters"]]

@@ -312,6 +312,10 @@ def test_a_bad_pool_gets_a_422_naming_the_field_and_rule(http: Any) -> None:
         ("name", "string_pattern_mismatch"),
         ("size", "less_than_equal"),
     }
+    windows = {**POOL, "nodeGroup": {"amiFamily": "WindowsServer2022CoreContainer"}}
+    status, body = call(http, "POST", "/pools", windows)  # its one node group could never be alone
+    assert status == 422, body
+    assert [(f["field"], f["rule"]) for f in body["fields"]] == [("nodeGroup.amiFamily", "windows_needs_linux")]
     status, body = call(http, "POST", "/pools", {**POOL, "size": 6})  # within the model, over the policy
     assert status == 422 and body["fields"][0]["rule"] == "pool_size_too_large"
     assert call(http, "POST", "/pools", POOL)[0] == 201
@@ -344,7 +348,7 @@ def test_deleting_a_pool_retires_its_unclaimed_clusters_only(
     pool_db.take("ci-bbbbbb", claimed["clusterId"], "ci", DEV, "mine", {})
 
     status, body = call(http, "DELETE", "/pools/ci")
-    assert status == 202 and body == {"name": "ci", "retiring": ["ci-aaaaaa"]}
+    assert status == 202 and body == {"name": "ci", "retiring": ["ci-aaaaaa"], "failedClaims": []}
     assert db.get_cluster("ci-aaaaaa")["status"] == "DELETING"
     assert db.get_cluster("ci-bbbbbb")["status"] == "ACTIVE"
     assert call(http, "GET", "/pools/ci")[0] == 404
@@ -388,11 +392,15 @@ def test_the_name_is_free_again_once_the_claimed_cluster_is_deleted(db: Store, p
 @pytest.fixture
 def machines(monkeypatch: pytest.MonkeyPatch) -> Settings:
     made = settings_with_workflows(
-        "create_state_machine_arn", "nodegroup_state_machine_arn", "access_state_machine_arn"
+        "create_state_machine_arn",
+        "nodegroup_state_machine_arn",
+        "access_state_machine_arn",
+        "delete_state_machine_arn",
     )
     monkeypatch.setenv(settings.ENV_CREATE_STATE_MACHINE_ARN, made.create_state_machine_arn)
     monkeypatch.setenv(settings.ENV_NODEGROUP_STATE_MACHINE_ARN, made.nodegroup_state_machine_arn)
     monkeypatch.setenv(settings.ENV_ACCESS_STATE_MACHINE_ARN, made.access_state_machine_arn)
+    monkeypatch.setenv(settings.ENV_DELETE_STATE_MACHINE_ARN, made.delete_state_machine_arn)
     settings.get_settings.cache_clear()
     return made
 
@@ -478,7 +486,6 @@ def test_a_pool_that_cannot_serve_fails_or_falls_back_as_the_caller_chose(
 @pytest.mark.parametrize(
     ("body", "field", "rule"),
     [
-        ({**CLAIM, "whenPoolEmpty": "wait"}, "whenPoolEmpty", "not_supported"),
         ({**CLAIM, "whenPoolEmpty": "later"}, "whenPoolEmpty", "literal_error"),
         ({**CLAIM, "pool": "Not_A_Pool"}, "pool", "string_pattern_mismatch"),
         ({**CLAIM, "pool": "nope"}, "pool", "pool_unknown"),
@@ -543,3 +550,166 @@ def test_a_claim_whose_follow_up_is_refused_after_the_take_says_so_and_keeps_the
     assert events[-1]["message"] == warning
     # The caller owns it all the same, and can retry the scale themselves.
     assert call(http, "GET", "/clusters/mine", caller=DEV)[1]["owner"] == DEV
+
+
+# -- claims that wait ------------------------------------------------------------------------
+
+
+def _fill(machines: Settings, db: Store, now: datetime) -> dict[str, Any]:
+    return pools.fill(step_context(db=db, settings=get_settings()), now, fits=lambda spec: None)
+
+
+def test_a_claim_that_waits_holds_its_name_and_the_next_fill_serves_it(
+    http: Any, db: Store, pool_db: PoolStore, machines: Settings
+) -> None:
+    assert call(http, "POST", "/pools", {**POOL, "size": 0})[0] == 201
+
+    status, waiting = call(http, "POST", "/clusters", {**CLAIM, "whenPoolEmpty": "wait"}, caller=DEV)
+
+    assert status == 202, waiting
+    assert (waiting["name"], waiting["status"], waiting["owner"]) == ("mine", "WAITING", DEV)
+    assert waiting["waitingFor"]["pool"] == "ci" and "expiresAt" not in waiting  # no lease until it is served
+    assert call(http, "POST", "/clusters", {"name": "mine"}, caller=OTHER_DEV)[0] == 409  # the name is held
+    assert [c["status"] for c in call(http, "GET", "/clusters", caller=DEV)[1]["clusters"]] == ["WAITING"]
+    # A size-0 pool with a waiting claim builds one cluster for it.
+    built = _fill(machines, db, datetime.now(UTC))["ci"]
+    assert built["target"] == 1 and len(built["started"]) == 1 and built["claims"]["waiting"] == 1
+
+    ready_with_stacks(db, "ci-aaaaaa")
+    served = _fill(machines, db, datetime.now(UTC))["ci"]
+
+    assert served["claims"] == {"served": ["mine"], "failed": [], "waiting": 0}
+    status, shown = call(http, "GET", "/clusters/mine", caller=DEV)
+    assert status == 200, shown
+    assert (shown["status"], shown["eksName"], shown["owner"]) == ("ACTIVE", "ci-aaaaaa", DEV)
+    assert shown["operation"]["action"] == "scale" and shown["expiresAt"]  # the follow-up and the lease
+    assert pool_db.waiting("ci") == []
+    types = [e["type"] for e in db.list_events("ci-aaaaaa", db.get_cluster("ci-aaaaaa")["clusterId"])]
+    assert types[-3:] == ["CLAIMED", "NODEGROUP_CHANGE_REQUESTED", "ACCESS_CHANGE_REQUESTED"]
+
+
+def test_waiting_claims_are_served_in_the_order_they_came(
+    http: Any, db: Store, pool_db: PoolStore, machines: Settings
+) -> None:
+    assert call(http, "POST", "/pools", {**POOL, "size": 0})[0] == 201
+    for name in ("first", "second"):
+        body = {**CLAIM, "name": name, "whenPoolEmpty": "wait"}
+        assert call(http, "POST", "/clusters", body, caller=DEV)[1]["status"] == "WAITING"
+    ready_with_stacks(db, "ci-aaaaaa")
+
+    claims = _fill(machines, db, datetime.now(UTC))["ci"]["claims"]
+
+    assert claims == {"served": ["first"], "failed": [], "waiting": 1}
+    assert call(http, "GET", "/clusters/second", caller=DEV)[1]["status"] == "WAITING"
+
+
+def test_a_claim_waiting_too_long_fails_saying_why_and_its_delete_frees_the_name(
+    http: Any, db: Store, pool_db: PoolStore, machines: Settings
+) -> None:
+    assert call(http, "POST", "/pools", {**POOL, "size": 0})[0] == 201
+    assert call(http, "POST", "/clusters", {**CLAIM, "whenPoolEmpty": "wait"}, caller=DEV)[0] == 202
+    later = datetime.now(UTC) + timedelta(minutes=get_settings().pool_wait_minutes + 1)
+    ready_with_stacks(db, "ci-aaaaaa")  # too late: it does not go to a claim that has failed
+
+    claims = _fill(machines, db, later)["ci"]["claims"]
+
+    assert claims == {"served": [], "failed": ["mine"], "waiting": 0}
+    failed = call(http, "GET", "/clusters/mine", caller=DEV)[1]
+    assert failed["status"] == "FAILED"
+    assert failed["failure"]["reason"] == "no cluster of pool 'ci' became READY within 60 minutes"
+    assert db.get_cluster("ci-aaaaaa")["owner"] == naming.pool_owner("ci")
+    status, deleted = call(http, "DELETE", "/clusters/mine", caller=DEV)
+    assert status == 202 and deleted["status"] == "DELETED", deleted
+    assert call(http, "POST", "/clusters", {"name": "mine"}, caller=DEV)[0] == 202  # the name is free again
+
+
+def test_a_withdrawn_claim_is_never_served(http: Any, db: Store, pool_db: PoolStore, machines: Settings) -> None:
+    assert call(http, "POST", "/pools", {**POOL, "size": 0})[0] == 201
+    assert call(http, "POST", "/clusters", {**CLAIM, "whenPoolEmpty": "wait"}, caller=DEV)[0] == 202
+    status, withdrawn = call(http, "DELETE", "/clusters/mine", caller=DEV)
+    assert status == 202 and withdrawn["status"] == "DELETED", withdrawn
+    ready_with_stacks(db, "ci-aaaaaa")
+
+    claims = _fill(machines, db, datetime.now(UTC))["ci"]["claims"]
+
+    assert claims == {"served": [], "failed": [], "waiting": 0}
+    assert pool_db.waiting("ci") == []
+    assert db.get_cluster("ci-aaaaaa")["owner"] == naming.pool_owner("ci")
+
+
+def test_a_take_for_a_claim_withdrawn_meanwhile_takes_nothing(db: Store, pool_db: PoolStore) -> None:
+    pool_db.create_pool(POOL, ADMIN)
+    ready = pool_cluster(db, "ci", "ci-aaaaaa")
+    spec = ClusterSpec.model_validate({"name": "mine", "region": "us-west-2"})
+    ctx = step_context(db=db, settings=get_settings())
+    waiting = pools.wait_for_pool(ctx, PoolSpec.model_validate(POOL), spec, DEV, datetime.now(UTC))
+    (place,) = pool_db.waiting("ci")
+    db.update_cluster("mine", waiting["clusterId"], {"status": "DELETED"})
+
+    with pytest.raises(ConflictError):
+        pool_db.take("ci-aaaaaa", ready["clusterId"], "ci", DEV, "mine", {}, place)
+
+    assert db.get_cluster("ci-aaaaaa")["owner"] == naming.pool_owner("ci")
+
+
+def test_a_waiting_claim_the_pool_can_never_serve_is_refused_not_queued(
+    http: Any, pool_db: PoolStore, machines: Settings
+) -> None:
+    assert call(http, "POST", "/pools", POOL)[0] == 201
+
+    status, refused_ = call(
+        http, "POST", "/clusters", {**CLAIM, "region": "eu-west-1", "whenPoolEmpty": "wait"}, caller=DEV
+    )
+
+    assert status == 409 and refused_["error"] == "pool_cannot_serve", refused_
+    assert pool_db.waiting("ci") == []
+
+
+def test_a_new_claim_takes_no_cluster_ahead_of_claims_already_waiting(
+    http: Any, db: Store, pool_db: PoolStore, machines: Settings
+) -> None:
+    assert call(http, "POST", "/pools", {**POOL, "size": 0})[0] == 201
+    assert call(http, "POST", "/clusters", {**CLAIM, "whenPoolEmpty": "wait"}, caller=DEV)[0] == 202
+    ready_with_stacks(db, "ci-aaaaaa")  # built for the claim that waits
+
+    status, refused_ = call(http, "POST", "/clusters", {**CLAIM, "name": "late", "whenPoolEmpty": "fail"}, caller=DEV)
+
+    assert status == 409 and "1 claims wait for pool 'ci'" in refused_["reasons"], refused_
+    assert _fill(machines, db, datetime.now(UTC))["ci"]["claims"]["served"] == ["mine"]
+
+
+def test_a_waiting_claim_the_pool_no_longer_fits_fails_and_a_bad_one_stops_nothing(
+    http: Any, db: Store, pool_db: PoolStore, machines: Settings
+) -> None:
+    assert call(http, "POST", "/pools", {**POOL, "size": 0})[0] == 201
+    for name in ("broken", "mine"):
+        assert call(http, "POST", "/clusters", {**CLAIM, "name": name, "whenPoolEmpty": "wait"}, caller=DEV)[0] == 202
+    broken, good_spec = db.get_cluster("broken"), db.get_cluster("mine")["spec"]
+    db.update_cluster("broken", broken["clusterId"], {"spec.managedNodeGroups": "not a list"})
+    ready_with_stacks(db, "ci-aaaaaa")
+
+    claims = _fill(machines, db, datetime.now(UTC))["ci"]["claims"]
+
+    assert claims == {"served": ["mine"], "failed": [], "waiting": 1}  # the broken one waits, logged
+    pool_db.update_pool("ci", {"nodeGroup": {"instanceTypes": ["c5.large"], "maxSize": 3}})
+    claims = _fill(machines, db, datetime.now(UTC))["ci"]["claims"]
+    assert claims["waiting"] == 1  # it still cannot be read, so it is neither served nor failed
+    db.update_cluster("broken", broken["clusterId"], {"spec": good_spec})
+    claims = _fill(machines, db, datetime.now(UTC))["ci"]["claims"]
+    assert claims["failed"] == ["broken"]
+    reason = call(http, "GET", "/clusters/broken", caller=DEV)[1]["failure"]["reason"]
+    assert reason.startswith("pool 'ci' no longer serves this request: instance types"), reason
+
+
+def test_deleting_a_pool_fails_the_claims_that_wait_for_it(
+    http: Any, db: Store, pool_db: PoolStore, machines: Settings
+) -> None:
+    assert call(http, "POST", "/pools", {**POOL, "size": 0})[0] == 201
+    assert call(http, "POST", "/clusters", {**CLAIM, "whenPoolEmpty": "wait"}, caller=DEV)[0] == 202
+
+    status, gone = call(http, "DELETE", "/pools/ci")
+
+    assert status == 202 and gone["failedClaims"] == ["mine"], gone
+    failed = call(http, "GET", "/clusters/mine", caller=DEV)[1]
+    assert failed["status"] == "FAILED" and "was deleted" in failed["failure"]["reason"]
+    assert pool_db.waiting("ci") == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -17,7 +18,7 @@ from chalicelib.model.spec import ClusterSpec
 from infra import package, policies
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from collections.abc import Iterator
 
 OWNER = {naming.TAG_OWNER: naming.TAG_OWNER_VALUE}
 
@@ -164,3 +165,41 @@ def test_the_table_import_template_holds_the_table_alone() -> None:
     assert imported["Resources"] == {"ClustersTable": table}
     assert imported["Parameters"] == {"ClustersTableName": {"Type": "String", "Default": ""}}
     assert imported["Conditions"] == {"Named": {"Fn::Not": [{}]}}
+
+
+@pytest.mark.parametrize("function", ["api_handler", "slack_worker", "fill_pools"])
+def test_every_function_that_claims_from_a_pool_may_start_what_a_claim_starts(function: str) -> None:
+    # A claim (and a waiting claim served by the fill) scales the node group and maps identities through
+    # their workflows; the audit of an e2e run sees only `states:StartExecution`, not which machine.
+    (statement,) = [s for s in policies.document(function)["Statement"] if s["Action"] == "states:StartExecution"]
+    started = {r["Fn::Sub"].rsplit("${AWS::StackName}-", 1)[1] for r in statement["Resource"]}
+    assert {"change-nodegroup", "update-access"} <= started
+
+
+def test_every_function_a_workflow_waits_on_may_answer_that_workflow_itself() -> None:
+    # A waiting step's function answers its own token when no event will come (an unchanged update, a
+    # skipped stack, a retried step whose stack has ended): SendTaskSuccess on every machine that waits.
+    from statemachine.conventions import WAIT_FOR_TOKEN_RESOURCE
+
+    by_placeholder = {"${" + naming.function_arn_placeholder(fn) + "}": fn for fn in policies.POLICIES}
+    missing = []
+    for path in sorted((Path(__file__).resolve().parents[2] / "statemachine").glob("*.asl.json")):
+        machine = path.name.removesuffix(".asl.json").replace("_", "-")
+        for state in _states(json.loads(path.read_text())["States"]):
+            if state.get("Resource") != WAIT_FOR_TOKEN_RESOURCE:
+                continue
+            function = by_placeholder[state["Parameters"]["FunctionName"]]
+            answers = [s for s in policies.document(function)["Statement"] if s["Action"] == "states:SendTaskSuccess"]
+            machines = {r["Fn::Sub"].rsplit("${AWS::StackName}-", 1)[1] for s in answers for r in s["Resource"]}
+            if machine not in machines:
+                missing.append((function, machine))
+    assert missing == []
+
+
+def _states(states: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for state in states.values():
+        if state["Type"] in ("Map", "Parallel"):
+            for branch in [state.get("ItemProcessor") or state.get("Iterator") or {}, *state.get("Branches", [])]:
+                yield from _states(branch.get("States", {}))
+        else:
+            yield state
