@@ -294,6 +294,13 @@ SLACK_WORKER = _sub(
 )
 # The warm pools' fill, invoked after a claim (its FunctionName in the template).
 POOL_FILL = _sub(f"arn:{_PARTITION}:lambda:${{AWS::Region}}:{_ACCOUNT}:function:${{AWS::StackName}}-{naming.POOL_FILL}")
+# A claimed pool cluster is tagged with who claimed it (operations/pools.py).
+TAG_CLAIMED: Statement = {
+    "Sid": "TagClaimedClusters",
+    "Effect": "Allow",
+    "Action": "eks:TagResource",
+    "Resource": CLUSTERS,
+}
 REFILL = {"Sid": "AskForAPoolFill", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": POOL_FILL}
 
 POLICIES: dict[str, list[Statement]] = {
@@ -317,6 +324,7 @@ POLICIES: dict[str, list[Statement]] = {
         # `/eks create` and `/eks delete` are answered at once and done by the worker.
         {"Sid": "HandOffSlackCommands", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": SLACK_WORKER},
         REFILL,
+        TAG_CLAIMED,
     ],
     # A Slack create or delete: the same checks and workflow starts as the API's (a claim from a pool
     # scales its node group and maps identities through those workflows, and asks for a refill).
@@ -324,6 +332,7 @@ POLICIES: dict[str, list[Statement]] = {
         table("GetItem", "PutItem", "Query", "TransactWriteItems", "UpdateItem"),
         start("create-cluster", "delete-cluster", "change-nodegroup", "update-access"),
         REFILL,
+        TAG_CLAIMED,
         INSTANCE_FACTS,
         NODE_IMAGE_PARAMETERS,
         NODE_IMAGES,
@@ -440,6 +449,7 @@ POLICIES: dict[str, list[Statement]] = {
     "fill_pools": [
         table("GetItem", "PutItem", "Query", "TransactWriteItems", "UpdateItem", "DeleteItem"),
         start("create-cluster", "delete-cluster", "change-nodegroup", "update-access"),
+        TAG_CLAIMED,
         INSTANCE_FACTS,
         NODE_IMAGE_PARAMETERS,
         NODE_IMAGES,

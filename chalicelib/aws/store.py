@@ -170,7 +170,13 @@ class Store:
         return public_record(from_item(item)) if item else None
 
     def get_cluster(self, name: str) -> dict[str, Any]:
+        """The record under `name`. A name a claimed pool cluster answers to is followed to that cluster's
+        record: a request that resolved the name just before a claim took it (`served_name`) reads the
+        alias the take wrote, and gets the cluster it now stands for."""
         record = self.find_cluster(name)
+        if record is not None and record.get(ALIAS_OF):
+            served = self.served_name(name)
+            record = self.find_cluster(served) if served != name else None  # a stale alias: the name is free
         if record is None:
             raise NotFoundError(f"cluster {name!r} not found", cluster=name)
         return record

@@ -22,6 +22,9 @@ TAG_NODEGROUP = "ekspress.io/nodegroup"
 # Which kind of stack (`chalicelib.cfn.kinds`): "cluster", "nodegroup", "addons". Set on every
 # stack we create, so delete tells kinds apart by tag, not by name.
 TAG_STACK_KIND = "ekspress.io/stack-kind"
+# A cluster claimed from a warm pool is tagged with who claimed it, and under which name (operations/pools.py).
+TAG_CLAIMED_BY = "ekspress.io/claimed-by"
+TAG_CLAIMED_AS = "ekspress.io/claimed-as"
 # eksctl's own tags, so `eksctl get cluster` recognises what we built.
 TAG_EKSCTL_CLUSTER = "alpha.eksctl.io/cluster-name"
 TAG_EKSCTL_NODEGROUP = "alpha.eksctl.io/nodegroup-name"

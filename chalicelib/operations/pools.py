@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws.pool_store import PoolStore
 from chalicelib.aws.store import ACTIVE, CREATING, DELETING, FAILED, WAITING
+from chalicelib.model import naming
 from chalicelib.model.errors import ConflictError, EkspressError, SpecValidationError
 from chalicelib.model.pool_spec import POOL_NODEGROUP, PoolSpec, pool_owner
 from chalicelib.model.spec import ClusterSpec
@@ -408,6 +409,11 @@ def _follow_up(ctx: Context, record: dict[str, Any], spec: ClusterSpec, caller: 
     sizes = {"minSize": group.min_size, "desiredCapacity": group.desired_capacity, "maxSize": group.max_size}
     warnings: list[str] = []
     try:
+        # The EKS cluster says whose it is now (cost reports, the console); its stacks keep the service's tags.
+        arn = (record.get("cluster") or {}).get("arn")
+        if arn:
+            tags = {naming.TAG_CLAIMED_BY: caller[:256], naming.TAG_CLAIMED_AS: spec.name}
+            ctx.clients.eks(str(record["region"])).tag_resource(resourceArn=arn, tags=tags)
         scaled = nodegroups.request_scale(ctx, name, POOL_NODEGROUP, sizes, caller)
         record = {**record, "operation": scaled["operation"]}
         for mapping in spec.iam_identity_mappings:

@@ -44,6 +44,7 @@ def logical_id(task: str) -> str:
 class Function:
     handler: str
     settings: frozenset[str]  # the EKSPRESS_* names it is configured with
+    reserved_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,14 @@ def read_back(engine: LocalEngine, logical_ids: dict[str, str]) -> Deployed:
     """The functions, state machines and table the engine holds; `logical_ids` maps function name -> logical id."""
     functions: dict[str, Function] = {}
     placeholders: dict[str, str] = {}
-    for page in engine.client("lambda").get_paginator("list_functions").paginate():
+    lam = engine.client("lambda")
+    for page in lam.get_paginator("list_functions").paginate():
         for fn in page["Functions"]:
             logical = logical_ids.get(fn["FunctionName"], fn["FunctionName"])
             names = (fn.get("Environment") or {}).get("Variables", {})
-            functions[logical] = Function(fn["Handler"], frozenset(k for k in names if k.startswith("EKSPRESS_")))
+            reserved = lam.get_function_concurrency(FunctionName=fn["FunctionName"]).get("ReservedConcurrentExecutions")
+            settings_given = frozenset(k for k in names if k.startswith("EKSPRESS_"))
+            functions[logical] = Function(fn["Handler"], settings_given, reserved)
             placeholders[fn["FunctionArn"]] = "${" + logical + "FunctionArn}"
     sfn = engine.client("stepfunctions")
     machines = {
@@ -126,7 +130,7 @@ def fast() -> Deployed:
     try:
         names = {
             naming.lambda_function_name(app.app_name, STAGE, fn.name): logical_id(fn.name)
-            for fn in app.pure_lambda_functions
+            for fn in [*app.pure_lambda_functions, *app.event_sources]
         }
         return read_back(engine, names)
     finally:
@@ -153,12 +157,16 @@ def packaged(build: Path, fast: Deployed) -> Deployed:
 def test_the_same_task_functions_with_the_same_handlers(fast: Deployed, packaged: Deployed) -> None:
     from app import app
 
-    tasks = {logical_id(fn.name) for fn in app.pure_lambda_functions}
-    assert set(fast.functions) == tasks
-    # The template has two more, which the local engine serves otherwise: the API (Chalice's
-    # local server) and the schedule's function (tests invoke the reaper directly).
-    assert set(packaged.functions) - tasks == {API_HANDLER, *(logical_id(e.name) for e in app.event_sources)}
-    assert {t: fast.functions[t].handler for t in tasks} == {t: packaged.functions[t].handler for t in tasks}
+    # The tasks and the schedules' functions (no rule runs those locally: a claim invokes the fill by name).
+    deployed = {logical_id(fn.name) for fn in [*app.pure_lambda_functions, *app.event_sources]}
+    assert set(fast.functions) == deployed
+    # The template has one more, which the local engine serves otherwise: the API (Chalice's local server).
+    assert set(packaged.functions) - deployed == {API_HANDLER}
+    assert {t: fast.functions[t].handler for t in deployed} == {t: packaged.functions[t].handler for t in deployed}
+    # The pools' fill runs one at a time on both (.chalice/config.json's reserved_concurrency).
+    concurrency = {t: fast.functions[t].reserved_concurrency for t in deployed}
+    assert concurrency == {t: packaged.functions[t].reserved_concurrency for t in deployed}
+    assert concurrency[logical_id(naming.POOL_FILL)] == 1
 
 
 def test_functions_are_configured_with_the_settings_the_template_gives_them(fast: Deployed, packaged: Deployed) -> None:

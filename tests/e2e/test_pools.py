@@ -6,6 +6,7 @@ import fnmatch
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.handlers.schedules import run_fill
+from chalicelib.model import naming
 from chalicelib.model.pool_spec import POOL_NODEGROUP
 from infra import policies
 from local import audit
@@ -87,6 +88,8 @@ def test_a_claim_reaches_active_on_a_filled_pool_without_creating_a_cluster_stac
     assert stack_names(engine) == before  # no stack was created for the claim
 
     eks = engine.client("eks", ENGINE_REGION)
+    tags = eks.describe_cluster(name=eks_name)["cluster"]["tags"]
+    assert (tags[naming.TAG_CLAIMED_BY], tags[naming.TAG_CLAIMED_AS]) == (DEV, "claimed")
     group = eks.describe_nodegroup(clusterName=eks_name, nodegroupName=POOL_NODEGROUP)["nodegroup"]
     assert group["scalingConfig"]["desiredSize"] == 1
     mapped = api.call("GET", "/clusters/claimed/access", caller=DEV)

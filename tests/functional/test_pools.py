@@ -528,6 +528,8 @@ def test_a_claimed_name_stops_leading_to_its_cluster_once_that_is_deleted(db: St
 
     # The name ci-cccccc is now another cluster's: "mine" no longer leads there.
     assert db.served_name("mine") == "mine"
+    with pytest.raises(NotFoundError):  # and reading it finds no cluster (the alias is stale)
+        db.get_cluster("mine")
 
 
 def test_a_claim_whose_follow_up_is_refused_after_the_take_says_so_and_keeps_the_cluster(
@@ -579,6 +581,8 @@ def test_a_claim_that_waits_holds_its_name_and_the_next_fill_serves_it(
     served = _fill(machines, db, datetime.now(UTC))["ci"]
 
     assert served["claims"] == {"served": ["mine"], "failed": [], "waiting": 0}
+    # A request that resolved the name just before the take reads the alias: it is followed.
+    assert db.get_cluster("mine")["name"] == "ci-aaaaaa"
     status, shown = call(http, "GET", "/clusters/mine", caller=DEV)
     assert status == 200, shown
     assert (shown["status"], shown["eksName"], shown["owner"]) == ("ACTIVE", "ci-aaaaaa", DEV)
