@@ -34,7 +34,9 @@ install: $(STAMP) $(SCAN_STAMP)
 run: $(STAMP)  ## serve the API on http://localhost:8000 against the embedded local engine
 	$(BIN)/python -m local.run
 
-test: $(STAMP) $(SCAN_STAMP)  ## lint, type-check, layer contracts, then every test (unit, functional, e2e)
+test:  ## lint, type-check, layer contracts, then every test (unit, functional, e2e)
+	@# The two environments build side by side (about 20 s less on a fresh clone).
+	$(MAKE) --no-print-directory -j2 $(STAMP) $(SCAN_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
