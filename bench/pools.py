@@ -1,4 +1,4 @@
-"""Warm pools: a claim against a fresh create, and what a pool costs to keep (part 5).
+"""Warm pools: a claim against a fresh create, and what a pool costs to keep (part 5b).
 
 Simulated, not measured on AWS, with the same machinery as parts 2 to 4 (`bench.workflow_sim`:
 the real `statemachine/*.asl.json` and the real `chalicelib.cfn.stacks` code on a virtual
@@ -97,7 +97,7 @@ def pool_hours_per_day(definition: dict[str, Any]) -> float:
 
 
 def run(samples: int = SAMPLES, seed: int = SEED) -> Section:
-    section = Section("5. Warm pools: claim -> ACTIVE against a fresh create -> ACTIVE")
+    section = Section("5b. Warm pools: claim -> ACTIVE against a fresh create -> ACTIVE")
     rows: list[list[object]] = []
     figures: dict[str, list[float]] = {}
     scenarios = (
