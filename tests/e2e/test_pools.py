@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import time
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.handlers.schedules import run_fill
@@ -30,7 +31,16 @@ def pool_clusters(api: Api, state: str) -> list[dict[str, Any]]:
 
 
 def stack_names(engine: LocalEngine) -> set[str]:
+    """Every stack's name. moto's CloudFormation is not thread-safe: a DescribeStacks that races a CreateStack
+    (the replacement a claim's refill builds meanwhile) may answer 500, so it is asked again."""
+    from botocore.parsers import ResponseParserError
+
     cfn = engine.client("cloudformation", ENGINE_REGION)
+    for _ in range(10):
+        try:
+            return {s["StackName"] for s in cfn.describe_stacks()["Stacks"]}
+        except ResponseParserError:
+            time.sleep(0.2)
     return {s["StackName"] for s in cfn.describe_stacks()["Stacks"]}
 
 
