@@ -15,17 +15,17 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.aws.store import ACTIVE, ALIAS_OF, CLAIMED_AS, Store, utcnow
+from chalicelib.aws.store import ACTIVE, ALIAS_OF, CLAIMED_AS, Store, query_items, utcnow
 from chalicelib.aws.table import (
     INDEX_BY_NAME,
     INDEX_BY_OWNER,
     KIND_CLUSTER,
     META,
-    PRIVATE_KEYS,
     from_item,
     owner_pk,
     pk,
     pool_pk,
+    public_record,
     to_item,
 )
 from chalicelib.model.errors import ConflictError, NotFoundError
@@ -45,7 +45,7 @@ LISTED_FIELDS = ("gsi1pk", "gsi1sk")
 
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in from_item(item).items() if k not in PRIVATE_KEYS}
+    return public_record(from_item(item))
 
 
 class PoolStore:
@@ -92,13 +92,7 @@ class PoolStore:
             "KeyConditionExpression": "gsi1pk = :kind",
             "ExpressionAttributeValues": to_item({":kind": KIND_POOL}),
         }
-        pools: list[dict[str, Any]] = []
-        while True:
-            resp = self._ddb.query(**kwargs)
-            pools.extend(_public(i) for i in resp.get("Items", []))
-            if "LastEvaluatedKey" not in resp:
-                return pools
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return [_public(i) for i in query_items(self._ddb, kwargs)]
 
     def update_pool(self, name: str, fields: dict[str, Any], remove: tuple[str, ...] = ()) -> dict[str, Any]:
         """Set (and remove) fields of an existing pool; NotFoundError if there is none. The pool as it is now."""
@@ -148,13 +142,7 @@ class PoolStore:
             "KeyConditionExpression": "gsi3pk = :owner",
             "ExpressionAttributeValues": to_item({":owner": owner_pk(pool_owner(pool))}),
         }
-        names: list[str] = []
-        while True:
-            resp = self._ddb.query(**kwargs)
-            names.extend(str(from_item(i)["gsi3sk"]) for i in resp.get("Items", []))
-            if "LastEvaluatedKey" not in resp:
-                return sorted(names)
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return sorted(str(from_item(i)["gsi3sk"]) for i in query_items(self._ddb, kwargs))
 
     def clusters(self, pool: str) -> list[dict[str, Any]]:
         """The records of the pool's unclaimed clusters (read consistently, one by one: a pool is small)."""
@@ -195,13 +183,7 @@ class PoolStore:
             "ExpressionAttributeValues": to_item({":pk": pool_pk(pool), ":wait": WAIT_PREFIX}),
             "ConsistentRead": True,
         }
-        places: list[dict[str, Any]] = []
-        while True:
-            resp = self._ddb.query(**kwargs)
-            places.extend(from_item(i) for i in resp.get("Items", []))
-            if "LastEvaluatedKey" not in resp:
-                return places
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return [from_item(i) for i in query_items(self._ddb, kwargs)]
 
     def leave_queue(self, pool: str, place: dict[str, Any]) -> None:
         """Take a claim's place out of the queue (it was served, withdrawn or timed out)."""

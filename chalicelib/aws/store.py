@@ -18,7 +18,6 @@ from chalicelib.aws.table import (
     KIND_CLUSTER,
     META,
     OWNER_KEYS,
-    PRIVATE_KEYS,
     REAPABLE,
     TABLE_DEFINITION,
     TTL_ATTRIBUTE,
@@ -37,7 +36,7 @@ from chalicelib.model.naming import POOL_OWNER_PREFIX
 from chalicelib.model.statuses import ACTIVE, CREATING, DELETE_FAILED, DELETED, DELETING, FAILED, WAITING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
 # The store's users read the statuses and the table's layout from here.
 __all__ = [
@@ -60,6 +59,12 @@ __all__ = [
 
 def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def query_items(ddb: Any, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every item a Query answers, page after page (boto3's paginator follows LastEvaluatedKey)."""
+    for page in ddb.get_paginator("query").paginate(**params):
+        yield from page.get("Items", [])
 
 
 class Store:
@@ -312,30 +317,18 @@ class Store:
             "ExpressionAttributeValues": to_item({":owner": owner_pk(owner)}),
             "Select": "COUNT",
         }
-        count = 0
-        while True:
-            resp = self._ddb.query(**kwargs)
-            count += int(resp.get("Count", 0))
-            if "LastEvaluatedKey" not in resp:
-                return count
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return sum(int(page.get("Count", 0)) for page in self._ddb.get_paginator("query").paginate(**kwargs))
 
     def reapable(self, before: str, limit: int = 100) -> list[dict[str, Any]]:
         """Clusters whose reap time (lease end or idle deadline) is at or before `before`, soonest first."""
-        items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": INDEX_BY_REAP_AT,
             "KeyConditionExpression": "gsi2pk = :kind AND gsi2sk <= :before",
             "ExpressionAttributeValues": to_item({":kind": REAPABLE, ":before": before}),
+            "PaginationConfig": {"MaxItems": limit, "PageSize": limit},
         }
-        while len(items) < limit:
-            resp = self._ddb.query(**kwargs, Limit=limit - len(items))
-            items.extend(public_record(from_item(i)) for i in resp.get("Items", []))
-            if "LastEvaluatedKey" not in resp:
-                break
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        return items
+        return [public_record(from_item(i)) for i in query_items(self._ddb, kwargs)]
 
     # -- once-only keys --------------------------------------------------------
 
@@ -458,13 +451,7 @@ class Store:
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": to_item({":pk": pk(name), ":prefix": f"EVENT#{cluster_id}#"}),
         }
-        events: list[dict[str, Any]] = []
-        while True:
-            resp = self._ddb.query(**kwargs)
-            events.extend({k: v for k, v in from_item(i).items() if k not in PRIVATE_KEYS} for i in resp["Items"])
-            if "LastEvaluatedKey" not in resp:
-                return events
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return [public_record(from_item(i)) for i in query_items(self._ddb, kwargs)]
 
 
 # A claimed pool cluster (operations/pools.py): its record keeps its own (EKS) name and says which

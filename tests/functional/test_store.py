@@ -177,3 +177,24 @@ def test_an_update_without_an_event_still_refuses_another_cluster_of_the_same_na
     with pytest.raises(ConflictError, match="changed meanwhile"):
         db.update_cluster("solo", "an-earlier-cluster", {"phase": "STALE"})
     assert "phase" not in db.get_cluster("solo")
+
+
+def test_every_query_follows_its_pages_and_a_limit_stops_them(db: Store) -> None:
+    """DynamoDB answers a Query a page (1 MB) at a time: with pages of one item, nothing is missed."""
+    pages: list[str] = []
+
+    def one_item_pages(params: dict[str, Any], **_: Any) -> None:
+        params["Limit"] = 1
+        pages.append(params.get("IndexName", "table"))
+
+    for name in ("p1", "p2", "p3"):
+        db.create_cluster({**_record(name, f"id-{name}"), "owner": "alice"})
+        db.update_cluster(name, f"id-{name}", {"status": store.ACTIVE, "gsi2pk": store.REAPABLE, "gsi2sk": "2026"})
+    db.add_event("p1", "id-p1", "NOTE", "second event")
+    db._ddb.meta.events.register("before-parameter-build.dynamodb.Query", one_item_pages)
+
+    assert db.count_owned("alice") == 3
+    assert [e["type"] for e in db.list_events("p1", "id-p1")] == ["REQUESTED", "NOTE"]
+    assert [r["name"] for r in db.reapable("2027", limit=10)] == ["p1", "p2", "p3"]
+    assert len(db.reapable("2027", limit=2)) == 2
+    assert pages.count("byOwner") >= 3 and pages.count("table") >= 2
