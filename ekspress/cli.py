@@ -724,9 +724,17 @@ def _watch(client: Client, name: str, target: str, timeout: float, skip: Iterabl
 
             def on_event(event: TimelineEvent, record: ClusterRecord) -> None:
                 if (event.at, event.type, event.message) not in skipped:
+                    skipped.add((event.at, event.type, event.message))
                     progress.event(event, record)
 
+            started = time.monotonic()
             record = client.wait_until(name, target, timeout, poll=1.0, on_event=on_event, on_poll=progress.poll)
+            running = record.operation.id if target == ACTIVE and record.operation is not None else None
+            if running:
+                # A claim served from its pool's queue is ACTIVE from the take while its nodes are scaled:
+                # ready means that change is done too.
+                left = max(1.0, timeout - (time.monotonic() - started))
+                record = client.wait_for_operation(name, running, left, poll=1.0, on_event=on_event)
     except KeyboardInterrupt:
         click.echo(
             f"\nstopped watching; the workflow goes on. Resume with: ekspress get cluster {name} --watch", err=True
@@ -736,6 +744,9 @@ def _watch(client: Client, name: str, target: str, timeout: float, skip: Iterabl
         _fail(f'cluster "{name}" is {exc.record.status}: {_failure_text(exc.record.failure)}')
     except errors.WaitTimeout as exc:
         _fail(f"{exc}; follow it with: ekspress get cluster {name} --watch")
+    failure = record.lastFailure
+    if running and failure is not None and getattr(failure, "operation", running) == running:
+        _fail(f'cluster "{name}" is ACTIVE, but its change failed: {_failure_text(failure)}')
     if target == ACTIVE:
         click.echo(f'EKS cluster "{name}" in "{record.region}" region is ready')
         click.echo(f"write its kubeconfig with: ekspress utils write-kubeconfig --cluster {name}")

@@ -346,3 +346,44 @@ def test_the_python_client_has_a_method_per_pool_route() -> None:
         ("PATCH", "/pools/ci", {"maxAgeHours": None}),
         ("DELETE", "/pools/ci", None),
     ]
+
+
+def test_the_cli_waits_for_a_served_claim_s_nodes_before_saying_ready(
+    monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """A waiting claim is ACTIVE from its take while its node group scales: --wait ends when the scale has."""
+    from ekspress import cli, models
+
+    base = {"name": "mine", "clusterId": "c1", "region": "us-west-2", "pool": "ci"}
+    scaling = {**base, "status": "ACTIVE", "eksName": "ci-0a1b2c", "operation": {"type": "nodegroup", "id": "op-1"}}
+    followed: list[str] = []
+
+    class Fake:
+        def __init__(self, failure: dict[str, Any] | None) -> None:
+            self.failure = failure
+
+        def create_cluster(self, spec: dict[str, Any]) -> models.ClusterRecord:
+            return models.ClusterRecord.model_validate({**base, "status": "WAITING", "waitingFor": {"until": "soon"}})
+
+        def wait_until(self, name: str, status: str, timeout: float, **_: Any) -> models.ClusterRecord:
+            return models.ClusterRecord.model_validate(scaling)
+
+        def wait_for_operation(self, name: str, operation_id: str, timeout: float, **_: Any) -> models.ClusterRecord:
+            followed.append(operation_id)
+            done = {**scaling, "operation": None, "lastFailure": self.failure}
+            return models.ClusterRecord.model_validate(done)
+
+    argv = ["create", "cluster", "--name", "mine", "--pool", "ci", "--when-pool-empty", "wait"]
+    monkeypatch.setattr(cli.State, "client", property(lambda self: Fake(None)))
+    assert cli.main(argv) == 0
+    assert followed == ["op-1"]
+    assert 'EKS cluster "mine" in "us-west-2" region is ready' in capsys.readouterr().out
+
+    failed = {"reason": "scale refused", "operation": "op-1"}
+    monkeypatch.setattr(cli.State, "client", property(lambda self: Fake(failed)))
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == 1
+    captured = capsys.readouterr()
+    assert "is ready" not in captured.out
+    assert "its change failed: scale refused" in captured.err
