@@ -40,6 +40,9 @@ class SpecModel(BaseModel):
         serialize_by_alias=True,
         extra="forbid",
         frozen=True,
+        # Validators are built on first use, not at import: a function imports many models it never
+        # validates (the policy's, the pool's), and building them all was most of its cold start.
+        defer_build=True,
     )
 
 
