@@ -2,7 +2,9 @@
 
 1. `chalice package --merge-template infra/template.yaml` writes the SAM template
    (functions, per-function roles from .chalice/policies/, the AWS_IAM REST API)
-   merged with infra/template.yaml, and `deployment.zip`, into the build folder;
+   merged with infra/template.yaml, and `deployment.zip`, into the build folder; the zip then
+   gets the bytecode of every module in it (infra/bytecode.py: Lambda's /var/task is read-only,
+   so a package without it compiles what it imports at every cold start);
 2. `finish` adds what neither source can write by hand: the stack role's policy (from
    infra/policies.py, with the stage's EKSPRESS_ALLOWED_POLICY_ARNS) and, for every function
    there is, the log group it logs to, with a retention;
@@ -26,12 +28,13 @@ from typing import Any
 import yaml
 
 from chalicelib.model import settings
-from infra import policies
+from infra import bytecode, policies
 
 ROOT = Path(__file__).resolve().parent.parent
 MERGE_TEMPLATE = ROOT / "infra" / "template.yaml"
 CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
 TEMPLATE_FILE = "sam.yaml"
+CODE_FILE = "deployment.zip"
 TABLE_IMPORT_FILE = "table-import.yaml"
 STACK_ROLE = "CloudFormationRole"
 STACK_ROLE_POLICY = "build-eksctl-stacks"
@@ -72,6 +75,7 @@ def package(stage: str, out: Path) -> Path:
         env=env,
         check=True,
     )
+    bytecode.add_to_zip(out / CODE_FILE)
     target = out / TEMPLATE_FILE
     template = finish(yaml.safe_load(target.read_text()), allowed_policy_arns(stage))
     target.write_text(_dump(template))

@@ -192,6 +192,26 @@ def test_every_handler_works_when_lambda_imports_its_module_alone(
         assert answers[handlers[name]] == "imported", name
 
 
+def test_the_package_carries_the_bytecode_of_every_module_it_ships(build: Path) -> None:
+    """Lambda's /var/task is read-only: without .pyc files every cold start compiles what it imports.
+
+    Each module has its .pyc for the runtime's Python, hash-based and unchecked (flags 0b01), so the
+    interpreter loads it whatever time unpacking gave the source."""
+    import importlib.util
+
+    with zipfile.ZipFile(build / "deployment.zip") as package_zip:
+        names = set(package_zip.namelist())
+        sources = sorted(n for n in names if n.endswith(".py") and "/__pycache__/" not in n)
+        tag = sys.implementation.cache_tag
+        missing = [s for s in sources if importlib.util.cache_from_source(s) not in names]
+        # A source that cannot compile (a test fixture of a dependency, say) has none; ours all do.
+        assert not [s for s in missing if s.startswith(("chalicelib/", "app.py"))]
+        assert len(missing) < len(sources) / 100, missing[:10]
+        pyc = package_zip.read(f"chalicelib/handlers/__pycache__/tasks.{tag}.pyc")
+    assert pyc[:4] == importlib.util.MAGIC_NUMBER
+    assert int.from_bytes(pyc[4:8], "little") == 0b01  # hash-based, source not checked
+
+
 def test_every_function_runs_on_the_python_the_tests_run_on(template: dict[str, Any]) -> None:
     """Chalice takes the runtime from the packaging interpreter: python3.13, as .venv (Makefile)."""
     runtimes = {fn["Properties"].get("Runtime") for fn in resources(template, "AWS::Serverless::Function").values()}
