@@ -25,7 +25,14 @@ from ekspress import config as configuration
 from ekspress import errors
 from ekspress import kubeconfig as kubeconfigs
 from ekspress.client import Client
-from ekspress.models import ACTIVE, DELETED, FAILED_STATUSES
+from ekspress.models import (
+    ACTIVE,
+    CLAIM_INCOMPLETE,
+    CLAIMED,
+    DELETED,
+    FAILED_STATUSES,
+    NODEGROUP_CHANGE_REQUESTED,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -282,7 +289,7 @@ def create_cluster(
     if not wait:
         click.echo(f"follow it with: ekspress get cluster {record.name} --watch")
         return
-    _watch(state.client, record.name, ACTIVE, timeout)
+    _watch(state.client, record.name, ACTIVE, timeout, claim=record.status == "WAITING")
 
 
 def _print_dry_run(plan: DryRun) -> None:
@@ -717,7 +724,32 @@ class Progress:
             )
 
 
-def _watch(client: Client, name: str, target: str, timeout: float, skip: Iterable[TimelineEvent] | None = None) -> None:
+def _claim_scale(client: Client, name: str, deadline: float) -> str:
+    """The id of the node group scale a served claim's take starts, once it is requested (the take and the
+    request are two writes: a poll between them sees ACTIVE and no operation yet)."""
+    while True:
+        events = client.get_cluster(name).events or []
+        claimed = max((i for i, e in enumerate(events) if e.type == CLAIMED), default=None)
+        for event in events[claimed:] if claimed is not None else ():
+            if event.type == CLAIM_INCOMPLETE:
+                _fail(f'cluster "{name}": {event.message}')
+            operation = (event.details or {}).get("operation")
+            if event.type == NODEGROUP_CHANGE_REQUESTED and operation:
+                return str(operation)
+        if time.monotonic() >= deadline:
+            _fail(f'cluster "{name}" is ACTIVE, but its node group scale was not requested in time')
+        time.sleep(1.0)
+
+
+def _watch(
+    client: Client,
+    name: str,
+    target: str,
+    timeout: float,
+    skip: Iterable[TimelineEvent] | None = None,
+    *,
+    claim: bool = False,
+) -> None:
     skipped = {(e.at, e.type, e.message) for e in skip or []}
     try:
         with Progress() as progress:
@@ -727,13 +759,13 @@ def _watch(client: Client, name: str, target: str, timeout: float, skip: Iterabl
                     skipped.add((event.at, event.type, event.message))
                     progress.event(event, record)
 
-            started = time.monotonic()
+            deadline = time.monotonic() + timeout
             record = client.wait_until(name, target, timeout, poll=1.0, on_event=on_event, on_poll=progress.poll)
-            running = record.operation.id if target == ACTIVE and record.operation is not None else None
+            # A claim served from its pool's queue is ACTIVE from its take, and then its nodes are scaled:
+            # ready means that change is done too.
+            running = _claim_scale(client, name, deadline) if claim else None
             if running:
-                # A claim served from its pool's queue is ACTIVE from the take while its nodes are scaled:
-                # ready means that change is done too.
-                left = max(1.0, timeout - (time.monotonic() - started))
+                left = max(1.0, deadline - time.monotonic())
                 record = client.wait_for_operation(name, running, left, poll=1.0, on_event=on_event)
     except KeyboardInterrupt:
         click.echo(
@@ -745,8 +777,8 @@ def _watch(client: Client, name: str, target: str, timeout: float, skip: Iterabl
     except errors.WaitTimeout as exc:
         _fail(f"{exc}; follow it with: ekspress get cluster {name} --watch")
     failure = record.lastFailure
-    if running and failure is not None and getattr(failure, "operation", running) == running:
-        _fail(f'cluster "{name}" is ACTIVE, but its change failed: {_failure_text(failure)}')
+    if running and failure is not None and failure.operationId == running:
+        _fail(f'cluster "{name}" is ACTIVE, but scaling its nodes failed: {_failure_text(failure)}')
     if target == ACTIVE:
         click.echo(f'EKS cluster "{name}" in "{record.region}" region is ready')
         click.echo(f"write its kubeconfig with: ekspress utils write-kubeconfig --cluster {name}")
@@ -773,7 +805,7 @@ def _follow_operation(client: Client, name: str, operation_id: str, wait: bool, 
     except errors.WaitTimeout as exc:
         _fail(str(exc))
     failure = record.lastFailure
-    if failure is not None and getattr(failure, "operation", operation_id) == operation_id:
+    if failure is not None and failure.operationId == operation_id:
         _fail(f"the change failed: {_failure_text(failure)}")
     click.echo(done)
 

@@ -19,6 +19,11 @@ DELETING = "DELETING"
 DELETE_FAILED = "DELETE_FAILED"
 DELETED = "DELETED"
 FAILED_STATUSES = frozenset({FAILED, DELETE_FAILED})
+# Timeline events of a claim on a warm pool: the take, the node group scale it then requests, or what
+# stopped that request.
+CLAIMED = "CLAIMED"
+NODEGROUP_CHANGE_REQUESTED = "NODEGROUP_CHANGE_REQUESTED"
+CLAIM_INCOMPLETE = "CLAIM_INCOMPLETE"
 
 
 class _Open(BaseModel):
@@ -51,6 +56,8 @@ class Failure(_Open):
     step: str | None = None
     stack: str | None = None
     resource: str | None = None
+    operation: str | None = None  # a failed change: its action, and the id of its operation
+    operationId: str | None = None
 
 
 class Endpoint(_Open):

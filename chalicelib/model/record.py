@@ -64,6 +64,8 @@ class Failure(_Open):
     step: str | None = None
     stack: str | None = None
     resource: str | None = None
+    operation: str | None = Field(default=None, description="a failed change: its action (scale, create, ...)")
+    operationId: str | None = Field(default=None, description="a failed change: the id of its operation")
 
 
 class Endpoint(_Open):

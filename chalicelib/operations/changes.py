@@ -79,7 +79,14 @@ def begin(
         db.update_cluster(
             name,
             cluster_id,
-            {"lastFailure": {"operation": change.action, **change.subject, "reason": reason}},
+            {
+                "lastFailure": {
+                    "operation": change.action,
+                    "operationId": operation_id,
+                    **change.subject,
+                    "reason": reason,
+                }
+            },
             event=(change.failed_event, reason),
             remove=("operation",),
         )
@@ -133,7 +140,7 @@ def record_failure(
     db, name, cluster_id, operation_id = ctx.store, step.name, step.clusterId, step.operationId
     operation = (record or db.get_cluster(name)).get("operation") or {}
     failure = explain_error(step.error)
-    failure.update({"operation": operation.get("action"), subject: operation.get(subject)})
+    failure.update({"operation": operation.get("action"), "operationId": operation_id, subject: operation.get(subject)})
     db.update_cluster(
         name,
         cluster_id,

@@ -189,4 +189,5 @@ def test_a_failure_keeps_the_spec_and_frees_the_cluster(db: Store, clients: Clie
     assert [g["name"] for g in record["spec"]["managedNodeGroups"]] == ["web"]
     assert record["lastFailure"]["reason"] == "no capacity"
     assert (record["lastFailure"]["operation"], record["lastFailure"]["nodegroup"]) == ("add", "gpu")
+    assert record["lastFailure"]["operationId"] == started["operation"]["id"]  # whose failure it is (the CLI)
     assert "operation" not in record and record["status"] == store.ACTIVE

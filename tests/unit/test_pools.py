@@ -351,39 +351,52 @@ def test_the_python_client_has_a_method_per_pool_route() -> None:
 def test_the_cli_waits_for_a_served_claim_s_nodes_before_saying_ready(
     monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    """A waiting claim is ACTIVE from its take while its node group scales: --wait ends when the scale has."""
+    """A waiting claim is ACTIVE from its take, then its node group scale is requested (a second write):
+    --wait ends when that scale has, and says so when it failed or could not start."""
     from ekspress import cli, models
 
-    base = {"name": "mine", "clusterId": "c1", "region": "us-west-2", "pool": "ci"}
-    scaling = {**base, "status": "ACTIVE", "eksName": "ci-0a1b2c", "operation": {"type": "nodegroup", "id": "op-1"}}
+    base = {"name": "mine", "clusterId": "c1", "region": "us-west-2", "pool": "ci", "eksName": "ci-0a1b2c"}
+    claimed = {"at": "t1", "type": "CLAIMED", "message": "Claimed from pool ci"}
+    requested = {"at": "t2", "type": "NODEGROUP_CHANGE_REQUESTED", "message": "scale", "details": {"operation": "op-1"}}
+    incomplete = {"at": "t2", "type": "CLAIM_INCOMPLETE", "message": "claimed, but not finished: quota"}
     followed: list[str] = []
 
     class Fake:
-        def __init__(self, failure: dict[str, Any] | None) -> None:
-            self.failure = failure
+        def __init__(self, timelines: list[list[dict[str, Any]]], failure: dict[str, Any] | None = None) -> None:
+            self.timelines, self.failure = timelines, failure
 
         def create_cluster(self, spec: dict[str, Any]) -> models.ClusterRecord:
             return models.ClusterRecord.model_validate({**base, "status": "WAITING", "waitingFor": {"until": "soon"}})
 
         def wait_until(self, name: str, status: str, timeout: float, **_: Any) -> models.ClusterRecord:
-            return models.ClusterRecord.model_validate(scaling)
+            return models.ClusterRecord.model_validate({**base, "status": "ACTIVE"})  # the take, no operation yet
+
+        def get_cluster(self, name: str) -> models.ClusterRecord:
+            events = self.timelines.pop(0) if len(self.timelines) > 1 else self.timelines[0]
+            return models.ClusterRecord.model_validate({**base, "status": "ACTIVE", "events": events})
 
         def wait_for_operation(self, name: str, operation_id: str, timeout: float, **_: Any) -> models.ClusterRecord:
             followed.append(operation_id)
-            done = {**scaling, "operation": None, "lastFailure": self.failure}
-            return models.ClusterRecord.model_validate(done)
+            return models.ClusterRecord.model_validate({**base, "status": "ACTIVE", "lastFailure": self.failure})
 
+    monkeypatch.setattr(cli.time, "sleep", lambda _: None)
     argv = ["create", "cluster", "--name", "mine", "--pool", "ci", "--when-pool-empty", "wait"]
-    monkeypatch.setattr(cli.State, "client", property(lambda self: Fake(None)))
+    # A poll between the take and the scale's request sees no operation: the CLI waits for the request.
+    monkeypatch.setattr(cli.State, "client", property(lambda self: Fake([[claimed], [claimed, requested]])))
     assert cli.main(argv) == 0
     assert followed == ["op-1"]
     assert 'EKS cluster "mine" in "us-west-2" region is ready' in capsys.readouterr().out
 
-    failed = {"reason": "scale refused", "operation": "op-1"}
-    monkeypatch.setattr(cli.State, "client", property(lambda self: Fake(failed)))
-    with pytest.raises(SystemExit) as exited:
-        cli.main(argv)
-    assert exited.value.code == 1
-    captured = capsys.readouterr()
-    assert "is ready" not in captured.out
-    assert "its change failed: scale refused" in captured.err
+    # The failure as the server records it: the change's action and its operation's id.
+    failed = {"reason": "scale refused", "operation": "scale", "operationId": "op-1", "nodegroup": "workers"}
+    for fake, said in (
+        (Fake([[claimed, requested]], failed), "scaling its nodes failed: scale refused"),
+        (Fake([[claimed, incomplete]]), 'cluster "mine": claimed, but not finished: quota'),
+    ):
+        monkeypatch.setattr(cli.State, "client", property(lambda self, fake=fake: fake))
+        with pytest.raises(SystemExit) as exited:
+            cli.main(argv)
+        assert exited.value.code == 1
+        captured = capsys.readouterr()
+        assert "is ready" not in captured.out
+        assert said in captured.err
