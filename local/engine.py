@@ -127,6 +127,25 @@ def _quick_stop_server() -> type:
     return QuickStopServer
 
 
+def build_validators() -> None:
+    """Build every model's validator now, before the engine's threads could race to build one.
+
+    The service's models build theirs on first use (`defer_build`: a Lambda cold start builds only what
+    it validates), and pydantic's first build is not thread-safe. Lambda runs one request per
+    environment at a time; this engine runs every function on threads of one process.
+    """
+    from pydantic import BaseModel
+
+    import app  # noqa: F401  (every model the service has)
+
+    todo: list[type[BaseModel]] = list(BaseModel.__subclasses__())
+    while todo:
+        model = todo.pop()
+        todo.extend(model.__subclasses__())
+        if model.__module__.startswith("chalicelib.") and not model.__pydantic_complete__:
+            model.model_rebuild()
+
+
 # How long a new engine waits for moto to reset its back ends (see `start`).
 RESET_TIMEOUT_SECONDS = 120
 
@@ -162,6 +181,7 @@ class LocalEngine:
     _clients_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def start(self) -> LocalEngine:
+        build_validators()
         from moto.core.config import default_user_config
 
         from chalicelib.aws.identity import LOCAL_DEFAULT_CALLER

@@ -381,6 +381,3 @@ class AsgMetricsSpec(SpecModel):
                 "asg_metric", "unknown Auto Scaling metric(s) {unknown}", {"unknown": ", ".join(unknown)}
             )
         return value
-
-
-SelfManagedNodegroupSpec.model_rebuild()
