@@ -97,7 +97,7 @@ class Package:
 
 def deployed_environment(stage: str = DEPLOYED_STAGE) -> dict[str, str]:
     """The environment variables a deployed function gets from .chalice/config.json (every function's, and
-    the stage's), such as pydantic's plugin switch."""
+    the stage's)."""
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     return {**config.get("environment_variables", {}), **config["stages"][stage].get("environment_variables", {})}
 
@@ -160,7 +160,8 @@ def _model_class(value: Any) -> str | None:
     from pydantic import BaseModel
 
     if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__.startswith("chalicelib"):
-        return f"{value.__module__}:{value.__qualname__}"
+        # A model that is not deferred built its validator at import, which the row counts already.
+        return f"{value.__module__}:{value.__qualname__}" if value.model_config.get("defer_build") else None
     return None
 
 
@@ -190,7 +191,13 @@ def reached_from(root: Any) -> tuple[list[str], list[str]]:
         except (OSError, TypeError, SyntaxError):
             continue
         names = dict(function.__globals__)
-        for node in ast.walk(tree):  # names imported inside the function, wherever they are used
+        pending: list[ast.AST] = [tree]
+        while pending:  # names imported inside the function (not for type checking), wherever they are used
+            node = pending.pop()
+            if isinstance(node, ast.If) and _is_type_checking(node.test):
+                pending.extend(node.orelse)
+                continue
+            pending.extend(ast.iter_child_nodes(node))
             if isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 parent = importlib.import_module(node.module)
                 names.update({a.asname or a.name: getattr(parent, a.name, None) for a in node.names})
@@ -221,9 +228,12 @@ def reached_from(root: Any) -> tuple[list[str], list[str]]:
                     todo.append(getattr(owner, node.attr))
                 elif node.attr.startswith("model_validate") and (model := _model_class(owner)):
                     models.add(model)
-            called = node.func.id if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) else None
-            if called and (model := _model_class(names.get(called))):
-                models.add(model)
+            if isinstance(node, ast.Call):
+                # Model(...), and a helper given the model to validate with: validate(Model, body, ...).
+                named = [node.func, *node.args[:1]]
+                for name in (n.id for n in named if isinstance(n, ast.Name)):
+                    if model := _model_class(names.get(name)):
+                        models.add(model)
     return sorted(found), sorted(models)
 
 

@@ -90,6 +90,12 @@ class _Counting:
     def query(self, **kwargs: Any) -> Any:
         return self._tally(self._client.query(**kwargs))
 
+    def get_paginator(self, operation: str) -> Any:
+        """botocore's paginator, its pages requested through this client (the store pages its Queries so)."""
+        paginator = self._client.get_paginator(operation)
+        paginator._method = getattr(self, operation)
+        return paginator
+
     def scan(self, **kwargs: Any) -> Any:
         return self._tally(self._client.scan(**kwargs))
 
@@ -108,7 +114,7 @@ class _Counting:
         self.reads.scanned += resp["ScannedCount"]
         self.reads.returned += resp["Count"]
         # A request without a filter reads exactly what it returns; `scan_all` corrects Scans, which read more.
-        returned = sum(self._sizes[_key(i)] for i in resp["Items"])
+        returned = sum(self._sizes[_key(i)] for i in resp.get("Items", []))
         self.reads.read_units += read_units(returned)
         return resp
 

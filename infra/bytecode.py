@@ -24,7 +24,17 @@ INVALIDATION = py_compile.PycInvalidationMode.UNCHECKED_HASH
 def compile_tree(directory: Path) -> int:
     """Compile every `.py` under `directory` into its `__pycache__`; how many `.pyc` files it holds after."""
     # A module that does not compile stays as source (it would fail at import either way); quiet about it.
-    compileall.compile_dir(str(directory), quiet=2, invalidation_mode=INVALIDATION, workers=0)
+    # Names inside the bytecode are relative to the package, so the same sources give the same zip (and
+    # a deploy of an unchanged build updates no function); Python puts the real path back when it loads.
+    compileall.compile_dir(
+        str(directory),
+        quiet=2,
+        force=True,
+        invalidation_mode=INVALIDATION,
+        workers=0,
+        stripdir=str(directory),
+        prependdir="",
+    )
     return sum(1 for _ in directory.rglob("*.pyc"))
 
 
