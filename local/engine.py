@@ -61,9 +61,24 @@ FUNCTION_SETTINGS = (
 def cluster_regions() -> list[str]:
     """Every region EKS is in: a forwarder where no cluster is made costs nothing, and the regions a
     guardrail allows can change while the engine runs (tests set them per test)."""
+    return shared_session().get_available_regions("eks")
+
+
+@functools.cache
+def shared_session() -> Any:
+    """One boto3 session for the engine's own lookups of botocore's data (regions, partitions): a new
+    session parses botocore's endpoint data again."""
     import boto3
 
-    return boto3.session.Session().get_available_regions("eks")
+    return boto3.session.Session()
+
+
+def share_sessions() -> None:
+    """moto's EKS checks each role ARN's partition with a new boto3 session, parsing botocore's endpoint
+    data on every cluster and node group it creates: it gets the engine's session instead."""
+    from moto.eks import utils
+
+    utils.Session = shared_session
 
 
 def _tiny_zip() -> bytes:
@@ -182,6 +197,7 @@ class LocalEngine:
 
     def start(self) -> LocalEngine:
         build_validators()
+        share_sessions()
         from moto.core.config import default_user_config
 
         from chalicelib.aws.identity import LOCAL_DEFAULT_CALLER

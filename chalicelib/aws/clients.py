@@ -46,12 +46,14 @@ def throttled_error(exc: BaseException) -> ThrottledError | None:
 
 
 class Clients:
-    """One boto3 session per region, clients created on first use and cached."""
+    """AWS clients of one boto3 session, each created on first use and cached (per service and region)."""
 
     def __init__(self, region: str | None = None) -> None:
         self._region = region
         self._clients: dict[tuple[str, str | None], Any] = {}
         self._lock = threading.Lock()
+        # One session for all of them: each session parses botocore's service and endpoint data anew.
+        self._session: Any = None
 
     def client(self, service: str, region: str | None = None) -> Any:
         key = (service, region or self._region)
@@ -64,9 +66,9 @@ class Clients:
                     import boto3
                     from botocore.config import Config
 
-                    client = boto3.session.Session().client(
-                        service, region_name=key[1], config=Config(**_CLIENT_CONFIG)
-                    )
+                    if self._session is None:
+                        self._session = boto3.session.Session()
+                    client = self._session.client(service, region_name=key[1], config=Config(**_CLIENT_CONFIG))
                     self._clients[key] = client
         return client
 
