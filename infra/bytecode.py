@@ -24,6 +24,7 @@ INVALIDATION = py_compile.PycInvalidationMode.UNCHECKED_HASH
 def compile_tree(directory: Path) -> int:
     """Compile every `.py` under `directory` into its `__pycache__`; how many `.pyc` files it holds after."""
     # A module that does not compile stays as source (it would fail at import either way); quiet about it.
+    # In this process: a pool of workers would start by importing the caller's __main__ again.
     # Names inside the bytecode are relative to the package, so the same sources give the same zip (and
     # a deploy of an unchanged build updates no function); Python puts the real path back when it loads.
     compileall.compile_dir(
@@ -31,7 +32,6 @@ def compile_tree(directory: Path) -> int:
         quiet=2,
         force=True,
         invalidation_mode=INVALIDATION,
-        workers=0,
         stripdir=str(directory),
         prependdir="",
     )

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
+
 from local import stack_timing
 from tests.e2e.conftest import finished_execution
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from local.engine import LocalEngine
     from tests.e2e.conftest import Api
 
@@ -22,6 +26,13 @@ REGION = "ca-central-1"
 MOST_OF_A_MINUTE = 45
 # All but a few seconds: the first look may already be past the deadline.
 ALMOST_A_MINUTE = 57
+
+
+@pytest.fixture(autouse=True)
+def short_event_waits(policy: Callable[..., None]) -> None:
+    """A stuck stack sends no event: its step gives up waiting for one after 3 s (not the 20 s minimum)
+    and the describe loop, which enforces the deadline, takes over."""
+    policy(ENV_STACK_EVENT_WAIT_SECONDS="3")
 
 
 def test_given_a_cluster_stack_that_never_completes_then_the_cluster_fails_at_its_deadline(
