@@ -18,16 +18,15 @@ BUILD ?= build
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PY) -c 'import sys; assert sys.version_info[:2] == tuple(map(int, "$(PYTHON_VERSION)".split("."))), sys.version' \
 		|| { echo "Python $(PYTHON_VERSION) is required (the Lambda runtime is python$(PYTHON_VERSION)); set PY=..."; exit 2; }
-	@# --no-compile: modules compile when first imported; pip would compile every module of every package.
 	$(PY) -m venv --clear $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --no-compile -r requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
 $(SCAN_STAMP): requirements-scan.txt
 	$(PY) -m venv --clear $(SCAN_VENV)
 	$(SCAN_VENV)/bin/pip install --quiet --upgrade pip
-	$(SCAN_VENV)/bin/pip install --quiet --no-compile -r requirements-scan.txt
+	$(SCAN_VENV)/bin/pip install --quiet -r requirements-scan.txt
 	touch $(SCAN_STAMP)
 
 install: $(STAMP) $(SCAN_STAMP)
