@@ -61,9 +61,14 @@ def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def query_pages(ddb: Any, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every page a Query answers (boto3's paginator follows LastEvaluatedKey)."""
+    yield from ddb.get_paginator("query").paginate(**params)
+
+
 def query_items(ddb: Any, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every item a Query answers, page after page (boto3's paginator follows LastEvaluatedKey)."""
-    for page in ddb.get_paginator("query").paginate(**params):
+    """Every item a Query answers, page after page."""
+    for page in query_pages(ddb, params):
         yield from page.get("Items", [])
 
 
@@ -317,7 +322,7 @@ class Store:
             "ExpressionAttributeValues": to_item({":owner": owner_pk(owner)}),
             "Select": "COUNT",
         }
-        return sum(int(page.get("Count", 0)) for page in self._ddb.get_paginator("query").paginate(**kwargs))
+        return sum(int(page.get("Count", 0)) for page in query_pages(self._ddb, kwargs))
 
     def reapable(self, before: str, limit: int = 100) -> list[dict[str, Any]]:
         """Clusters whose reap time (lease end or idle deadline) is at or before `before`, soonest first."""
