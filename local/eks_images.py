@@ -16,6 +16,7 @@ Image IDs are derived from the region and parameter, so each region has its own,
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,8 +200,16 @@ def _add_parameters(params: Any) -> None:
 
 
 def install() -> None:
-    """Add the images to every moto EC2 back end and the parameters to every SSM one (once per process)."""
+    """Add the images to every moto EC2 back end and the parameters to every SSM one (once per process).
+
+    moto's own catalogue of public images (copies of several thousand Amazon, ECS and distribution
+    images) is not loaded: nothing here launches them, and every new EC2 back end (each region, after
+    each reset) made an object of each, which was a third of a functional test's time. EC2 holds EKS's
+    images and what a caller registers, so an image ID from elsewhere is `ami_not_found`, as in an
+    account that cannot launch it.
+    """
     global _installed
+    os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"  # read by moto each time a back end loads its images
     if _installed:
         return
     from moto.ec2.models.amis import AmiBackend

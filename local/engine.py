@@ -78,7 +78,10 @@ def share_sessions() -> None:
     data on every cluster and node group it creates: it gets the engine's session instead."""
     from moto.eks import utils
 
+    from local import botocore_data
+
     utils.Session = shared_session
+    botocore_data.install()
 
 
 def _tiny_zip() -> bytes:

@@ -12,7 +12,17 @@ from moto.core.config import default_user_config
 from chalicelib.aws.clients import Clients, reset_default_clients
 from chalicelib.aws.store import TABLE_DEFINITION, Store
 from chalicelib.model import settings
-from local import account_quotas, asg_models, cfn_quotas, ddb_atomic, ec2_models, eks_images, eks_models, stack_timing
+from local import (
+    account_quotas,
+    asg_models,
+    botocore_data,
+    cfn_quotas,
+    ddb_atomic,
+    ec2_models,
+    eks_images,
+    eks_models,
+    stack_timing,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -35,6 +45,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     ddb_atomic.install()
     ec2_models.install()
     eks_images.install()
+    botocore_data.install()
     asg_models.install()
     stack_timing.install()
     cfn_quotas.install()
