@@ -22,7 +22,7 @@ import click
 import yaml
 
 from ekspress import config as configuration
-from ekspress import errors
+from ekspress import errors, ssh_keys
 from ekspress import kubeconfig as kubeconfigs
 from ekspress.client import Client
 from ekspress.models import (
@@ -210,7 +210,12 @@ def node_options(func: Callable[..., Any]) -> Callable[..., Any]:
     help="with --pool, when it has no READY cluster of this shape: create a fresh one (default), fail, or wait "
     "for the next one (a request of another shape fails)",
 )
-@click.option("-f", "--config-file", type=click.File("rb"), help="an eksctl ClusterConfig file, sent as it is")
+@click.option(
+    "-f",
+    "--config-file",
+    type=click.File("rb"),
+    help="an eksctl ClusterConfig file, sent as it is (SSH keys it names on this machine are read into it)",
+)
 @click.option(
     "--dry-run", is_flag=True, help="check it and print the ClusterConfig and stacks it would make; create nothing"
 )
@@ -248,7 +253,9 @@ def create_cluster(
         node_flags = (nodegroup_name, node_type, nodes, nodes_min, nodes_max, node_volume_size, node_private_networking)
         if given or any(v is not None for v in node_flags) or ttl or protected is not None:
             raise click.UsageError("with -f/--config-file, the file says everything: drop the other cluster flags")
-        text = config_file.read()
+        text, notes = ssh_keys.with_local_keys(config_file.read())
+        for note in notes:
+            click.echo(note, err=True)
         if dry_run:
             _print_dry_run(state.client.dry_run_create(text))
             return

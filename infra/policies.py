@@ -239,6 +239,14 @@ NODE_LAUNCH_TEMPLATES: Statement = {
     "Action": ["ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions"],
     "Resource": "*",
 }
+# The EC2 key pair a node group names (ssh.publicKeyName) must exist (chalicelib/operations/key_pairs.py);
+# DescribeKeyPairs takes no resource-level permissions.
+NODE_KEY_PAIRS: Statement = {
+    "Sid": "NodeKeyPairs",
+    "Effect": "Allow",
+    "Action": "ec2:DescribeKeyPairs",
+    "Resource": "*",
+}
 # A create is checked for headroom first (chalicelib/aws/quotas.py): the applied quota from Service
 # Quotas (else AWS's default) and what is in use. None of these calls takes resource-level permissions.
 QUOTA_READS: Statement = {
@@ -312,6 +320,7 @@ POLICIES: dict[str, list[Statement]] = {
         NODE_IMAGE_PARAMETERS,
         NODE_IMAGES,
         NODE_LAUNCH_TEMPLATES,
+        NODE_KEY_PAIRS,
         QUOTA_READS,
         *CLUSTER_OPTION_READS,
         LOAD_BALANCER_READS,
@@ -337,6 +346,7 @@ POLICIES: dict[str, list[Statement]] = {
         NODE_IMAGE_PARAMETERS,
         NODE_IMAGES,
         NODE_LAUNCH_TEMPLATES,
+        NODE_KEY_PAIRS,
         QUOTA_READS,
     ],
     "create_cluster_stack": [
@@ -454,6 +464,7 @@ POLICIES: dict[str, list[Statement]] = {
         NODE_IMAGE_PARAMETERS,
         NODE_IMAGES,
         NODE_LAUNCH_TEMPLATES,
+        NODE_KEY_PAIRS,
         QUOTA_READS,
         *CLUSTER_OPTION_READS,
         LOAD_BALANCER_READS,
@@ -543,6 +554,13 @@ class Unused(NamedTuple):
 
 
 UNUSED_HANDLER_ACTIONS: tuple[Unused, ...] = (
+    Unused(
+        "AWS::EC2::KeyPair",
+        ("ec2:CreateKeyPair", "ssm:PutParameter", "ssm:DeleteParameter"),
+        "every key pair is imported from a node group's ssh.publicKey (PublicKeyMaterial): EC2 makes none, so "
+        "none has a KeyType or KeyFormat and no private key is kept in SSM",
+        unless_set=("KeyType", "KeyFormat"),
+    ),
     Unused(
         "AWS::IAM::Role",
         ("iam:UpdateAssumeRolePolicy",),
@@ -731,6 +749,8 @@ NETWORK_ACTIONS = tuple(
         "CreateVpc",
         "DeleteEgressOnlyInternetGateway",
         "DeleteInternetGateway",
+        # A node group's ssh.publicKey is imported as a key pair of its stack, and deleted with it.
+        "DeleteKeyPair",
         "DeleteLaunchTemplate",
         "DeleteNatGateway",
         "DeleteRoute",
@@ -761,6 +781,7 @@ NETWORK_ACTIONS = tuple(
         "DisassociateRouteTable",
         "DisassociateSubnetCidrBlock",
         "DisassociateVpcCidrBlock",
+        "ImportKeyPair",
         "ModifySubnetAttribute",
         "ModifyVpcAttribute",
         "ReleaseAddress",

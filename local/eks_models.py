@@ -353,6 +353,10 @@ class EKSNodegroupModel(LocalModel, CloudFormationModel):
         remote = props.get("RemoteAccess")
         if template:
             _check_nodegroup_launch_template(account_id, region_name, template, props.get("AmiType"), remote)
+        if remote and remote["Ec2SshKey"] not in ec2_models.ec2_backends[account_id][region_name].key_pairs:
+            # moto's EKS takes any name; EKS refuses a key pair EC2 does not have in the region.
+            message = f"The key pair '{remote['Ec2SshKey']}' does not exist"
+            raise cfn_models.handler_failed("Eks", "InvalidParameterException", message)
         try:
             # With a launch template EKS takes neither DiskSize nor RemoteAccess (InvalidParameterException).
             nodegroup = eks_backends[account_id][region_name].create_nodegroup(

@@ -216,6 +216,7 @@ class LocalEngine:
             eks_models,
             fargate_models,
             identity_provider_models,
+            keypair_models,
             lambda_runtime,
             podidentity_models,
             sam,
@@ -229,6 +230,7 @@ class LocalEngine:
         identity_provider_models.register()
         podidentity_models.register()
         fargate_models.register()
+        keypair_models.register()
         ddb_atomic.install()
         ec2_models.install()
         eks_images.install()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.cfn import bottlerocket_toml
 from chalicelib.cfn.iam import add_node_instance_role
 from chalicelib.cfn.node_policies import inline_policies, managed_policies
+from chalicelib.cfn.node_security_groups import ssh_key
 from chalicelib.cfn.node_userdata import BOUNDARY, root_device, user_data
 from chalicelib.cfn.template import (
     OUTPUT_NODE_ROLE_ARN,
@@ -99,7 +100,7 @@ def add_managed_nodegroup(
     elif nodegroup.needs_launch_template:
         # EKS takes the disk from the launch template then, never from DiskSize.
         del properties["DiskSize"]
-        data = _launch_template(spec, nodegroup, node_tags)
+        data = _launch_template(t, spec, nodegroup, node_tags)
         template = t.new_resource("LaunchTemplate", "AWS::EC2::LaunchTemplate", data)
         properties["LaunchTemplate"] = {
             "Id": template,
@@ -121,7 +122,7 @@ def add_managed_nodegroup(
         properties["ReleaseVersion"] = nodegroup.release_version
     if nodegroup.ssh is not None and nodegroup.ssh.allow:
         # Never with a launch template (the spec refuses the pair, as EKS does).
-        remote: dict[str, Any] = {"Ec2SshKey": nodegroup.ssh.public_key_name}
+        remote: dict[str, Any] = {"Ec2SshKey": ssh_key(t, spec, nodegroup.name, nodegroup.ssh)}
         if nodegroup.ssh.source_security_group_ids:
             remote["SourceSecurityGroups"] = list(nodegroup.ssh.source_security_group_ids)
         properties["RemoteAccess"] = remote
@@ -242,7 +243,7 @@ def _node_user_data(spec: ClusterSpec, nodegroup: NodegroupSpec) -> Any:
     return {"Fn::Base64": head + "".join(parts) + f"--{BOUNDARY}--\n"}
 
 
-def _launch_template(spec: ClusterSpec, nodegroup: NodegroupSpec, tags: dict[str, str]) -> dict[str, Any]:
+def _launch_template(t: Template, spec: ClusterSpec, nodegroup: NodegroupSpec, tags: dict[str, str]) -> dict[str, Any]:
     """The launch template's properties: the disk, IMDSv2, monitoring, tags for what it launches, user data,
     the image and security groups when the group names them."""
     data: dict[str, Any] = {
@@ -259,6 +260,8 @@ def _launch_template(spec: ClusterSpec, nodegroup: NodegroupSpec, tags: dict[str
         data["UserData"] = node_user_data
     if nodegroup.ami is not None:
         data["ImageId"] = nodegroup.ami
+    if nodegroup.ssh is not None and nodegroup.key_without_remote_access:
+        data["KeyName"] = ssh_key(t, spec, nodegroup.name, nodegroup.ssh)
     if nodegroup.security_groups is not None:
         # A launch template that sets groups replaces EKS's: the cluster security group must be among them,
         # or the nodes cannot reach the control plane.

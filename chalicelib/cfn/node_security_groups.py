@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.cfn.template import OUTPUT_SECURITY_GROUP, OUTPUT_VPC, Ref, Template, export_name, get_att
 
 if TYPE_CHECKING:
+    from chalicelib.model.nodegroup_spec import SshSpec
     from chalicelib.model.selfmanaged_spec import SelfManagedNodegroupSpec
     from chalicelib.model.spec import ClusterSpec
 
@@ -154,3 +155,19 @@ def _ssh_rules(spec: ClusterSpec, group: SelfManagedNodegroupSpec, about: str) -
         {**port, "CidrIp": ANYWHERE_IPV4, "Description": description},
         {**port, "CidrIpv6": ANYWHERE_IPV6, "Description": description},
     ]
+
+
+def ssh_key(t: Template, spec: ClusterSpec, group: str, ssh: SshSpec) -> Any:
+    """The EC2 key pair a group's nodes get: the one `publicKeyName` names, or a Ref to the key this stack
+    imports from `publicKey` (eksctl imports it with its API instead; in the stack, it goes with the group)."""
+    if ssh.public_key is None:
+        return ssh.public_key_name
+    return t.new_resource(
+        "SSHKeyPair",
+        "AWS::EC2::KeyPair",
+        {
+            "KeyName": ssh.key_pair_name(spec.name, group),
+            "PublicKeyMaterial": ssh.public_key,
+            "Tags": t.ec2_tags("SSHKeyPair"),
+        },
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.cfn.node_policies import inline_policies, managed_policies
-from chalicelib.cfn.node_security_groups import add_node_security_groups
+from chalicelib.cfn.node_security_groups import add_node_security_groups, ssh_key
 from chalicelib.cfn.node_userdata import root_device, user_data
 from chalicelib.cfn.template import (
     OUTPUT_NODE_ROLE_ARN,
@@ -55,7 +55,7 @@ def add_selfmanaged_nodegroup(
     t.new_resource(
         "NodeGroupLaunchTemplate",
         "AWS::EC2::LaunchTemplate",
-        {"LaunchTemplateData": _launch_template_data(spec, group, security_groups, {**node_tags, "Name": name})},
+        {"LaunchTemplateData": _launch_template_data(t, spec, group, security_groups, {**node_tags, "Name": name})},
     )
     version: dict[str, Any] = {
         "LaunchTemplateId": {"Ref": "NodeGroupLaunchTemplate"},
@@ -168,7 +168,7 @@ def _public(spec: ClusterSpec, group: SelfManagedNodegroupSpec) -> bool:
 
 
 def _launch_template_data(
-    spec: ClusterSpec, group: SelfManagedNodegroupSpec, security_groups: list[Any], tags: dict[str, str]
+    t: Template, spec: ClusterSpec, group: SelfManagedNodegroupSpec, security_groups: list[Any], tags: dict[str, str]
 ) -> dict[str, Any]:
     """The launch template's data: image, type, profile, network, disk, IMDS, tags and user data."""
     data: dict[str, Any] = {
@@ -193,8 +193,8 @@ def _launch_template_data(
         ]
     else:
         data["SecurityGroupIds"] = security_groups
-    if group.ssh is not None and group.ssh.allow:
-        data["KeyName"] = group.ssh.public_key_name
+    if group.ssh is not None and group.ssh.has_key:  # port 22 is opened only with ssh.allow
+        data["KeyName"] = ssh_key(t, spec, group.name, group.ssh)
     if group.enable_detailed_monitoring is not None:
         data["Monitoring"] = {"Enabled": group.enable_detailed_monitoring}
     if group.ebs_optimized is not None:

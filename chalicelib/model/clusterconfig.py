@@ -48,7 +48,13 @@ _NODEGROUP = {
     "volumeThroughput": LEAF,
     "enableDetailedMonitoring": LEAF,
     "releaseVersion": LEAF,
-    "ssh": {"allow": LEAF, "publicKeyName": LEAF, "sourceSecurityGroupIds": LEAF},
+    "ssh": {
+        "allow": LEAF,
+        "publicKeyName": LEAF,
+        "publicKey": LEAF,
+        "sourceSecurityGroupIds": LEAF,
+        "enableSsm": LEAF,
+    },
     "nodeRepairConfig": {
         "enabled": LEAF,
         "maxUnhealthyNodeThresholdPercentage": LEAF,

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_serializer, model_validator
 from pydantic_core import PydanticCustomError
 
-from chalicelib.model import images
+from chalicelib.model import images, keys
 from chalicelib.model.bottlerocket_spec import BottlerocketSpec  # noqa: TC001 (pydantic reads it at runtime)
 from chalicelib.model.instance_selector_spec import InstanceSelectorSpec  # noqa: TC001 (read at runtime)
 from chalicelib.model.validation import Problem, SpecModel, Tags, check_labels, check_name, raise_problems
@@ -52,34 +52,67 @@ class UpdateConfigSpec(SpecModel):
 
 
 class SshSpec(SpecModel):
-    """`ssh`: an EC2 key pair on the nodes and who may reach port 22 (EKS's RemoteAccess).
+    """`ssh`: an EC2 key pair on the nodes and who may reach port 22.
 
-    A key is named, never sent: eksctl's `publicKeyPath` and `publicKey` read or import a key
-    from the client's machine, which a service cannot do.
+    The key is an EC2 key pair by name (`publicKeyName`) or an OpenSSH public key (`publicKey`),
+    which the group's stack imports as `eksctl-CLUSTER-nodegroup-NG-FINGERPRINT` and deletes with
+    the group. eksctl's `publicKeyPath` names a file on the caller's machine: the ekspress CLI reads
+    it (and eksctl's default `~/.ssh/id_rsa.pub` for a bare `allow: true`) and sends `publicKey`.
+    As in eksctl, a key given without `allow` turns SSH on, and with `allow: false` the nodes get the
+    key but no rule opens port 22 to them.
     """
 
     allow: bool | None = None
     public_key_name: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    public_key: Annotated[str, AfterValidator(keys.check_public_key)] | None = None
     source_security_group_ids: Annotated[
         list[Annotated[str, Field(pattern=SECURITY_GROUP_ID_PATTERN)]] | None, Field(min_length=1, max_length=5)
     ] = None
+    # eksctl's deprecated switch: the SSM agent is in every EKS-optimized AMI and cannot be turned off.
+    enable_ssm: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _allow_with_a_key(cls, data: Any) -> Any:
+        if (
+            isinstance(data, dict)
+            and data.get("allow") is None
+            and (data.get("publicKeyName") or data.get("publicKey"))
+        ):
+            return {**data, "allow": True}  # eksctl's default: a key given means SSH on
+        return data
 
     @model_validator(mode="after")
     def _key_when_allowed(self) -> SshSpec:
-        if self.allow and self.public_key_name is None:
-            message = "ssh.allow needs ssh.publicKeyName, the name of an EC2 key pair in the region"
-            raise_problems("SshSpec", [(("publicKeyName",), "ssh_key_required", message, None)])
-        if not self.allow:
-            # eksctl ignores them then; a request here is never silently dropped.
-            given = [
-                (("publicKeyName",), self.public_key_name),
-                (("sourceSecurityGroupIds",), self.source_security_group_ids),
-            ]
-            message = "needs ssh.allow: true"
-            problems: list[Problem] = [(loc, "ssh_not_allowed", message, value) for loc, value in given if value]
-            if problems:
-                raise_problems("SshSpec", problems)
+        problems: list[Problem] = []
+        if self.public_key_name is not None and self.public_key is not None:
+            message = "give one key: publicKeyName (an EC2 key pair) or publicKey (imported), not both"
+            problems.append((("publicKey",), "one_of", message, None))
+        if self.allow and self.public_key_name is None and self.public_key is None:
+            message = (
+                "ssh.allow needs a key: ssh.publicKeyName (an EC2 key pair in the region) or ssh.publicKey "
+                "(the ekspress CLI reads ~/.ssh/id_rsa.pub into it, as eksctl does)"
+            )
+            problems.append((("publicKeyName",), "ssh_key_required", message, None))
+        if self.enable_ssm is False:
+            message = "the SSM agent is built into EKS AMIs and cannot be disabled (eksctl's rule)"
+            problems.append((("enableSsm",), "ssm_always_on", message, False))
+        if not self.allow and self.source_security_group_ids:
+            message = "needs ssh.allow: true (without it, no rule opens port 22)"
+            problems.append((("sourceSecurityGroupIds",), "ssh_not_allowed", message, None))
+        if problems:
+            raise_problems("SshSpec", problems)
         return self
+
+    @property
+    def has_key(self) -> bool:
+        return self.public_key_name is not None or self.public_key is not None
+
+    def key_pair_name(self, cluster: str, group: str) -> str | None:
+        """The EC2 key pair the nodes get: the one named, or the one the group's stack imports."""
+        if self.public_key is not None:
+            return keys.imported_key_name(cluster, group, self.public_key)
+        return self.public_key_name
 
 
 class NodeRepairConfigOverrideSpec(SpecModel):
@@ -382,7 +415,11 @@ class NodegroupSpec(NodeGroupBase):
             clash = [
                 ("instanceType", "instance_type" in given and self.instance_types is None),
                 ("ami", self.ami is not None),
-                ("ssh", self.ssh is not None and bool(self.ssh.allow or self.ssh.source_security_group_ids)),
+                (
+                    "ssh",
+                    self.ssh is not None
+                    and bool(self.ssh.allow or self.ssh.has_key or self.ssh.source_security_group_ids),
+                ),
                 ("securityGroups", self.security_groups is not None),
                 ("volumeSize", "volume_size" in given),
                 ("volumeType", self.volume_type is not None),
@@ -480,7 +517,14 @@ class NodegroupSpec(NodeGroupBase):
             or self.pre_bootstrap_commands
             or self.override_bootstrap_command is not None
             or self.bottlerocket_user_data
+            or self.key_without_remote_access
         )
+
+    @property
+    def key_without_remote_access(self) -> bool:
+        """A key on the nodes with port 22 closed (`ssh.allow: false`): EKS's RemoteAccess always opens it, so
+        the key goes in the group's launch template, as eksctl puts it."""
+        return self.ssh is not None and not self.ssh.allow and self.ssh.has_key
 
     @property
     def bottlerocket_user_data(self) -> bool:

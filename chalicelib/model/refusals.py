@@ -86,9 +86,8 @@ REASONS = {
     "kubernetesNetworkConfig.serviceIPv6CIDR": "EKS chooses an IPv6 cluster's service range itself "
     "(CloudFormation takes none); leave serviceIPv6CIDR out",
     # Node groups (managedNodeGroups[], nodeGroups[]).
-    "publicKeyPath": "name an EC2 key pair with ssh.publicKeyName; the service cannot read or import a key file",
-    "publicKey": "name an EC2 key pair with ssh.publicKeyName; importing a key is not supported",
-    "enableSsm": "SSM is built into the EKS-optimized AMIs; ssh.enableSsm is deprecated in eksctl",
+    "publicKeyPath": "a file on your machine: `ekspress create cluster -f` reads it and sends its key as "
+    "ssh.publicKey; over HTTP, send ssh.publicKey (the key itself) or ssh.publicKeyName (an EC2 key pair)",
     "managedNodeGroups.securityGroups.withShared": "managed node groups take only securityGroups.attachIDs (as "
     "eksctl): their nodes are in EKS's cluster security group, which stands for the shared one",
     "managedNodeGroups.securityGroups.withLocal": "managed node groups take only securityGroups.attachIDs (as "

@@ -349,12 +349,6 @@ class SelfManagedNodegroupSpec(NodeGroupBase):
                     problems.append(((field, index), "duplicate", f"{item} is named twice", item))
                 seen.add(item)
         ssh = self.ssh
-        if ssh is not None and ssh.allow and ssh.public_key_name is None:
-            message = "ssh.allow needs ssh.publicKeyName, the name of an EC2 key pair in the region"
-            problems.append((("ssh", "publicKeyName"), "ssh_key_required", message, None))
-        if ssh is not None and ssh.source_security_group_ids and not ssh.allow:
-            message = "needs ssh.allow: true"
-            problems.append((("ssh", "sourceSecurityGroupIds"), "ssh_not_allowed", message, None))
         if ssh is not None and ssh.allow and not self.security_groups.with_local:
             message = "ssh rules live on the group's own security group: keep securityGroups.withLocal"
             problems.append((("ssh", "allow"), "ssh_needs_local_group", message, None))

@@ -27,6 +27,7 @@ from chalicelib.model.steps import ClusterStackStep
 from chalicelib.observability import logger
 from chalicelib.operations import images, leases, network, quotas
 from chalicelib.operations.encryption import check_secrets_key
+from chalicelib.operations.key_pairs import check_key_pairs
 from chalicelib.operations.load_balancer_targets import check_load_balancer_targets
 from chalicelib.operations.logging import check_log_group
 from chalicelib.operations.stack_status import PHASE_DONE as PHASE_DONE
@@ -129,6 +130,7 @@ def checked_create(ctx: Context, spec: ClusterSpec) -> ClusterSpec:
     spec = network.with_existing_subnets(ctx, spec)  # a 422 for a given subnet that is missing or misplaced
     check_secrets_key(ctx, spec)  # a 422 for a KMS key EKS could not encrypt secrets with
     check_load_balancer_targets(ctx, spec)  # a 422 for a target group or load balancer nodes cannot join
+    check_key_pairs(ctx, spec)  # a 422 for an EC2 key pair the region does not have
     check_log_group(ctx, spec)  # a 409 for a control plane log group an earlier cluster left behind
     quotas.check_create(ctx, spec)  # a 409 when the account has no VPC, Elastic IP, ... left for it
     return spec

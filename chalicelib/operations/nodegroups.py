@@ -27,6 +27,7 @@ from chalicelib.model.spec import (
 from chalicelib.operations import changes, images
 from chalicelib.operations.access import connect, require_active
 from chalicelib.operations.create import target_spec
+from chalicelib.operations.key_pairs import check_key_pairs
 from chalicelib.operations.load_balancer_targets import check_load_balancer_targets
 from chalicelib.operations.stack_waits import UPDATE, answer_now, await_stack_event
 
@@ -71,6 +72,7 @@ def request_add(ctx: Context, name: str, body: dict[str, Any], caller: str, mana
     policy.check_nodegroup_change(spec, target, group.name, ctx.settings)
     group = images.group_with_ami_type(ctx, spec, group)  # a 422 before the record is locked
     check_load_balancer_targets(ctx, target, group.name, (record.get("cluster") or {}).get("vpcId"))  # a 422 too
+    check_key_pairs(ctx, target, group.name)  # and for an EC2 key pair the region does not have
     target = _with_groups(spec, [*spec.nodegroups, group])
     return _begin(ctx, record, ADD, group.name, target, None, caller)
 

@@ -90,9 +90,12 @@ def test_the_exported_config_creates_the_same_cluster_elsewhere(api: Api) -> Non
 
 
 def test_the_example_files_get_a_422_naming_their_unsupported_fields_or_are_built(
-    api: Api, policy: Callable[..., None]
+    api: Api, engine: LocalEngine, policy: Callable[..., None]
 ) -> None:
     """eksctl's own examples: those using refused fields get a 422 naming them; the others run to ACTIVE."""
+    # The account has the EC2 key pair example 20 names (it would get a 422 otherwise, as test_ssh_keys shows).
+    key = (EXAMPLES.parent / "ssh" / "id_ed25519.pub").read_bytes()
+    engine.client("ec2", "us-west-2").import_key_pair(KeyName="my-example-keypair", PublicKeyMaterial=key)
     # Example 35 maps a role to system:masters, which the service policy grants only where it says; example 30
     # gives vpc-cni an inline policy, whose actions the service policy must allow.
     policy(ENV_MASTERS_ALLOWED="*", ENV_ALLOWED_INLINE_ACTIONS="ec2:AssignIpv6Addresses,ec2:Describe*,ec2:CreateTags")

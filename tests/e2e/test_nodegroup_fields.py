@@ -20,6 +20,14 @@ REGION = "eu-west-1"
 
 def test_the_node_group_fields_reach_eks_come_back_and_go(api: Api, engine: LocalEngine) -> None:
     raw = CONFIG.read_bytes()
+    # The group's EC2 key pair must exist, as EC2 and EKS would refuse it minutes later.
+    status, body, _ = send(api, "POST", "/clusters", raw, **{"Content-Type": "application/x-yaml"})
+    assert status == 422, body
+    assert [(f["field"], f["rule"]) for f in body["fields"]] == [
+        ("managedNodeGroups[2].ssh.publicKeyName", "key_pair_not_found")
+    ]
+    key = (CONFIG.parents[1] / "ssh" / "id_ed25519.pub").read_bytes()
+    engine.client("ec2", REGION).import_key_pair(KeyName="ops-key", PublicKeyMaterial=key)
     status, body, _ = send(api, "POST", "/clusters", raw, **{"Content-Type": "application/x-yaml"})
     assert status == 202, body
     record = api.wait_for(NAME, {"ACTIVE", "FAILED"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -12,6 +13,11 @@ from local import cfn_models, eks_models
 
 REGION = "us-west-2"
 ACCOUNT = "123456789012"
+
+
+def import_key(name: str) -> None:
+    key = (Path(__file__).resolve().parents[1] / "data" / "ssh" / "id_ed25519.pub").read_bytes()
+    boto3.client("ec2", region_name=REGION).import_key_pair(KeyName=name, PublicKeyMaterial=key)
 
 
 def group(**extra: Any) -> dict[str, Any]:
@@ -38,7 +44,15 @@ def test_remote_access_with_a_launch_template_fails_as_eks_refuses_it() -> None:
         eks_models.EKSNodegroupModel.create(props, "g", ACCOUNT, REGION)
 
 
+def test_remote_access_with_a_key_ec2_does_not_have_fails_as_eks_refuses_it() -> None:
+    props = group(RemoteAccess={"Ec2SshKey": "nobody-s-key"})
+
+    with pytest.raises(cfn_models.ResourceFailed, match="The key pair 'nobody-s-key' does not exist"):
+        eks_models.EKSNodegroupModel.create(props, "g", ACCOUNT, REGION)
+
+
 def test_remote_access_release_version_and_repair_are_described() -> None:
+    import_key("ops")
     props = group(
         RemoteAccess={"Ec2SshKey": "ops", "SourceSecurityGroups": ["sg-0123abcd"]},
         ReleaseVersion="1.33.0-20250704",

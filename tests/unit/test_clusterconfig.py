@@ -26,7 +26,7 @@ EXPECTED_UNSUPPORTED: dict[str, list[str]] = {
     "eksctl-16-fargate-profile.yaml": [],
     "eksctl-20-bottlerocket.yaml": [],
     "eksctl-15-managed-nodes.yaml": [
-        # Refused by design: the service cannot read a key file from the caller's machine.
+        # Over HTTP: the service cannot read a key file; `ekspress create cluster -f` reads it (test_ssh_keys).
         "managedNodeGroups[0].ssh.publicKeyPath",
     ],
     "eksctl-35-iamidentitymappings.yaml": [],

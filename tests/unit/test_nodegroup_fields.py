@@ -54,7 +54,7 @@ def refusal(group: dict[str, Any]) -> dict[str, str]:
         ({"releaseVersion": "latest"}, "releaseVersion", "string_pattern_mismatch", "pattern"),
         ({"enableDetailedMonitoring": "sometimes"}, "enableDetailedMonitoring", "bool_parsing", ""),
         ({"ssh": {"allow": True}}, "ssh.publicKeyName", "ssh_key_required", "EC2 key pair"),
-        ({"ssh": {"publicKeyName": "ops"}}, "ssh.publicKeyName", "ssh_not_allowed", "ssh.allow: true"),
+        ({"ssh": {"enableSsm": False}}, "ssh.enableSsm", "ssm_always_on", "cannot be disabled"),
         (
             {"ssh": {"allow": False, "sourceSecurityGroupIds": ["sg-0123abcd"]}},
             "ssh.sourceSecurityGroupIds",
@@ -209,7 +209,7 @@ def test_the_clusterconfig_still_refuses_key_files_and_attached_groups_by_name()
         "managedNodeGroups": [
             {
                 "name": "a",
-                "ssh": {"allow": True, "publicKeyPath": "~/.ssh/id_rsa.pub", "enableSsm": True},
+                "ssh": {"allow": True, "publicKeyPath": "~/.ssh/id_rsa.pub"},
                 "securityGroups": {"attachIDs": ["sg-0123abcd"], "withShared": True},
             }
         ],
@@ -219,7 +219,6 @@ def test_the_clusterconfig_still_refuses_key_files_and_attached_groups_by_name()
     fields = {f["field"]: f["message"] for f in refused.value.details["fields"]}
     assert set(fields) == {
         "managedNodeGroups[0].ssh.publicKeyPath",
-        "managedNodeGroups[0].ssh.enableSsm",
         "managedNodeGroups[0].securityGroups.withShared",
     }
-    assert "publicKeyName" in fields["managedNodeGroups[0].ssh.publicKeyPath"]
+    assert "ekspress create cluster -f` reads it" in fields["managedNodeGroups[0].ssh.publicKeyPath"]

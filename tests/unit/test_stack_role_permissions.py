@@ -90,7 +90,7 @@ _SELF_MANAGED: list[dict[str, Any]] = [
         "maxPodsPerNode": 58,
         "kubeletExtraConfig": {"kubeReserved": {"cpu": "100m"}},
         "preBootstrapCommands": ["echo hello"],
-        "ssh": {"allow": True, "publicKeyName": "ops"},
+        "ssh": {"allow": True, "publicKey": (Path(__file__).parents[1] / "data" / "ssh" / "id_rsa.pub").read_text()},
         "volumeType": "io2",
         "volumeIOPS": 4000,
         "volumeEncrypted": True,
