@@ -20,8 +20,10 @@ import yaml
 
 from infra import package, policies
 from local import sam
+from local.engine import STAGE as ENGINE_STAGE
 from local.engine import LocalEngine
 from local.run import MISSING_ROUTE_MESSAGE
+from tests.e2e.local_package import build_copy
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -32,7 +34,9 @@ STAGE = "local"
 
 @pytest.fixture(scope="module")
 def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return package.package(STAGE, tmp_path_factory.mktemp("package") / "build").parent
+    """A copy of the session's `make package` build for the local stage (tests/e2e/local_package.py)."""
+    assert STAGE == ENGINE_STAGE
+    return build_copy(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
