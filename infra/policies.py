@@ -26,6 +26,7 @@ from chalicelib.cfn import addons as cfn_addons
 from chalicelib.cfn import fargate as cfn_fargate
 from chalicelib.cfn import iam as cfn_iam
 from chalicelib.cfn import node_policies, well_known_policies
+from chalicelib.cfn import remote_nodes as cfn_remote_nodes
 from chalicelib.cfn.upload import TEMPLATE_PREFIX
 from chalicelib.model import naming, settings
 
@@ -505,6 +506,7 @@ def template_policy_names() -> tuple[str, ...]:
         *cfn_iam.AUTO_MODE_CLUSTER_POLICIES,
         *cfn_iam.WORKER_POLICIES,
         *cfn_iam.AUTO_MODE_NODE_POLICIES,
+        *cfn_remote_nodes.HYBRID_NODE_POLICIES,
         *(role.managed_policy for role in cfn_addons.SERVICE_ACCOUNT_ROLES.values()),
         # Self-managed node roles: eksctl's managed policies for iam.withAddonPolicies.
         *node_policies.ADDON_MANAGED_POLICIES.values(),
@@ -524,6 +526,12 @@ def template_policy_names() -> tuple[str, ...]:
 # pass the first two to eks.amazonaws.com: https://docs.aws.amazon.com/step-functions/latest/dg/eks-iam.html
 # A self-managed node group's instance profile holds its node role, which EC2 then gets
 # (iam:PassedToService ec2.amazonaws.com, as for any instance profile).
+# Properties that name a role the stack makes without passing it (no iam:PassRole), and why.
+ROLE_REFERENCES_NOT_PASSED: dict[tuple[str, str], str] = {
+    # The hybrid nodes' role (cfn/remote_nodes.py): an access entry names the principal EKS authenticates;
+    # CreateAccessEntry hands the role to no service.
+    ("AWS::EKS::AccessEntry", "PrincipalArn"): "an access entry names a principal, it does not pass it",
+}
 ROLE_RECEIVERS: dict[tuple[str, str], str] = {
     ("AWS::EKS::Cluster", "RoleArn"): "eks.amazonaws.com",
     # EKS Auto Mode's node role (ComputeConfig.NodeRoleArn), which EKS hands on to its nodes.

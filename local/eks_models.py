@@ -164,6 +164,41 @@ def _cluster_network(account_id: str, region_name: str, props: dict[str, Any], s
     return {"serviceIpv6Cidr": unique_local, "ipFamily": "ipv6"}
 
 
+# The address space EKS takes for a hybrid cluster's remote node and pod networks.
+_REMOTE_SPACE = tuple(
+    ipaddress.ip_network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
+
+
+def _remote_networks(account_id: str, region_name: str, props: dict[str, Any], vpc_id: str) -> dict[str, Any] | None:
+    """The cluster's RemoteNetworkConfig as DescribeCluster shows it, refused as EKS refuses it: with the
+    CONFIG_MAP authentication mode (hybrid nodes join through access entries), outside RFC 1918 and
+    100.64.0.0/10, overlapping the VPC's CIDRs or one another."""
+    remote = props.get("RemoteNetworkConfig")
+    if not remote:
+        return None
+    if (props.get("AccessConfig") or {}).get("AuthenticationMode", "CONFIG_MAP") == "CONFIG_MAP":
+        message = "Remote network config requires the cluster authentication mode to be API or API_AND_CONFIG_MAP"
+        raise _eks_refused("InvalidParameterException", message)
+    vpc = ec2_models.ec2_backends[account_id][region_name].get_vpc(vpc_id)
+    taken = [ipaddress.ip_network(c["cidr_block"]) for c in vpc.get_cidr_block_association_set()]
+    described: dict[str, Any] = {}
+    for kind in ("RemoteNodeNetworks", "RemotePodNetworks"):
+        for network in remote.get(kind) or []:
+            for cidr in network.get("Cidrs") or []:
+                block = ipaddress.ip_network(cidr, strict=False)
+                if not any(block.subnet_of(space) for space in _REMOTE_SPACE):  # type: ignore[arg-type]
+                    message = f"Remote network CIDR {cidr} must be within RFC 1918 or 100.64.0.0/10 address space"
+                    raise _eks_refused("InvalidParameterException", message)
+                if any(block.overlaps(other) for other in taken):
+                    message = f"Remote network CIDR {cidr} overlaps with the VPC CIDR or another remote network CIDR"
+                    raise _eks_refused("InvalidParameterException", message)
+                taken.append(block)
+        if remote.get(kind):
+            described[kind[0].lower() + kind[1:]] = [{"cidrs": list(n.get("Cidrs") or [])} for n in remote[kind]]
+    return described
+
+
 # A KMS key ARN (or alias ARN) as EncryptionConfig's Provider.KeyArn names it.
 KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:(key|alias)/.+")
 
@@ -240,6 +275,7 @@ class EKSClusterModel(LocalModel, CloudFormationModel):
         auto_mode = _cluster_auto_mode(account_id, region_name, props)
         encryption = _check_encryption_key(account_id, region_name, props)
         logging = _cluster_logging(props)
+        remote = _remote_networks(account_id, region_name, props, vpc_id)
         try:
             cluster = eks_backends[account_id][region_name].create_cluster(
                 name=props.get("Name", resource_name),
@@ -255,6 +291,7 @@ class EKSClusterModel(LocalModel, CloudFormationModel):
                 encryption_config=encryption,
                 logging=logging,
                 kubernetes_network_config=network,
+                remote_network_config=remote,
             )
         except service_errors() as refused:
             raise service_failed("Eks", refused) from None
@@ -638,6 +675,9 @@ def _check_access_entry(cluster: Any, props: dict[str, Any]) -> None:
     kind = props.get("Type", "STANDARD")
     if kind not in ACCESS_ENTRY_TYPES:
         raise _eks_refused("InvalidParameterException", f"The specified access entry type {kind} is invalid")
+    if kind == "HYBRID_LINUX" and not getattr(cluster, "remote_network_config", None):
+        message = "HYBRID_LINUX access entries require the cluster to have a remote network configuration"
+        raise _eks_refused("InvalidParameterException", message)
     groups, username = props.get("KubernetesGroups") or [], props.get("Username")
     if kind != "STANDARD" and (groups or username):
         raise _eks_refused(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.cfn import remote_nodes
 from chalicelib.cfn.automode import add_auto_mode
 from chalicelib.cfn.cluster_options import add_log_group, control_plane_properties
 from chalicelib.cfn.template import (
@@ -73,9 +74,9 @@ def add_control_plane(
             "AuthenticationMode": access.authentication_mode,
             "BootstrapClusterCreatorAdminPermissions": access.bootstrap_cluster_creator_admin_permissions,
         }
-    elif service_roles or spec.auto_mode:
-        # The service's access entries, and the one EKS makes for Auto Mode's node role, need the API
-        # mode (EKS's default is CONFIG_MAP); the rest stays EKS's default.
+    elif service_roles or spec.auto_mode or spec.remote_network_config:
+        # The service's access entries, the one EKS makes for Auto Mode's node role and hybrid nodes' need
+        # the API mode (EKS's default is CONFIG_MAP); the rest stays EKS's default.
         properties["AccessConfig"] = {
             "AuthenticationMode": "API_AND_CONFIG_MAP",
             "BootstrapClusterCreatorAdminPermissions": True,
@@ -83,6 +84,7 @@ def add_control_plane(
     if spec.auto_mode_config:
         add_auto_mode(t, spec.auto_mode_config, properties)
     properties.update(control_plane_properties(spec))
+    properties.update(remote_nodes.control_plane_properties(spec))
     # With a log retention, the stack makes the log group EKS would make, before the cluster.
     depends_on = add_log_group(t, spec)
     cluster = t.new_resource(

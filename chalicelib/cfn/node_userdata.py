@@ -20,6 +20,7 @@ from chalicelib.cfn.bottlerocket_toml import toml_string as toml_string  # re-ex
 from chalicelib.cfn.template import OUTPUT_CA, OUTPUT_ENDPOINT, export_name
 from chalicelib.model.images import is_windows
 from chalicelib.model.naming import TAG_EKSCTL_CLUSTER, TAG_EKSCTL_NODEGROUP
+from chalicelib.model.network_spec import service_range
 from chalicelib.model.selfmanaged_spec import MAX_USER_DATA
 
 if TYPE_CHECKING:
@@ -27,33 +28,12 @@ if TYPE_CHECKING:
     from chalicelib.model.selfmanaged_spec import SelfManagedNodegroupSpec
     from chalicelib.model.spec import ClusterSpec
 
-# EKS's service range when the cluster names none (nodeadm needs it to find the cluster DNS).
-DEFAULT_SERVICE_CIDR = "10.100.0.0/16"
-ALTERNATE_SERVICE_CIDR = "172.20.0.0/16"  # when the VPC's range is in 10.0.0.0/8
 BOUNDARY = "//"
 # Stand-ins while the text is built: `Fn::Sub` variables once user text is escaped.
 _ENDPOINT, _CA = "\x00endpoint\x00", "\x00ca\x00"
 # What the imports stand for, at their longest, when measuring against EC2's 16 KB: an EKS
 # endpoint is ~70 characters and a cluster CA ~1,500 base64 characters.
 _ENDPOINT_ROOM, _CA_ROOM = 128, 2048
-
-
-def service_range(spec: ClusterSpec) -> str:
-    """The cluster's service range: the one asked for, else the one EKS picks (172.20.0.0/16 when the VPC is
-    in 10.0.0.0/8, else 10.100.0.0/16). An existing VPC is judged by its subnets' CIDRs when the request has them."""
-    network = spec.kubernetes_network_config
-    if network and network.service_ipv4_cidr:
-        return network.service_ipv4_cidr
-    vpc = spec.vpc
-    if vpc.existing:
-        subnets = vpc.subnets
-        cidrs = (
-            [str(s.cidr) for s in [*subnets.public.values(), *subnets.private.values()] if s.cidr] if subnets else []
-        )
-    else:
-        cidrs = [vpc.cidr]
-    ten = ipaddress.ip_network("10.0.0.0/8")
-    return ALTERNATE_SERVICE_CIDR if any(ipaddress.ip_network(c).overlaps(ten) for c in cidrs) else DEFAULT_SERVICE_CIDR
 
 
 def node_labels(spec: ClusterSpec, group: SelfManagedNodegroupSpec | NodegroupSpec) -> dict[str, str]:

@@ -30,6 +30,7 @@ from chalicelib.cfn.managed_nodegroup import (
 )
 from chalicelib.cfn.node_security_groups import OUTPUT_SHARED_NODE_SECURITY_GROUP, add_shared_node_security_group
 from chalicelib.cfn.podidentity import add_pod_identity
+from chalicelib.cfn.remote_nodes import add_remote_nodes
 from chalicelib.cfn.selfmanaged_nodegroup import OUTPUT_ASG_NAME, add_selfmanaged_nodegroup
 from chalicelib.cfn.serviceaccounts import add_service_account
 from chalicelib.cfn.template import (
@@ -154,6 +155,7 @@ def build_cluster_template(
     # Only the add-ons EKS can make ACTIVE with no node; the others wait for the add-ons stack.
     add_addons_with_control_plane(t, spec, cluster)
     add_access_entries(t, spec.access_config, service_roles, cluster)
+    add_remote_nodes(t, spec, security_group, cluster)
     add_identity_providers(t, spec, cluster)
     return t.render()
 

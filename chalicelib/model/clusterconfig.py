@@ -169,6 +169,11 @@ SUPPORTED: dict[str, Any] = {
     ],
     "cloudWatch": {"clusterLogging": {"enableTypes": LEAF, "logRetentionInDays": LEAF}},
     "kubernetesNetworkConfig": {"serviceIPv4CIDR": LEAF, "ipFamily": LEAF},
+    "remoteNetworkConfig": {
+        "iam": {"provider": LEAF},
+        "remoteNodeNetworks": [{"cidrs": LEAF}],
+        "remotePodNetworks": [{"cidrs": LEAF}],
+    },
     "iam": {
         "withOIDC": LEAF,
         "podIdentityAssociations": [

@@ -139,6 +139,8 @@ AUTO_MODE_CLUSTER_POLICIES = (
     "AmazonEKSNetworkingPolicy",
 )
 AUTO_MODE_NODE_POLICIES = ("AmazonEKSWorkerNodeMinimalPolicy", "AmazonEC2ContainerRegistryPullOnly")
+# EKS Hybrid Nodes: the role remote nodes get through AWS Systems Manager (eksctl's HybridNodesSSMRole).
+HYBRID_NODE_POLICIES = ("AmazonSSMManagedInstanceCore", "AmazonEC2ContainerRegistryPullOnly")
 
 # The function that does a Slack command's slow work (chalicelib/handlers/slack_routes.py).
 SLACK_WORKER = "slack_worker"

@@ -4,12 +4,15 @@ security groups, and the Kubernetes service range."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from chalicelib.model.validation import Problem, SpecModel, raise_problems
+
+if TYPE_CHECKING:
+    from chalicelib.model.spec import ClusterSpec
 
 DEFAULT_VPC_CIDR = "192.168.0.0/16"
 # Address space EKS accepts for a VPC: RFC 1918 plus the shared 100.64/10 range.
@@ -347,3 +350,27 @@ class KubernetesNetworkSpec(SpecModel):
                 "service_cidr", "must be a /12 to /24 block in 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 (EKS rule)"
             )
         return str(network)
+
+
+# EKS's service range when the cluster names none (nodeadm needs it to find the cluster DNS; remote
+# networks must not overlap it).
+DEFAULT_SERVICE_CIDR = "10.100.0.0/16"
+ALTERNATE_SERVICE_CIDR = "172.20.0.0/16"  # when the VPC's range is in 10.0.0.0/8
+
+
+def service_range(spec: ClusterSpec) -> str:
+    """The cluster's service range: the one asked for, else the one EKS picks (172.20.0.0/16 when the VPC is
+    in 10.0.0.0/8, else 10.100.0.0/16). An existing VPC is judged by its subnets' CIDRs when the request has them."""
+    network = spec.kubernetes_network_config
+    if network and network.service_ipv4_cidr:
+        return network.service_ipv4_cidr
+    vpc = spec.vpc
+    if vpc.existing:
+        subnets = vpc.subnets
+        cidrs = (
+            [str(s.cidr) for s in [*subnets.public.values(), *subnets.private.values()] if s.cidr] if subnets else []
+        )
+    else:
+        cidrs = [vpc.cidr]
+    ten = ipaddress.ip_network("10.0.0.0/8")
+    return ALTERNATE_SERVICE_CIDR if any(ipaddress.ip_network(c).overlaps(ten) for c in cidrs) else DEFAULT_SERVICE_CIDR

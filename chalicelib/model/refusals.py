@@ -32,8 +32,11 @@ REASONS = {
     # Top-level fields of eksctl's schema that are not built.
     "outpost": "EKS on AWS Outposts is not supported: ekspress builds clusters in an AWS Region's zones",
     "localZones": "Local Zone subnets are not supported; the cluster uses the region's availabilityZones",
-    "remoteNetworkConfig": "hybrid nodes (remote node and pod networks) are not supported; use "
-    "managedNodeGroups or nodeGroups in the cluster's VPC",
+    "remoteNetworkConfig.vpcGatewayID": "routes to the remote networks through a gateway are not built yet: "
+    "attach your transit or virtual private gateway and route the remote CIDRs to it yourself",
+    "remoteNetworkConfig.iam.roleARN": "the cluster stack makes the remote nodes' role (eksctl's default); a role "
+    "of your own could carry any permission",
+    "remoteNetworkConfig.iam.caBundleCert": "IAM Roles Anywhere (provider IRA) is not built yet: use provider SSM",
     "karpenter": f"Karpenter is not installed by ekspress; use managedNodeGroups, or install Karpenter {_AFTER}",
     "gitops": f"GitOps (Flux) bootstrap is not supported; install Flux {_AFTER}",
     "capabilities": f"EKS capabilities (ACK, kro, Argo CD) are not supported yet; create them {_AFTER}",

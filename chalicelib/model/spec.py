@@ -40,7 +40,7 @@ from chalicelib.model.errors import SpecValidationError
 from chalicelib.model.fargate_spec import FargateProfiles, fargate_problems
 from chalicelib.model.inline_policy import InlinePolicy  # noqa: TC001 (pydantic reads it at runtime)
 from chalicelib.model.ipv6_spec import ipv6_problems
-from chalicelib.model.network_spec import MIN_SUBNET_ZONES, KubernetesNetworkSpec, VpcSpec
+from chalicelib.model.network_spec import MIN_SUBNET_ZONES, KubernetesNetworkSpec, VpcSpec, service_range
 from chalicelib.model.nodegroup_spec import AMI_FAMILIES, NodeGroupBase, NodegroupSpec, ScalingRequest
 from chalicelib.model.podidentity_spec import (
     AddonPodIdentitySpec,
@@ -48,6 +48,7 @@ from chalicelib.model.podidentity_spec import (
     PolicyArns,
     pod_identity_problems,
 )
+from chalicelib.model.remote_network_spec import RemoteNetworkConfigSpec, remote_network_problems
 from chalicelib.model.selfmanaged_spec import MAX_ASG_TAGS, SelfManagedNodegroupSpec
 from chalicelib.model.serviceaccount_spec import ServiceAccounts, service_account_problems
 from chalicelib.model.settings import DEFAULT_TIMEOUT_MINUTES as DEFAULT_TIMEOUT_MINUTES
@@ -254,6 +255,8 @@ class ClusterSpec(SpecModel):
     ] = None
     cloud_watch: CloudWatchSpec | None = None
     kubernetes_network_config: KubernetesNetworkSpec | None = None
+    # EKS Hybrid Nodes: networks whose machines join the cluster (remote_network_spec).
+    remote_network_config: RemoteNetworkConfigSpec | None = None
     iam: IamSpec | None = None
     addons: Annotated[list[AddonSpec], Field(max_length=10)] = Field(default_factory=list)
     addons_config: AddonsConfigSpec | None = None  # addon_iam_spec
@@ -403,8 +406,9 @@ class ClusterSpec(SpecModel):
 
     @model_validator(mode="after")
     def _ipv6(self) -> ClusterSpec:
-        """What an IPv6 cluster (kubernetesNetworkConfig.ipFamily) cannot be made with, as eksctl (ipv6_spec)."""
-        problems = ipv6_problems(self)
+        """What an IPv6 cluster (kubernetesNetworkConfig.ipFamily) cannot be made with, as eksctl (ipv6_spec), and
+        remote networks (remote_network_spec)."""
+        problems = ipv6_problems(self) + remote_network_problems(self, service_range(self))
         if problems:
             raise_problems("ClusterSpec", problems)
         return self

@@ -220,6 +220,7 @@ def test_add_ons_and_access_entries_are_made_updated_and_deleted(recwarn: pytest
             "[#/AccessPolicies/0/AccessScope/Type: failed validation constraint for keyword [enum]]",
         ),
         (access_entry(KubernetesGroups=["system:masters"]), "it cannot start with system:"),
+        (access_entry(Type="HYBRID_LINUX"), "require the cluster to have a remote network configuration"),
         (access_entry(PrincipalArn="arn:aws:sts::123456789012:assumed-role/dev/me"), "principalArn is invalid"),
         (
             access_entry(AccessPolicies=[{"PolicyArn": VIEW_POLICY, "AccessScope": {"Type": "namespace"}}]),
