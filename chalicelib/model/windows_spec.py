@@ -7,6 +7,8 @@ A node group's own rules are in `nodegroup_spec` and `selfmanaged_spec`; these l
   ready). Auto Mode's node pools are Linux nodes too.
 - EKS runs no Windows pods on IPv6 clusters ("Windows Pods and services aren't supported" in EKS's
   IPv6 documentation).
+- EC2 takes no ED25519 key pair for Windows instances: a Windows group's `ssh.publicKey` is RSA (an EC2
+  key pair named by `publicKeyName` is checked when requested, chalicelib/operations/key_pairs.py).
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ def windows_problems(spec: ClusterSpec) -> list[Problem]:
         )
         family = groups[index].ami_family
         problems.append(((*spec.group_loc(index), "amiFamily"), "windows_needs_linux", message, family))
+    for index in windows:
+        ssh = groups[index].ssh
+        if ssh is not None and ssh.public_key is not None and ssh.public_key.startswith("ssh-ed25519"):
+            message = "EC2 takes no ED25519 key for Windows instances: give an RSA key"
+            problems.append(((*spec.group_loc(index), "ssh", "publicKey"), "windows_key_type", message, None))
     network = spec.kubernetes_network_config
     if network is not None and network.ip_family == "IPv6":
         for index in windows:

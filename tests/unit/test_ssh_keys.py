@@ -210,3 +210,14 @@ def test_the_cli_sends_a_file_without_local_keys_byte_for_byte(home: Path) -> No
 def test_the_cli_says_when_eksctls_default_key_is_missing(home: Path) -> None:
     with pytest.raises(click.ClickException, match=r"nodeGroups\[0\]\.ssh\.allow: no key given"):
         ssh_keys.with_local_keys(config({"name": "a", "ssh": {"allow": True}}))
+
+
+def test_a_windows_groups_key_is_rsa_as_ec2_takes_no_ed25519_key_for_windows() -> None:
+    linux = {"name": "linux"}
+    windows = {"name": "win", "amiFamily": "WindowsServer2022FullContainer", "ssh": {"publicKey": ED25519}}
+    with pytest.raises(SpecValidationError) as refused:
+        validate(ClusterSpec, {"name": "mz", "managedNodeGroups": [linux, windows]}, "cluster request")
+    assert [(f["field"], f["rule"]) for f in refused.value.details["fields"]] == [
+        ("managedNodeGroups[1].ssh.publicKey", "windows_key_type")
+    ]
+    ClusterSpec.model_validate({"name": "mz", "managedNodeGroups": [linux, {**windows, "ssh": {"publicKey": RSA}}]})
