@@ -209,7 +209,9 @@ def test_the_cluster_stack_makes_the_log_group_before_the_cluster_that_writes_to
 
 @pytest.mark.parametrize("kind", ["EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX", "HYBRID_LINUX"])
 def test_the_engine_refuses_access_policies_on_node_and_fargate_entries(kind: str) -> None:
-    cluster = type("Cluster", (), {"access_config": {"authenticationMode": "API"}})()
+    # A hybrid cluster's remote networks: EKS takes HYBRID_LINUX entries on no other cluster.
+    remote = {"remoteNodeNetworks": [{"cidrs": ["10.80.0.0/24"]}]}
+    cluster = type("Cluster", (), {"access_config": {"authenticationMode": "API"}, "remote_network_config": remote})()
     policy = {
         "PolicyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
         "AccessScope": {"Type": "cluster"},
