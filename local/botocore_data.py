@@ -10,6 +10,25 @@ parsed model; the data is read-only to botocore, as within one session.
 from __future__ import annotations
 
 import functools
+from typing import Any
+
+
+class _Paths(list[str]):
+    """A loader's search paths, each kept once: every boto3 session appends boto3's own data folder."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+def _shared_loader(create: Any) -> Any:
+    @functools.cache
+    def loader(search_path_string: str | None = None) -> Any:
+        made = create(search_path_string)
+        made._search_paths = _Paths(made.search_paths)
+        return made
+
+    return loader
 
 
 def install() -> None:
@@ -17,4 +36,4 @@ def install() -> None:
     from botocore import loaders, session
 
     if not hasattr(session.create_loader, "cache_info"):
-        session.create_loader = functools.cache(loaders.create_loader)
+        session.create_loader = _shared_loader(loaders.create_loader)

@@ -16,7 +16,6 @@ Image IDs are derived from the region and parameter, so each region has its own,
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,12 +208,14 @@ def install() -> None:
     account that cannot launch it.
     """
     global _installed
-    os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"  # read by moto each time a back end loads its images
     if _installed:
         return
+    from moto import settings as moto_settings
     from moto.ec2.models.amis import AmiBackend
     from moto.ssm.models import ParameterDict
 
+    # moto asks this each time a back end loads its images (MOTO_EC2_LOAD_DEFAULT_AMIS, without the environment).
+    moto_settings.ec2_load_default_amis = lambda: False
     load_amis = AmiBackend._load_amis
 
     def _load_amis(self: Any) -> None:
