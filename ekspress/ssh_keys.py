@@ -17,20 +17,36 @@ import yaml
 DEFAULT_KEY_PATH = "~/.ssh/id_rsa.pub"  # eksctl's DefaultNodeSSHPublicKeyPath
 _GROUPS = ("nodeGroups", "managedNodeGroups")
 _KEYS = ("publicKeyName", "publicKeyPath", "publicKey")
+PUBLIC_KEY_TYPES = ("ssh-rsa ", "ssh-ed25519 ")  # what EC2 imports (the service checks the key itself)
 
 
 def _read(path: str, field: str) -> str | None:
+    """The public key in the file at `path`, None if there is no such file.
+
+    Only one public key line leaves this machine: a private key (`publicKeyPath: ~/.ssh/id_rsa`) or any
+    other file is refused here, before anything is sent.
+    """
     file = Path(path).expanduser()
     if not file.is_file():
         return None
     try:
-        return file.read_text().strip()
-    except (OSError, UnicodeDecodeError) as problem:
+        text = file.read_text(errors="replace").strip()
+    except OSError as problem:
         raise click.ClickException(f"{field}: cannot read {path}: {problem}") from None
+    if "PRIVATE KEY" in text:
+        raise click.ClickException(f"{field}: {path} is a private key; name its .pub file")
+    if "\n" in text or not text.startswith(PUBLIC_KEY_TYPES):
+        raise click.ClickException(
+            f"{field}: {path} is not one OpenSSH public key line ({' or '.join(t.strip() for t in PUBLIC_KEY_TYPES)})"
+        )
+    return text
 
 
 def _resolve(ssh: dict[str, Any], field: str, notes: list[str]) -> bool:
     """Replace what names a local file in one group's `ssh`; whether anything changed."""
+    given = [name for name in _KEYS if ssh.get(name) is not None]
+    if len(given) > 1:  # eksctl's rule; reading the file would overwrite the other
+        raise click.ClickException(f"{field}: give one of {', '.join(_KEYS)}, not {' and '.join(given)}")
     path = ssh.get("publicKeyPath")
     if isinstance(path, str):
         del ssh["publicKeyPath"]

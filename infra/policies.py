@@ -564,9 +564,10 @@ class Unused(NamedTuple):
 UNUSED_HANDLER_ACTIONS: tuple[Unused, ...] = (
     Unused(
         "AWS::EC2::KeyPair",
-        ("ec2:CreateKeyPair", "ssm:PutParameter", "ssm:DeleteParameter"),
+        ("ec2:CreateKeyPair", "ssm:PutParameter"),
         "every key pair is imported from a node group's ssh.publicKey (PublicKeyMaterial): EC2 makes none, so "
-        "none has a KeyType or KeyFormat and no private key is kept in SSM",
+        "none has a KeyType or KeyFormat and no private key is put in SSM (the delete handler still tries to "
+        "delete the parameter, so the role may)",
         unless_set=("KeyType", "KeyFormat"),
     ),
     Unused(
@@ -1062,6 +1063,14 @@ def stack_role_document(allowed_policy_arns: tuple[str, ...] = ()) -> dict[str, 
             "Action": "iam:CreateServiceLinkedRole",
             "Resource": "*",
             "Condition": {"StringEquals": {"iam:AWSServiceName": list(SERVICE_LINKED_ROLES)}},
+        },
+        {
+            # An imported key pair (a node group's ssh.publicKey) keeps nothing in SSM, but the key pair's
+            # delete handler deletes the parameter a created one would have.
+            "Sid": "KeyPairParameters",
+            "Effect": "Allow",
+            "Action": "ssm:DeleteParameter",
+            "Resource": _sub(f"arn:{_PARTITION}:ssm:*:{_ACCOUNT}:parameter/ec2/keypair/*"),
         },
         {
             "Sid": "StackTemplates",

@@ -3,8 +3,8 @@
 The control plane gets the remote node and pod networks; the control plane security group ekspress
 makes lets them reach the API server on 443 (an existing VPC's `vpc.securityGroup` is the caller's
 to open, as in eksctl); the role the remote nodes get credentials for through AWS Systems Manager
-(trusting ssm.amazonaws.com, with eksctl's policies) gets a `HYBRID_LINUX` access entry, and its
-ARN is exported: it is the role a hybrid activation names.
+(trusting ssm.amazonaws.com for this account and region only, with eksctl's policies) gets a
+`HYBRID_LINUX` access entry, and its ARN is exported: it is the role a hybrid activation names.
 """
 
 from __future__ import annotations
@@ -60,7 +60,20 @@ def add_remote_nodes(t: Template, spec: ClusterSpec, security_group: Ref | str, 
             "AssumeRolePolicyDocument": {
                 "Version": "2012-10-17",
                 "Statement": [
-                    {"Effect": "Allow", "Principal": {"Service": ["ssm.amazonaws.com"]}, "Action": ["sts:AssumeRole"]}
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": ["ssm.amazonaws.com"]},
+                        "Action": ["sts:AssumeRole"],
+                        # Only SSM acting for this account and region (the confused deputy rule EKS's guide adds).
+                        "Condition": {
+                            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                            "ArnEquals": {
+                                "aws:SourceArn": {
+                                    "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:*"
+                                }
+                            },
+                        },
+                    }
                 ],
             },
             "ManagedPolicyArns": [policy_arn(p) for p in HYBRID_NODE_POLICIES],

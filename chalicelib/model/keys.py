@@ -81,5 +81,9 @@ def fingerprint(key: str) -> str:
 
 
 def imported_key_name(cluster: str, group: str, key: str) -> str:
-    """eksctl's name for a key it imports for a node group: `eksctl-CLUSTER-nodegroup-NG-FINGERPRINT`."""
+    """The name of a key a node group's stack imports, shaped as eksctl's: `eksctl-CLUSTER-nodegroup-NG-FINGERPRINT`.
+
+    The fingerprint is OpenSSH's SHA-256 one for every key type: the same as eksctl's for ED25519 keys;
+    for RSA keys eksctl uses EC2's MD5 fingerprint instead, so its names differ.
+    """
     return f"eksctl-{cluster}-nodegroup-{group}-{fingerprint(key)}"

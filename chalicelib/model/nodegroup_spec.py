@@ -55,11 +55,12 @@ class SshSpec(SpecModel):
     """`ssh`: an EC2 key pair on the nodes and who may reach port 22.
 
     The key is an EC2 key pair by name (`publicKeyName`) or an OpenSSH public key (`publicKey`),
-    which the group's stack imports as `eksctl-CLUSTER-nodegroup-NG-FINGERPRINT` and deletes with
-    the group. eksctl's `publicKeyPath` names a file on the caller's machine: the ekspress CLI reads
+    which the group's stack imports as `eksctl-CLUSTER-nodegroup-NG-FINGERPRINT` (`keys.imported_key_name`)
+    and deletes with the group. eksctl's `publicKeyPath` names a file on the caller's machine: the ekspress CLI reads
     it (and eksctl's default `~/.ssh/id_rsa.pub` for a bare `allow: true`) and sends `publicKey`.
-    As in eksctl, a key given without `allow` turns SSH on, and with `allow: false` the nodes get the
-    key but no rule opens port 22 to them.
+    As in eksctl, a key given without `allow` turns SSH on, and with `allow: false` no rule opens port 22
+    to the nodes; they still get the key, which eksctl does for `publicKeyName` only (it imports no
+    `publicKey` then, silently).
     """
 
     allow: bool | None = None
@@ -418,7 +419,9 @@ class NodegroupSpec(NodeGroupBase):
                 (
                     "ssh",
                     self.ssh is not None
-                    and bool(self.ssh.allow or self.ssh.has_key or self.ssh.source_security_group_ids),
+                    and bool(
+                        self.ssh.allow or self.ssh.has_key or self.ssh.source_security_group_ids or self.ssh.enable_ssm
+                    ),
                 ),
                 ("securityGroups", self.security_groups is not None),
                 ("volumeSize", "volume_size" in given),
@@ -443,6 +446,10 @@ class NodegroupSpec(NodeGroupBase):
             )
             problems.append((("ami",), "custom_ami_family", message, self.ami))
         elif self.ami is not None:
+            if self.ssh is not None and self.ssh.enable_ssm:
+                # eksctl's rule: a custom image brings its own agents; the SSM agent may not be among them.
+                message = "enableSsm cannot be set with a custom ami (as eksctl): the image must run the SSM agent"
+                problems.append((("ssh", "enableSsm"), "custom_ami_conflict", message, None))
             if "ami_family" not in given:
                 message = "a custom ami needs amiFamily set explicitly (as eksctl)"
                 problems.append((("amiFamily",), "ami_family_required", message, None))

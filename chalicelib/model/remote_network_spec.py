@@ -101,11 +101,37 @@ def remote_network_problems(spec: ClusterSpec, service_range: str) -> list[Probl
     if spec.access_config and spec.access_config.authentication_mode == "CONFIG_MAP":
         message = "hybrid nodes join through an access entry: use API or API_AND_CONFIG_MAP (eksctl's rule)"
         problems.append((("accessConfig", "authenticationMode"), "remote_network_access", message, "CONFIG_MAP"))
-    taken: list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]] = [
-        ("the cluster's service range", ipaddress.ip_network(service_range))
-    ]
+    taken: list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]] = []
+    if _service_range_known(spec):
+        taken.append(("the cluster's service range", ipaddress.ip_network(service_range)))
     if not spec.vpc.existing:
         taken.append(("the VPC's CIDR (vpc.cidr)", ipaddress.ip_network(spec.vpc.cidr)))
+    return problems + _overlaps(config, taken)
+
+
+def _service_range_known(spec: ClusterSpec) -> bool:
+    """Whether the service range is known yet: EKS picks it from the VPC's CIDR, which an existing VPC's
+    subnets say only once EC2 has been asked (chalicelib/operations/network.py fills them in)."""
+    if not spec.vpc.existing or (spec.kubernetes_network_config and spec.kubernetes_network_config.service_ipv4_cidr):
+        return True
+    subnets = spec.vpc.subnets
+    return bool(subnets and any(s.cidr for s in [*subnets.public.values(), *subnets.private.values()]))
+
+
+def existing_vpc_problems(spec: ClusterSpec, vpc_cidrs: list[str]) -> list[Problem]:
+    """The remote networks that overlap an existing VPC's CIDR blocks, as EC2 gives them."""
+    if spec.remote_network_config is None:
+        return []
+    taken = [(f"the VPC's CIDR {cidr}", ipaddress.ip_network(cidr)) for cidr in vpc_cidrs]
+    return [p for p in _overlaps(spec.remote_network_config, taken) if "the VPC's CIDR" in p[2]]
+
+
+def _overlaps(
+    config: RemoteNetworkConfigSpec, taken: list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]]
+) -> list[Problem]:
+    """A problem for each remote CIDR that overlaps one of `taken` or an earlier remote CIDR."""
+    problems: list[Problem] = []
+    here = ("remoteNetworkConfig",)
     for loc, cidr in config.cidrs:
         network = ipaddress.ip_network(cidr)
         clash = next((what for what, other in taken if network.overlaps(other)), None)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws import network as aws_network
 from chalicelib.model.network_spec import MIN_SUBNET_ZONES, subnet_zone
+from chalicelib.model.remote_network_spec import existing_vpc_problems
 from chalicelib.model.spec import ClusterSpec, validate
 from chalicelib.model.validation import refuse_problems
 
@@ -35,9 +36,14 @@ def with_existing_subnets(ctx: Context, spec: ClusterSpec) -> ClusterSpec:
     ec2 = ctx.clients.ec2(spec.region)
     vpc_id = str(spec.vpc.id)
     problems: list[Problem] = []
-    if aws_network.vpc(ec2, vpc_id) is None:
+    found_vpc = aws_network.vpc(ec2, vpc_id)
+    if found_vpc is None:
         problems.append((("vpc", "id"), "vpc_not_found", f"{vpc_id} is not a VPC in {spec.region}", vpc_id))
         _refuse(problems)
+    # Hybrid nodes' remote networks must not overlap any of the VPC's blocks (EKS's rule).
+    vpc_found = found_vpc or {}
+    blocks = [a["CidrBlock"] for a in vpc_found.get("CidrBlockAssociationSet", []) if a.get("CidrBlock")]
+    problems += existing_vpc_problems(spec, blocks or ([vpc_found["CidrBlock"]] if vpc_found.get("CidrBlock") else []))
     given = spec.vpc.subnets.items()
     found = aws_network.subnets(ec2, [s.id for _, _, s in given if s.id])
     # A subnet named by its CIDR alone is the VPC's subnet with that CIDR (as eksctl finds it).

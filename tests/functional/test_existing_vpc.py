@@ -120,3 +120,26 @@ def test_a_vpc_that_does_not_exist_is_a_422(db: Store, settings: Settings, netwo
         request(db, settings, raw)
 
     assert [(f["field"], f["rule"]) for f in err.value.details["fields"]] == [("vpc.id", "vpc_not_found")]
+
+
+@pytest.mark.parametrize(
+    ("cidrs", "field"),
+    [
+        (["10.40.128.0/24"], "remoteNetworkConfig.remoteNodeNetworks[0].cidrs[0]"),  # in the VPC's block
+        (["10.90.0.0/24", "172.20.3.0/24"], "remoteNetworkConfig.remoteNodeNetworks[0].cidrs[1]"),  # EKS's pick
+    ],
+)
+def test_hybrid_nodes_remote_networks_are_checked_against_the_vpc_ec2_describes(
+    db: Store, settings: Settings, network: dict[str, str], cidrs: list[str], field: str
+) -> None:
+    """Given by subnet ids only, the VPC's blocks and so EKS's service range (172.20.0.0/16 for a VPC in
+    10.0.0.0/8) are known once EC2 is asked; a remote network overlapping either is a 422 then."""
+    raw = {**body(network), "remoteNetworkConfig": {"remoteNodeNetworks": [{"cidrs": cidrs}]}}
+    ClusterSpec.model_validate(raw)  # nothing known against it before EC2 is asked
+
+    with pytest.raises(SpecValidationError) as refused:
+        request(db, settings, raw)
+
+    assert [(f["field"], f["rule"]) for f in refused.value.details["fields"]] == [(field, "remote_network_overlap")]
+    with pytest.raises(NotFoundError):
+        db.get_cluster("byo")

@@ -59,3 +59,13 @@ def test_a_windows_group_gets_no_ed25519_key(ctx: Context) -> None:
     )
 
     assert problems(ctx, spec) == [("managedNodeGroups[1].ssh.publicKeyName", "windows_key_type")]
+
+
+def test_a_key_pair_the_stack_would_import_must_not_exist_yet(ctx: Context) -> None:
+    key = (KEYS / "id_rsa.pub").read_text().strip()
+    spec = spec_of({"name": "imported", "ssh": {"publicKey": key}})
+    check_key_pairs(ctx, spec)
+    name = spec.nodegroups[1].ssh.key_pair_name("keys", "imported") if spec.nodegroups[1].ssh else ""
+    boto3.client("ec2", region_name=REGION).import_key_pair(KeyName=str(name), PublicKeyMaterial=key.encode())
+
+    assert problems(ctx, spec) == [("managedNodeGroups[1].ssh.publicKey", "key_pair_exists")]

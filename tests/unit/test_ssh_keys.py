@@ -221,3 +221,20 @@ def test_a_windows_groups_key_is_rsa_as_ec2_takes_no_ed25519_key_for_windows() -
         ("managedNodeGroups[1].ssh.publicKey", "windows_key_type")
     ]
     ClusterSpec.model_validate({"name": "mz", "managedNodeGroups": [linux, {**windows, "ssh": {"publicKey": RSA}}]})
+
+
+def test_the_cli_sends_only_a_public_key_line_and_one_kind_of_key(home: Path) -> None:
+    (home / ".ssh" / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEA\n")
+    (home / "notes.txt").write_text("hello\n")
+    for path, says in (("~/.ssh/id_rsa", "is a private key"), ("~/notes.txt", "not one OpenSSH public key line")):
+        with pytest.raises(click.ClickException, match=says):
+            ssh_keys.with_local_keys(config({"name": "a", "ssh": {"publicKeyPath": path}}))
+    with pytest.raises(click.ClickException, match="give one of publicKeyName, publicKeyPath, publicKey"):
+        ssh_keys.with_local_keys(config({"name": "a", "ssh": {"publicKeyName": "ops", "publicKeyPath": "ops"}}))
+
+
+def test_enable_ssm_is_refused_with_a_managed_groups_own_image_as_eksctl_refuses_it() -> None:
+    own = {"amiFamily": "AmazonLinux2023", "ami": "ami-0123456789abcdef0", "overrideBootstrapCommand": "x"}
+    assert ("managedNodeGroups[0].ssh.enableSsm", "custom_ami_conflict") in refusal({**own, "ssh": {"enableSsm": True}})
+    template = {"launchTemplate": {"id": "lt-0123456789abcdef0"}}
+    assert ("managedNodeGroups[0].ssh", "launch_template_conflict") in refusal({**template, "ssh": {"enableSsm": True}})
