@@ -1,12 +1,14 @@
 """Properties of every template across random valid specs: cfn-lint finds nothing, CloudFormation's limits hold.
 
-Specs mix managed and self-managed node groups over a dedicated VPC (each NAT mode, CIDRs from /16 to /24)
-or an existing VPC's subnets; the cluster template and each node group's are built as the workflow builds
-them (a self-managed group's image resolved first).
+Specs mix managed and self-managed node groups (with SSH keys named or imported) over a dedicated VPC (each
+NAT mode, CIDRs from /16 to /24) or an existing VPC's subnets, with or without hybrid nodes' remote networks;
+the cluster template and each node group's are built as the workflow builds them (a self-managed group's
+image resolved first).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -46,6 +48,15 @@ VOLUMES = st.one_of(
     st.builds(lambda iops: {"volumeType": "io1", "volumeIOPS": iops}, st.integers(100, 64000)),
 )
 ZONE_SUBSET = st.lists(st.sampled_from(ZONES[:2]), min_size=1, max_size=2, unique=True)
+KEY_FILES = Path(__file__).resolve().parents[1] / "data" / "ssh"
+# An EC2 key pair by name, or an OpenSSH key the group's stack imports (AWS::EC2::KeyPair).
+SSH_KEYS = st.sampled_from(
+    [
+        {"publicKeyName": "ops"},
+        {"publicKey": (KEY_FILES / "id_rsa.pub").read_text().strip()},
+        {"publicKey": (KEY_FILES / "id_ed25519.pub").read_text().strip()},
+    ]
+)
 
 
 def _managed(draw: Any, index: int) -> dict[str, Any]:
@@ -61,6 +72,8 @@ def _managed(draw: Any, index: int) -> dict[str, Any]:
         group["availabilityZones"] = draw(ZONE_SUBSET)
     group["spot"] = draw(st.booleans())
     group["privateNetworking"] = draw(st.booleans())
+    if draw(st.booleans()):  # port 22 closed: the key goes in the group's launch template
+        group["ssh"] = {**draw(SSH_KEYS), "allow": False}
     return group
 
 
@@ -104,9 +117,10 @@ def _self_managed(draw: Any, index: int, existing: bool) -> dict[str, Any]:
     if not (local or shared) or draw(st.booleans()):
         groups["attachIDs"] = ["sg-0123456789abcdef0"]
     group["securityGroups"] = groups
-    if local and draw(st.booleans()):
-        group["ssh"] = {"allow": True, "publicKeyName": "ops"}
-        if draw(st.booleans()):
+    if draw(st.booleans()):
+        allow = local and draw(st.booleans())  # port 22 is opened on the group's own security group
+        group["ssh"] = {**draw(SSH_KEYS), "allow": allow}
+        if allow and draw(st.booleans()):
             group["ssh"]["sourceSecurityGroupIds"] = ["sg-0123456789abcdef1"]
     if draw(st.booleans()):
         group["maxPodsPerNode"] = draw(st.integers(10, 110))
@@ -170,6 +184,14 @@ def specs(draw: Any) -> tuple[dict[str, Any], list[str]]:
         }
     if draw(st.booleans()):
         body["kubernetesNetworkConfig"] = {"serviceIPv4CIDR": "172.20.0.0/16"}
+    if draw(st.booleans()):  # hybrid nodes: space none of the VPCs, nor either service range, uses
+        body["remoteNetworkConfig"] = {
+            "remoteNodeNetworks": [
+                {"cidrs": draw(st.sampled_from([["100.64.0.0/24"], ["10.200.0.0/24", "10.201.0.0/24"]]))}
+            ]
+        }
+        if draw(st.booleans()):
+            body["remoteNetworkConfig"]["remotePodNetworks"] = [{"cidrs": ["100.65.0.0/16"]}]
     managed = [_managed(draw, i) for i in range(draw(st.integers(0, 1)))]
     self_managed = [_self_managed(draw, i, existing) for i in range(draw(st.integers(1, 2)))]
     if not existing and body["vpc"]["nat"]["gateway"] == "Disable":  # private nodes need NAT to join
