@@ -310,6 +310,12 @@ def inline_policies(group: SelfManagedNodegroupSpec | NodegroupSpec, cluster: st
         documents.append(("PolicyFSX", _fsx()))
     if "xRay" in addons:
         documents.append(("PolicyXRay", _xray()))
+    if group.iam and group.iam.attach_policy:  # the caller's own, as eksctl names it
+        return [*_documents(documents), {"PolicyName": "Policy1", "PolicyDocument": group.iam.attach_policy}]
+    return _documents(documents)
+
+
+def _documents(documents: list[tuple[str, list[Statement]]]) -> list[dict[str, Any]]:
     return [
         {"PolicyName": name, "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}
         for name, statements in documents

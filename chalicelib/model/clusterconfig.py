@@ -72,7 +72,12 @@ _NODEGROUP = {
     },
     # Managed groups: no withShared or withLocal (eksctl refuses them there).
     "securityGroups": {"attachIDs": LEAF},
-    "iam": {"attachPolicyARNs": LEAF, "withAddonPolicies": LEAF, "instanceRolePermissionsBoundary": LEAF},
+    "iam": {
+        "attachPolicyARNs": LEAF,
+        "attachPolicy": LEAF,
+        "withAddonPolicies": LEAF,
+        "instanceRolePermissionsBoundary": LEAF,
+    },
     "ami": LEAF,
     "preBootstrapCommands": LEAF,
     "overrideBootstrapCommand": LEAF,
@@ -105,7 +110,12 @@ _SELF_MANAGED_NODEGROUP = {
     "volumeKmsKeyID": LEAF,
     "subnets": LEAF,
     "securityGroups": {"attachIDs": LEAF, "withShared": LEAF, "withLocal": LEAF},
-    "iam": {"attachPolicyARNs": LEAF, "withAddonPolicies": LEAF, "instanceRolePermissionsBoundary": LEAF},
+    "iam": {
+        "attachPolicyARNs": LEAF,
+        "attachPolicy": LEAF,
+        "withAddonPolicies": LEAF,
+        "instanceRolePermissionsBoundary": LEAF,
+    },
     "ami": LEAF,
     "preBootstrapCommands": LEAF,
     "overrideBootstrapCommand": LEAF,

@@ -164,7 +164,7 @@ def action_allowed(action: str, patterns: tuple[str, ...]) -> bool:
 
 
 def requested_inline_documents(spec: ClusterSpec) -> list[tuple[str, dict[str, Any]]]:
-    """Every inline policy document a request gives a pod's role, with its field."""
+    """Every inline policy document a request gives a role (a pod's, or a node group's), with its field."""
     found: list[tuple[str, dict[str, Any]]] = []
     iam = spec.iam
     for index, account in enumerate((iam.service_accounts if iam else None) or []):
@@ -173,6 +173,11 @@ def requested_inline_documents(spec: ClusterSpec) -> list[tuple[str, dict[str, A
     for index, pod in enumerate((iam.pod_identity_associations if iam else None) or []):
         if pod.permission_policy:
             found.append((f"iam.podIdentityAssociations[{index}].permissionPolicy", pod.permission_policy))
+    for index, group in enumerate(spec.nodegroups):
+        group_iam = getattr(group, "iam", None)  # both kinds of group have one
+        if group_iam and group_iam.attach_policy:
+            kind, position = spec.group_loc(index)
+            found.append((f"{kind}[{position}].iam.attachPolicy", group_iam.attach_policy))
     for index, addon in enumerate(spec.addons):
         if addon.attach_policy:
             found.append((f"addons[{index}].attachPolicy", addon.attach_policy))

@@ -402,6 +402,10 @@ def check_nodegroup_change(before: ClusterSpec, after: ClusterSpec, nodegroup: s
         prefix = f"{kind}[{index}]."
         requested = [(f[len(prefix) :], arn) for f, arn in requested_policy_arns(after) if f.startswith(prefix)]
         problems += policy_arn_problems(requested, settings)
+        documents = [
+            (f[len(prefix) :], d) for f, d in inline_policy.requested_inline_documents(after) if f.startswith(prefix)
+        ]
+        problems += inline_policy.inline_action_problems(documents, settings)
     if old is None or (group.max_size or 0) > (old.max_size or 0):
         problems += _group_size_problems(group, settings, "")
     if _total_nodes(after) > _total_nodes(before):

@@ -101,8 +101,6 @@ REASONS = {
     "iam.instanceRoleARN": _NOT_PASSED,
     "iam.instanceRoleName": "ekspress names the node role itself (its stack's); add managed policies with "
     "iam.attachPolicyARNs",
-    "iam.attachPolicy": "an inline policy cannot be checked against the service's allow-list of policy ARNs "
-    "(EKSPRESS_ALLOWED_POLICY_ARNS); use iam.attachPolicyARNs",
     "managedNodeGroups.containerRuntime": "containerRuntime is a nodeGroups field (as eksctl): EKS's images for "
     "managed groups run containerd",
     "managedNodeGroups.asgSuspendProcesses": "EKS runs a managed group's Auto Scaling group and its updates "

@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from chalicelib.model import naming
 from chalicelib.model.images import is_windows
+from chalicelib.model.inline_policy import InlinePolicy  # noqa: TC001 (pydantic reads it at runtime)
 from chalicelib.model.nodegroup_spec import (
     DEFAULT_INSTANCE_TYPE,
     INSTANCE_TYPE_PATTERN,
@@ -160,6 +161,9 @@ class NodeGroupIamSpec(SpecModel):
         Field(min_length=1, max_length=MAX_ROLE_POLICIES),
     ] = Field(default=None, alias="attachPolicyARNs")
     with_addon_policies: AddonPoliciesSpec | None = None
+    # An inline policy of the caller's (eksctl's Policy1), held to the inline policy rule and the service
+    # policy's allowed actions (inline_policy).
+    attach_policy: InlinePolicy | None = None
     # A boundary only narrows what the role may do, so any policy may be one.
     instance_role_permissions_boundary: PermissionsBoundaryArn | None = None
 

@@ -30,6 +30,7 @@ from chalicelib.operations.encryption import check_secrets_key
 from chalicelib.operations.key_pairs import check_key_pairs
 from chalicelib.operations.load_balancer_targets import check_load_balancer_targets
 from chalicelib.operations.logging import check_log_group
+from chalicelib.operations.node_roles import check_node_role_policies
 from chalicelib.operations.stack_status import PHASE_DONE as PHASE_DONE
 from chalicelib.operations.stack_status import describe_stack as describe_stack
 from chalicelib.operations.stack_status import mark_active as mark_active
@@ -131,6 +132,7 @@ def checked_create(ctx: Context, spec: ClusterSpec) -> ClusterSpec:
     check_secrets_key(ctx, spec)  # a 422 for a KMS key EKS could not encrypt secrets with
     check_load_balancer_targets(ctx, spec)  # a 422 for a target group or load balancer nodes cannot join
     check_key_pairs(ctx, spec)  # a 422 for an EC2 key pair the region does not have
+    check_node_role_policies(spec)  # a 422 for a node role whose inline policies IAM would refuse
     check_log_group(ctx, spec)  # a 409 for a control plane log group an earlier cluster left behind
     quotas.check_create(ctx, spec)  # a 409 when the account has no VPC, Elastic IP, ... left for it
     return spec

@@ -29,6 +29,7 @@ from chalicelib.operations.access import connect, require_active
 from chalicelib.operations.create import target_spec
 from chalicelib.operations.key_pairs import check_key_pairs
 from chalicelib.operations.load_balancer_targets import check_load_balancer_targets
+from chalicelib.operations.node_roles import check_node_role_policies
 from chalicelib.operations.stack_waits import UPDATE, answer_now, await_stack_event
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ def request_add(ctx: Context, name: str, body: dict[str, Any], caller: str, mana
     group = images.group_with_ami_type(ctx, spec, group)  # a 422 before the record is locked
     check_load_balancer_targets(ctx, target, group.name, (record.get("cluster") or {}).get("vpcId"))  # a 422 too
     check_key_pairs(ctx, target, group.name)  # and for an EC2 key pair the region does not have
+    check_node_role_policies(target, group.name)  # and for a role whose inline policies IAM would refuse
     target = _with_groups(spec, [*spec.nodegroups, group])
     return _begin(ctx, record, ADD, group.name, target, None, caller)
 

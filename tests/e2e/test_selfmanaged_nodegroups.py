@@ -63,13 +63,15 @@ def asg_of(engine: LocalEngine, group: str) -> dict[str, Any]:
 def cluster(api: Api) -> dict[str, Any]:
     raw = CONFIG.read_bytes()
     status, body, _ = send(api, "POST", "/clusters", raw, **{"Content-Type": "application/x-yaml"})
-    assert status == 422, "withAddonPolicies are held to the policy allow-list"
-    assert {f["field"] for f in body["fields"]} == {
-        "nodeGroups[0].iam.withAddonPolicies.autoScaler",
-        "nodeGroups[0].iam.withAddonPolicies.cloudWatch",
+    assert status == 422, "withAddonPolicies and inline policies are held to the service policy"
+    assert {(f["field"], f["rule"]) for f in body["fields"]} == {
+        ("nodeGroups[0].iam.withAddonPolicies.autoScaler", "policy_arn_not_allowed"),
+        ("nodeGroups[0].iam.withAddonPolicies.cloudWatch", "policy_arn_not_allowed"),
+        ("nodeGroups[0].iam.attachPolicy", "inline_action_not_allowed"),
     }
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(settings.ENV_ALLOWED_POLICY_ARNS, "ekspress:withAddonPolicies/*")
+        patch.setenv(settings.ENV_ALLOWED_INLINE_ACTIONS, "s3:GetObject")
         settings.get_settings.cache_clear()
         status, body, _ = send(api, "POST", "/clusters", raw, **{"Content-Type": "application/x-yaml"})
     settings.get_settings.cache_clear()
@@ -116,6 +118,10 @@ def test_each_group_runs_the_image_eks_publishes_and_its_nodes_join(
     for group in groups:
         role = stack_outputs(engine, f"eksctl-{NAME}-nodegroup-{group}")["NodeInstanceRoleARN"]
         assert node_role_mapped(api, NAME, role), group
+    general_role = stack_outputs(engine, f"eksctl-{NAME}-nodegroup-general")["NodeInstanceRoleARN"]
+    own = engine.client("iam", REGION).get_role_policy(RoleName=general_role.rsplit("/", 1)[1], PolicyName="Policy1")
+    # moto gives the document back as the text of what the stack passed (not IAM's JSON): compare as text.
+    assert "s3:GetObject" in str(own["PolicyDocument"]) and "team-artifacts" in str(own["PolicyDocument"])
     # coredns, in the add-ons stack, needs a node: it is made once aws-auth let the nodes in.
     assert cluster["stacks"][f"eksctl-{NAME}-addons"]["status"] == "CREATE_COMPLETE"
     kinds = [e["type"] for e in cluster["events"]]

@@ -104,11 +104,6 @@ def test_a_refused_top_level_field_is_answered_with_its_reason(field: str) -> No
             "attachPolicyARNs",
         ),
         (
-            {"nodeGroups": [{"name": "a", "iam": {"attachPolicy": {}}}]},
-            "nodeGroups[0].iam.attachPolicy",
-            "EKSPRESS_ALLOWED_POLICY_ARNS",
-        ),
-        (
             {"managedNodeGroups": [{"name": "a", "containerRuntime": "containerd"}]},
             "managedNodeGroups[0].containerRuntime",
             "a nodeGroups field",
