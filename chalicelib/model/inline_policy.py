@@ -20,7 +20,10 @@ That rule is the floor, not the gate: an action outside those services can still
 cluster (`cloudformation:UpdateStack` on a stack the service's role builds, `eks:AssociateAccessPolicy`,
 `lambda:UpdateFunctionCode`). So every action an inline policy allows must also be one the service
 policy allows, `EKSPRESS_ALLOWED_INLINE_ACTIONS` (action globs such as `s3:Get*,sqs:ReceiveMessage`);
-unset, no inline policy is accepted (`inline_action_problems`, applied where policy ARNs are).
+unset, no inline policy is accepted (`inline_action_problems`, applied where policy ARNs are). A node
+role's document (a node group's `iam.attachPolicy`) is held to its own list instead,
+`EKSPRESS_ALLOWED_NODE_INLINE_ACTIONS`: every pod on the node can reach the node role's credentials
+through the instance metadata, so what one pod's role may do is not what every pod's may.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
 RULE = "inline_policy"
 RULE_ACTION_NOT_ALLOWED = "inline_action_not_allowed"
 ENV_ALLOWED_INLINE_ACTIONS = "EKSPRESS_ALLOWED_INLINE_ACTIONS"
+ENV_ALLOWED_NODE_INLINE_ACTIONS = "EKSPRESS_ALLOWED_NODE_INLINE_ACTIONS"
 # SERVICE:ACTION as IAM writes it, wildcards included; no spaces (IAM would not match what a check read).
 ACTION_PATTERN = re.compile(r"^[A-Za-z0-9*?-]+:[A-Za-z0-9*?]+$")
 RULE_FORMAT = "inline_policy_format"
@@ -164,7 +168,7 @@ def action_allowed(action: str, patterns: tuple[str, ...]) -> bool:
 
 
 def requested_inline_documents(spec: ClusterSpec) -> list[tuple[str, dict[str, Any]]]:
-    """Every inline policy document a request gives a role (a pod's, or a node group's), with its field."""
+    """Every inline policy document a request gives a pod's role, with its field."""
     found: list[tuple[str, dict[str, Any]]] = []
     iam = spec.iam
     for index, account in enumerate((iam.service_accounts if iam else None) or []):
@@ -173,11 +177,6 @@ def requested_inline_documents(spec: ClusterSpec) -> list[tuple[str, dict[str, A
     for index, pod in enumerate((iam.pod_identity_associations if iam else None) or []):
         if pod.permission_policy:
             found.append((f"iam.podIdentityAssociations[{index}].permissionPolicy", pod.permission_policy))
-    for index, group in enumerate(spec.nodegroups):
-        group_iam = getattr(group, "iam", None)  # both kinds of group have one
-        if group_iam and group_iam.attach_policy:
-            kind, position = spec.group_loc(index)
-            found.append((f"{kind}[{position}].iam.attachPolicy", group_iam.attach_policy))
     for index, addon in enumerate(spec.addons):
         if addon.attach_policy:
             found.append((f"addons[{index}].attachPolicy", addon.attach_policy))
@@ -188,17 +187,33 @@ def requested_inline_documents(spec: ClusterSpec) -> list[tuple[str, dict[str, A
     return found
 
 
-def inline_action_problems(documents: list[tuple[str, dict[str, Any]]], settings: Settings) -> list[dict[str, str]]:
-    """A 422 problem for each allowed action outside EKSPRESS_ALLOWED_INLINE_ACTIONS (unset: every one)."""
-    allowed = ", ".join(settings.allowed_inline_actions) or "none: inline policies are off"
+def requested_node_inline_documents(spec: ClusterSpec) -> list[tuple[str, dict[str, Any]]]:
+    """Every inline policy document a request gives a node role (a node group's iam.attachPolicy), with its field."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    for index, group in enumerate(spec.nodegroups):
+        group_iam = getattr(group, "iam", None)  # both kinds of group have one
+        if group_iam and group_iam.attach_policy:
+            kind, position = spec.group_loc(index)
+            found.append((f"{kind}[{position}].iam.attachPolicy", group_iam.attach_policy))
+    return found
+
+
+def inline_action_problems(
+    documents: list[tuple[str, dict[str, Any]]], settings: Settings, node_roles: bool = False
+) -> list[dict[str, str]]:
+    """A 422 problem for each allowed action outside EKSPRESS_ALLOWED_INLINE_ACTIONS (unset: every one), or for
+    node roles' documents outside EKSPRESS_ALLOWED_NODE_INLINE_ACTIONS: every pod on a node can use its role."""
+    patterns = settings.allowed_node_inline_actions if node_roles else settings.allowed_inline_actions
+    variable = ENV_ALLOWED_NODE_INLINE_ACTIONS if node_roles else ENV_ALLOWED_INLINE_ACTIONS
+    allowed = ", ".join(patterns) or "none: inline policies are off"
     return [
         {
             "field": field,
             "rule": RULE_ACTION_NOT_ALLOWED,
             "message": f"'{action}' is not allowed in an inline policy by the service policy; allowed: {allowed} "
-            f"({ENV_ALLOWED_INLINE_ACTIONS})",
+            f"({variable})",
         }
         for field, document in documents
         for action in allowed_actions(document)
-        if not action_allowed(action, settings.allowed_inline_actions)
+        if not action_allowed(action, patterns)
     ]

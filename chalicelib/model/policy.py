@@ -348,6 +348,8 @@ def check_request(spec: ClusterSpec, caller: str, settings: Settings, db: Cluste
     problems += _reachability_problems(spec, settings)
     problems += policy_arn_problems(requested_policy_arns(spec), settings)
     problems += inline_policy.inline_action_problems(inline_policy.requested_inline_documents(spec), settings)
+    node_documents = inline_policy.requested_node_inline_documents(spec)
+    problems += inline_policy.inline_action_problems(node_documents, settings, node_roles=True)
     if settings.kubernetes_role_arns and access and access.authentication_mode == "CONFIG_MAP":
         # The service reaches each cluster's Kubernetes API through access entries.
         problems.append(
@@ -403,9 +405,11 @@ def check_nodegroup_change(before: ClusterSpec, after: ClusterSpec, nodegroup: s
         requested = [(f[len(prefix) :], arn) for f, arn in requested_policy_arns(after) if f.startswith(prefix)]
         problems += policy_arn_problems(requested, settings)
         documents = [
-            (f[len(prefix) :], d) for f, d in inline_policy.requested_inline_documents(after) if f.startswith(prefix)
+            (f[len(prefix) :], d)
+            for f, d in inline_policy.requested_node_inline_documents(after)
+            if f.startswith(prefix)
         ]
-        problems += inline_policy.inline_action_problems(documents, settings)
+        problems += inline_policy.inline_action_problems(documents, settings, node_roles=True)
     if old is None or (group.max_size or 0) > (old.max_size or 0):
         problems += _group_size_problems(group, settings, "")
     if _total_nodes(after) > _total_nodes(before):

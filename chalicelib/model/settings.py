@@ -56,6 +56,7 @@ ENV_MAX_TIMEOUT_MINUTES = "EKSPRESS_MAX_TIMEOUT_MINUTES"
 # IAM policy ARNs (globs) a request may attach beyond those the templates attach. Unset: only those.
 ENV_ALLOWED_POLICY_ARNS = "EKSPRESS_ALLOWED_POLICY_ARNS"
 ENV_ALLOWED_INLINE_ACTIONS = "EKSPRESS_ALLOWED_INLINE_ACTIONS"
+ENV_ALLOWED_NODE_INLINE_ACTIONS = "EKSPRESS_ALLOWED_NODE_INLINE_ACTIONS"
 # The most a stack wait's deadline (a request's timeoutMinutes) can be, whatever the setting says:
 # each workflow's TimeoutSeconds (statemachine/*.asl.json) is sized for deadlines this long.
 TIMEOUT_MINUTES_CEILING = 120
@@ -159,6 +160,9 @@ class Settings:
     allowed_policy_arns: tuple[str, ...] = ()
     # IAM action globs an inline policy of a pod's role may allow (inline_policy.py); empty: no inline policy.
     allowed_inline_actions: tuple[str, ...] = ()
+    # The same for a node role's (a node group's iam.attachPolicy): every pod on the node can reach those
+    # credentials through the instance metadata, so a node role gets its own, narrower, list.
+    allowed_node_inline_actions: tuple[str, ...] = ()
     # Warm pools: the largest size a pool may have, and how many pool clusters may be building at once.
     max_pool_size: int = 5
     pool_max_in_flight: int = 2
@@ -240,6 +244,7 @@ def get_settings() -> Settings:
         service_egress_cidrs=_networks(ENV_SERVICE_EGRESS_CIDRS),
         allowed_policy_arns=_patterns(ENV_ALLOWED_POLICY_ARNS),
         allowed_inline_actions=_patterns(ENV_ALLOWED_INLINE_ACTIONS),
+        allowed_node_inline_actions=_patterns(ENV_ALLOWED_NODE_INLINE_ACTIONS),
         max_pool_size=int(os.environ.get(ENV_MAX_POOL_SIZE, "5")),
         pool_max_in_flight=int(os.environ.get(ENV_POOL_MAX_IN_FLIGHT, "2")),
         pool_wait_minutes=int(os.environ.get(ENV_POOL_WAIT_MINUTES, "60")),

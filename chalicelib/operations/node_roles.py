@@ -31,7 +31,11 @@ def check_node_role_policies(spec: ClusterSpec, only: str | None = None) -> None
             continue
         if not (group.iam and group.iam.attach_policy):
             continue
-        documents = [json.dumps(p["PolicyDocument"], separators=(",", ":")) for p in inline_policies(group, spec.name)]
+        # As the template puts them: an `Fn::Sub` ARN is longer than the one IAM keeps, so this errs safe.
+        documents = [
+            json.dumps(p["PolicyDocument"], separators=(",", ":"), ensure_ascii=False)
+            for p in inline_policies(group, spec.name)
+        ]
         size = sum(len(d) for d in documents)
         if size > MAX_SIZE:
             loc = () if only is not None else spec.group_loc(index)

@@ -71,7 +71,7 @@ def cluster(api: Api) -> dict[str, Any]:
     }
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(settings.ENV_ALLOWED_POLICY_ARNS, "ekspress:withAddonPolicies/*")
-        patch.setenv(settings.ENV_ALLOWED_INLINE_ACTIONS, "s3:GetObject")
+        patch.setenv(settings.ENV_ALLOWED_NODE_INLINE_ACTIONS, "s3:GetObject")
         settings.get_settings.cache_clear()
         status, body, _ = send(api, "POST", "/clusters", raw, **{"Content-Type": "application/x-yaml"})
     settings.get_settings.cache_clear()

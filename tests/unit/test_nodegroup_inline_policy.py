@@ -17,8 +17,15 @@ from chalicelib.operations.node_roles import check_node_role_policies
 from tests.unit.test_templates import TEST_IMAGE_ID, ZONES, all_templates, cfn_lint
 
 
-def settings(*inline_actions: str) -> Settings:
-    return Settings(table_name="t", create_state_machine_arn="", poll_scale=1.0, allowed_inline_actions=inline_actions)
+def settings(*node_actions: str) -> Settings:
+    """The service policy allowing these actions in node roles' inline policies, and every s3 one in pods' roles."""
+    return Settings(
+        table_name="t",
+        create_state_machine_arn="",
+        poll_scale=1.0,
+        allowed_inline_actions=("s3:*",),
+        allowed_node_inline_actions=node_actions,
+    )
 
 
 READ = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}]}
@@ -65,11 +72,14 @@ def test_the_inline_policy_rule_and_the_service_policy_hold_it() -> None:
     assert [f["field"] for f in refused.value.details["fields"]] == ["nodeGroups[0].iam.attachPolicy"]
 
     spec = spec_of("nodeGroups", {"attachPolicy": READ})
-    documents = inline_policy.requested_inline_documents(spec)
-    assert [(p["field"], p["rule"]) for p in inline_policy.inline_action_problems(documents, settings())] == [
+    assert inline_policy.requested_inline_documents(spec) == []  # not a pod's role: s3:* does not reach it
+    documents = inline_policy.requested_node_inline_documents(spec)
+    refused = inline_policy.inline_action_problems(documents, settings(), node_roles=True)
+    assert [(p["field"], p["rule"]) for p in refused] == [
         ("nodeGroups[0].iam.attachPolicy", "inline_action_not_allowed")
     ]
-    assert inline_policy.inline_action_problems(documents, settings("s3:Get*")) == []
+    assert "EKSPRESS_ALLOWED_NODE_INLINE_ACTIONS" in refused[0]["message"]
+    assert inline_policy.inline_action_problems(documents, settings("s3:Get*"), node_roles=True) == []
     before = ClusterSpec.model_validate({"name": "mz", "region": "us-west-2"})
     with pytest.raises(SpecValidationError) as refused:  # a group added later, named as its own body names it
         policy.check_nodegroup_change(before, spec, "ng", settings())
