@@ -19,6 +19,12 @@ def vpc(ec2: Any, vpc_id: str) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
+def vpc_cidrs(vpc: dict[str, Any]) -> list[str]:
+    """A VPC's IPv4 blocks, as DescribeVpcs gives them: its first and every one associated with it."""
+    blocks = {vpc.get("CidrBlock"), *(a.get("CidrBlock") for a in vpc.get("CidrBlockAssociationSet", []))}
+    return sorted(b for b in blocks if b)
+
+
 def _by_id(ec2: Any, operation: str, filter_name: str, key: str, id_key: str, ids: list[str]) -> dict[str, Any]:
     """Each of `ids` that a Describe* call finds in the client's region, by id (a filter, so an unknown id
     is simply absent rather than failing the whole call), in chunks EC2 accepts."""

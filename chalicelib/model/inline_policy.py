@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
+from chalicelib.model.validation import field_path
+
 if TYPE_CHECKING:
     from chalicelib.model.settings import Settings
     from chalicelib.model.spec import ClusterSpec
@@ -132,9 +134,14 @@ def check_inline_policy(document: dict[str, Any]) -> dict[str, Any]:
         sid = statement.get("Sid") if isinstance(statement, dict) else None
         where = f"Statement[{index}]" + (f" ({sid})" if isinstance(sid, str) and sid else "")
         _check_statement(statement, where)
-    if len(json.dumps(document, separators=(",", ":"))) > MAX_SIZE:
+    if policy_size(document) > MAX_SIZE:
         raise _format("the document is over IAM's {size} characters for a role's inline policies", size=MAX_SIZE)
     return document
+
+
+def policy_size(document: Any) -> int:
+    """A policy document's length as IAM counts it against MAX_SIZE: without whitespace."""
+    return len(json.dumps(document, separators=(",", ":")))
 
 
 # A model's inline policy field: a document `check_inline_policy` accepts.
@@ -193,8 +200,7 @@ def requested_node_inline_documents(spec: ClusterSpec) -> list[tuple[str, dict[s
     for index, group in enumerate(spec.nodegroups):
         group_iam = getattr(group, "iam", None)  # both kinds of group have one
         if group_iam and group_iam.attach_policy:
-            kind, position = spec.group_loc(index)
-            found.append((f"{kind}[{position}].iam.attachPolicy", group_iam.attach_policy))
+            found.append((f"{field_path(spec.group_loc(index))}.iam.attachPolicy", group_iam.attach_policy))
     return found
 
 

@@ -77,6 +77,11 @@ class SubnetsSpec(SpecModel):
         """(kind, key, subnet) for every subnet, public first."""
         return [("public", k, s) for k, s in self.public.items()] + [("private", k, s) for k, s in self.private.items()]
 
+    @property
+    def cidrs(self) -> list[str]:
+        """The CIDRs the request gives (or EC2 filled in) for its subnets, public first."""
+        return [str(s.cidr) for _, _, s in self.items() if s.cidr]
+
 
 def subnet_zone(key: str, subnet: SubnetSpec, region: str) -> str | None:
     """The zone a subnet must be in: its `az`, else its key when the key is a zone of `region`."""
@@ -365,12 +370,7 @@ def service_range(spec: ClusterSpec) -> str:
     if network and network.service_ipv4_cidr:
         return network.service_ipv4_cidr
     vpc = spec.vpc
-    if vpc.existing:
-        subnets = vpc.subnets
-        cidrs = (
-            [str(s.cidr) for s in [*subnets.public.values(), *subnets.private.values()] if s.cidr] if subnets else []
-        )
-    else:
-        cidrs = [vpc.cidr]
+    existing = vpc.subnets.cidrs if vpc.subnets else []
+    cidrs = existing if vpc.existing else [vpc.cidr]
     ten = ipaddress.ip_network("10.0.0.0/8")
     return ALTERNATE_SERVICE_CIDR if any(ipaddress.ip_network(c).overlaps(ten) for c in cidrs) else DEFAULT_SERVICE_CIDR

@@ -402,19 +402,19 @@ def check_nodegroup_change(before: ClusterSpec, after: ClusterSpec, nodegroup: s
         )
         index = [g.name for g in groups or []].index(nodegroup)
         prefix = f"{kind}[{index}]."
-        requested = [(f[len(prefix) :], arn) for f, arn in requested_policy_arns(after) if f.startswith(prefix)]
-        problems += policy_arn_problems(requested, settings)
-        documents = [
-            (f[len(prefix) :], d)
-            for f, d in inline_policy.requested_node_inline_documents(after)
-            if f.startswith(prefix)
-        ]
+        problems += policy_arn_problems(_own(prefix, requested_policy_arns(after)), settings)
+        documents = _own(prefix, inline_policy.requested_node_inline_documents(after))
         problems += inline_policy.inline_action_problems(documents, settings, node_roles=True)
     if old is None or (group.max_size or 0) > (old.max_size or 0):
         problems += _group_size_problems(group, settings, "")
     if _total_nodes(after) > _total_nodes(before):
         problems += _cluster_size_problems(after, settings, "maxSize")
     _refuse(problems)
+
+
+def _own[T](prefix: str, found: list[tuple[str, T]]) -> list[tuple[str, T]]:
+    """Those of `found` under `prefix` (a group's path in the cluster), named as the group's own body names them."""
+    return [(field[len(prefix) :], value) for field, value in found if field.startswith(prefix)]
 
 
 def _auto_mode_problems(spec: ClusterSpec, settings: Settings) -> list[dict[str, str]]:

@@ -114,8 +114,7 @@ def _service_range_known(spec: ClusterSpec) -> bool:
     subnets say only once EC2 has been asked (chalicelib/operations/network.py fills them in)."""
     if not spec.vpc.existing or (spec.kubernetes_network_config and spec.kubernetes_network_config.service_ipv4_cidr):
         return True
-    subnets = spec.vpc.subnets
-    return bool(subnets and any(s.cidr for s in [*subnets.public.values(), *subnets.private.values()]))
+    return bool(spec.vpc.subnets and spec.vpc.subnets.cidrs)
 
 
 def existing_vpc_problems(spec: ClusterSpec, vpc_cidrs: list[str]) -> list[Problem]:
@@ -123,13 +122,16 @@ def existing_vpc_problems(spec: ClusterSpec, vpc_cidrs: list[str]) -> list[Probl
     if spec.remote_network_config is None:
         return []
     taken = [(f"the VPC's CIDR {cidr}", ipaddress.ip_network(cidr)) for cidr in vpc_cidrs]
-    return [p for p in _overlaps(spec.remote_network_config, taken) if "the VPC's CIDR" in p[2]]
+    # Their overlaps with one another were refused with the spec.
+    return _overlaps(spec.remote_network_config, taken, among_themselves=False)
 
 
 def _overlaps(
-    config: RemoteNetworkConfigSpec, taken: list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]]
+    config: RemoteNetworkConfigSpec,
+    taken: list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]],
+    among_themselves: bool = True,
 ) -> list[Problem]:
-    """A problem for each remote CIDR that overlaps one of `taken` or an earlier remote CIDR."""
+    """A problem for each remote CIDR that overlaps one of `taken` (or an earlier remote CIDR)."""
     problems: list[Problem] = []
     here = ("remoteNetworkConfig",)
     for loc, cidr in config.cidrs:
@@ -138,5 +140,6 @@ def _overlaps(
         if clash is not None:
             message = f"{cidr} overlaps {clash}: remote networks must be routable to and from the VPC"
             problems.append(((*here, *loc), "remote_network_overlap", message, cidr))
-        taken.append((f"remote network {cidr}", network))
+        if among_themselves:
+            taken.append((f"remote network {cidr}", network))
     return problems

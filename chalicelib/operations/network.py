@@ -41,9 +41,7 @@ def with_existing_subnets(ctx: Context, spec: ClusterSpec) -> ClusterSpec:
         problems.append((("vpc", "id"), "vpc_not_found", f"{vpc_id} is not a VPC in {spec.region}", vpc_id))
         _refuse(problems)
     # Hybrid nodes' remote networks must not overlap any of the VPC's blocks (EKS's rule).
-    vpc_found = found_vpc or {}
-    blocks = [a["CidrBlock"] for a in vpc_found.get("CidrBlockAssociationSet", []) if a.get("CidrBlock")]
-    problems += existing_vpc_problems(spec, blocks or ([vpc_found["CidrBlock"]] if vpc_found.get("CidrBlock") else []))
+    problems += existing_vpc_problems(spec, aws_network.vpc_cidrs(found_vpc or {}))
     given = spec.vpc.subnets.items()
     found = aws_network.subnets(ec2, [s.id for _, _, s in given if s.id])
     # A subnet named by its CIDR alone is the VPC's subnet with that CIDR (as eksctl finds it).

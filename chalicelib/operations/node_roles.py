@@ -9,11 +9,10 @@ them: a 422 on the group's `iam.attachPolicy` (`role_inline_policy_size`).
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from chalicelib.cfn.node_policies import inline_policies
-from chalicelib.model.inline_policy import MAX_SIZE
+from chalicelib.model.inline_policy import MAX_SIZE, policy_size
 from chalicelib.model.nodegroup_spec import NodegroupSpec
 from chalicelib.model.selfmanaged_spec import SelfManagedNodegroupSpec
 from chalicelib.model.validation import Problem, refuse_problems
@@ -32,11 +31,7 @@ def check_node_role_policies(spec: ClusterSpec, only: str | None = None) -> None
         if not (group.iam and group.iam.attach_policy):
             continue
         # As the template puts them: an `Fn::Sub` ARN is longer than the one IAM keeps, so this errs safe.
-        documents = [
-            json.dumps(p["PolicyDocument"], separators=(",", ":"), ensure_ascii=False)
-            for p in inline_policies(group, spec.name)
-        ]
-        size = sum(len(d) for d in documents)
+        size = sum(policy_size(p["PolicyDocument"]) for p in inline_policies(group, spec.name))
         if size > MAX_SIZE:
             loc = () if only is not None else spec.group_loc(index)
             message = (
