@@ -17,6 +17,7 @@ from chalicelib.model import steps
 from chalicelib.operations import create
 from local.ipv6_models import fn_cidr
 from tests.functional.helpers import given_a_requested_cluster, step_context
+from tests.functional.test_local_models import two_zone_subnets
 
 if TYPE_CHECKING:
     from chalicelib.aws.clients import Clients
@@ -157,13 +158,7 @@ def test_what_ec2_refuses_fails_the_resource(resources: dict[str, Any], reason: 
 
 
 def test_an_ipv6_cluster_in_subnets_without_ipv6_fails_as_eks_refuses_it() -> None:
-    vpc = ec2().create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2().create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{REGION}{z}")["Subnet"][
-            "SubnetId"
-        ]
-        for i, z in enumerate("ab")
-    ]
+    subnets = two_zone_subnets()
     properties = {
         "Name": "four-subnets",
         "RoleArn": ROLE,

@@ -60,15 +60,20 @@ def failure(name: str) -> tuple[str, str]:
     return failed[0]["LogicalResourceId"], failed[0].get("ResourceStatusReason", "")
 
 
-def cluster(name: str, mode: str | None = None) -> list[str]:
-    """An EKS cluster made by a stack of its own, in a VPC of its own; returns its subnets."""
+def two_zone_subnets() -> list[str]:
+    """A VPC (10.20.0.0/16) of its own, with a subnet in each of two zones; their ids."""
     vpc = ec2().create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
+    return [
         ec2().create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{REGION}{zone}")["Subnet"][
             "SubnetId"
         ]
         for i, zone in enumerate("ab")
     ]
+
+
+def cluster(name: str, mode: str | None = None) -> list[str]:
+    """An EKS cluster made by a stack of its own, in a VPC of its own; returns its subnets."""
+    subnets = two_zone_subnets()
     props: dict[str, Any] = {"Name": name, "RoleArn": ROLE, "ResourcesVpcConfig": {"SubnetIds": subnets}}
     if mode:
         props["AccessConfig"] = {"AuthenticationMode": mode}

@@ -7,17 +7,11 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.functional.test_local_models import REGION, ROLE, ec2, failure, stack
+from tests.functional.test_local_models import REGION, ROLE, failure, stack, two_zone_subnets
 
 
 def hybrid_cluster(remote: dict[str, Any], mode: str = "API") -> dict[str, Any]:
-    vpc = ec2().create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2().create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{REGION}{z}")["Subnet"][
-            "SubnetId"
-        ]
-        for i, z in enumerate("ab")
-    ]
+    subnets = two_zone_subnets()
     props = {
         "Name": "h1",
         "RoleArn": ROLE,
