@@ -33,7 +33,7 @@ from moto.ec2.models.subnets import SubnetRouteTableAssociation
 from moto.ec2.models.vpcs import VPCBackend
 from moto.ec2.models.vpn_gateway import VPCGatewayAttachment
 
-from local import ipv6_models
+from local import ipv6_models, vpc_endpoint_models
 
 # What EKS writes on the security group it makes for a cluster and on the control plane's interfaces.
 EKS_CLUSTER_GROUP_DESCRIPTION = (
@@ -109,11 +109,12 @@ def _delete_security_group(self: Any, vpc_id: str | None, group_id: str) -> None
 
 
 def _delete_vpc(self: Any, vpc_id: str) -> Any:
-    """EC2 refuses to delete a VPC that still holds security groups other than its default one, or an
-    egress-only internet gateway."""
+    """EC2 refuses to delete a VPC that still holds security groups other than its default one, an
+    egress-only internet gateway or a VPC endpoint."""
     groups = any(group.name != "default" for group in self.groups.get(vpc_id, {}).values())
     gateways = any(g.vpc_id == vpc_id for g in self.egress_only_internet_gateways.values())
-    if groups or gateways:
+    endpoints = any(e.vpc_id == vpc_id and e.state != "deleted" for e in self.vpc_end_points.values())
+    if groups or gateways or endpoints:
         raise DependencyViolationError(f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
     return _moto_delete_vpc(self, vpc_id)
 
@@ -154,6 +155,7 @@ def delete_cluster_security_group(account_id: str, region: str, cluster: str, gr
 
 def install() -> None:
     ipv6_models.install()  # IPv6 networking in moto's CloudFormation
+    vpc_endpoint_models.install()  # endpoints as EC2 takes them
     SecurityGroupBackend._delete_security_group = _delete_security_group  # type: ignore[method-assign]
     VPCBackend.delete_vpc = _delete_vpc  # type: ignore[method-assign]
     _fill_instance_facts()

@@ -246,7 +246,11 @@ def _ensure_log_group(account_id: str, region_name: str, cluster: str) -> None:
     logs_backends[account_id][region_name].ensure_log_group(f"/aws/eks/{cluster}/cluster")
 
 
-class EKSClusterModel(LocalModel, CloudFormationModel):
+# What of a cluster CloudFormation updates in place (UpdateClusterConfig) that the engine models: endpoint access.
+_UPDATABLE_VPC_CONFIG = ("EndpointPublicAccess", "EndpointPrivateAccess", "PublicAccessCidrs")
+
+
+class EKSClusterModel(UpdatableModel, CloudFormationModel):
     CFN_TYPE = "AWS::EKS::Cluster"
     CFN_NAME_PROPERTY = "Name"
     CFN_ATTRIBUTES = {
@@ -325,6 +329,32 @@ class EKSClusterModel(LocalModel, CloudFormationModel):
         for hook in cluster_created_hooks:
             hook(cluster, region_name)
         return cls(cluster, account_id, region_name)
+
+    def update(self, props: dict[str, Any], account_id: str, region_name: str) -> EKSClusterModel:
+        """EKS's UpdateClusterConfig for endpoint access (a fully private cluster's last step); any other change
+        is refused as one the engine does not model, rather than silently not made."""
+        before = dict(self.cfn_properties)
+        vpc_before, vpc_after = before.get("ResourcesVpcConfig") or {}, props.get("ResourcesVpcConfig") or {}
+        unmodelled = sorted(
+            {k for k in {*before, *props} if k != "ResourcesVpcConfig" and before.get(k) != props.get(k)}
+            | {
+                f"ResourcesVpcConfig.{k}"
+                for k in {*vpc_before, *vpc_after}
+                if k not in _UPDATABLE_VPC_CONFIG and vpc_before.get(k) != vpc_after.get(k)
+            }
+        )
+        if unmodelled:
+            raise cfn_models.ResourceFailed(f"the local engine does not update a cluster's {', '.join(unmodelled)}")
+        public = vpc_after.get("EndpointPublicAccess", True)
+        private = vpc_after.get("EndpointPrivateAccess", False)
+        if not public and not private:
+            raise _eks_refused(
+                "InvalidParameterException", "Cluster must have either public or private endpoint access enabled"
+            )
+        config = self.cluster.resources_vpc_config
+        config.update({"endpointPublicAccess": public, "endpointPrivateAccess": private})
+        config["publicAccessCidrs"] = list(vpc_after.get("PublicAccessCidrs") or ["0.0.0.0/0"]) if public else []
+        return self
 
     def delete(self, account_id: str, region_name: str) -> None:
         """moto's stack deletion calls this on each resource it parsed when creating the stack."""

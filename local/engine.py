@@ -318,6 +318,8 @@ class LocalEngine:
             # Deployments, scheduling, pods, endpoints, and load balancers for LoadBalancer Services in this engine.
             controllers=lambda kube: controllers_for(kube, lambda service: self.client(service, region)),
             service_cidr=(getattr(cluster, "kubernetes_network_config", None) or {}).get("serviceIpv4Cidr"),
+            # The service and kubectl run outside the cluster's VPC: they reach only a public endpoint.
+            reachable=lambda: bool((cluster.resources_vpc_config or {}).get("endpointPublicAccess", True)),
         )
         emulator.start()
         # Self-managed nodes join only if aws-auth maps their role (local/selfmanaged_nodes.py).

@@ -45,6 +45,7 @@ class KubeEmulator:
         nodes: Callable[[], list[dict[str, Any]]] | None = None,
         controllers: Callable[[KubeEmulator], Any] | None = None,
         service_cidr: str | None = None,
+        reachable: Callable[[], bool] | None = None,
     ) -> None:
         """Prepare an emulator; nothing listens until start()."""
         self.cluster_name = cluster_name
@@ -62,6 +63,8 @@ class KubeEmulator:
         self.access_entries = access_entries
         self.authentication_mode = authentication_mode or (lambda: "CONFIG_MAP")
         self.nodes = nodes or (lambda: [])
+        # Whether the cluster's public endpoint is on: every HTTPS caller is outside its VPC.
+        self.reachable = reachable or (lambda: True)
         self.endpoint = ""
         self.ca_data = ""
         self.requests: list[tuple[str, str, int]] = []
@@ -77,7 +80,9 @@ class KubeEmulator:
         """Listen on a free 127.0.0.1 port and serve HTTPS from a daemon thread."""
         material = tls.issue()
         self.ca_data = material.ca_data
-        server = HttpsServer(("127.0.0.1", 0), tls.server_context(material), self._handle, self._record)
+        server = HttpsServer(
+            ("127.0.0.1", 0), tls.server_context(material), self._handle, self._record, lambda: self.reachable()
+        )
         self._server = server
         self.endpoint = f"https://127.0.0.1:{server.server_address[1]}"
         self._thread = threading.Thread(

@@ -45,14 +45,28 @@ class HttpsServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], tls: ssl.SSLContext, answer: Answer, record: Record) -> None:
-        """Bind and listen on address (port 0 picks a free one), with small packets sent at once."""
-        self.tls, self.answer, self.record = tls, answer, record
+    def __init__(
+        self,
+        address: tuple[str, int],
+        tls: ssl.SSLContext,
+        answer: Answer,
+        record: Record,
+        reachable: Callable[[], bool] = lambda: True,
+    ) -> None:
+        """Bind and listen on address (port 0 picks a free one), with small packets sent at once.
+
+        `reachable` says whether a caller outside the cluster's VPC reaches the server now (its public
+        endpoint is on): every caller of this server is, so when it says no the connection is dropped
+        before TLS, as a private-only endpoint's address never answers from outside.
+        """
+        self.tls, self.answer, self.record, self.reachable = tls, answer, record, reachable
         super().__init__(address, _Handler)
         self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         """Wrap the accepted socket in TLS here so a slow handshake never blocks the accept loop."""
+        if not self.reachable():
+            return  # the socket is closed unanswered (shutdown_request)
         request.settimeout(30)
         try:
             tls = self.tls.wrap_socket(request, server_side=True)
