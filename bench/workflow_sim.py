@@ -358,7 +358,9 @@ class SimulatedCluster:
             "list_cluster_stacks": self._list_stacks,
             "delete_stack": self._delete_stack,
             "describe_stack_deletion": self._describe_deletion,
-            "update_nodegroup_stack": self._update_nodegroup_stack,
+            "update_nodegroup_stack": self._update_stack,
+            # A fully private cluster's last step (the simulated clusters are not private).
+            "close_public_endpoint": self._update_stack,
         }
         by_task.update({task: lambda params, now: {} for task in NO_OP_TASKS})
         return {placeholder(task): handler for task, handler in by_task.items()}
@@ -382,10 +384,10 @@ class SimulatedCluster:
         self._await(params, ref["stackId"], "create", carried)
         return {**ref, **carried}
 
-    def _update_nodegroup_stack(self, params: dict[str, Any], now: float) -> dict[str, Any]:
+    def _update_stack(self, params: dict[str, Any], now: float) -> dict[str, Any]:
         stack = params["stack"]
         result = stacks.update_stack(self.cfn.at(now), stack, "{}", self.cluster_id)
-        self._await(params, stack["stackId"], "update", {k: stack[k] for k in ("kind", "nodegroup")})
+        self._await(params, stack["stackId"], "update", {k: stack[k] for k in ("kind", "nodegroup") if k in stack})
         return result
 
     def _await(self, params: dict[str, Any], stack_id: str, operation: str, stack: dict[str, Any]) -> None:

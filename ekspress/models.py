@@ -95,6 +95,8 @@ class ClusterRecord(ClusterSummary):
     operation: Operation | None = None
     executionArn: str | None = None
     zones: list[str] | None = None
+    endpointZones: dict[str, list[str]] | None = None  # a fully private cluster's VPC endpoints, by service
+    endpointAccess: str | None = None  # "private" once a fully private cluster's public endpoint is off
     cluster: Endpoint | None = None
     nodeRoles: list[str] | None = None
     failure: Failure | None = None

@@ -248,6 +248,14 @@ NODE_KEY_PAIRS: Statement = {
     "Action": "ec2:DescribeKeyPairs",
     "Resource": "*",
 }
+# A fully private cluster's endpoint services, looked up when it is requested and when its stack is made
+# (chalicelib/aws/network.py); DescribeVpcEndpointServices takes no resource-level permissions.
+ENDPOINT_SERVICES: Statement = {
+    "Sid": "EndpointServices",
+    "Effect": "Allow",
+    "Action": "ec2:DescribeVpcEndpointServices",
+    "Resource": "*",
+}
 # A create is checked for headroom first (chalicelib/aws/quotas.py): the applied quota from Service
 # Quotas (else AWS's default) and what is in use. None of these calls takes resource-level permissions.
 QUOTA_READS: Statement = {
@@ -322,6 +330,7 @@ POLICIES: dict[str, list[Statement]] = {
         NODE_IMAGES,
         NODE_LAUNCH_TEMPLATES,
         NODE_KEY_PAIRS,
+        ENDPOINT_SERVICES,
         QUOTA_READS,
         *CLUSTER_OPTION_READS,
         LOAD_BALANCER_READS,
@@ -348,6 +357,7 @@ POLICIES: dict[str, list[Statement]] = {
         NODE_IMAGES,
         NODE_LAUNCH_TEMPLATES,
         NODE_KEY_PAIRS,
+        ENDPOINT_SERVICES,
         QUOTA_READS,
     ],
     "create_cluster_stack": [
@@ -357,6 +367,7 @@ POLICIES: dict[str, list[Statement]] = {
         STACK_TEMPLATES,
         # Zones are chosen like eksctl does; DescribeAvailabilityZones has no resource-level permissions.
         {"Sid": "ChooseZones", "Effect": "Allow", "Action": "ec2:DescribeAvailabilityZones", "Resource": "*"},
+        ENDPOINT_SERVICES,
         # A workload stack the spec turns out not to need is no stack and sends no event; a retried step
         # whose stack has ended sends none either. Every workflow that waits on this function.
         answer_steps("create_cluster", "change_serviceaccount"),
@@ -370,6 +381,13 @@ POLICIES: dict[str, list[Statement]] = {
     "describe_stack": [
         table("GetItem", "TransactWriteItems"),
         *stacks("DescribeStacks", "DescribeStackEvents"),
+    ],
+    # A fully private cluster's last step: its cluster stack updated to private endpoint access only.
+    "close_public_endpoint": [
+        table("GetItem", "TransactWriteItems"),
+        *stacks("UpdateStack", "DescribeStacks", "DescribeStackEvents"),
+        STACK_TEMPLATES,
+        answer_steps("create_cluster"),
     ],
     # A pool cluster turning READY asks for a fill, so a claim waiting for it is served at once.
     "mark_cluster_active": [*RECORD_ONLY, REFILL],
@@ -466,6 +484,7 @@ POLICIES: dict[str, list[Statement]] = {
         NODE_IMAGES,
         NODE_LAUNCH_TEMPLATES,
         NODE_KEY_PAIRS,
+        ENDPOINT_SERVICES,
         QUOTA_READS,
         *CLUSTER_OPTION_READS,
         LOAD_BALANCER_READS,

@@ -48,4 +48,6 @@ def create_input(
         "region": spec["region"],
         "nodegroups": [ng["name"] for kind in ("managedNodeGroups", "nodeGroups") for ng in spec.get(kind) or []],
         "workloadStacks": workload_stacks,
+        # A fully private cluster's public endpoint goes once the rest is built.
+        "privateCluster": bool((spec.get("privateCluster") or {}).get("enabled")),
     }

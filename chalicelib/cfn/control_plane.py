@@ -38,6 +38,7 @@ def add_control_plane(
     security_group: Ref | str,
     service_role_arn: dict[str, list[str]],
     service_roles: tuple[str, ...],
+    public_endpoint_closed: bool = False,
 ) -> Ref:
     """Add the AWS::EKS::Cluster; export its name, endpoint, CA and ARN; return a Ref to it.
 
@@ -45,13 +46,14 @@ def add_control_plane(
     in the existing VPC's `vpc.controlPlaneSecurityGroupIDs`.
     """
     endpoints = spec.vpc.cluster_endpoints
+    public_access = endpoints.public_access and not public_endpoint_closed
     vpc_config: dict[str, Any] = {
         "SecurityGroupIds": [security_group, *(spec.vpc.control_plane_security_group_ids or [])],
         "SubnetIds": network.control_plane or [*network.public, *network.private],
-        "EndpointPublicAccess": endpoints.public_access,
+        "EndpointPublicAccess": public_access,
         "EndpointPrivateAccess": endpoints.private_access,
     }
-    if spec.vpc.public_access_cid_rs and endpoints.public_access:
+    if spec.vpc.public_access_cid_rs and public_access:
         vpc_config["PublicAccessCidrs"] = list(spec.vpc.public_access_cid_rs)
     properties: dict[str, Any] = {
         "Name": spec.name,

@@ -61,10 +61,13 @@ from chalicelib.cfn.vpc import (
     add_vpc,
     subnet_cidrs,
 )
+from chalicelib.cfn.vpc_endpoints import add_vpc_endpoints
 from chalicelib.model import naming
 from chalicelib.model.spec import NodegroupSpec, SelfManagedNodegroupSpec
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from chalicelib.model.spec import AddonSpec, ClusterSpec, NodeGroupBase
 
 __all__ = [
@@ -124,12 +127,19 @@ def stack_tags(spec: ClusterSpec, cluster_id: str, kind: str, nodegroup: str = "
 
 
 def build_cluster_template(
-    spec: ClusterSpec, cluster_id: str, zones: list[str], service_roles: tuple[str, ...] = ()
+    spec: ClusterSpec,
+    cluster_id: str,
+    zones: list[str],
+    service_roles: tuple[str, ...] = (),
+    endpoint_zones: Mapping[str, list[str]] | None = None,
+    public_endpoint_closed: bool = False,
 ) -> dict[str, Any]:
     """The `eksctl-NAME-cluster` stack: network, security group, service role, control plane.
 
     `service_roles` (the service's own functions that speak to Kubernetes) each get a
-    cluster-admin access entry, so they reach the cluster whoever created it.
+    cluster-admin access entry, so they reach the cluster whoever created it. A fully private
+    cluster's VPC endpoints go in the zones `endpoint_zones` gives each service (all, when unsaid);
+    its public endpoint is on until the create's last step rebuilds the stack with `public_endpoint_closed`.
     """
     if len(zones) < MIN_ZONES:
         raise ValueError(f"EKS needs subnets in at least {MIN_ZONES} availability zones, got {len(zones)}")
@@ -143,13 +153,21 @@ def build_cluster_template(
     network = add_existing_network(t, spec, zones) if spec.vpc.existing else add_vpc(t, spec, zones)
     security_group = add_security_group(t, network.vpc)
     service_role_arn = add_service_role(t, permissions_boundary(spec))
-    cluster = add_control_plane(t, spec, network, security_group, service_role_arn, service_roles)
+    cluster = add_control_plane(
+        t, spec, network, security_group, service_role_arn, service_roles, public_endpoint_closed
+    )
     # EKS's cluster security group: a managed group's launch template with securityGroups.attachIDs adds it.
     t.add_output(OUTPUT_CLUSTER_SECURITY_GROUP, get_att("ControlPlane", "ClusterSecurityGroupId"), export=True)
     # Self-managed groups join it (securityGroups.withShared); made with every cluster, as eksctl does, so
     # a group added later finds it.
     vpc = spec.vpc
-    add_shared_node_security_group(t, network.vpc, vpc.shared_node_security_group, vpc.manages_shared_node_rules)
+    shared = add_shared_node_security_group(
+        t, network.vpc, vpc.shared_node_security_group, vpc.manages_shared_node_rules
+    )
+    if not vpc.existing:  # an existing VPC's private cluster has its own endpoints (skipEndpointCreation)
+        add_vpc_endpoints(
+            t, spec, network.vpc, network.private, zones, network.route_tables or [], shared, endpoint_zones
+        )
     if spec.iam and spec.iam.with_oidc:
         add_oidc_provider(t)
     # Only the add-ons EKS can make ACTIVE with no node; the others wait for the add-ons stack.

@@ -1,7 +1,9 @@
 """The cluster's network resource set: VPC, subnets, internet and NAT gateways, routes, security group.
 
 Mirrors eksctl's `vpc.go` and `security_group.go` in `pkg/cfn/builder`: a dedicated
-VPC with a public and a private subnet per zone, exported for node group stacks.
+VPC with a public and a private subnet per zone, exported for node group stacks. A fully private
+cluster's (`privateCluster`) has the private subnets and their route table only: no gateway, no
+public subnet (its VPC endpoints are cfn/vpc_endpoints.py's).
 
 IPv6, as eksctl's `vpc_ipv6.go` and `vpc_ipv4.go` build it. An IPv6 cluster
 (`kubernetesNetworkConfig.ipFamily: IPv6`): the VPC gets an Amazon-provided IPv6 block
@@ -27,6 +29,7 @@ from chalicelib.cfn.template import (
     Template,
     get_att,
 )
+from chalicelib.model import private_cluster_spec
 
 if TYPE_CHECKING:
     from chalicelib.model.spec import ClusterSpec
@@ -41,6 +44,8 @@ ANYWHERE_IPV6 = "::/0"
 IPV6_BLOCK = "IPv6CidrBlock"
 AUTO_IPV6_BLOCK = "AutoAllocatedCIDRv6"
 EGRESS_ONLY_GATEWAY = "EgressOnlyInternetGateway"
+# eksctl's output saying the cluster is fully private (privateCluster).
+OUTPUT_FULLY_PRIVATE = "ClusterFullyPrivate"
 # Each subnet's IPv6 block is a /64 (64 host bits, Fn::Cidr's cidrBits).
 IPV6_SUBNET_HOST_BITS = 64
 
@@ -84,6 +89,8 @@ class Network:
     # Where the control plane goes when not in every subnet: an existing VPC's controlPlaneSubnetIDs, or the
     # private subnets with vpc.controlPlaneOnPrivateSubnets.
     control_plane: list[Ref] | list[str] | None = None
+    # The private subnets' route tables the stack builds (a private cluster's S3 endpoint goes on them).
+    route_tables: list[Ref] | None = None
 
 
 def subnet_cidrs(vpc_cidr: str, zone_count: int) -> tuple[list[str], list[str]]:
@@ -108,14 +115,9 @@ def add_vpc(t: Template, spec: ClusterSpec, zones: list[str]) -> Network:
         },
     )
     ipv6 = _ipv6_subnets(t, spec, vpc, len(zones))
-    igw = t.new_resource("InternetGateway", "AWS::EC2::InternetGateway", {"Tags": t.ec2_tags("InternetGateway")})
-    t.new_resource("VPCGatewayAttachment", "AWS::EC2::VPCGatewayAttachment", {"VpcId": vpc, "InternetGatewayId": igw})
     public_cidrs, private_cidrs = subnet_cidrs(spec.vpc.cidr, len(zones))
     # The role tags tell the AWS Load Balancer Controller where public and internal load balancers go.
     hostnames = spec.vpc.hostname_type
-    public = _subnets(
-        t, "Public", zones, public_cidrs, {**owned, "kubernetes.io/role/elb": "1"}, vpc, hostnames, ipv6, 0
-    )
     private = _subnets(
         t,
         "Private",
@@ -127,7 +129,17 @@ def add_vpc(t: Template, spec: ClusterSpec, zones: list[str]) -> Network:
         ipv6,
         len(zones),
     )
-
+    if private_cluster_spec.enabled(spec):
+        # Fully private: no way in or out but the VPC endpoints (cfn/vpc_endpoints.py), as eksctl builds it.
+        tables = [_route_table(t, "PrivateRouteTable", vpc, private)]
+        _add_network_outputs(t, vpc, [], private)
+        t.add_output(OUTPUT_FULLY_PRIVATE, "true")
+        return Network(vpc, [], private, private, tables)
+    igw = t.new_resource("InternetGateway", "AWS::EC2::InternetGateway", {"Tags": t.ec2_tags("InternetGateway")})
+    t.new_resource("VPCGatewayAttachment", "AWS::EC2::VPCGatewayAttachment", {"VpcId": vpc, "InternetGatewayId": igw})
+    public = _subnets(
+        t, "Public", zones, public_cidrs, {**owned, "kubernetes.io/role/elb": "1"}, vpc, hostnames, ipv6, 0
+    )
     public_rt = _route_table(t, "PublicRouteTable", vpc, public)
     t.new_resource(
         "PublicSubnetRoute",
@@ -145,16 +157,20 @@ def add_vpc(t: Template, spec: ClusterSpec, zones: list[str]) -> Network:
     private_tables = _add_private_routes(t, spec.vpc.nat.gateway, vpc, public, private)
     if ipv6 and ipv6.family:
         _add_egress_only_routes(t, vpc, private_tables)
+    _add_network_outputs(t, vpc, public, private)
+    # eksctl's controlPlaneOnPrivateSubnets: the public subnets keep the NAT gateways and load balancers.
+    return Network(vpc, public, private, private if spec.vpc.control_plane_on_private_subnets else None, private_tables)
 
+
+def _add_network_outputs(t: Template, vpc: Ref, public: list[Ref], private: list[Ref]) -> None:
+    """Export the VPC and the subnets of each kind it has, all together and one per zone."""
     t.add_output(OUTPUT_VPC, vpc, export=True)
-    t.add_output(OUTPUT_SUBNETS_PUBLIC, {"Fn::Join": [",", public]}, export=True)
-    t.add_output(OUTPUT_SUBNETS_PRIVATE, {"Fn::Join": [",", private]}, export=True)
-    # One per zone too, so a node group can keep to some of the zones.
     for kind, subnets in ((OUTPUT_SUBNETS_PUBLIC, public), (OUTPUT_SUBNETS_PRIVATE, private)):
+        if subnets:
+            t.add_output(kind, {"Fn::Join": [",", subnets]}, export=True)
+        # One per zone too, so a node group can keep to some of the zones.
         for index, subnet in enumerate(subnets):
             t.add_output(f"{kind}{index + 1}", subnet, export=True)
-    # eksctl's controlPlaneOnPrivateSubnets: the public subnets keep the NAT gateways and load balancers.
-    return Network(vpc, public, private, private if spec.vpc.control_plane_on_private_subnets else None)
 
 
 def add_existing_network(t: Template, spec: ClusterSpec, zones: list[str]) -> Network:

@@ -29,6 +29,9 @@ update_aws_auth = step_task(tasks, "update_aws_auth", steps.NodegroupStacksDone,
 apply_service_accounts = step_task(
     tasks, "apply_service_accounts", steps.ClusterStep, "serviceaccounts:apply_service_accounts"
 )
+close_public_endpoint = step_task(
+    tasks, "close_public_endpoint", steps.StackStep, "private_endpoint:close_public_endpoint"
+)
 mark_cluster_active = step_task(tasks, "mark_cluster_active", steps.ClusterStackDone, "stack_status:mark_active")
 record_failure = step_task(tasks, "record_failure", steps.FailedStep, "stack_status:record_failure")
 notify_cluster_event = step_task(tasks, "notify", steps.NotifyStep, "notify:cluster_event", "notify_cluster_event")

@@ -179,6 +179,7 @@ SUPPORTED: dict[str, Any] = {
     ],
     "cloudWatch": {"clusterLogging": {"enableTypes": LEAF, "logRetentionInDays": LEAF}},
     "kubernetesNetworkConfig": {"serviceIPv4CIDR": LEAF, "ipFamily": LEAF},
+    "privateCluster": {"enabled": LEAF, "skipEndpointCreation": LEAF, "additionalEndpointServices": LEAF},
     "remoteNetworkConfig": {
         "iam": {"provider": LEAF},
         "remoteNodeNetworks": [{"cidrs": LEAF}],

@@ -107,6 +107,12 @@ class ClusterRecord(ClusterSummary):
     operation: Operation | None = None
     executionArn: str | None = None
     zones: list[str] | None = None
+    endpointZones: dict[str, list[str]] | None = Field(
+        default=None, description="a fully private cluster: the zones of each of its VPC endpoints"
+    )
+    endpointAccess: str | None = Field(
+        default=None, description="'private' once a fully private cluster's public endpoint is off"
+    )
     cluster: Endpoint | None = None
     nodeRoles: list[str] | None = None
     failure: Failure | None = Field(default=None, description="why the cluster is FAILED or DELETE_FAILED")

@@ -42,8 +42,6 @@ REASONS = {
     "capabilities": f"EKS capabilities (ACK, kro, Argo CD) are not supported yet; create them {_AFTER}",
     "autoModeConfig.permissionsBoundaryARN": "permissions boundaries are not supported yet; the Auto Mode node "
     "role gets EKS's node policies only (AmazonEKSWorkerNodeMinimalPolicy, AmazonEC2ContainerRegistryPullOnly)",
-    "privateCluster": "fully private clusters are not supported: the service reaches the cluster's API "
-    "through its public endpoint; set vpc.clusterEndpoints.privateAccess: true next to publicAccess",
     "kubeAPIServerConfig": "the API server's flags cannot be set on EKS; leave kubeAPIServerConfig out",
     "kubeControllerManagerConfig": "the controller manager's flags cannot be set on EKS; leave it out",
     "kubeSchedulerConfig": "the scheduler's flags cannot be set on EKS; leave it out",

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from chalicelib.model import naming
+from chalicelib.model import naming, private_cluster_spec
 from chalicelib.model.access_spec import NODE_GROUPS, AccessConfigSpec, AccessEntrySpec, IdentityMapping
 from chalicelib.model.addon_iam_spec import (
     AddonsConfigSpec,
@@ -40,7 +40,14 @@ from chalicelib.model.errors import SpecValidationError
 from chalicelib.model.fargate_spec import FargateProfiles, fargate_problems
 from chalicelib.model.inline_policy import InlinePolicy  # noqa: TC001 (pydantic reads it at runtime)
 from chalicelib.model.ipv6_spec import ipv6_problems
-from chalicelib.model.network_spec import MIN_SUBNET_ZONES, KubernetesNetworkSpec, VpcSpec, service_range
+from chalicelib.model.network_spec import (
+    MIN_SUBNET_ZONES,
+    EndpointsSpec,
+    KubernetesNetworkSpec,
+    NatSpec,
+    VpcSpec,
+    service_range,
+)
 from chalicelib.model.nodegroup_spec import AMI_FAMILIES, NodeGroupBase, NodegroupSpec, ScalingRequest
 from chalicelib.model.podidentity_spec import (
     AddonPodIdentitySpec,
@@ -48,6 +55,7 @@ from chalicelib.model.podidentity_spec import (
     PolicyArns,
     pod_identity_problems,
 )
+from chalicelib.model.private_cluster_spec import PrivateClusterSpec  # noqa: TC001 (pydantic reads it at runtime)
 from chalicelib.model.remote_network_spec import RemoteNetworkConfigSpec, remote_network_problems
 from chalicelib.model.selfmanaged_spec import MAX_ASG_TAGS, SelfManagedNodegroupSpec
 from chalicelib.model.serviceaccount_spec import ServiceAccounts, service_account_problems
@@ -257,6 +265,8 @@ class ClusterSpec(SpecModel):
     kubernetes_network_config: KubernetesNetworkSpec | None = None
     # EKS Hybrid Nodes: networks whose machines join the cluster (remote_network_spec).
     remote_network_config: RemoteNetworkConfigSpec | None = None
+    # A fully private cluster: private subnets, VPC endpoints, private endpoint once built (private_cluster_spec).
+    private_cluster: PrivateClusterSpec | None = None
     iam: IamSpec | None = None
     addons: Annotated[list[AddonSpec], Field(max_length=10)] = Field(default_factory=list)
     addons_config: AddonsConfigSpec | None = None  # addon_iam_spec
@@ -289,7 +299,16 @@ class ClusterSpec(SpecModel):
         if self.managed_node_groups is None and self.node_groups is None and not self.auto_mode:
             # eksctl's default: one managed group, unless the config names groups of either kind or
             # enables Auto Mode (EKS launches the nodes).
-            default = [NodegroupSpec(name=naming.default_nodegroup_name(self.name))]
+            # A fully private cluster's default group is in its private subnets, the only ones it has.
+            private = private_cluster_spec.enabled(self)
+            default = [
+                NodegroupSpec.model_validate(
+                    {
+                        "name": naming.default_nodegroup_name(self.name),
+                        **({"privateNetworking": True} if private else {}),
+                    }
+                )
+            ]
             object.__setattr__(self, "managed_node_groups", default)
         groups = self.nodegroups
         problems: list[Problem] = []
@@ -367,7 +386,7 @@ class ClusterSpec(SpecModel):
                     None,
                 )
             )
-        if self.vpc.nat.gateway == "Disable" and not self.vpc.existing:
+        if self.vpc.nat.gateway == "Disable" and not self.vpc.existing and not private_cluster_spec.enabled(self):
             for index, group in enumerate(groups):
                 if group.private_networking:
                     problems.append(
@@ -411,6 +430,27 @@ class ClusterSpec(SpecModel):
         problems = ipv6_problems(self) + remote_network_problems(self, service_range(self))
         if problems:
             raise_problems("ClusterSpec", problems)
+        return self
+
+    @model_validator(mode="after")
+    def _private_cluster(self) -> ClusterSpec:
+        """A fully private cluster (private_cluster_spec): its rules, then the network eksctl gives it.
+
+        The control plane is created with public and private access (the public endpoint goes once the
+        cluster is built) and the VPC gets no NAT gateway: both are written into the spec, as eksctl does,
+        so the record says what was built.
+        """
+        problems = private_cluster_spec.private_cluster_problems(self)
+        if problems:
+            raise_problems("ClusterSpec", problems)
+        if private_cluster_spec.enabled(self):
+            vpc = self.vpc.model_copy(
+                update={
+                    "cluster_endpoints": EndpointsSpec.model_validate({"publicAccess": True, "privateAccess": True}),
+                    "nat": NatSpec.model_validate({"gateway": "Disable"}),
+                }
+            )
+            object.__setattr__(self, "vpc", vpc)
         return self
 
     @property

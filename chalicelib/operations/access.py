@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from chalicelib.operations.context import Context
 
 OPERATION_ACCESS = "access"
+# The record's `endpointAccess` once a fully private cluster's public endpoint is off (operations/private_endpoint.py).
+ENDPOINT_PRIVATE = "private"
 ADD = "add"
 REMOVE = "remove"
 
@@ -95,6 +97,7 @@ def configure_cluster_access(ctx: Context, step: NodegroupStacksDone) -> dict[st
 
 def read_access(ctx: Context, name: str) -> dict[str, Any]:
     record = require_active(ctx.store, name)
+    require_reachable(record, "read its aws-auth ConfigMap")
     current = connect(ctx.clients, record["region"], name).get_configmap(awsauth.NAMESPACE, awsauth.NAME)
     return awsauth.parse(current).to_dict()
 
@@ -111,6 +114,17 @@ def require_active(db: Store, name: str, what: str = "access") -> dict[str, Any]
     return record
 
 
+def require_reachable(record: dict[str, Any], what: str) -> None:
+    """A 409 when the cluster's API server has no public endpoint, which `what` needs the service to reach."""
+    if record.get("endpointAccess") == ENDPOINT_PRIVATE:
+        raise ConflictError(
+            f"cluster {record['name']!r} is fully private: its Kubernetes API has no public endpoint, so ekspress "
+            f"cannot {what}; do it from inside the cluster's VPC (kubectl, eksctl)",
+            cluster=record["name"],
+            rule="endpoint_private",
+        )
+
+
 def request_access_change(ctx: Context, name: str, action: str, change: dict[str, Any]) -> dict[str, Any]:
     """Start the access workflow for one add or remove; refuse node roles up front.
 
@@ -120,6 +134,7 @@ def request_access_change(ctx: Context, name: str, action: str, change: dict[str
     """
     db = ctx.store
     record = require_active(db, name)
+    require_reachable(record, "change its aws-auth ConfigMap")
     if change.get("arn") in (record.get("nodeRoles") or []):
         verb = "removed" if action == REMOVE else "changed"
         raise awsauth.ProtectedMappingError(f"{change['arn']} is a node role; its mapping cannot be {verb}")

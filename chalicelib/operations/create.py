@@ -129,6 +129,7 @@ def checked_create(ctx: Context, spec: ClusterSpec) -> ClusterSpec:
     refuse_addons_that_cannot_run(spec)  # a 422: an add-on with no node or no OIDC would fail its stack
     spec = images.with_ami_types(ctx, spec)  # a 422 before anything is recorded
     spec = network.with_existing_subnets(ctx, spec)  # a 422 for a given subnet that is missing or misplaced
+    network.private_endpoint_zones(ctx, spec)  # a 422 for VPC endpoint services the region does not offer
     check_secrets_key(ctx, spec)  # a 422 for a KMS key EKS could not encrypt secrets with
     check_load_balancer_targets(ctx, spec)  # a 422 for a target group or load balancer nodes cannot join
     check_key_pairs(ctx, spec)  # a 422 for an EC2 key pair the region does not have
@@ -182,7 +183,10 @@ def create_cluster_stack(ctx: Context, step: ClusterStep) -> dict[str, Any]:
     spec = ClusterSpec.model_validate(record["spec"])
     zones = record.get("zones") or spec.availability_zones or choose_zones(ctx.clients.ec2(spec.region))
     stack_name = naming.cluster_stack_name(name)
-    template = templates.build_cluster_template(spec, cluster_id, zones, ctx.settings.kubernetes_role_arns)
+    endpoint_zones = network.private_endpoint_zones(ctx, spec)
+    template = templates.build_cluster_template(
+        spec, cluster_id, zones, ctx.settings.kubernetes_role_arns, endpoint_zones
+    )
     request_token = f"{cluster_id}-cluster"
     entry = {"kind": stacks.KIND_CLUSTER}
     ref = request_stack(
@@ -194,7 +198,11 @@ def create_cluster_stack(ctx: Context, step: ClusterStep) -> dict[str, Any]:
             stack_name,
             request_token,
             entry,
-            {"phase": PHASE_CLUSTER_STACK, "zones": zones},
+            {
+                "phase": PHASE_CLUSTER_STACK,
+                "zones": zones,
+                **({"endpointZones": endpoint_zones} if endpoint_zones else {}),
+            },
             f"Creating stack {stack_name}",
             {"stack": stack_name, "zones": zones},
         ),

@@ -16,6 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws import network as aws_network
+from chalicelib.cfn import vpc_endpoints
+from chalicelib.model import private_cluster_spec
 from chalicelib.model.network_spec import MIN_SUBNET_ZONES, subnet_zone
 from chalicelib.model.remote_network_spec import existing_vpc_problems
 from chalicelib.model.spec import ClusterSpec, validate
@@ -133,3 +135,30 @@ def _security_group_problems(ec2: Any, spec: ClusterSpec, vpc_id: str) -> list[P
 
 def _refuse(problems: list[Problem]) -> None:
     refuse_problems("the request names a network the cluster cannot use", problems)
+
+
+def private_endpoint_zones(ctx: Context, spec: ClusterSpec) -> dict[str, list[str]]:
+    """Where each of a fully private cluster's interface endpoints may go; a 422 for a service the region lacks.
+
+    eksctl refuses a fully private cluster in a region without its endpoint services (eu-south-1 once);
+    so does this, naming the services, before anything is recorded. Empty when the cluster is not private
+    or its VPC has its endpoints (skipEndpointCreation).
+    """
+    services = private_cluster_spec.interface_services(spec)
+    if not services:
+        return {}
+    ec2 = ctx.clients.ec2(spec.region)
+    names = {service: vpc_endpoints.service_name(spec.region, service) for service in services}
+    zones = aws_network.endpoint_service_zones(ec2, names, "Interface")
+    gateway = private_cluster_spec.GATEWAY_SERVICE
+    has_gateway = aws_network.endpoint_service_zones(
+        ec2, {gateway: vpc_endpoints.service_name(spec.region, gateway)}, "Gateway"
+    )
+    missing = [s for s in services if s not in zones] + ([] if has_gateway else [f"{gateway} (gateway)"])
+    if missing:
+        message = (
+            f"{spec.region} does not offer the VPC endpoint service(s) {', '.join(missing)} a fully private "
+            "cluster needs; choose another region"
+        )
+        _refuse([(("privateCluster", "enabled"), "endpoint_service_unavailable", message, True)])
+    return zones

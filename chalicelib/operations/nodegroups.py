@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.cfn import stacks, templates, upload
+from chalicelib.cfn import stacks, templates
 from chalicelib.kube import awsauth, windows_ipam
 from chalicelib.kube import client as kubeauth
 from chalicelib.model import naming, policy
@@ -25,12 +25,12 @@ from chalicelib.model.spec import (
     validate,
 )
 from chalicelib.operations import changes, images
-from chalicelib.operations.access import connect, require_active
+from chalicelib.operations.access import connect, require_active, require_reachable
 from chalicelib.operations.create import target_spec
 from chalicelib.operations.key_pairs import check_key_pairs
 from chalicelib.operations.load_balancer_targets import check_load_balancer_targets
 from chalicelib.operations.node_roles import check_node_role_policies
-from chalicelib.operations.stack_waits import UPDATE, answer_now, await_stack_event
+from chalicelib.operations.stack_updates import request_update
 
 if TYPE_CHECKING:
     from chalicelib.model.steps import FailedOperationStep, NodeRoleStep, OperationStep, StackStep
@@ -64,6 +64,7 @@ def _stack_ref(record: dict[str, Any], nodegroup: str) -> dict[str, Any]:
 def request_add(ctx: Context, name: str, body: dict[str, Any], caller: str, managed: bool = True) -> dict[str, Any]:
     """Add a managed group, or a self-managed one (`managed=False`, eksctl's `--managed=false`)."""
     record = require_active(ctx.store, name, "node groups")
+    require_reachable(record, "map a new node group's role in aws-auth")
     spec = ClusterSpec.model_validate(record["spec"])
     model: type[NodeGroupBase] = NodegroupSpec if managed else SelfManagedNodegroupSpec
     group = validate(model, body, "node group")
@@ -93,6 +94,7 @@ def request_scale(ctx: Context, name: str, nodegroup: str, body: dict[str, Any],
 
 def request_delete(ctx: Context, name: str, nodegroup: str, caller: str) -> dict[str, Any]:
     record = require_active(ctx.store, name, "node groups")
+    require_reachable(record, "unmap a departing node group's role in aws-auth")
     spec = ClusterSpec.model_validate(record["spec"])
     _group(spec, nodegroup)
     target = _with_groups(spec, [g for g in spec.nodegroups if g.name != nodegroup])
@@ -124,39 +126,13 @@ def _begin(
 
 
 def update_nodegroup_stack(ctx: Context, step: StackStep) -> dict[str, Any]:
-    """Update the node group's stack to the template of the spec the operation is heading for.
-
-    The record says so before UpdateStack is called: the update's end may be recorded (from its
-    event) before the call returns. An unchanged template starts no operation and sends no event:
-    the status is put back and a waiting step is answered here.
-    """
-    db, name, cluster_id, stack = ctx.store, step.name, step.clusterId, step.stack
-    record = db.get_cluster(name)
+    """Update the node group's stack to the template of the spec the operation is heading for."""
+    record = ctx.store.get_cluster(step.name)
     spec = target_spec(record)
-    group = _group(spec, stack["nodegroup"])
-    template = templates.to_json(templates.build_nodegroup_template(spec, group, cluster_id))
-    cfn = ctx.clients.cloudformation(step.region)
-    bucket = upload.template_bucket(ctx.settings.artifacts_bucket, lambda: ctx.clients.client("s3"))
-    stack_name = stack["stackName"]
-    carried = {k: v for k, v in stack.items() if k in ("kind", "nodegroup", "member")}
-    request_token = f"update-{step.execution or cluster_id}"[:128]
-    await_stack_event(ctx, step, stack_name, request_token, carried, UPDATE)
+    group = _group(spec, step.stack["nodegroup"])
+    template = templates.to_json(templates.build_nodegroup_template(spec, group, step.clusterId))
     sizes = f"min {group.min_size}, desired {group.desired_capacity}, max {group.max_size}"
-    db.update_cluster(
-        name,
-        cluster_id,
-        {f"stacks.{stack_name}.status": "UPDATE_IN_PROGRESS"},
-        event=("STACK_UPDATING", f"Updating stack {stack_name}: {sizes}"),
-        event_details={"stack": stack_name},
-    )
-    result = stacks.update_stack(
-        cfn, stack, template, cluster_id, ctx.settings.stack_role_arn, bucket, request_token=request_token
-    )
-    if result["unchanged"]:
-        state = stacks.describe(cfn, stack["stackId"], stack["kind"], ctx.settings.poll_scale)
-        db.update_cluster(name, cluster_id, {f"stacks.{stack_name}.status": state.status})
-        answer_now(ctx, step, {**state.to_dict(), **carried})
-    return result
+    return request_update(ctx, step, template, f"Updating stack {step.stack['stackName']}: {sizes}")
 
 
 def change_node_role(ctx: Context, step: NodeRoleStep) -> dict[str, Any]:

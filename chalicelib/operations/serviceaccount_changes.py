@@ -16,7 +16,7 @@ from chalicelib.model.errors import ConflictError, NotFoundError, SpecValidation
 from chalicelib.model.serviceaccount_spec import ServiceAccountSpec
 from chalicelib.model.spec import ClusterSpec, validate
 from chalicelib.operations import changes
-from chalicelib.operations.access import connect, require_active
+from chalicelib.operations.access import connect, require_active, require_reachable
 
 if TYPE_CHECKING:
     from chalicelib.model.steps import FailedOperationStep, OperationStep
@@ -74,6 +74,8 @@ def request_add(ctx: Context, name: str, body: dict[str, Any], caller: str) -> d
     record = require_active(ctx.store, name, "service accounts")
     spec = ClusterSpec.model_validate(record["spec"])
     account = validate(ServiceAccountSpec, body, "service account")
+    if not account.role_only:  # a role alone is made through CloudFormation only
+        require_reachable(record, f"create the Kubernetes service account {account.qualified_name}")
     namespace, account_name = account.metadata.namespace, account.metadata.name
     if any((a.metadata.namespace, a.metadata.name) == (namespace, account_name) for a in _accounts(spec)):
         raise ConflictError(
@@ -117,6 +119,8 @@ def request_delete(ctx: Context, name: str, namespace: str, account_name: str, c
     record = require_active(ctx.store, name, "service accounts")
     spec = ClusterSpec.model_validate(record["spec"])
     account = _find(spec, namespace, account_name)
+    if not account.role_only:
+        require_reachable(record, f"delete the Kubernetes service account {account.qualified_name}")
     target = _with_accounts(spec, [a for a in _accounts(spec) if a is not account])
     stack = None
     if account.needs_stack:

@@ -113,6 +113,7 @@ PROBE_EVENTS: dict[str, dict[str, Any]] = {
     "describe_stack": {**_STEP, "stack": _STACK},
     "update_aws_auth": {**_STEP, "nodegroupStacks": []},
     "apply_service_accounts": _STEP,
+    "close_public_endpoint": {**_STEP, "stack": _STACK},
     "mark_cluster_active": {**_STEP, "clusterStack": {"outputs": {}}},
     "record_failure": _FAILED,
     "notify": {**_STEP, "event": "created"},

@@ -58,6 +58,7 @@ def test_a_request_records_the_cluster_and_its_execution(db: Store) -> None:
         "region": "us-west-2",
         "nodegroups": [stored["spec"]["managedNodeGroups"][0]["name"]],
         "workloadStacks": [],
+        "privateCluster": False,
     }
 
 

@@ -197,6 +197,13 @@ def specs(draw: Any) -> tuple[dict[str, Any], list[str]]:
     if not existing and body["vpc"]["nat"]["gateway"] == "Disable":  # private nodes need NAT to join
         for group in [*managed, *self_managed]:
             group.pop("privateNetworking", None)
+    if not existing and "remoteNetworkConfig" not in body and draw(st.booleans()):
+        # Fully private: no NAT gateway to ask for, endpoints instead, every group in the private subnets.
+        services = draw(st.lists(st.sampled_from(["autoscaling", "cloudformation", "logs"]), unique=True))
+        body["privateCluster"] = {"enabled": True, "additionalEndpointServices": services}
+        del body["vpc"]["nat"]
+        for group in [*managed, *self_managed]:
+            group["privateNetworking"] = True
     body["managedNodeGroups"], body["nodeGroups"] = managed, self_managed
     return body, zones
 
@@ -211,6 +218,8 @@ def test_every_template_lints_clean_and_fits_cloudformation(drawn: tuple[dict[st
     body, zones = drawn
     spec = ClusterSpec.model_validate(body)
     built = [templates.build_cluster_template(spec, "0" * 32, zones)]
+    if spec.private_cluster:  # and as the create's last step rebuilds it, the public endpoint off
+        built.append(templates.build_cluster_template(spec, "0" * 32, zones, public_endpoint_closed=True))
     built += [templates.build_nodegroup_template(spec, with_image(g), "0" * 32) for g in spec.nodegroups]
     for template in built:
         assert cfn_lint(template, REGION) == [], template["Description"]
