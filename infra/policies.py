@@ -639,6 +639,21 @@ UNUSED_HANDLER_ACTIONS: tuple[Unused, ...] = (
         unless_set=("KmsKeyId",),
     ),
     Unused(
+        "AWS::EC2::VPCEndpoint",
+        (
+            "vpc-lattice:CreateServiceNetworkVpcEndpointAssociation",
+            "vpc-lattice:DescribeServiceNetworkVpcEndpointAssociation",
+        ),
+        "a private cluster's endpoints are for AWS services, not VPC Lattice service networks or resources",
+        unless_set=("ServiceNetworkArn", "ResourceConfigurationArn"),
+    ),
+    Unused(
+        "AWS::EC2::VPCEndpoint",
+        ("vpce:AllowMultiRegion",),
+        "each endpoint is for a service in the cluster's own region",
+        unless_set=("ServiceRegion",),
+    ),
+    Unused(
         "AWS::Logs::LogGroup",
         ("logs:PutLogGroupDeletionProtection",),
         "no deletion protection: the log group goes with the cluster stack",
@@ -775,6 +790,8 @@ NETWORK_ACTIONS = tuple(
         "CreateSubnet",
         "CreateTags",
         "CreateVpc",
+        # A fully private cluster's VPC endpoints (chalicelib/cfn/vpc_endpoints.py).
+        "CreateVpcEndpoint",
         "DeleteEgressOnlyInternetGateway",
         "DeleteInternetGateway",
         # A node group's ssh.publicKey is imported as a key pair of its stack, and deleted with it.
@@ -787,6 +804,7 @@ NETWORK_ACTIONS = tuple(
         "DeleteSubnet",
         "DeleteTags",
         "DeleteVpc",
+        "DeleteVpcEndpoints",
         "DescribeAddresses",
         "DescribeInstances",
         "DescribeInternetGateways",
@@ -812,6 +830,7 @@ NETWORK_ACTIONS = tuple(
         "ImportKeyPair",
         "ModifySubnetAttribute",
         "ModifyVpcAttribute",
+        "ModifyVpcEndpoint",
         "ReleaseAddress",
         "ReplaceRoute",
         "ReplaceRouteTableAssociation",

@@ -19,10 +19,12 @@ undeletable) while the endpoint lives, as on AWS.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
+from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.vpcs import VPC
 
@@ -136,9 +138,19 @@ class VPCEndpointModel(LocalModel, CloudFormationModel):
         return cls(endpoint)
 
     def delete(self, account_id: str, region_name: str) -> None:
+        """The endpoint, its interfaces and its routes go. A stack's resources go in no set order, so a route
+        table may be gone first: its routes went with it (moto's own delete would fail on it and keep the
+        endpoint, and the VPC could then never go)."""
         ec2 = _ec2(account_id, region_name)
-        ec2.delete_vpc_endpoints([self.endpoint.id])
-        ec2.vpc_end_points.pop(self.endpoint.id, None)
+        endpoint = ec2.vpc_end_points.pop(self.endpoint.id, None)
+        if endpoint is None:
+            return
+        for eni_id in endpoint.network_interface_ids or []:
+            ec2.enis.pop(eni_id, None)
+        for table_id in endpoint.route_table_ids or [] if endpoint.destination_prefix_list_id else []:
+            with contextlib.suppress(EC2ClientError):  # the table, or its route, is gone already
+                ec2.delete_route(table_id, None, destination_prefix_list_id=endpoint.destination_prefix_list_id)
+        endpoint.state = "deleted"
 
 
 def _vpc_from_template(

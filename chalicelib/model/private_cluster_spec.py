@@ -112,7 +112,7 @@ def private_cluster_problems(spec: ClusterSpec) -> list[Problem]:
     if vpc.existing and (vpc.subnets is None or not vpc.subnets.private):
         message = "vpc.subnets.private must be given for a fully private cluster in an existing VPC (eksctl's rule)"
         problems.append((("vpc", "subnets", "private"), "private_cluster_public_network", message, None))
-    if "nat" in vpc.model_fields_set and vpc.nat.gateway != "Disable":
+    if not vpc.existing and "nat" in vpc.model_fields_set and vpc.nat.gateway != "Disable":
         message = "a fully private cluster has no NAT gateway: its nodes reach AWS through VPC endpoints"
         problems.append((("vpc", "nat", "gateway"), "private_cluster_public_network", message, vpc.nat.gateway))
     for index, group in enumerate(spec.nodegroups):

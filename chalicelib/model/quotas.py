@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.model import private_cluster_spec
 from chalicelib.model.errors import ConflictError, EkspressError
 
 if TYPE_CHECKING:
@@ -76,8 +77,9 @@ def cluster_needs(spec: ClusterSpec, zones: Sequence[str]) -> list[Need]:
     """What creating `spec`'s cluster stack in `zones` (in their order) takes of each quota."""
     if spec.vpc.existing:  # nothing of the network is built: no VPC, gateway, NAT or Elastic IP
         return [Need(EKS_CLUSTERS, 1)]
-    nats = nat_zones(spec.vpc.nat.gateway, zones)
-    needs = [Need(VPCS, 1), Need(INTERNET_GATEWAYS, 1)]
+    nats = nat_zones(spec.vpc.nat.gateway, zones)  # none in a fully private cluster's VPC (nat is Disable)
+    # A fully private cluster's VPC has no internet gateway either.
+    needs = [Need(VPCS, 1)] if private_cluster_spec.enabled(spec) else [Need(VPCS, 1), Need(INTERNET_GATEWAYS, 1)]
     if nats:
         needs.append(Need(ELASTIC_IPS, len(nats)))
     needs += [Need(NAT_GATEWAYS, 1, zone) for zone in nats]

@@ -437,19 +437,19 @@ class ClusterSpec(SpecModel):
         """A fully private cluster (private_cluster_spec): its rules, then the network eksctl gives it.
 
         The control plane is created with public and private access (the public endpoint goes once the
-        cluster is built) and the VPC gets no NAT gateway: both are written into the spec, as eksctl does,
+        cluster is built) and a VPC ekspress builds gets no NAT gateway: both are written into the spec, as eksctl does,
         so the record says what was built.
         """
         problems = private_cluster_spec.private_cluster_problems(self)
         if problems:
             raise_problems("ClusterSpec", problems)
         if private_cluster_spec.enabled(self):
-            vpc = self.vpc.model_copy(
-                update={
-                    "cluster_endpoints": EndpointsSpec.model_validate({"publicAccess": True, "privateAccess": True}),
-                    "nat": NatSpec.model_validate({"gateway": "Disable"}),
-                }
-            )
+            update: dict[str, Any] = {
+                "cluster_endpoints": EndpointsSpec.model_validate({"publicAccess": True, "privateAccess": True})
+            }
+            if not self.vpc.existing:  # an existing VPC's network is the caller's (vpc.nat stays unset)
+                update["nat"] = NatSpec.model_validate({"gateway": "Disable"})
+            vpc = self.vpc.model_copy(update=update)
             object.__setattr__(self, "vpc", vpc)
         return self
 

@@ -161,4 +161,12 @@ def private_endpoint_zones(ctx: Context, spec: ClusterSpec) -> dict[str, list[st
             "cluster needs; choose another region"
         )
         _refuse([(("privateCluster", "enabled"), "endpoint_service_unavailable", message, True)])
+    chosen = set(spec.availability_zones or [])
+    elsewhere = [s for s in services if chosen and not chosen & set(zones[s])]
+    if elsewhere:
+        message = (
+            f"the VPC endpoint service(s) {', '.join(elsewhere)} are offered in none of the cluster's zones; "
+            "choose availabilityZones where they are"
+        )
+        _refuse([(("availabilityZones",), "endpoint_service_unavailable", message, sorted(chosen))])
     return zones

@@ -14,7 +14,7 @@ from chalicelib.cfn import kinds
 from chalicelib.cfn.serviceaccounts import OUTPUT_ROLE
 from chalicelib.kube.serviceaccounts import apply_service_account
 from chalicelib.model.errors import EkspressError
-from chalicelib.operations.access import connect
+from chalicelib.operations.access import ENDPOINT_PRIVATE, connect
 from chalicelib.operations.create import target_spec
 
 if TYPE_CHECKING:
@@ -60,6 +60,9 @@ def apply_service_accounts(ctx: Context, step: ClusterStep) -> dict[str, Any]:
     """Create or annotate each service account with its role; note each on the timeline; return a summary.
 
     Safe to retry: an account that already carries its labels and annotations is left unchanged.
+    A fully private cluster whose public endpoint is off cannot be reached: its ServiceAccounts were
+    made before the endpoint closed, and a change may add or remove `roleOnly` accounts only (the
+    request refuses the rest), so only those are handled then.
     """
     db, name, cluster_id = ctx.store, step.name, step.clusterId
     record = db.get_cluster(name)
@@ -69,6 +72,8 @@ def apply_service_accounts(ctx: Context, step: ClusterStep) -> dict[str, Any]:
     pod_accounts = [
         a for a in (spec.iam.pod_identity_associations if spec.iam else None) or [] if a.create_service_account
     ]
+    if record.get("endpointAccess") == ENDPOINT_PRIVATE:
+        accounts, pod_accounts = [a for a in accounts if a.role_only], []
     applied: list[dict[str, str]] = []
     if not accounts and not pod_accounts:
         return {"serviceAccounts": applied}

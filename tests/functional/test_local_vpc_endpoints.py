@@ -79,7 +79,12 @@ def test_endpoints_ec2_takes_are_made_and_go_with_their_stack() -> None:
         ec2().delete_vpc(VpcId=endpoint["VpcId"])
 
     cfn = boto3.client("cloudformation", region_name=REGION)
+    # The route table goes first (its stack's VPC cannot, while the endpoint lives): the endpoint still goes.
+    table = _resource("ok", "Table")
+    cfn.delete_stack(StackName="ok")
+    assert table not in {t["RouteTableId"] for t in ec2().describe_route_tables()["RouteTables"]}
     cfn.delete_stack(StackName="gw")
+    assert not [e for e in ec2().describe_vpc_endpoints()["VpcEndpoints"] if e["VpcEndpointType"] == "Gateway"]
     cfn.delete_stack(StackName="ok")
     assert not ec2().describe_vpc_endpoints()["VpcEndpoints"]
     assert not ec2().describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [endpoint["VpcId"]]}])["Vpcs"]

@@ -41,3 +41,30 @@ def test_a_region_without_a_service_is_a_422_naming_it(monkeypatch: pytest.Monke
     (field,) = refused.value.details["fields"]
     assert (field["field"], field["rule"]) == ("privateCluster.enabled", "endpoint_service_unavailable")
     assert "sts, s3 (gateway)" in field["message"]
+
+
+def test_zones_asked_for_must_hold_each_endpoint_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    catalogue = VPCBackend._collect_default_endpoint_services
+
+    def ec2_in_a_only(account_id: str, region: str) -> list[dict[str, Any]]:
+        services = catalogue(account_id, region)
+        for service in services:
+            if service["ServiceName"].endswith(".ec2"):
+                service["AvailabilityZones"] = [f"{REGION}a"]
+        return services
+
+    monkeypatch.setattr(VPCBackend, "_collect_default_endpoint_services", staticmethod(ec2_in_a_only))
+    zoned = ClusterSpec.model_validate(
+        {
+            "name": "p1",
+            "region": REGION,
+            "privateCluster": {"enabled": True},
+            "availabilityZones": [f"{REGION}b", f"{REGION}c"],
+        }
+    )
+    with pytest.raises(SpecValidationError) as refused:
+        private_endpoint_zones(step_context(), zoned)
+
+    (field,) = refused.value.details["fields"]
+    assert (field["field"], field["rule"]) == ("availabilityZones", "endpoint_service_unavailable")
+    assert private_endpoint_zones(step_context(), spec())["ec2"] == [f"{REGION}a"]  # zones chosen later: a is one

@@ -246,3 +246,9 @@ def test_apply_service_accounts_annotates_each_account_with_its_stacks_role(
     assert events.count(serviceaccounts.EVENT_APPLIED) == 2 and events.count(serviceaccounts.EVENT_ROLE_ONLY) == 1
     again = serviceaccounts.apply_service_accounts(ctx, steps.ClusterStep(name="irsa", clusterId=cid))
     assert [a["outcome"] for a in again["serviceAccounts"]] == ["unchanged", "unchanged", "roleOnly"]
+    # Once a fully private cluster's public endpoint is off, only roleOnly accounts are handled: the others
+    # were made before it closed, and the API server can no longer be reached (nothing tries to).
+    db.update_cluster("irsa", cid, {"endpointAccess": "private"})
+    emulator.reachable = lambda: False
+    closed = serviceaccounts.apply_service_accounts(ctx, steps.ClusterStep(name="irsa", clusterId=cid))
+    assert [a["outcome"] for a in closed["serviceAccounts"]] == ["roleOnly"]

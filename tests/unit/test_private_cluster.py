@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from chalicelib.cfn import templates, vpc_endpoints
-from chalicelib.model import clusterconfig
+from chalicelib.model import clusterconfig, quotas
 from chalicelib.model.errors import SpecValidationError
 from chalicelib.model.network_spec import KubernetesNetworkSpec, VpcSpec
 from chalicelib.model.private_cluster_spec import private_cluster_problems
@@ -83,6 +83,12 @@ def test_the_endpoint_is_public_and_private_until_the_last_step_closes_it() -> N
     assert closed == opened
     # The stored spec reads back the same (the record's spec is validated again by every step).
     assert ClusterSpec.model_validate(spec.model_dump(mode="json", exclude_none=True)) == spec
+
+
+def test_the_quota_check_counts_no_internet_or_nat_gateway_for_a_private_cluster() -> None:
+    needed = {need.quota.name for need in quotas.cluster_needs(spec_of(), ZONES)}
+
+    assert needed == {quotas.VPCS.name, quotas.EKS_CLUSTERS.name}
 
 
 def test_a_cluster_that_is_not_private_gets_no_endpoints() -> None:
@@ -193,6 +199,8 @@ def test_an_existing_vpc_with_its_own_endpoints_gets_none_built() -> None:
     )
     template = templates.build_cluster_template(spec, "cid", ZONES[:2])
 
+    # The record's spec reads back (its network is the caller's: no NAT setting is written into it).
+    assert ClusterSpec.model_validate(spec.model_dump(mode="json", exclude_none=True)) == spec
     assert not resources_of_type(template, "AWS::EC2::VPCEndpoint")
     control = template["Resources"]["ControlPlane"]["Properties"]["ResourcesVpcConfig"]
     assert control["SubnetIds"] == ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]

@@ -275,6 +275,16 @@ MAXIMAL: list[dict[str, Any]] = [
         "vpc": {"autoAllocateIPv6": True, "nat": {"gateway": "HighlyAvailable"}},
         "managedNodeGroups": [{"name": "plain"}],
     },
+    # A fully private cluster: private subnets only and its VPC endpoints, interface and gateway.
+    {
+        "name": CLUSTER,
+        "region": REGION,
+        "availabilityZones": ZONES,
+        "privateCluster": {"enabled": True, "additionalEndpointServices": ["autoscaling", "cloudformation", "logs"]},
+        "cloudWatch": {"clusterLogging": {"enableTypes": ["api"]}},
+        "managedNodeGroups": [{"name": "plain", "privateNetworking": True}],
+        "nodeGroups": [{"name": "self", "imageId": _AMI, "privateNetworking": True}],
+    },
     # An existing VPC whose own security group the self-managed nodes share (vpc.sharedNodeSecurityGroup): the
     # cluster stack only adds its rules with EKS's cluster security group.
     {
