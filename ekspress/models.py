@@ -96,6 +96,7 @@ class ClusterRecord(ClusterSummary):
     executionArn: str | None = None
     zones: list[str] | None = None
     endpointZones: dict[str, list[str]] | None = None  # a fully private cluster's VPC endpoints, by service
+    endpointRouteTables: list[str] | None = None  # ... in an existing VPC: its S3 endpoint's route tables
     endpointAccess: str | None = None  # "private" once a fully private cluster's public endpoint is off
     cluster: Endpoint | None = None
     nodeRoles: list[str] | None = None

@@ -248,12 +248,18 @@ NODE_KEY_PAIRS: Statement = {
     "Action": "ec2:DescribeKeyPairs",
     "Resource": "*",
 }
-# A fully private cluster's endpoint services, looked up when it is requested and when its stack is made
-# (chalicelib/aws/network.py); DescribeVpcEndpointServices takes no resource-level permissions.
+# A fully private cluster's endpoint services and, in an existing VPC, its subnets' route tables, DNS
+# attributes and endpoints, read when it is requested and when its stack is made (chalicelib/aws/network.py).
+# None of these Describe calls takes resource-level permissions.
 ENDPOINT_SERVICES: Statement = {
     "Sid": "EndpointServices",
     "Effect": "Allow",
-    "Action": "ec2:DescribeVpcEndpointServices",
+    "Action": [
+        "ec2:DescribeRouteTables",
+        "ec2:DescribeVpcAttribute",
+        "ec2:DescribeVpcEndpointServices",
+        "ec2:DescribeVpcEndpoints",
+    ],
     "Resource": "*",
 }
 # A create is checked for headroom first (chalicelib/aws/quotas.py): the applied quota from Service

@@ -9,7 +9,9 @@ refuses each of those requests, and a VPC that still holds an endpoint refuses t
   (the region's catalogue is moto's DescribeVpcEndpointServices);
 - `DuplicateSubnetsInSameZone` for two subnets of one zone, and `InvalidParameter` for a subnet in a
   zone the service is not offered in, or a route table or subnet of another VPC;
-- `InvalidParameter` for private DNS when the VPC's `enableDnsSupport` or `enableDnsHostnames` is off.
+- `InvalidParameter` for private DNS when the VPC's `enableDnsSupport` or `enableDnsHostnames` is off, or
+  when another endpoint of the service in the VPC has private DNS (its DNS name is taken);
+- `RouteAlreadyExists` for a gateway endpoint on a route table with one of that service already.
 
 moto's VPC ignores a template's `EnableDnsSupport` and `EnableDnsHostnames`; here they are kept, with
 EC2's defaults (support on, hostnames off), so the private DNS rule judges what the template asked for.
@@ -74,6 +76,16 @@ def _check_interface(ec2: Any, vpc: Any, props: dict[str, Any], zones: list[str]
                 f"The VPC endpoint service {props['ServiceName']} does not support the availability zone of "
                 f"the subnet: {subnet_id}.",
             )
+    if props.get("PrivateDnsEnabled") and any(
+        e.vpc_id == vpc.id and e.service_name == props["ServiceName"] and e.private_dns_enabled
+        for e in ec2.vpc_end_points.values()
+        if e.state != "deleted"
+    ):
+        raise _refused(
+            "InvalidParameter",
+            "private-dns-enabled cannot be set because there is already a conflicting DNS domain for "
+            f"{props['ServiceName']} in the VPC {vpc.id}",
+        )
     if props.get("PrivateDnsEnabled") and not (vpc.enable_dns_support and vpc.enable_dns_hostnames):
         raise _refused(
             "InvalidParameter",
@@ -89,6 +101,14 @@ def _check_gateway(ec2: Any, vpc: Any, props: dict[str, Any]) -> None:
         table = ec2.get_route_table(table_id)
         if table.vpc_id != vpc.id:
             raise _refused("InvalidParameter", f"The route table {table_id} does not belong to the VPC {vpc.id}")
+        if any(
+            e.service_name == props["ServiceName"] and table_id in (e.route_table_ids or [])
+            for e in ec2.vpc_end_points.values()
+            if e.state != "deleted"
+        ):
+            raise _refused(
+                "RouteAlreadyExists", f"route table {table_id} already has a route to {props['ServiceName']}"
+            )
 
 
 class VPCEndpointModel(LocalModel, CloudFormationModel):

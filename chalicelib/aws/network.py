@@ -84,3 +84,40 @@ def endpoint_service_zones(ec2: Any, names: dict[str, str], endpoint_type: str) 
         if not page.get("NextToken"):
             return found
         kwargs["NextToken"] = page["NextToken"]
+
+
+def route_tables_of(ec2: Any, subnet_ids: list[str]) -> dict[str, str]:
+    """The route table each of `subnet_ids` is explicitly associated with (a subnet on the main table is absent)."""
+    found: dict[str, str] = {}
+    for start in range(0, len(subnet_ids), _FILTER_VALUES):
+        chunk = subnet_ids[start : start + _FILTER_VALUES]
+        kwargs: dict[str, Any] = {"Filters": [{"Name": "association.subnet-id", "Values": chunk}]}
+        while True:
+            page = ec2.describe_route_tables(**kwargs)
+            for table in page.get("RouteTables", []):
+                for association in table.get("Associations", []):
+                    if association.get("SubnetId") in chunk and not association.get("Main"):
+                        found[association["SubnetId"]] = table["RouteTableId"]
+            if not page.get("NextToken"):
+                break
+            kwargs["NextToken"] = page["NextToken"]
+    return found
+
+
+def vpc_dns(ec2: Any, vpc_id: str) -> tuple[bool, bool]:
+    """(enableDnsSupport, enableDnsHostnames) of the VPC."""
+    support = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsSupport")["EnableDnsSupport"]["Value"]
+    hostnames = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsHostnames")["EnableDnsHostnames"]["Value"]
+    return bool(support), bool(hostnames)
+
+
+def vpc_endpoints(ec2: Any, vpc_id: str) -> list[dict[str, Any]]:
+    """The VPC's endpoints that are not deleted (DescribeVpcEndpoints)."""
+    found: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"Filters": [{"Name": "vpc-id", "Values": [vpc_id]}]}
+    while True:
+        page = ec2.describe_vpc_endpoints(**kwargs)
+        found += [e for e in page.get("VpcEndpoints", []) if e.get("State", "").lower() not in ("deleted", "deleting")]
+        if not page.get("NextToken"):
+            return found
+        kwargs["NextToken"] = page["NextToken"]

@@ -66,7 +66,7 @@ from chalicelib.model import naming
 from chalicelib.model.spec import NodegroupSpec, SelfManagedNodegroupSpec
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from chalicelib.model.spec import AddonSpec, ClusterSpec, NodeGroupBase
 
@@ -133,13 +133,15 @@ def build_cluster_template(
     service_roles: tuple[str, ...] = (),
     endpoint_zones: Mapping[str, list[str]] | None = None,
     public_endpoint_closed: bool = False,
+    endpoint_route_tables: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The `eksctl-NAME-cluster` stack: network, security group, service role, control plane.
 
     `service_roles` (the service's own functions that speak to Kubernetes) each get a
     cluster-admin access entry, so they reach the cluster whoever created it. A fully private
-    cluster's VPC endpoints go in the zones `endpoint_zones` gives each service (all, when unsaid);
-    its public endpoint is on until the create's last step rebuilds the stack with `public_endpoint_closed`.
+    cluster's VPC endpoints go in the zones `endpoint_zones` gives each service (all, when unsaid), and in an
+    existing VPC S3's gateway endpoint on its private subnets' `endpoint_route_tables`; its public endpoint is
+    on until the create's last step rebuilds the stack with `public_endpoint_closed`.
     """
     if len(zones) < MIN_ZONES:
         raise ValueError(f"EKS needs subnets in at least {MIN_ZONES} availability zones, got {len(zones)}")
@@ -164,10 +166,13 @@ def build_cluster_template(
     shared = add_shared_node_security_group(
         t, network.vpc, vpc.shared_node_security_group, vpc.manages_shared_node_rules
     )
-    if not vpc.existing:  # an existing VPC's private cluster has its own endpoints (skipEndpointCreation)
-        add_vpc_endpoints(
-            t, spec, network.vpc, network.private, zones, network.route_tables or [], shared, endpoint_zones
-        )
+    if vpc.existing:  # the first private subnet of each zone, and the route tables EC2 says they use
+        per_zone = vpc.zone_subnets("private", zones, spec.region)
+        private: list[tuple[str, Any]] = [(z, ids[0]) for z, ids in zip(zones, per_zone, strict=True) if ids]
+        tables: Sequence[Any] = endpoint_route_tables
+    else:
+        private, tables = list(zip(zones, network.private, strict=True)), network.route_tables or []
+    add_vpc_endpoints(t, spec, network.vpc, private, tables, shared, endpoint_zones)
     if spec.iam and spec.iam.with_oidc:
         add_oidc_provider(t)
     # Only the add-ons EKS can make ACTIVE with no node; the others wait for the add-ons stack.

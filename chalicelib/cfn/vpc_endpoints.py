@@ -44,20 +44,21 @@ def add_vpc_endpoints(
     t: Template,
     spec: ClusterSpec,
     vpc: Ref | str,
-    subnets: Sequence[Ref | str],
-    zones: list[str],
-    route_tables: list[Ref],
+    subnets: Sequence[tuple[str, Ref | str]],
+    route_tables: Sequence[Ref | str],
     security_group: Any,
     offered: Mapping[str, list[str]] | None = None,
 ) -> None:
-    """Add the endpoints of `endpoint_services(spec)`: `subnets` are the private ones, one per zone of `zones`.
+    """Add the endpoints of `endpoint_services(spec)` in `vpc`: `subnets` are (zone, private subnet), one per
+    zone; `route_tables` the private subnets' (S3's gateway endpoint goes on them).
 
     `offered` says in which zones each interface service is (EC2's DescribeVpcEndpointServices); an
     endpoint goes only in those subnets, and a service missing from it is taken to be in every zone.
     """
+    zones = [zone for zone, _ in subnets]
     for service in private_cluster_spec.interface_services(spec):
         where = (offered or {}).get(service, zones)
-        in_zones = [subnet for subnet, zone in zip(subnets, zones, strict=True) if zone in where]
+        in_zones = [subnet for zone, subnet in subnets if zone in where]
         if not in_zones:
             raise ValueError(f"the {service} endpoint service is in none of the cluster's zones ({', '.join(zones)})")
         t.new_resource(
@@ -72,7 +73,9 @@ def add_vpc_endpoints(
                 "SecurityGroupIds": [security_group],
             },
         )
-    if route_tables and endpoint_services(spec):
+    if endpoint_services(spec) and not route_tables:
+        raise ValueError("S3's gateway endpoint needs the private subnets' route tables")
+    if endpoint_services(spec):
         gateway = private_cluster_spec.GATEWAY_SERVICE
         t.new_resource(
             logical_id(gateway),
@@ -81,6 +84,6 @@ def add_vpc_endpoints(
                 "ServiceName": service_name(spec.region, gateway),
                 "VpcEndpointType": "Gateway",
                 "VpcId": vpc,
-                "RouteTableIds": route_tables,
+                "RouteTableIds": list(route_tables),
             },
         )

@@ -14,9 +14,10 @@ What eksctl refuses is a 422 on its field: `vpc.clusterEndpoints` (a private clu
 access is the service's to set: `private_cluster_endpoints`), a node group without
 `privateNetworking: true` (`private_networking_required`), public subnets or a NAT gateway
 (`private_cluster_public_network`), an existing VPC without private subnets, and
-`skipEndpointCreation` with `additionalEndpointServices`. Not built yet, each refused saying what to
-do instead: endpoints in an existing VPC (create them and set `skipEndpointCreation: true`),
-`skipEndpointCreation` for a VPC ekspress builds, IPv6, and hybrid nodes.
+`skipEndpointCreation` with `additionalEndpointServices` or for a VPC ekspress builds. In an existing
+VPC the endpoints go in its private subnets, and S3's on their route tables (operations/network.py
+checks what EC2 would refuse there). Not built yet, each refused saying what to do instead: IPv6 and
+hybrid nodes.
 """
 
 from __future__ import annotations
@@ -92,12 +93,6 @@ def private_cluster_problems(spec: ClusterSpec) -> list[Problem]:
             "skipEndpointCreation is for an existing VPC that has its endpoints; the VPC ekspress builds gets them"
         )
         problems.append(((*here, "skipEndpointCreation"), "private_cluster_endpoints", message, True))
-    if vpc.existing and not private.skip_endpoint_creation:
-        message = (
-            "endpoints in an existing VPC are not built yet: create the ec2, ecr.api, ecr.dkr, sts and s3 endpoints "
-            "in the VPC and set skipEndpointCreation: true"
-        )
-        problems.append(((*here, "skipEndpointCreation"), "private_cluster_existing_vpc", message, False))
     if "cluster_endpoints" in vpc.model_fields_set and (
         not vpc.cluster_endpoints.public_access or not vpc.cluster_endpoints.private_access
     ):

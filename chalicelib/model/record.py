@@ -110,6 +110,9 @@ class ClusterRecord(ClusterSummary):
     endpointZones: dict[str, list[str]] | None = Field(
         default=None, description="a fully private cluster: the zones of each of its VPC endpoints"
     )
+    endpointRouteTables: list[str] | None = Field(
+        default=None, description="a fully private cluster in an existing VPC: the route tables of its S3 endpoint"
+    )
     endpointAccess: str | None = Field(
         default=None, description="'private' once a fully private cluster's public endpoint is off"
     )

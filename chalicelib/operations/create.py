@@ -130,6 +130,7 @@ def checked_create(ctx: Context, spec: ClusterSpec) -> ClusterSpec:
     spec = images.with_ami_types(ctx, spec)  # a 422 before anything is recorded
     spec = network.with_existing_subnets(ctx, spec)  # a 422 for a given subnet that is missing or misplaced
     network.private_endpoint_zones(ctx, spec)  # a 422 for VPC endpoint services the region does not offer
+    network.private_route_tables(ctx, spec)  # and for an existing VPC EC2 would not put them in
     check_secrets_key(ctx, spec)  # a 422 for a KMS key EKS could not encrypt secrets with
     check_load_balancer_targets(ctx, spec)  # a 422 for a target group or load balancer nodes cannot join
     check_key_pairs(ctx, spec)  # a 422 for an EC2 key pair the region does not have
@@ -184,8 +185,9 @@ def create_cluster_stack(ctx: Context, step: ClusterStep) -> dict[str, Any]:
     zones = record.get("zones") or spec.availability_zones or choose_zones(ctx.clients.ec2(spec.region))
     stack_name = naming.cluster_stack_name(name)
     endpoint_zones = network.private_endpoint_zones(ctx, spec)
+    route_tables = network.private_route_tables(ctx, spec)
     template = templates.build_cluster_template(
-        spec, cluster_id, zones, ctx.settings.kubernetes_role_arns, endpoint_zones
+        spec, cluster_id, zones, ctx.settings.kubernetes_role_arns, endpoint_zones, endpoint_route_tables=route_tables
     )
     request_token = f"{cluster_id}-cluster"
     entry = {"kind": stacks.KIND_CLUSTER}
@@ -202,6 +204,7 @@ def create_cluster_stack(ctx: Context, step: ClusterStep) -> dict[str, Any]:
                 "phase": PHASE_CLUSTER_STACK,
                 "zones": zones,
                 **({"endpointZones": endpoint_zones} if endpoint_zones else {}),
+                **({"endpointRouteTables": route_tables} if route_tables else {}),
             },
             f"Creating stack {stack_name}",
             {"stack": stack_name, "zones": zones},

@@ -12,7 +12,7 @@ from chalicelib.cfn import kinds, templates
 from chalicelib.model import clusterconfig, naming
 from chalicelib.model.errors import ConflictError
 from chalicelib.model.record import DELETED
-from chalicelib.operations import create
+from chalicelib.operations import create, network
 
 if TYPE_CHECKING:
     from chalicelib.model.spec import ClusterSpec
@@ -29,11 +29,20 @@ def preview_create(ctx: Context, spec: ClusterSpec) -> dict[str, Any]:
     if existing and existing.get("status") != DELETED:
         raise ConflictError(f"cluster {spec.name!r} already exists", cluster=spec.name, status=existing.get("status"))
     zones = spec.availability_zones or create.choose_zones(ctx.clients.ec2(spec.region))
+    # A private cluster's endpoints as the create would place them.
+    endpoint_zones, route_tables = network.private_endpoint_zones(ctx, spec), network.private_route_tables(ctx, spec)
     built: list[tuple[str, str, Any]] = [
         (
             naming.cluster_stack_name(spec.name),
             kinds.CLUSTER.name,
-            lambda: templates.build_cluster_template(spec, DRY_RUN_ID, zones, ctx.settings.kubernetes_role_arns),
+            lambda: templates.build_cluster_template(
+                spec,
+                DRY_RUN_ID,
+                zones,
+                ctx.settings.kubernetes_role_arns,
+                endpoint_zones,
+                endpoint_route_tables=route_tables,
+            ),
         )
     ]
     for group in spec.nodegroups:

@@ -170,3 +170,48 @@ def private_endpoint_zones(ctx: Context, spec: ClusterSpec) -> dict[str, list[st
         )
         _refuse([(("availabilityZones",), "endpoint_service_unavailable", message, sorted(chosen))])
     return zones
+
+
+def private_route_tables(ctx: Context, spec: ClusterSpec) -> list[str]:
+    """The route tables S3's gateway endpoint goes on in an existing VPC, once each; 422s for what EC2 would refuse.
+
+    As eksctl (`importRouteTables`): each private subnet must have a route table of its own association,
+    since the VPC's main table is left alone. EC2 also refuses private DNS in a VPC without DNS support and
+    hostnames, a second private-DNS endpoint of one service in a VPC, and a second S3 route on one table;
+    each is a 422 here, saying to use `skipEndpointCreation` when the VPC has its endpoints. Empty for a VPC
+    ekspress builds, or when no endpoint is built.
+    """
+    if not spec.vpc.existing or not private_cluster_spec.interface_services(spec) or spec.vpc.subnets is None:
+        return []
+    ec2 = ctx.clients.ec2(spec.region)
+    vpc_id = str(spec.vpc.id)
+    given = [(key, subnet.id) for key, subnet in spec.vpc.subnets.private.items() if subnet.id]
+    tables = aws_network.route_tables_of(ec2, [subnet_id for _, subnet_id in given])
+    problems: list[Problem] = []
+    for key, subnet_id in given:
+        if subnet_id not in tables:
+            message = (
+                f"{subnet_id} uses the VPC's main route table; S3's gateway endpoint goes on the private subnets' "
+                "own route tables, and the main one is left alone (eksctl's rule): associate one with it"
+            )
+            problems.append((("vpc", "subnets", "private", key, "id"), "subnet_route_table", message, subnet_id))
+    if not all(aws_network.vpc_dns(ec2, vpc_id)):
+        message = "the endpoints' private DNS needs the VPC's enableDnsSupport and enableDnsHostnames on"
+        problems.append((("vpc", "id"), "vpc_dns_hostnames", message, vpc_id))
+    wanted = {vpc_endpoints.service_name(spec.region, s): s for s in private_cluster_spec.interface_services(spec)}
+    s3 = vpc_endpoints.service_name(spec.region, private_cluster_spec.GATEWAY_SERVICE)
+    taken = []
+    for endpoint in aws_network.vpc_endpoints(ec2, vpc_id):
+        name, kind = endpoint.get("ServiceName"), endpoint.get("VpcEndpointType")
+        if kind == "Interface" and name in wanted and endpoint.get("PrivateDnsEnabled"):
+            taken.append(wanted[str(name)])
+        elif kind == "Gateway" and name == s3 and set(endpoint.get("RouteTableIds") or []) & set(tables.values()):
+            taken.append(f"{private_cluster_spec.GATEWAY_SERVICE} (gateway)")
+    if taken:
+        message = (
+            f"{vpc_id} has endpoints for {', '.join(sorted(set(taken)))} already, which EC2 would not make twice; "
+            "set skipEndpointCreation: true to use the VPC's own"
+        )
+        problems.append((("privateCluster", "skipEndpointCreation"), "endpoint_exists", message, False))
+    _refuse(problems)
+    return list(dict.fromkeys(tables[subnet_id] for _, subnet_id in given))

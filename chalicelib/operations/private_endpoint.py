@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 
 def close_public_endpoint(ctx: Context, step: StackStep) -> dict[str, Any]:
-    """Update the cluster stack to private endpoint access only (its VPC endpoints as they were built)."""
+    """Update the cluster stack to private endpoint access only (its VPC endpoints as they were built: the zones
+    and route tables the record kept when the stack was made)."""
     record = ctx.store.get_cluster(step.name)
     spec = ClusterSpec.model_validate(record["spec"])
     template = templates.build_cluster_template(
@@ -38,6 +39,7 @@ def close_public_endpoint(ctx: Context, step: StackStep) -> dict[str, Any]:
         ctx.settings.kubernetes_role_arns,
         record.get("endpointZones") or {},
         public_endpoint_closed=True,
+        endpoint_route_tables=record.get("endpointRouteTables") or (),
     )
     message = (
         f"Turning off the public endpoint of {spec.name} (stack {step.stack['stackName']}): from now on only its "

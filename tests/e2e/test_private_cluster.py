@@ -94,3 +94,36 @@ def test_a_private_cluster_is_built_with_endpoints_then_closed_and_deleted(
     assert final["status"] == "DELETED", final.get("failure")
     assert not ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Vpcs"]
     assert not [e for e in ec2.describe_vpc_endpoints()["VpcEndpoints"] if e["VpcId"] == vpc_id]
+
+
+EXISTING = CONFIG.with_name("private-cluster-existing-vpc.yaml")
+
+
+def test_a_private_cluster_in_an_existing_vpc_gets_its_endpoints_there_and_leaves_the_network(
+    api: Api, engine: LocalEngine
+) -> None:
+    ec2 = engine.client("ec2", REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.70.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    text, tables = EXISTING.read_text().replace("VPC_ID", vpc), []
+    for index, zone in enumerate("ab"):
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.70.{index}.0/24", AvailabilityZone=f"{REGION}{zone}")
+        tables.append(ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"])
+        ec2.associate_route_table(RouteTableId=tables[-1], SubnetId=subnet["Subnet"]["SubnetId"])
+        text = text.replace(f"SUBNET_{zone.upper()}", subnet["Subnet"]["SubnetId"])
+
+    status, body, _ = send(api, "POST", "/clusters", text.encode(), **{"Content-Type": "application/x-yaml"})
+    assert status == 202, body
+    record = api.wait_for("private-byo", {"ACTIVE", "FAILED"}, timeout=180)
+    assert record["status"] == "ACTIVE", record.get("failure")
+    assert (record["endpointAccess"], record["endpointRouteTables"]) == ("private", tables)
+    endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]
+    assert {e["ServiceName"].removeprefix(f"com.amazonaws.{REGION}.") for e in endpoints} == SERVICES
+    (s3,) = [e for e in endpoints if e["VpcEndpointType"] == "Gateway"]
+    assert sorted(s3["RouteTableIds"]) == sorted(tables)
+
+    assert api.call("DELETE", "/clusters/private-byo").status == 202
+    final = api.wait_for("private-byo", {"DELETED", "DELETE_FAILED"}, timeout=120)
+    assert final["status"] == "DELETED", final.get("failure")
+    assert ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Vpcs"], "the caller's VPC stays"
+    assert not ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]

@@ -170,3 +170,27 @@ def test_a_vpc_holding_an_endpoint_cannot_be_deleted() -> None:
         ec2().delete_vpc(VpcId=vpc)
     ec2().delete_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpoint"]["VpcEndpointId"]])
     ec2().delete_vpc(VpcId=vpc)
+
+
+def test_a_second_endpoint_of_a_service_ec2_will_not_make_fails() -> None:
+    assert endpoint_stack("ok", DNS, interface("sts", "SubnetA"))["StackStatus"] == "CREATE_COMPLETE"
+    vpc, subnet, table = _resource("ok", "VPC"), _resource("ok", "SubnetB"), _resource("ok", "Table")
+    ec2().create_vpc_endpoint(VpcId=vpc, ServiceName=f"{SERVICE}.s3", VpcEndpointType="Gateway", RouteTableIds=[table])
+
+    def second(name: str, properties: dict[str, Any]) -> str:
+        made = stack(name, {"Endpoint": {"Type": "AWS::EC2::VPCEndpoint", "Properties": {"VpcId": vpc, **properties}}})
+        assert made["StackStatus"] == "ROLLBACK_COMPLETE"
+        return failure(name)[1]
+
+    dns = {"ServiceName": f"{SERVICE}.sts", "VpcEndpointType": "Interface", "SubnetIds": [subnet]}
+    assert "conflicting DNS domain" in second("dns", {**dns, "PrivateDnsEnabled": True})
+    assert "already has a route" in second(
+        "s3", {"ServiceName": f"{SERVICE}.s3", "VpcEndpointType": "Gateway", "RouteTableIds": [table]}
+    )
+    # Without private DNS a second endpoint of the service is fine.
+    assert (
+        stack("plain", {"Endpoint": {"Type": "AWS::EC2::VPCEndpoint", "Properties": {"VpcId": vpc, **dns}}})[
+            "StackStatus"
+        ]
+        == "CREATE_COMPLETE"
+    )

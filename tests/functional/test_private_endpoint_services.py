@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 import pytest
 from moto.ec2.models.vpcs import VPCBackend
 
 from chalicelib.model.errors import SpecValidationError
 from chalicelib.model.spec import ClusterSpec
-from chalicelib.operations.network import private_endpoint_zones
+from chalicelib.operations.network import private_endpoint_zones, private_route_tables
 from tests.functional.helpers import step_context
 
 REGION = "us-west-2"
@@ -68,3 +69,59 @@ def test_zones_asked_for_must_hold_each_endpoint_service(monkeypatch: pytest.Mon
     (field,) = refused.value.details["fields"]
     assert (field["field"], field["rule"]) == ("availabilityZones", "endpoint_service_unavailable")
     assert private_endpoint_zones(step_context(), spec())["ec2"] == [f"{REGION}a"]  # zones chosen later: a is one
+
+
+def existing_vpc(dns: bool = True, associate: tuple[bool, bool] = (True, True)) -> tuple[str, list[str], list[str]]:
+    """A caller's VPC with a private subnet in each of two zones and a route table each (if `associate`)."""
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.60.0.0/16")["Vpc"]["VpcId"]
+    if dns:
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnets, tables = [], []
+    for index, zone in enumerate("ab"):
+        cidr, az = f"10.60.{index}.0/24", f"{REGION}{zone}"
+        subnets.append(ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=az)["Subnet"]["SubnetId"])
+        if associate[index]:
+            tables.append(ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"])
+            ec2.associate_route_table(RouteTableId=tables[-1], SubnetId=subnets[-1])
+    return vpc, subnets, tables
+
+
+def in_vpc(vpc: str, subnets: list[str]) -> ClusterSpec:
+    private = {f"{REGION}{zone}": {"id": subnet} for zone, subnet in zip("ab", subnets, strict=True)}
+    return ClusterSpec.model_validate(
+        {
+            "name": "p1",
+            "region": REGION,
+            "privateCluster": {"enabled": True},
+            "vpc": {"id": vpc, "subnets": {"private": private}},
+            "managedNodeGroups": [{"name": "m1", "privateNetworking": True}],
+        }
+    )
+
+
+def route_table_problems(spec: ClusterSpec) -> list[tuple[str, str]]:
+    with pytest.raises(SpecValidationError) as refused:
+        private_route_tables(step_context(), spec)
+    return [(f["field"], f["rule"]) for f in refused.value.details["fields"]]
+
+
+def test_an_existing_vpc_gives_its_private_subnets_route_tables() -> None:
+    vpc, subnets, tables = existing_vpc()
+
+    assert private_route_tables(step_context(), in_vpc(vpc, subnets)) == tables
+
+
+def test_what_ec2_would_refuse_in_an_existing_vpc_is_a_422() -> None:
+    vpc, subnets, tables = existing_vpc(dns=False, associate=(True, False))
+    assert route_table_problems(in_vpc(vpc, subnets)) == [
+        (f"vpc.subnets.private.{REGION}b.id", "subnet_route_table"),
+        ("vpc.id", "vpc_dns_hostnames"),
+    ]
+
+    vpc, subnets, tables = existing_vpc()
+    ec2 = boto3.client("ec2", region_name=REGION)
+    ec2.create_vpc_endpoint(
+        VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.s3", VpcEndpointType="Gateway", RouteTableIds=tables[:1]
+    )
+    assert route_table_problems(in_vpc(vpc, subnets)) == [("privateCluster.skipEndpointCreation", "endpoint_exists")]

@@ -173,37 +173,52 @@ def test_what_is_checked_with_the_rest_of_the_network_is_named_too() -> None:
         (("kubernetesNetworkConfig", "ipFamily"), "private_cluster_ipv6")
     ]
     assert {(p[0], p[1]) for p in private_cluster_problems(spec_of().model_copy(update={"vpc": vpc}))} == {
-        (("privateCluster", "skipEndpointCreation"), "private_cluster_existing_vpc"),
         (("vpc", "subnets", "public"), "private_cluster_public_network"),
         (("vpc", "subnets", "private"), "private_cluster_public_network"),
     }
 
 
-def test_an_existing_vpc_with_its_own_endpoints_gets_none_built() -> None:
-    spec = ClusterSpec.model_validate(
+def existing(skip: bool) -> ClusterSpec:
+    private = {
+        "us-west-2a": {"id": "subnet-0123456789abcdef0"},
+        "a-second": {"id": "subnet-0123456789abcdef2", "az": "us-west-2a"},
+        "us-west-2b": {"id": "subnet-0123456789abcdef1"},
+    }
+    return ClusterSpec.model_validate(
         {
             "name": "p1",
             "region": REGION,
-            "privateCluster": {"enabled": True, "skipEndpointCreation": True},
-            "vpc": {
-                "id": "vpc-0123456789abcdef0",
-                "subnets": {
-                    "private": {
-                        "us-west-2a": {"id": "subnet-0123456789abcdef0"},
-                        "us-west-2b": {"id": "subnet-0123456789abcdef1"},
-                    }
-                },
-            },
+            "privateCluster": {"enabled": True, **({"skipEndpointCreation": True} if skip else {})},
+            "vpc": {"id": "vpc-0123456789abcdef0", "subnets": {"private": private}},
             "managedNodeGroups": [PRIVATE_GROUP],
         }
     )
+
+
+def test_an_existing_vpc_gets_its_endpoints_in_one_private_subnet_a_zone_and_s3_on_their_tables() -> None:
+    spec = existing(skip=False)
+    template = templates.build_cluster_template(spec, "cid", ZONES[:2], endpoint_route_tables=["rtb-1", "rtb-2"])
+    cfn_lint(template, REGION)
+
+    endpoints = resources_of_type(template, "AWS::EC2::VPCEndpoint")
+    assert len(endpoints) == 5
+    interface = endpoints["VPCEndpointEC2"]["Properties"]
+    assert interface["VpcId"] == "vpc-0123456789abcdef0"
+    assert interface["SubnetIds"] == ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+    assert endpoints["VPCEndpointS3"]["Properties"]["RouteTableIds"] == ["rtb-1", "rtb-2"]
+    with pytest.raises(ValueError, match="route tables"):  # never an S3 endpoint quietly left out
+        templates.build_cluster_template(spec, "cid", ZONES[:2])
+
+
+def test_an_existing_vpc_with_its_own_endpoints_gets_none_built() -> None:
+    spec = existing(skip=True)
     template = templates.build_cluster_template(spec, "cid", ZONES[:2])
 
     # The record's spec reads back (its network is the caller's: no NAT setting is written into it).
     assert ClusterSpec.model_validate(spec.model_dump(mode="json", exclude_none=True)) == spec
     assert not resources_of_type(template, "AWS::EC2::VPCEndpoint")
     control = template["Resources"]["ControlPlane"]["Properties"]["ResourcesVpcConfig"]
-    assert control["SubnetIds"] == ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+    assert control["SubnetIds"] == ["subnet-0123456789abcdef0", "subnet-0123456789abcdef2", "subnet-0123456789abcdef1"]
 
 
 def test_the_clusterconfig_gives_it_back() -> None:
