@@ -58,7 +58,7 @@ PACKAGE_ROUNDS = 3
 RATIO_TARGET = 1.3
 DEPLOYED_STAGE = "dev"
 BASELINE = 'import boto3; boto3.client("dynamodb", region_name="us-east-1")'
-# Context, no verdict: the least a function that validates its input with a pydantic model can load
+# Context, no verdict: the least a function whose use-case validates with a pydantic model can load
 # (pydantic, and one model's validator built, which loads pydantic's plugin machinery too).
 PYDANTIC_FLOOR = f'{BASELINE}; from pydantic import create_model; create_model("Step", name=(str, ...))'
 FIRST_CLIENT = "from chalicelib.aws.clients import default_clients; default_clients().dynamodb()"
@@ -528,8 +528,10 @@ def run() -> Section:
         f"<= {RATIO_TARGET} x the baseline (a bare `boto3` import + the same client). Functions whose first "
         "call imports the same modules share a row. 'first call loads' names the modules imported after the "
         "handler's module (chalicelib. left out). The context row (no verdict) is the floor of every function "
-        "that validates its input with a pydantic model (every task): the baseline, pydantic's import and one "
-        "model's validator built. Models build their validators on first use (`defer_build`), so a row counts "
+        "whose use-case validates with a pydantic model (the cluster spec, a record, an identity mapping): the "
+        "baseline, pydantic's import and one model's validator built. Step inputs are checked without pydantic "
+        "(model/steps.py), so a task whose use-case needs no model imports none. Models build their validators "
+        "on first use (`defer_build`), so a row counts "
         "the validators its first call builds ('X (validator)'); the API's row imports `app` alone, and its "
         "first request's validators show in section 1b's cold Slack answers."
     )

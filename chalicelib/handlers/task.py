@@ -4,7 +4,7 @@ Lambda imports the module named in a function's `Handler` directly; `app.py` nev
 runs there, so nothing a Chalice blueprint attaches at registration (middleware) can
 be relied on. Everything a task needs happens in `step_task`'s wrapper instead:
 
-- the input is parsed with the step's pydantic model (a bad payload fails the step);
+- the input is checked against the step's input type (model/steps.py; a bad payload fails the step);
 - the use-case gets a required `Context` (store, clients, settings);
 - an AWS call still throttled after botocore's retries fails with AWS's error code as
   its error name, which is what the ASL's throttling Retry matches;
@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from chalice.app import Blueprint
-    from pydantic import BaseModel
+
+    from chalicelib.model.steps import ClusterStep
 
 # The key the ASL passes the execution's name under ("$$.Execution.Name").
 EXECUTION_KEY = "execution"
@@ -59,7 +60,7 @@ class StepTask:
     module attribute its handler is."""
 
     name: str
-    model: type[BaseModel]
+    model: type[ClusterStep]
     operation: str | UseCase
     handler: str
 
@@ -67,8 +68,7 @@ class StepTask:
         return resolve(self.operation) if isinstance(self.operation, str) else self.operation
 
     def load(self) -> UseCase:
-        """What the first call loads before it runs: the use-case's module and the input model's validator."""
-        self.model.model_rebuild()
+        """What the first call loads before it runs: the use-case's module."""
         return self.use_case()
 
 
@@ -76,7 +76,7 @@ class StepTask:
 REGISTERED: dict[str, StepTask] = {}
 
 
-def step_task[S: BaseModel](
+def step_task[S: ClusterStep](
     blueprint: Blueprint,
     name: str,
     model: type[S],
@@ -93,7 +93,7 @@ def step_task[S: BaseModel](
     task = REGISTERED[name] = StepTask(name, model, operation, handler or name)
 
     def run(event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
-        step = model.model_validate(event)
+        step = model.from_event(event)
         keys = {"step": name, "cluster": getattr(step, "name", None), "clusterId": getattr(step, "clusterId", None)}
         if lambda_context is not None:
             keys["function_request_id"] = getattr(lambda_context, "aws_request_id", None)

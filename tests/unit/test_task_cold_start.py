@@ -166,3 +166,34 @@ def test_the_stack_events_function_loads_no_pydantic() -> None:
 
     assert not {m for m in loaded if m.split(".")[0] in ("pydantic", "pydantic_core")}
     assert not set(HEAVY) & loaded
+
+
+@pytest.mark.parametrize("module", ["delete", "stack_status", "notify"])
+def test_a_step_whose_use_case_needs_no_model_loads_no_pydantic(module: str) -> None:
+    """Step inputs are checked without pydantic (model/steps.py), so these functions never import it."""
+    names = [name for name, task in REGISTERED.items() if str(task.operation).startswith(f"{module}:")]
+    loads = "; ".join(f"REGISTERED[{name!r}].load()" for name in names)
+    loaded = _fresh_modules(
+        f"import chalicelib.handlers.tasks\nfrom chalicelib.handlers.task import REGISTERED\n{loads}\n"
+        f"import chalicelib.operations.{module}"
+    )
+
+    assert not {m for m in loaded if m.split(".")[0] in ("pydantic", "pydantic_core")}
+
+
+def test_a_step_input_missing_a_field_or_of_another_type_fails_naming_each() -> None:
+    event = {"name": "c", "clusterId": 7, "region": "eu-west-1", "stack": ["not", "a", "dict"], "extra": "ignored"}
+
+    with pytest.raises(steps.StepInputError) as refused:
+        steps.NodeRoleStep.from_event(event)
+
+    assert str(refused.value) == (
+        "NodeRoleStep input: clusterId: expected str, got int; stack: expected dict, got list; action: required"
+    )
+    assert steps.AccessChangeStep.from_event(
+        {"name": "c", "clusterId": "i", "region": "r", "change": {}}
+    ) == steps.AccessChangeStep(name="c", clusterId="i", region="r", change={}, retryCount=0)
+    with pytest.raises(steps.StepInputError, match="retryCount: expected int, got bool"):
+        steps.AccessChangeStep.from_event(
+            {"name": "c", "clusterId": "i", "region": "r", "change": {}, "retryCount": True}
+        )
