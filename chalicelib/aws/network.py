@@ -64,23 +64,23 @@ def security_groups(ec2: Any, group_ids: list[str]) -> dict[str, dict[str, Any]]
     return _by_id(ec2, "describe_security_groups", "group-id", "SecurityGroups", "GroupId", group_ids)
 
 
-def endpoint_service_zones(ec2: Any, names: dict[str, str], endpoint_type: str) -> dict[str, list[str]]:
-    """The zones each VPC endpoint service is offered in with `endpoint_type` (DescribeVpcEndpointServices).
+def endpoint_service_zones(ec2: Any, wanted: dict[str, tuple[str, str]]) -> dict[str, list[str]]:
+    """The zones each VPC endpoint service is offered in (DescribeVpcEndpointServices).
 
-    `names` maps what the caller calls a service (`ecr.api`) to its endpoint service name; a service the
-    region does not offer with that type is absent from the answer. The region's whole catalogue is read:
-    `ServiceNames` fails the call for one unknown name, and the answer must name every one missing.
+    `wanted` maps what the caller calls a service (`ecr.api`) to its endpoint service name and endpoint
+    type (`Interface`, `Gateway`); a service the region does not offer with that type is absent from the
+    answer. The region's whole catalogue is read, once: `ServiceNames` fails the call for one unknown
+    name, and the answer must name every one missing.
     """
-    wanted = {name: key for key, name in names.items()}
     found: dict[str, list[str]] = {}
     kwargs: dict[str, Any] = {}
     while True:
         page = ec2.describe_vpc_endpoint_services(**kwargs)
         for detail in page.get("ServiceDetails", []):
             types = {t.get("ServiceType") for t in detail.get("ServiceType", [])}
-            key = wanted.get(detail.get("ServiceName", ""))
-            if key is not None and endpoint_type in types:
-                found[key] = list(detail.get("AvailabilityZones") or [])
+            for key, (name, endpoint_type) in wanted.items():
+                if detail.get("ServiceName") == name and endpoint_type in types:
+                    found[key] = list(detail.get("AvailabilityZones") or [])
         if not page.get("NextToken"):
             return found
         kwargs["NextToken"] = page["NextToken"]

@@ -147,14 +147,11 @@ def private_endpoint_zones(ctx: Context, spec: ClusterSpec) -> dict[str, list[st
     services = private_cluster_spec.interface_services(spec)
     if not services:
         return {}
-    ec2 = ctx.clients.ec2(spec.region)
-    names = {service: vpc_endpoints.service_name(spec.region, service) for service in services}
-    zones = aws_network.endpoint_service_zones(ec2, names, "Interface")
-    gateway = private_cluster_spec.GATEWAY_SERVICE
-    has_gateway = aws_network.endpoint_service_zones(
-        ec2, {gateway: vpc_endpoints.service_name(spec.region, gateway)}, "Gateway"
-    )
-    missing = [s for s in services if s not in zones] + ([] if has_gateway else [f"{gateway} (gateway)"])
+    gateway = f"{private_cluster_spec.GATEWAY_SERVICE} (gateway)"
+    wanted = {s: (vpc_endpoints.service_name(spec.region, s), "Interface") for s in services}
+    wanted[gateway] = (vpc_endpoints.service_name(spec.region, private_cluster_spec.GATEWAY_SERVICE), "Gateway")
+    offered = aws_network.endpoint_service_zones(ctx.clients.ec2(spec.region), wanted)
+    missing = [s for s in wanted if s not in offered]
     if missing:
         message = (
             f"{spec.region} does not offer the VPC endpoint service(s) {', '.join(missing)} a fully private "
@@ -162,6 +159,7 @@ def private_endpoint_zones(ctx: Context, spec: ClusterSpec) -> dict[str, list[st
         )
         _refuse([(("privateCluster", "enabled"), "endpoint_service_unavailable", message, True)])
     chosen = set(spec.availability_zones or [])
+    zones = {s: offered[s] for s in services}
     elsewhere = [s for s in services if chosen and not chosen & set(zones[s])]
     if elsewhere:
         message = (

@@ -9,13 +9,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.functional.test_local_models import REGION, ROLE, ec2, failure, stack, two_zone_subnets
+from tests.functional.test_local_models import REGION, ROLE, cfn, ec2, failure, stack, two_zone_subnets
 
 SERVICE = f"com.amazonaws.{REGION}"
-
-
-def vpc_of(subnets: list[str]) -> str:
-    return str(ec2().describe_subnets(SubnetIds=subnets)["Subnets"][0]["VpcId"])
 
 
 def endpoint_stack(name: str, vpc_props: dict[str, Any], endpoint: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +57,7 @@ def test_endpoints_ec2_takes_are_made_and_go_with_their_stack() -> None:
             "Endpoint": {
                 "Type": "AWS::EC2::VPCEndpoint",
                 "Properties": {
-                    "VpcId": vpc_of([_output_subnet("ok")]),
+                    "VpcId": _resource("ok", "VPC"),
                     "ServiceName": f"{SERVICE}.s3",
                     "VpcEndpointType": "Gateway",
                     "RouteTableIds": [_resource("ok", "Table")],
@@ -78,14 +74,13 @@ def test_endpoints_ec2_takes_are_made_and_go_with_their_stack() -> None:
     with pytest.raises(ClientError, match="DependencyViolation"):
         ec2().delete_vpc(VpcId=endpoint["VpcId"])
 
-    cfn = boto3.client("cloudformation", region_name=REGION)
     # The route table goes first (its stack's VPC cannot, while the endpoint lives): the endpoint still goes.
     table = _resource("ok", "Table")
-    cfn.delete_stack(StackName="ok")
+    cfn().delete_stack(StackName="ok")
     assert table not in {t["RouteTableId"] for t in ec2().describe_route_tables()["RouteTables"]}
-    cfn.delete_stack(StackName="gw")
+    cfn().delete_stack(StackName="gw")
     assert not [e for e in ec2().describe_vpc_endpoints()["VpcEndpoints"] if e["VpcEndpointType"] == "Gateway"]
-    cfn.delete_stack(StackName="ok")
+    cfn().delete_stack(StackName="ok")
     assert not ec2().describe_vpc_endpoints()["VpcEndpoints"]
     assert not ec2().describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [endpoint["VpcId"]]}])["Vpcs"]
 
@@ -120,46 +115,36 @@ def test_an_interface_endpoint_goes_only_in_zones_its_service_is_in(monkeypatch:
     assert "does not support the availability zone" in failure("zones")[1]
 
 
-def cluster_stack(public: bool, private: bool, update: bool = False, **more: Any) -> dict[str, Any]:
-    global _subnets
-    if not update:
-        _subnets = two_zone_subnets()
-    vpc_config = {"SubnetIds": _subnets, "EndpointPublicAccess": public, "EndpointPrivateAccess": private}
+def cluster_stack(subnets: list[str], public: bool, private: bool, update: bool = False, **more: Any) -> dict[str, Any]:
+    vpc_config = {"SubnetIds": subnets, "EndpointPublicAccess": public, "EndpointPrivateAccess": private}
     props = {"Name": "p1", "RoleArn": ROLE, "ResourcesVpcConfig": vpc_config, **more}
     return stack("p1-cluster", {"ControlPlane": {"Type": "AWS::EKS::Cluster", "Properties": props}}, update=update)
 
 
-_subnets: list[str] = []
-
-
 def test_the_public_endpoint_is_turned_off_in_place_and_both_off_is_refused() -> None:
-    assert cluster_stack(True, True)["StackStatus"] == "CREATE_COMPLETE"
+    subnets = two_zone_subnets()
+    assert cluster_stack(subnets, True, True)["StackStatus"] == "CREATE_COMPLETE"
     eks = boto3.client("eks", region_name=REGION)
     arn = eks.describe_cluster(name="p1")["cluster"]["arn"]
 
-    assert cluster_stack(False, True, update=True)["StackStatus"] == "UPDATE_COMPLETE", failure("p1-cluster")
+    assert cluster_stack(subnets, False, True, update=True)["StackStatus"] == "UPDATE_COMPLETE", failure("p1-cluster")
     described = eks.describe_cluster(name="p1")["cluster"]
     assert described["arn"] == arn  # the same cluster, not a replacement
     vpc_config = described["resourcesVpcConfig"]
     assert (vpc_config["endpointPublicAccess"], vpc_config["endpointPrivateAccess"]) == (False, True)
 
-    assert cluster_stack(False, False, update=True)["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert cluster_stack(subnets, False, False, update=True)["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
     assert "either public or private endpoint access" in failure("p1-cluster")[1]
     # A change the engine does not model is refused, not silently left undone.
-    assert cluster_stack(False, True, update=True, Version="1.33")["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert cluster_stack(subnets, False, True, update=True, Version="1.33")["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
 
 
 def _resource(stack_name: str, logical_id: str) -> str:
-    cfn = boto3.client("cloudformation", region_name=REGION)
     return str(
-        cfn.describe_stack_resource(StackName=stack_name, LogicalResourceId=logical_id)["StackResourceDetail"][
+        cfn().describe_stack_resource(StackName=stack_name, LogicalResourceId=logical_id)["StackResourceDetail"][
             "PhysicalResourceId"
         ]
     )
-
-
-def _output_subnet(stack_name: str) -> str:
-    return _resource(stack_name, "SubnetA")
 
 
 def test_a_vpc_holding_an_endpoint_cannot_be_deleted() -> None:
