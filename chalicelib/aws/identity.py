@@ -20,8 +20,8 @@ import hashlib
 import hmac
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.model.access_spec import canonical
 from chalicelib.model.errors import EkspressError
+from chalicelib.model.mappings import canonical
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -12,13 +12,13 @@ import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.model.access_spec import NODE_GROUPS
 from chalicelib.model.errors import ConflictError, EkspressError
+from chalicelib.model.mappings import NODE_GROUPS
 
 if TYPE_CHECKING:
     from collections.abc import Collection
 
-    from chalicelib.model.access_spec import IdentityMapping
+    from chalicelib.model.mappings import Mapping
 
 NAMESPACE = "kube-system"
 NAME = "aws-auth"
@@ -112,7 +112,7 @@ def render(auth: AuthMap, current: dict[str, Any] | None) -> dict[str, Any]:
     return body
 
 
-def mapping_entry(mapping: IdentityMapping) -> tuple[str, Any]:
+def mapping_entry(mapping: Mapping) -> tuple[str, Any]:
     """(aws-auth key, entry) for a requested mapping."""
     if mapping.kind == "mapAccounts":
         return "mapAccounts", str(mapping.account)
@@ -141,7 +141,7 @@ def remove_node_role(auth: AuthMap, role_arn: str) -> AuthMap:
     return auth
 
 
-def add(auth: AuthMap, mapping: IdentityMapping) -> AuthMap:
+def add(auth: AuthMap, mapping: Mapping) -> AuthMap:
     """Add a mapping. Re-adding an identical entry changes nothing (idempotent)."""
     key, entry = mapping_entry(mapping)
     entries = auth.entries(key)

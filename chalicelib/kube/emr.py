@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.kube.client import MAX_CONFLICT_RETRIES, KubeConflictError
 from chalicelib.kube.serviceaccounts import ensure_namespace
-from chalicelib.model.access_spec import IdentityMapping
+from chalicelib.model.mappings import Mapping
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -105,14 +105,12 @@ def service_role_arn(cluster_arn: str) -> str:
     return f"arn:{match['partition']}:iam::{match['account']}:role/{SERVICE_LINKED_ROLE}"
 
 
-def aws_auth_mapping(cluster_arn: str) -> IdentityMapping:
+def aws_auth_mapping(cluster_arn: str) -> Mapping:
     """The aws-auth mapping a service mapping stands for: the service-linked role as user `emr-containers`.
 
     Another mapping of the same role is no reason to refuse (eksctl adds the entry unless it is there).
     """
-    return IdentityMapping.model_validate(
-        {"arn": service_role_arn(cluster_arn), "username": USERNAME, "noDuplicateARNs": False}
-    )
+    return Mapping(arn=service_role_arn(cluster_arn), username=USERNAME, no_duplicate_arns=False)
 
 
 def _differs(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
@@ -155,7 +153,7 @@ def grant(kube: KubeClient, namespace: str, sleep: Callable[[float], None] = tim
     apply(kube, "rolebindings", role_binding(namespace), sleep)
 
 
-def resolve(kube: KubeClient, mappings: list[IdentityMapping], cluster_arn: Callable[[], str]) -> list[IdentityMapping]:
+def resolve(kube: KubeClient, mappings: list[Mapping], cluster_arn: Callable[[], str]) -> list[Mapping]:
     """`mappings` with each service mapping granted in its namespace and replaced by its aws-auth mapping.
 
     `cluster_arn` is called only when there is a service mapping.

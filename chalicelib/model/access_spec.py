@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from chalicelib.model.mappings import NODE_GROUPS, aws_auth_key
 from chalicelib.model.validation import Problem, SpecModel, raise_problems
 
 IAM_PRINCIPAL_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9_+=,.@/-]+$"
 ACCOUNT_PATTERN = r"^[0-9]{12}$"
 GROUP_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9:._@-]*$"
-# Groups only the node role mapping may hold: granting them to a person would let
-# that person act as a kubelet.
-NODE_GROUPS = ("system:bootstrappers", "system:nodes")
-MASTERS_GROUP = "system:masters"
 # Prefixes EKS refuses in an access entry's username (its own and Kubernetes' components use them):
 # https://docs.aws.amazon.com/eks/latest/userguide/set-custom-username.html
 RESERVED_USERNAME_PREFIXES = ("system:", "eks:", "aws:", "amazon:", "iam:")
@@ -97,11 +93,7 @@ class IdentityMapping(SpecModel):
     @property
     def kind(self) -> str:
         """Which aws-auth list the entry belongs to: mapRoles, mapUsers or mapAccounts."""
-        if self.service_name is not None:  # the service's service-linked role
-            return "mapRoles"
-        if self.account is not None:
-            return "mapAccounts"
-        return "mapRoles" if ":role/" in str(self.arn) else "mapUsers"
+        return aws_auth_key(self.arn, self.account, self.service_name)
 
 
 class AccessScopeSpec(SpecModel):
@@ -178,20 +170,3 @@ class AccessConfigSpec(SpecModel):
     authentication_mode: Literal["CONFIG_MAP", "API_AND_CONFIG_MAP", "API"] = "API_AND_CONFIG_MAP"
     bootstrap_cluster_creator_admin_permissions: bool = True
     access_entries: Annotated[list[AccessEntrySpec], Field(max_length=100)] = Field(default_factory=list)
-
-
-# arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION; a session name never holds a slash, so the last one ends ROLE.
-ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>aws[a-z-]*):sts::(?P<account>\d{12}):assumed-role/(?P<role>.+)/[^/]+$")
-
-
-def canonical(arn: str) -> str:
-    """The principal an ARN stands for, as aws-iam-authenticator's Canonicalize names it.
-
-    An assumed role's session becomes the role; users, roles, root, federated users and
-    anything else stay as they are. The session ARN does not carry the role's path, so
-    the role ARN has none either (`role/ROLE`, never `role/PATH/ROLE`), as in the authenticator.
-    """
-    match = ASSUMED_ROLE.match(arn)
-    if match is None:
-        return arn
-    return f"arn:{match['partition']}:iam::{match['account']}:role/{match['role']}"

@@ -7,9 +7,9 @@ import re
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.model import inline_policy, naming
-from chalicelib.model.access_spec import MASTERS_GROUP, canonical
 from chalicelib.model.addon_iam_spec import ADDON_ACCOUNTS
 from chalicelib.model.errors import ForbiddenError, SpecValidationError
+from chalicelib.model.mappings import MASTERS_GROUP, canonical
 from chalicelib.model.settings import (
     ENV_ALLOWED_INSTANCE_TYPES,
     ENV_ALLOWED_POLICY_ARNS,

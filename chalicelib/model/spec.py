@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from pydantic_core import PydanticCustomError
 
 from chalicelib.model import naming, private_cluster_spec
-from chalicelib.model.access_spec import NODE_GROUPS, AccessConfigSpec, AccessEntrySpec, IdentityMapping
+from chalicelib.model.access_spec import AccessConfigSpec, AccessEntrySpec, IdentityMapping
 from chalicelib.model.addon_iam_spec import (
     AddonsConfigSpec,
     ConfigurationValues,
@@ -40,6 +40,7 @@ from chalicelib.model.errors import SpecValidationError
 from chalicelib.model.fargate_spec import FargateProfiles, fargate_problems
 from chalicelib.model.inline_policy import InlinePolicy  # noqa: TC001 (pydantic reads it at runtime)
 from chalicelib.model.ipv6_spec import ipv6_problems
+from chalicelib.model.mappings import NODE_GROUPS
 from chalicelib.model.network_spec import (
     MIN_SUBNET_ZONES,
     EndpointsSpec,

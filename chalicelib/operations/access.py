@@ -6,11 +6,12 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws import store, workflow
+from chalicelib.cfn.template import OUTPUT_NODE_ROLE_ARN, OUTPUT_WINDOWS_NODES
 from chalicelib.kube import awsauth, emr, windows_ipam
 from chalicelib.kube import client as kubeauth
 from chalicelib.kube.token import eks_token
-from chalicelib.model.access_spec import IdentityMapping
 from chalicelib.model.errors import ConflictError, WorkflowStartError
+from chalicelib.model.mappings import Mapping
 from chalicelib.observability import logger
 from chalicelib.operations.failures import explain_error
 
@@ -38,17 +39,13 @@ def connect(clients: Clients, region: str, cluster: str) -> kubeauth.KubeClient:
 
 def node_roles(nodegroup_stacks: list[dict[str, Any]]) -> list[str]:
     """Node instance role ARNs from the node group stacks' outputs, in order, once each."""
-    from chalicelib.cfn import templates  # here: the access changes' functions start without the templates
-
-    roles = [(s.get("outputs") or {}).get(templates.OUTPUT_NODE_ROLE_ARN) for s in nodegroup_stacks]
+    roles = [(s.get("outputs") or {}).get(OUTPUT_NODE_ROLE_ARN) for s in nodegroup_stacks]
     return list(dict.fromkeys(r for r in roles if r))
 
 
 def windows_node_roles(nodegroup_stacks: list[dict[str, Any]]) -> list[str]:
     """The node roles of Windows node groups (their stacks say so in an output)."""
-    from chalicelib.cfn import templates
-
-    windows = [s for s in nodegroup_stacks if (s.get("outputs") or {}).get(templates.OUTPUT_WINDOWS_NODES) == "true"]
+    windows = [s for s in nodegroup_stacks if (s.get("outputs") or {}).get(OUTPUT_WINDOWS_NODES) == "true"]
     return node_roles(windows)
 
 
@@ -56,20 +53,18 @@ def configure_cluster_access(ctx: Context, step: NodegroupStacksDone) -> dict[st
     """Workflow step: map every node role and the requested identities into aws-auth.
 
     A service's mapping (EMR on EKS) first gets its namespace, Role and RoleBinding, then its
-    service-linked role is mapped like any other identity.
+    service-linked role is mapped like any other identity. The mappings are the stored spec's,
+    validated when the cluster was requested (model/mappings.py), so the step starts without pydantic.
     """
-    from chalicelib.model.spec import ClusterSpec  # here: the access changes' functions start without the spec
-
     db, name, cluster_id = ctx.store, step.name, step.clusterId
     record = db.get_cluster(name)
-    spec = ClusterSpec.model_validate(record["spec"])
+    region = str(record["region"])
+    requested = [Mapping.from_fields(m) for m in record["spec"].get("iamIdentityMappings") or []]
     roles = node_roles(step.nodegroupStacks)
     windows = windows_node_roles(step.nodegroupStacks)
-    kube = connect(ctx.clients, spec.region, name)
+    kube = connect(ctx.clients, region, name)
     mappings = emr.resolve(
-        kube,
-        spec.iam_identity_mappings,
-        lambda: str(ctx.clients.eks(spec.region).describe_cluster(name=name)["cluster"]["arn"]),
+        kube, requested, lambda: str(ctx.clients.eks(region).describe_cluster(name=name)["cluster"]["arn"])
     )
 
     def edit(auth: awsauth.AuthMap) -> awsauth.AuthMap:
@@ -89,7 +84,7 @@ def configure_cluster_access(ctx: Context, step: NodegroupStacksDone) -> dict[st
         {"nodeRoles": roles},
         event=(
             "AWS_AUTH_UPDATED",
-            f"aws-auth maps {len(roles)} node role(s) and {len(spec.iam_identity_mappings)} identities",
+            f"aws-auth maps {len(roles)} node role(s) and {len(requested)} identities",
         ),
     )
     return {"mapRoles": len(merged.roles), "mapUsers": len(merged.users), "mapAccounts": len(merged.accounts)}
@@ -177,7 +172,7 @@ def apply_access_change(ctx: Context, step: AccessChangeStep) -> dict[str, Any]:
     cluster = connect(ctx.clients, step.region, name)
     action = change["action"]
     if action == ADD:
-        mapping = IdentityMapping.model_validate({k: v for k, v in change.items() if k != "action"})
+        mapping = Mapping.from_fields(change)  # validated when it was requested (the API, a pool's claim)
         merged = kubeauth.update_aws_auth(cluster, lambda auth: awsauth.add(auth, mapping))
     elif action == REMOVE:
 

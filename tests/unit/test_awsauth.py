@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from chalicelib.kube import awsauth
+from chalicelib.model.mappings import Mapping
 from chalicelib.model.spec import IdentityMapping
 
 NODE_ROLE = "arn:aws:iam::123456789012:role/eksctl-mz-nodegroup-ng-NodeInstanceRole-ABC"
@@ -13,8 +14,9 @@ DEV = "arn:aws:iam::123456789012:role/Dev"
 ALICE = "arn:aws:iam::123456789012:user/alice"
 
 
-def mapping(**fields: object) -> IdentityMapping:
-    return IdentityMapping.model_validate(fields)
+def mapping(**fields: object) -> Mapping:
+    """A mapping as the workflow reads it: validated when requested, then stored as its fields."""
+    return Mapping.from_fields(IdentityMapping.model_validate(fields).model_dump(mode="json", exclude_none=True))
 
 
 def existing() -> dict[str, object]:

@@ -11,6 +11,7 @@ import yaml
 from chalicelib.kube import awsauth, emr
 from chalicelib.model import clusterconfig, policy
 from chalicelib.model.errors import SpecValidationError
+from chalicelib.model.mappings import Mapping
 from chalicelib.model.settings import Settings
 from chalicelib.model.spec import ClusterSpec, IdentityMapping, validate
 
@@ -104,7 +105,7 @@ def test_the_service_linked_role_is_mapped_to_the_emr_user_without_groups() -> N
 
 
 def test_the_emr_mapping_is_added_next_to_another_mapping_of_the_same_role() -> None:
-    other = IdentityMapping.model_validate({"arn": SERVICE_ROLE, "username": "someone"})
+    other = Mapping(arn=SERVICE_ROLE, username="someone")
     auth = awsauth.add(awsauth.AuthMap(), other)
 
     awsauth.add(auth, emr.aws_auth_mapping(CLUSTER_ARN))
@@ -130,8 +131,8 @@ def test_resolve_grants_each_service_mapping_and_asks_for_the_arn_once(monkeypat
     granted: list[str] = []
     monkeypatch.setattr(emr, "grant", lambda kube, namespace: granted.append(namespace))
     asked: list[int] = []
-    person = IdentityMapping.model_validate({"arn": "arn:aws:iam::123456789012:role/dev", "groups": ["dev"]})
-    mappings = [person, IdentityMapping.model_validate(EMR), IdentityMapping.model_validate({**EMR, "namespace": "b"})]
+    person = Mapping.from_fields({"arn": "arn:aws:iam::123456789012:role/dev", "groups": ["dev"]})
+    mappings = [person, Mapping.from_fields(EMR), Mapping.from_fields({**EMR, "namespace": "b"})]
 
     resolved = emr.resolve(None, mappings, lambda: asked.append(1) or CLUSTER_ARN)  # type: ignore[arg-type]
 
