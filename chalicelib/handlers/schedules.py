@@ -9,7 +9,7 @@ from typing import Any
 from chalice.app import Blueprint, Rate
 
 from chalicelib.model.settings import ENV_POOL_FILL_EVERY_MINUTES, ENV_REAP_EVERY_MINUTES
-from chalicelib.operations import delete, leases, notify, pools
+from chalicelib.operations import delete, leases, notify
 from chalicelib.operations.context import Context
 
 schedules = Blueprint(__name__)
@@ -41,6 +41,8 @@ def reap_idle_clusters(event: Any) -> dict[str, list[str]]:
 
 def run_fill(now: datetime | None = None) -> dict[str, Any]:
     """One fill of every warm pool with the deployed settings and clients (what the schedule runs)."""
+    from chalicelib.operations import pools  # here: the sweep's function starts without the pools' models
+
     return pools.fill(Context.default(), now or datetime.now(UTC))
 
 

@@ -57,19 +57,19 @@ record_delete_failure = step_task(
 update_nodegroup_stack = step_task(
     tasks, "update_nodegroup_stack", steps.StackStep, "nodegroups:update_nodegroup_stack"
 )
-change_node_role = step_task(tasks, "change_node_role", steps.NodeRoleStep, "nodegroups:change_node_role")
-finish_nodegroup_change = step_task(tasks, "finish_nodegroup_change", steps.OperationStep, "nodegroups:finish")
+change_node_role = step_task(tasks, "change_node_role", steps.NodeRoleStep, "nodegroup_steps:change_node_role")
+finish_nodegroup_change = step_task(tasks, "finish_nodegroup_change", steps.OperationStep, "nodegroup_steps:finish")
 record_nodegroup_failure = step_task(
-    tasks, "record_nodegroup_failure", steps.FailedOperationStep, "nodegroups:record_failure"
+    tasks, "record_nodegroup_failure", steps.FailedOperationStep, "nodegroup_steps:record_failure"
 )
 
 # -- service account changes -------------------------------------------------------------
 remove_service_account = step_task(
-    tasks, "remove_service_account", steps.OperationStep, "serviceaccount_changes:remove_service_account"
+    tasks, "remove_service_account", steps.OperationStep, "serviceaccount_steps:remove_service_account"
 )
 finish_serviceaccount_change = step_task(
-    tasks, "finish_serviceaccount_change", steps.OperationStep, "serviceaccount_changes:finish"
+    tasks, "finish_serviceaccount_change", steps.OperationStep, "serviceaccount_steps:finish"
 )
 record_serviceaccount_failure = step_task(
-    tasks, "record_serviceaccount_failure", steps.FailedOperationStep, "serviceaccount_changes:record_failure"
+    tasks, "record_serviceaccount_failure", steps.FailedOperationStep, "serviceaccount_steps:record_failure"
 )

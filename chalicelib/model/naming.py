@@ -51,6 +51,10 @@ def fargate_stack_name(cluster: str) -> str:
     return f"eksctl-{cluster}-fargate"
 
 
+# The namespace of a service account that names none (Kubernetes' default).
+DEFAULT_NAMESPACE = "default"
+
+
 def service_account_member(namespace: str, name: str) -> str:
     """How a service account is named in its stack's name (eksctl's `NAMESPACE-NAME`).
 

@@ -37,7 +37,7 @@ from chalicelib.model.well_known import WellKnownPolicies  # noqa: TC001 (pydant
 
 # The annotation EKS's pod identity webhook reads: the role a pod of the service account assumes.
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
-DEFAULT_NAMESPACE = "default"
+DEFAULT_NAMESPACE = naming.DEFAULT_NAMESPACE
 # Kubernetes' names: a namespace is a DNS label (RFC 1123), a service account a DNS subdomain.
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")

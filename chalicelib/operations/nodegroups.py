@@ -1,10 +1,11 @@
 """Node group changes on a live cluster: add one, scale one, delete one.
 
 Each is an operation (one at a time per cluster, like a delete) run by the
-`change_nodegroup` workflow through the node group's own stack, polled as the
-create workflow polls. The operation carries the spec it is heading for; the
+`change_nodegroup` workflow through the node group's own stack, awaited as the
+create workflow awaits its stacks. The operation carries the spec it is heading for; the
 record's spec becomes that spec only when the change has finished, so a failed
 change leaves the record saying what really runs, plus what failed and why.
+The steps after the stack's (aws-auth, finish, failure) are in nodegroup_steps.py.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.cfn import stacks, templates
-from chalicelib.kube import awsauth, windows_ipam
-from chalicelib.kube import client as kubeauth
 from chalicelib.model import naming, policy
 from chalicelib.model.errors import ConflictError, NotFoundError
 from chalicelib.model.spec import (
@@ -25,20 +24,17 @@ from chalicelib.model.spec import (
     validate,
 )
 from chalicelib.operations import changes, images
-from chalicelib.operations.access import connect, require_active, require_reachable
+from chalicelib.operations.access import require_active, require_reachable
 from chalicelib.operations.create import target_spec
 from chalicelib.operations.key_pairs import check_key_pairs
 from chalicelib.operations.load_balancer_targets import check_load_balancer_targets
 from chalicelib.operations.node_roles import check_node_role_policies
+from chalicelib.operations.nodegroup_steps import ADD, DELETE, OPERATION_NODEGROUP, SCALE
 from chalicelib.operations.stack_updates import request_update
 
 if TYPE_CHECKING:
-    from chalicelib.model.steps import FailedOperationStep, NodeRoleStep, OperationStep, StackStep
+    from chalicelib.model.steps import StackStep
     from chalicelib.operations.context import Context
-
-OPERATION_NODEGROUP = "nodegroup"
-ADD, SCALE, DELETE = "add", "scale", "delete"
-_DONE_EVENTS = {ADD: "NODEGROUP_ADDED", SCALE: "NODEGROUP_SCALED", DELETE: "NODEGROUP_DELETED"}
 
 
 def _group(spec: ClusterSpec, nodegroup: str) -> NodeGroupBase:
@@ -133,50 +129,3 @@ def update_nodegroup_stack(ctx: Context, step: StackStep) -> dict[str, Any]:
     template = templates.to_json(templates.build_nodegroup_template(spec, group, step.clusterId))
     sizes = f"min {group.min_size}, desired {group.desired_capacity}, max {group.max_size}"
     return request_update(ctx, step, template, f"Updating stack {step.stack['stackName']}: {sizes}")
-
-
-def change_node_role(ctx: Context, step: NodeRoleStep) -> dict[str, Any]:
-    """Map a new node group's instance role in aws-auth, or unmap a departing one's.
-
-    The role is read from the stack's outputs. Both directions are idempotent, so
-    a retried step finds its own earlier write.
-    """
-    db, name, cluster_id, stack, action = ctx.store, step.name, step.clusterId, step.stack, step.action
-    found = ctx.clients.cloudformation(step.region).describe_stacks(StackName=stack["stackId"])["Stacks"][0]
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs", [])}
-    role = outputs.get(templates.OUTPUT_NODE_ROLE_ARN)
-    if not role:
-        raise ValueError(f"stack {stack['stackName']} has no {templates.OUTPUT_NODE_ROLE_ARN} output")
-    windows = outputs.get(templates.OUTPUT_WINDOWS_NODES) == "true"
-
-    def edit(auth: awsauth.AuthMap) -> awsauth.AuthMap:
-        if action == ADD:
-            return awsauth.ensure_node_roles(auth, [role], [role] if windows else [])
-        return awsauth.remove_node_role(auth, role)
-
-    kube = connect(ctx.clients, step.region, name)
-    kubeauth.update_aws_auth(kube, edit)
-    if action == ADD and windows:
-        windows_ipam.enable(kube)  # as at creation: Windows pods need the VPC CNI's Windows IPAM
-    roles = [r for r in db.get_cluster(name).get("nodeRoles") or [] if r != role]
-    if action == ADD:
-        roles.append(role)
-    verb = "maps" if action == ADD else "no longer maps"
-    db.update_cluster(
-        name,
-        cluster_id,
-        {"nodeRoles": roles},
-        event=("AWS_AUTH_UPDATED", f"aws-auth {verb} the node role of {stack['nodegroup']}"),
-        event_details={"role": role, "nodegroup": stack["nodegroup"]},
-    )
-    return {"role": role, "mapped": action == ADD}
-
-
-def finish(ctx: Context, step: OperationStep) -> dict[str, Any]:
-    """The change is done: the record's spec becomes the operation's, and the cluster is free again."""
-    return changes.finish(ctx, step, "nodegroup", "Node group", _DONE_EVENTS)
-
-
-def record_failure(ctx: Context, step: FailedOperationStep) -> dict[str, Any]:
-    """A failed change leaves the cluster ACTIVE with its spec as it was, and says what failed."""
-    return changes.record_failure(ctx, step, "nodegroup", "NODEGROUP_CHANGE_FAILED")

@@ -4,27 +4,24 @@ eksctl's `create iamserviceaccount` and `delete iamserviceaccount`, as operation
 cluster (like a node group change), run by the `change_serviceaccount` workflow. The operation carries
 the spec it is heading for; the record's spec becomes that spec only when the change has finished, so
 a failed change leaves the record saying what really runs, plus what failed and why.
+The workflow's steps after the role's stack (removal, finish, failure) are in serviceaccount_steps.py.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.cfn import kinds, stacks
+from chalicelib.cfn import kinds
 from chalicelib.model import inline_policy, naming, policy
 from chalicelib.model.errors import ConflictError, NotFoundError, SpecValidationError
 from chalicelib.model.serviceaccount_spec import ServiceAccountSpec
 from chalicelib.model.spec import ClusterSpec, validate
 from chalicelib.operations import changes
-from chalicelib.operations.access import connect, require_active, require_reachable
+from chalicelib.operations.access import require_active, require_reachable
+from chalicelib.operations.serviceaccount_steps import ADD, DELETE, OPERATION_SERVICEACCOUNT
 
 if TYPE_CHECKING:
-    from chalicelib.model.steps import FailedOperationStep, OperationStep
     from chalicelib.operations.context import Context
-
-OPERATION_SERVICEACCOUNT = "serviceaccount"
-ADD, DELETE = "add", "delete"
-_DONE_EVENTS = {ADD: "SERVICE_ACCOUNT_ADDED", DELETE: "SERVICE_ACCOUNT_DELETED"}
 
 
 def _accounts(spec: ClusterSpec) -> list[ServiceAccountSpec]:
@@ -156,71 +153,3 @@ def _begin(
         "stack": stack,
     }
     return changes.begin(ctx, record, change, target, ctx.settings.serviceaccount_state_machine_arn, payload, caller)
-
-
-# -- workflow steps ---------------------------------------------------------------
-
-
-def remove_service_account(ctx: Context, step: OperationStep) -> dict[str, Any]:
-    """Delete the departing account's Kubernetes ServiceAccount (gone already is fine); roleOnly ones have none."""
-    db, name = ctx.store, step.name
-    record = db.get_cluster(name)
-    operation = changes.running(record, step.operationId)
-    namespace, _, account_name = operation["serviceAccount"].partition("/")
-    spec = ClusterSpec.model_validate(record["spec"])
-    account = _find(spec, namespace, account_name)
-    if account.role_only:
-        return {"serviceAccount": account.qualified_name, "deleted": False}
-    deleted = connect(ctx.clients, spec.region, name).delete_serviceaccount(namespace, account_name)
-    db.add_event(
-        name,
-        step.clusterId,
-        "SERVICE_ACCOUNT_REMOVED",
-        f"ServiceAccount {account.qualified_name} {'deleted' if deleted else 'was already gone'}",
-        serviceAccount=account.qualified_name,
-    )
-    return {"serviceAccount": account.qualified_name, "deleted": deleted}
-
-
-def finish(ctx: Context, step: OperationStep) -> dict[str, Any]:
-    """The change is done: the record's spec becomes the operation's, and the cluster is free again."""
-    return changes.finish(ctx, step, "serviceAccount", "IAM service account", _DONE_EVENTS)
-
-
-def _remove_orphan_role(ctx: Context, record: dict[str, Any], operation: dict[str, Any]) -> str | None:
-    """After a failed add, start deleting the role's stack the add made (its ServiceAccount was not, or not
-    fully, applied): a role nobody's spec lists must not stay assumable. The stack's name, if one was made."""
-    if operation.get("action") != ADD:
-        return None
-    spec = ClusterSpec.model_validate(operation.get("spec") or record["spec"])
-    namespace, _, account_name = str(operation.get("serviceAccount") or "").partition("/")
-    account = _lookup(spec, namespace, account_name)
-    if account is None or not account.needs_stack:
-        return None
-    stack_name = naming.iamserviceaccount_stack_name(record["name"], account.member)
-    entry = (record.get("stacks") or {}).get(stack_name) or {}
-    if not entry.get("stackId") or str(entry.get("status", "")).startswith("DELETE"):
-        return None
-    ref = {"stackName": stack_name, "stackId": entry["stackId"], "kind": kinds.IAMSERVICEACCOUNT.name}
-    stacks.delete(ctx.clients.cloudformation(record["region"]), ref, ctx.settings.stack_role_arn)
-    return stack_name
-
-
-def record_failure(ctx: Context, step: FailedOperationStep) -> dict[str, Any]:
-    """A failed change leaves the cluster ACTIVE with its spec as it was, and says what failed.
-
-    A failed add also loses the role its stack made (`_remove_orphan_role`).
-    """
-    db, name, cluster_id, operation_id = ctx.store, step.name, step.clusterId, step.operationId
-    record = db.get_cluster(name)
-    operation = record.get("operation") or {}
-    removed = _remove_orphan_role(ctx, record, operation) if operation.get("id") == operation_id else None
-    if removed:
-        db.update_cluster(
-            name,
-            cluster_id,
-            {f"stacks.{removed}.status": "DELETE_IN_PROGRESS"},
-            event=("STACK_DELETING", f"Deleting stack {removed}: its service account was not added"),
-            event_details={"stack": removed},
-        )
-    return changes.record_failure(ctx, step, "serviceAccount", "SERVICE_ACCOUNT_CHANGE_FAILED", record)

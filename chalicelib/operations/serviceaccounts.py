@@ -14,12 +14,12 @@ from chalicelib.cfn import kinds
 from chalicelib.cfn.serviceaccounts import OUTPUT_ROLE
 from chalicelib.kube.serviceaccounts import apply_service_account
 from chalicelib.model.errors import EkspressError
+from chalicelib.model.stored_spec import pod_identity_service_accounts, service_accounts, target_spec
 from chalicelib.operations.access import ENDPOINT_PRIVATE, connect
-from chalicelib.operations.create import target_spec
 
 if TYPE_CHECKING:
-    from chalicelib.model.serviceaccount_spec import ServiceAccountSpec
     from chalicelib.model.steps import ClusterStep
+    from chalicelib.model.stored_spec import StoredAccount
     from chalicelib.operations.context import Context
 
 EVENT_APPLIED = "SERVICE_ACCOUNT_APPLIED"
@@ -33,7 +33,7 @@ class ServiceAccountRoleMissingError(EkspressError):
     code = "ServiceAccountRoleMissing"
 
 
-def _stack_of(record: dict[str, Any], cluster: str, account: ServiceAccountSpec) -> str:
+def _stack_of(record: dict[str, Any], cluster: str, account: StoredAccount) -> str:
     """The account's stack, by the id the record keeps (else by its name)."""
     for entry in (record.get("stacks") or {}).values():
         if entry.get("kind") == kinds.IAMSERVICEACCOUNT.name and entry.get("member") == account.member:
@@ -41,7 +41,7 @@ def _stack_of(record: dict[str, Any], cluster: str, account: ServiceAccountSpec)
     return kinds.IAMSERVICEACCOUNT.stack_name(cluster, account.member)
 
 
-def role_arn(cfn: Any, record: dict[str, Any], cluster: str, account: ServiceAccountSpec) -> str:
+def role_arn(cfn: Any, record: dict[str, Any], cluster: str, account: StoredAccount) -> str:
     """The role the account's pods assume: its `attachRoleARN`, or its stack's `Role1` output."""
     if account.attach_role_arn:
         return account.attach_role_arn
@@ -62,26 +62,26 @@ def apply_service_accounts(ctx: Context, step: ClusterStep) -> dict[str, Any]:
     Safe to retry: an account that already carries its labels and annotations is left unchanged.
     A fully private cluster whose public endpoint is off cannot be reached: its ServiceAccounts were
     made before the endpoint closed, and a change may add or remove `roleOnly` accounts only (the
-    request refuses the rest), so only those are handled then.
+    request refuses the rest), so only those are handled then. The accounts are read from the stored spec
+    (model/stored_spec.py), validated when the cluster or the change was requested.
     """
     db, name, cluster_id = ctx.store, step.name, step.clusterId
     record = db.get_cluster(name)
     spec = target_spec(record)
-    accounts = (spec.iam.service_accounts if spec.iam else None) or []
+    accounts = service_accounts(spec)
     # Pod identity associations with createServiceAccount: a plain ServiceAccount (the association holds the role).
-    pod_accounts = [
-        a for a in (spec.iam.pod_identity_associations if spec.iam else None) or [] if a.create_service_account
-    ]
+    pod_accounts = pod_identity_service_accounts(spec)
     if record.get("endpointAccess") == ENDPOINT_PRIVATE:
         accounts, pod_accounts = [a for a in accounts if a.role_only], []
     applied: list[dict[str, str]] = []
     if not accounts and not pod_accounts:
         return {"serviceAccounts": applied}
-    cfn = ctx.clients.cloudformation(spec.region)
+    region = str(record["region"])
+    cfn = ctx.clients.cloudformation(region)
     kube = None
     for account in accounts:
         arn = role_arn(cfn, record, name, account)
-        namespace, account_name = account.metadata.namespace, account.metadata.name
+        namespace, account_name = account.namespace, account.name
         details = {"namespace": namespace, "serviceAccount": account_name, "roleArn": arn}
         if account.role_only:
             db.add_event(
@@ -93,14 +93,14 @@ def apply_service_accounts(ctx: Context, step: ClusterStep) -> dict[str, Any]:
             )
             applied.append({**details, "outcome": "roleOnly"})
             continue
-        kube = kube or connect(ctx.clients, spec.region, name)
+        kube = kube or connect(ctx.clients, region, name)
         outcome = apply_service_account(
             kube,
             namespace,
             account_name,
             role_arn=arn,
-            labels=account.metadata.labels,
-            annotations=account.metadata.annotations,
+            labels=account.labels,
+            annotations=account.annotations,
         )
         db.add_event(
             name,
@@ -111,15 +111,14 @@ def apply_service_accounts(ctx: Context, step: ClusterStep) -> dict[str, Any]:
             **details,
         )
         applied.append({**details, "outcome": outcome})
-    for association in pod_accounts:
-        kube = kube or connect(ctx.clients, spec.region, name)
-        namespace, account_name = association.namespace, association.service_account_name
+    for namespace, account_name in pod_accounts:
+        kube = kube or connect(ctx.clients, region, name)
         outcome = apply_service_account(kube, namespace, account_name, role_arn=None)
         db.add_event(
             name,
             cluster_id,
             EVENT_APPLIED,
-            f"ServiceAccount {association.qualified_name} {outcome} for its pod identity association",
+            f"ServiceAccount {namespace}/{account_name} {outcome} for its pod identity association",
             outcome=outcome,
             namespace=namespace,
             serviceAccount=account_name,

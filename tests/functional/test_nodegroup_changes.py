@@ -14,7 +14,7 @@ from chalicelib.kube import awsauth
 from chalicelib.model import naming, steps
 from chalicelib.model.errors import ConflictError, NotFoundError, SpecValidationError, StackNotOursError
 from chalicelib.model.settings import get_settings
-from chalicelib.operations import create, nodegroups
+from chalicelib.operations import create, nodegroup_steps, nodegroups
 from chalicelib.operations.access import connect
 from tests.functional.helpers import given_a_requested_cluster, settings_with_workflows, step_context
 
@@ -69,7 +69,7 @@ def test_scaling_updates_the_stack_and_the_node_group_in_place(db: Store, client
         step_context(db=db, clients=clients, settings=get_settings()),
         steps.StackStep(name="grow", clusterId=cluster_id, region=REGION, stack=updated),
     )
-    nodegroups.finish(
+    nodegroup_steps.finish(
         step_context(db=db),
         steps.OperationStep(name="grow", clusterId=cluster_id, operationId=started["operation"]["id"]),
     )
@@ -148,21 +148,23 @@ def test_node_roles_are_mapped_and_unmapped(db: Store, clients: Clients, setting
     cluster_id = live_cluster(db, clients, "roles", "web")
     stack = nodegroups._stack_ref(db.get_cluster("roles"), "web")
 
-    mapped = nodegroups.change_node_role(
+    mapped = nodegroup_steps.change_node_role(
         step_context(db=db, clients=clients),
-        steps.NodeRoleStep(name="roles", clusterId=cluster_id, region=REGION, action=nodegroups.ADD, stack=stack),
+        steps.NodeRoleStep(name="roles", clusterId=cluster_id, region=REGION, action=nodegroup_steps.ADD, stack=stack),
     )
-    again = nodegroups.change_node_role(
+    again = nodegroup_steps.change_node_role(
         step_context(db=db, clients=clients),
-        steps.NodeRoleStep(name="roles", clusterId=cluster_id, region=REGION, action=nodegroups.ADD, stack=stack),
+        steps.NodeRoleStep(name="roles", clusterId=cluster_id, region=REGION, action=nodegroup_steps.ADD, stack=stack),
     )
     auth = awsauth.parse(connect(clients, REGION, "roles").get_configmap(awsauth.NAMESPACE, awsauth.NAME))
     assert [e["rolearn"] for e in auth.roles].count(mapped["role"]) == 1 and again == mapped
     assert db.get_cluster("roles")["nodeRoles"] == [mapped["role"]]
 
-    nodegroups.change_node_role(
+    nodegroup_steps.change_node_role(
         step_context(db=db, clients=clients),
-        steps.NodeRoleStep(name="roles", clusterId=cluster_id, region=REGION, action=nodegroups.DELETE, stack=stack),
+        steps.NodeRoleStep(
+            name="roles", clusterId=cluster_id, region=REGION, action=nodegroup_steps.DELETE, stack=stack
+        ),
     )
     auth = awsauth.parse(connect(clients, REGION, "roles").get_configmap(awsauth.NAMESPACE, awsauth.NAME))
     assert mapped["role"] not in [e["rolearn"] for e in auth.roles]
@@ -175,10 +177,10 @@ def test_a_failure_keeps_the_spec_and_frees_the_cluster(db: Store, clients: Clie
     error = {"Error": "StackFailed", "Cause": json.dumps({"stackName": "s", "reason": "no capacity"})}
 
     with pytest.raises(ConflictError):
-        nodegroups.finish(
+        nodegroup_steps.finish(
             step_context(db=db), steps.OperationStep(name="oops", clusterId=cluster_id, operationId="another-operation")
         )
-    nodegroups.record_failure(
+    nodegroup_steps.record_failure(
         step_context(db=db),
         steps.FailedOperationStep(
             name="oops", clusterId=cluster_id, operationId=started["operation"]["id"], error=error

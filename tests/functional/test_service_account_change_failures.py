@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from chalicelib.model import steps
-from chalicelib.operations import create, serviceaccount_changes
+from chalicelib.operations import create, serviceaccount_steps
 from tests.functional.helpers import given_a_requested_cluster, step_context
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def test_an_add_that_failed_after_its_stack_deletes_the_role_it_made(db: Store, 
     assert ref["stackName"] == STACK and status(ref["stackId"]) == "CREATE_COMPLETE"
     error = {"Error": "KubeUnavailableError", "Cause": "the cluster's Kubernetes API did not answer"}
 
-    serviceaccount_changes.record_failure(
+    serviceaccount_steps.record_failure(
         step_context(db=db, clients=clients),
         steps.FailedOperationStep(name="sa-fail", clusterId=cluster_id, operationId="op1", error=error),
     )
@@ -67,7 +67,7 @@ def test_a_failed_delete_keeps_the_role_the_spec_still_lists(db: Store, clients:
     operation = {**record["operation"], "action": "delete"}
     db.update_cluster("sa-fail", cluster_id, {"operation": operation})
 
-    serviceaccount_changes.record_failure(
+    serviceaccount_steps.record_failure(
         step_context(db=db, clients=clients),
         steps.FailedOperationStep(name="sa-fail", clusterId=cluster_id, operationId="op1", error={"Error": "X"}),
     )

@@ -168,9 +168,13 @@ def test_the_stack_events_function_loads_no_pydantic() -> None:
     assert not set(HEAVY) & loaded
 
 
-@pytest.mark.parametrize("module", ["delete", "stack_status", "notify"])
+@pytest.mark.parametrize(
+    "module",
+    ["delete", "stack_status", "notify", "access", "nodegroup_steps", "serviceaccounts", "serviceaccount_steps"],
+)
 def test_a_step_whose_use_case_needs_no_model_loads_no_pydantic(module: str) -> None:
-    """Step inputs are checked without pydantic (model/steps.py), so these functions never import it."""
+    """Step inputs are checked without pydantic (model/steps.py), and a step that reads what a request stored
+    (an aws-auth mapping, a service account) reads it as plain data, so these functions never import it."""
     names = [name for name, task in REGISTERED.items() if str(task.operation).startswith(f"{module}:")]
     loads = "; ".join(f"REGISTERED[{name!r}].load()" for name in names)
     loaded = _fresh_modules(
@@ -197,3 +201,12 @@ def test_a_step_input_missing_a_field_or_of_another_type_fails_naming_each() -> 
         steps.AccessChangeStep.from_event(
             {"name": "c", "clusterId": "i", "region": "r", "change": {}, "retryCount": True}
         )
+
+
+def test_the_idle_sweep_loads_no_pydantic() -> None:
+    """The schedule's module and what a sweep imports: the pools' models are the fill's alone."""
+    loaded = _fresh_modules(
+        "import chalicelib.handlers.schedules\nimport chalicelib.operations.leases, chalicelib.operations.delete\n"
+    )
+
+    assert not {m for m in loaded if m.split(".")[0] in ("pydantic", "pydantic_core")}
