@@ -7,10 +7,12 @@ overwrite a newer cluster of the same name.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.aws import template_store
 from chalicelib.aws.table import (
     INDEX_BY_NAME,
     INDEX_BY_OWNER,
@@ -37,6 +39,8 @@ from chalicelib.model.statuses import ACTIVE, CREATING, DELETE_FAILED, DELETED, 
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+
+    from chalicelib.aws.template_store import Rendered
 
 # The store's users read the statuses and the table's layout from here.
 __all__ = [
@@ -353,6 +357,14 @@ class Store:
         except self._ddb.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    # -- templates an operation's request rendered (template_store.py) ---------
+
+    def put_templates(self, name: str, operation_id: str, rendered: list[Rendered]) -> None:
+        template_store.put_templates(self._ddb, self._table, name, operation_id, rendered, int(time.time()))
+
+    def template(self, name: str, operation_id: str, slot: str) -> Rendered:
+        return template_store.get_template(self._ddb, self._table, name, operation_id, slot)
 
     # -- stack task tokens -----------------------------------------------------
 

@@ -118,6 +118,8 @@ PODIDENTITY = StackKind(
 # sharing a name pattern (eksctl names self-managed node groups like managed ones)
 # is told apart by its kind tag only.
 KINDS: dict[str, StackKind] = {k.name: k for k in (CLUSTER, NODEGROUP, ADDONS, FARGATE, IAMSERVICEACCOUNT, PODIDENTITY)}
+# The kinds of stack made after the node groups (and deleted before them).
+WORKLOAD_KINDS = tuple(k.name for k in (FARGATE, IAMSERVICEACCOUNT, PODIDENTITY, ADDONS))
 
 
 class UnknownStackKindError(ValueError):

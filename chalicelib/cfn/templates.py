@@ -233,8 +233,7 @@ def build_nodegroup_template(spec: ClusterSpec, nodegroup: NodeGroupBase, cluste
 # -- the stacks made once the node groups are up ---------------------------------------------
 
 
-# The kinds of stack made after the node groups (and deleted before them).
-WORKLOAD_KINDS = tuple(k.name for k in (kinds.FARGATE, kinds.IAMSERVICEACCOUNT, kinds.PODIDENTITY, kinds.ADDONS))
+WORKLOAD_KINDS = kinds.WORKLOAD_KINDS
 
 
 def workload_stacks(spec: ClusterSpec) -> list[dict[str, str]]:

@@ -20,9 +20,11 @@ from chalicelib.model import steps
 tasks = Blueprint(__name__)
 
 # -- create ------------------------------------------------------------------------------
-create_cluster_stack = step_task(tasks, "create_cluster_stack", steps.ClusterStackStep, "create:create_cluster_stack")
+create_cluster_stack = step_task(
+    tasks, "create_cluster_stack", steps.ClusterStackStep, "create_steps:create_cluster_stack"
+)
 create_nodegroup_stack = step_task(
-    tasks, "create_nodegroup_stack", steps.NodegroupStep, "create:create_nodegroup_stack"
+    tasks, "create_nodegroup_stack", steps.NodegroupStep, "create_steps:create_nodegroup_stack"
 )
 describe_stack = step_task(tasks, "describe_stack", steps.StackStep, "stack_status:describe_stack")
 update_aws_auth = step_task(tasks, "update_aws_auth", steps.NodegroupStacksDone, "access:configure_cluster_access")
@@ -55,7 +57,7 @@ record_delete_failure = step_task(
 
 # -- node group changes ------------------------------------------------------------------
 update_nodegroup_stack = step_task(
-    tasks, "update_nodegroup_stack", steps.StackStep, "nodegroups:update_nodegroup_stack"
+    tasks, "update_nodegroup_stack", steps.StackStep, "nodegroup_steps:update_nodegroup_stack"
 )
 change_node_role = step_task(tasks, "change_node_role", steps.NodeRoleStep, "nodegroup_steps:change_node_role")
 finish_nodegroup_change = step_task(tasks, "finish_nodegroup_change", steps.OperationStep, "nodegroup_steps:finish")

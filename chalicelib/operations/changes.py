@@ -21,6 +21,9 @@ from chalicelib.operations.failures import explain_error
 from chalicelib.operations.stack_status import stack_timeout_minutes
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from chalicelib.aws.template_store import Rendered
     from chalicelib.model.spec import ClusterSpec
     from chalicelib.model.steps import FailedOperationStep, OperationStep
     from chalicelib.operations.context import Context
@@ -48,8 +51,10 @@ def begin(
     state_machine_arn: str,
     payload: dict[str, Any],
     caller: str,
+    rendered: Sequence[Rendered] = (),
 ) -> dict[str, Any]:
-    """Take the record's operation for `change`, start its workflow with `payload`, and answer the operation."""
+    """Take the record's operation for `change`, keep the templates its request `rendered`, start its workflow
+    with `payload`, and answer the operation."""
     db, name, cluster_id = ctx.store, record["name"], record["clusterId"]
     operation_id = uuid.uuid4().hex
     operation = {
@@ -73,9 +78,10 @@ def begin(
     }
     subject = ", ".join(change.subject.values())
     try:
+        db.put_templates(name, operation_id, list(rendered))
         arn = workflow.start(ctx.sfn, state_machine_arn, change.type, name, operation_id, full)
     except Exception as exc:  # the record must not stay locked by an operation that never ran
-        reason = f"could not start the {change.what} workflow: {exc}"
+        reason = f"could not start the {change.what} workflow: {exc}"[:500]
         db.update_cluster(
             name,
             cluster_id,

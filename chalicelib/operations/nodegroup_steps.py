@@ -1,8 +1,8 @@
-"""The node group change workflow's steps that need no template and no spec: aws-auth, then the end.
+"""The node group change workflow's steps: update the stack, map or unmap the role, finish or fail.
 
-`nodegroups.py` requests a change and updates its stack; these steps map or unmap the group's
-instance role (read from its stack's outputs) and finish or fail the operation, so their
-functions start without the templates or pydantic.
+`nodegroups.py` requests a change and renders its stack's template (operations/rendering.py);
+these steps deploy that template, map or unmap the group's instance role (read from its stack's
+outputs) and finish or fail the operation, so their functions start without the templates or pydantic.
 """
 
 from __future__ import annotations
@@ -14,14 +14,24 @@ from chalicelib.kube import awsauth, windows_ipam
 from chalicelib.kube import client as kubeauth
 from chalicelib.operations import changes
 from chalicelib.operations.access import connect
+from chalicelib.operations.create_steps import operation_id
+from chalicelib.operations.stack_updates import request_update
 
 if TYPE_CHECKING:
-    from chalicelib.model.steps import FailedOperationStep, NodeRoleStep, OperationStep
+    from chalicelib.model.steps import FailedOperationStep, NodeRoleStep, OperationStep, StackStep
     from chalicelib.operations.context import Context
 
 OPERATION_NODEGROUP = "nodegroup"
 ADD, SCALE, DELETE = "add", "scale", "delete"
 _DONE_EVENTS = {ADD: "NODEGROUP_ADDED", SCALE: "NODEGROUP_SCALED", DELETE: "NODEGROUP_DELETED"}
+
+
+def update_nodegroup_stack(ctx: Context, step: StackStep) -> dict[str, Any]:
+    """Update the node group's stack to the template the change's request rendered (the group's new sizes)."""
+    record = ctx.store.get_cluster(step.name)
+    stack_name = step.stack["stackName"]
+    rendered = ctx.store.template(step.name, operation_id(record), stack_name)
+    return request_update(ctx, step, str(rendered.body), f"Updating stack {stack_name}: {rendered.note}")
 
 
 def change_node_role(ctx: Context, step: NodeRoleStep) -> dict[str, Any]:

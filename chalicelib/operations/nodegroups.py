@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.cfn import stacks, templates
+from chalicelib.cfn import stacks
 from chalicelib.model import naming, policy
 from chalicelib.model.errors import ConflictError, NotFoundError
 from chalicelib.model.spec import (
@@ -23,17 +23,14 @@ from chalicelib.model.spec import (
     SelfManagedNodegroupSpec,
     validate,
 )
-from chalicelib.operations import changes, images
+from chalicelib.operations import changes, images, rendering
 from chalicelib.operations.access import require_active, require_reachable
-from chalicelib.operations.create import target_spec
 from chalicelib.operations.key_pairs import check_key_pairs
 from chalicelib.operations.load_balancer_targets import check_load_balancer_targets
 from chalicelib.operations.node_roles import check_node_role_policies
 from chalicelib.operations.nodegroup_steps import ADD, DELETE, OPERATION_NODEGROUP, SCALE
-from chalicelib.operations.stack_updates import request_update
 
 if TYPE_CHECKING:
-    from chalicelib.model.steps import StackStep
     from chalicelib.operations.context import Context
 
 
@@ -115,17 +112,10 @@ def _begin(
         "NODEGROUP_CHANGE_FAILED",
     )
     payload = {"nodegroup": nodegroup, "stack": stack}
-    return changes.begin(ctx, record, change, target, ctx.settings.nodegroup_state_machine_arn, payload, caller)
-
-
-# -- workflow steps ---------------------------------------------------------------
-
-
-def update_nodegroup_stack(ctx: Context, step: StackStep) -> dict[str, Any]:
-    """Update the node group's stack to the template of the spec the operation is heading for."""
-    record = ctx.store.get_cluster(step.name)
-    spec = target_spec(record)
-    group = _group(spec, step.stack["nodegroup"])
-    template = templates.to_json(templates.build_nodegroup_template(spec, group, step.clusterId))
-    sizes = f"min {group.min_size}, desired {group.desired_capacity}, max {group.max_size}"
-    return request_update(ctx, step, template, f"Updating stack {step.stack['stackName']}: {sizes}")
+    # An added or scaled group's stack is created or updated to this template; a deleted group's needs none.
+    rendered = (
+        [] if action == DELETE else [rendering.for_nodegroup(target, _group(target, nodegroup), record["clusterId"])]
+    )
+    return changes.begin(
+        ctx, record, change, target, ctx.settings.nodegroup_state_machine_arn, payload, caller, rendered
+    )

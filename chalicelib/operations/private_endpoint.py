@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.cfn import templates
-from chalicelib.model.spec import ClusterSpec
+from chalicelib.aws.template_store import PRIVATE, slot
 from chalicelib.operations.access import ENDPOINT_PRIVATE
 from chalicelib.operations.stack_updates import request_update
 
@@ -28,21 +27,12 @@ if TYPE_CHECKING:
 
 
 def close_public_endpoint(ctx: Context, step: StackStep) -> dict[str, Any]:
-    """Update the cluster stack to private endpoint access only (its VPC endpoints as they were built: the zones
-    and route tables the record kept when the stack was made)."""
-    record = ctx.store.get_cluster(step.name)
-    spec = ClusterSpec.model_validate(record["spec"])
-    template = templates.build_cluster_template(
-        spec,
-        step.clusterId,
-        list(record["zones"]),
-        ctx.settings.kubernetes_role_arns,
-        record.get("endpointZones") or {},
-        public_endpoint_closed=True,
-        endpoint_route_tables=record.get("endpointRouteTables") or (),
-    )
+    """Update the cluster stack to private endpoint access only: the template the create's request rendered for
+    it (its VPC endpoints as they were built, in the zones and route tables the record keeps)."""
+    stack_name = step.stack["stackName"]
+    rendered = ctx.store.template(step.name, step.clusterId, slot(stack_name, PRIVATE))
     message = (
-        f"Turning off the public endpoint of {spec.name} (stack {step.stack['stackName']}): from now on only its "
+        f"Turning off the public endpoint of {step.name} (stack {stack_name}): from now on only its "
         "VPC, or a network joined to it, reaches the Kubernetes API"
     )
-    return request_update(ctx, step, templates.to_json(template), message, {"endpointAccess": ENDPOINT_PRIVATE})
+    return request_update(ctx, step, str(rendered.body), message, {"endpointAccess": ENDPOINT_PRIVATE})

@@ -16,7 +16,7 @@ from chalicelib.model import inline_policy, naming, policy
 from chalicelib.model.errors import ConflictError, NotFoundError, SpecValidationError
 from chalicelib.model.serviceaccount_spec import ServiceAccountSpec
 from chalicelib.model.spec import ClusterSpec, validate
-from chalicelib.operations import changes
+from chalicelib.operations import changes, rendering
 from chalicelib.operations.access import require_active, require_reachable
 from chalicelib.operations.serviceaccount_steps import ADD, DELETE, OPERATION_SERVICEACCOUNT
 
@@ -152,4 +152,11 @@ def _begin(
         "needsStack": account.needs_stack,
         "stack": stack,
     }
-    return changes.begin(ctx, record, change, target, ctx.settings.serviceaccount_state_machine_arn, payload, caller)
+    # An added account's role stack is created from this template; a removed one's is deleted.
+    made = [{"kind": kinds.IAMSERVICEACCOUNT.name, "member": account.member}]
+    rendered = (
+        rendering.for_workloads(target, record["clusterId"], made) if action == ADD and account.needs_stack else []
+    )
+    return changes.begin(
+        ctx, record, change, target, ctx.settings.serviceaccount_state_machine_arn, payload, caller, rendered
+    )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.aws.clients import Clients
 from chalicelib.model.settings import get_settings
 from chalicelib.model.spec import ClusterSpec
-from chalicelib.operations import create
+from chalicelib.operations import create, rendering
 from chalicelib.operations.context import Context
 
 if TYPE_CHECKING:
@@ -22,10 +22,18 @@ def stack_outputs(cfn: Any, stack: str) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]}
 
 
-def given_a_requested_cluster(db: Store, body: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
-    """A record as POST /clusters leaves it, without starting a workflow."""
+def given_a_requested_cluster(
+    db: Store, body: dict[str, Any], now: datetime | None = None, settings: Settings | None = None
+) -> dict[str, Any]:
+    """A record as POST /clusters leaves it, with its zones and templates kept, without starting a workflow
+    (nor the request's checks against AWS)."""
     spec = ClusterSpec.model_validate(body)
-    return db.create_cluster(create.new_record(spec, "tester", get_settings(), now or datetime.now(UTC)))
+    settings = settings or get_settings()
+    layout = create.cluster_layout(step_context(db, settings=settings), spec)
+    record = create.new_record(spec, "tester", settings, now or datetime.now(UTC), layout=layout)
+    templates = rendering.for_create(spec, record["clusterId"], layout, settings.kubernetes_role_arns)
+    db.put_templates(spec.name, record["clusterId"], templates)
+    return db.create_cluster(record)
 
 
 def step_context(db: Store | None = None, clients: Clients | None = None, settings: Settings | None = None) -> Context:

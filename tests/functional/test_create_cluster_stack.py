@@ -93,7 +93,7 @@ def test_a_deployment_builds_with_its_stack_role_and_grants_its_kubernetes_roles
     deployed = Settings(
         table_name="t", create_state_machine_arn="", poll_scale=1.0, stack_role_arn=role, kubernetes_role_arns=kube
     )
-    record = given_a_requested_cluster(db, {"name": "deployed", "region": REGION})
+    record = given_a_requested_cluster(db, {"name": "deployed", "region": REGION}, settings=deployed)
 
     ref = create.create_cluster_stack(
         step_context(db=db, clients=clients, settings=deployed),

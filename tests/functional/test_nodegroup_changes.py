@@ -61,7 +61,7 @@ def test_scaling_updates_the_stack_and_the_node_group_in_place(db: Store, client
     )
     stack = {**nodegroups._stack_ref(db.get_cluster("grow"), "web")}
 
-    updated = nodegroups.update_nodegroup_stack(
+    updated = nodegroup_steps.update_nodegroup_stack(
         step_context(db=db, clients=clients),
         steps.StackStep(name="grow", clusterId=cluster_id, region=REGION, stack=stack),
     )
@@ -88,7 +88,7 @@ def test_an_update_to_the_same_sizes_is_already_done(db: Store, clients: Clients
     stack = nodegroups._stack_ref(db.get_cluster("same"), "web")
 
     assert (
-        nodegroups.update_nodegroup_stack(
+        nodegroup_steps.update_nodegroup_stack(
             step_context(db=db, clients=clients),
             steps.StackStep(name="same", clusterId=cluster_id, region=REGION, stack=stack),
         )["unchanged"]

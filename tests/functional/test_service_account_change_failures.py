@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from chalicelib.model import steps
-from chalicelib.operations import create, serviceaccount_steps
+from chalicelib.model.spec import ClusterSpec
+from chalicelib.operations import create, rendering, serviceaccount_steps
 from tests.functional.helpers import given_a_requested_cluster, step_context
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ def an_add_whose_stack_was_made(db: Store, clients: Clients) -> tuple[str, dict[
     target = {**record["spec"], "iam": {"withOIDC": True, "serviceAccounts": [READER]}}
     operation = {"type": "serviceaccount", "action": "add", "serviceAccount": "apps/reader", "id": "op1"}
     db.update_cluster("sa-fail", cluster_id, {"status": "ACTIVE", "operation": {**operation, "spec": target}})
+    made = [{"kind": "iamserviceaccount", "member": "apps-reader"}]  # as the add's request renders it
+    db.put_templates("sa-fail", "op1", rendering.for_workloads(ClusterSpec.model_validate(target), cluster_id, made))
     ref = create.create_cluster_stack(
         ctx,
         steps.ClusterStackStep(name="sa-fail", clusterId=cluster_id, kind="iamserviceaccount", member="apps-reader"),

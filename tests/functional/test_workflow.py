@@ -9,7 +9,9 @@ import boto3
 import pytest
 
 from chalicelib.aws import store, workflow
-from chalicelib.model.errors import WorkflowStartError
+from chalicelib.aws.template_store import TemplateNotStoredError
+from chalicelib.model import naming
+from chalicelib.model.errors import SpecValidationError, WorkflowStartError
 from chalicelib.model.settings import Settings
 from chalicelib.model.spec import ClusterSpec
 from chalicelib.operations import create
@@ -75,3 +77,43 @@ def test_a_workflow_that_cannot_start_leaves_a_failed_record(db: Store) -> None:
     assert stored["status"] == store.FAILED
     assert stored["failure"]["step"] == "StartWorkflow"
     assert "could not start" in stored["failure"]["reason"]
+
+
+def test_a_request_keeps_the_template_of_every_stack_its_workflow_makes(db: Store) -> None:
+    settings = Settings(table_name="", create_state_machine_arn=_machine(), poll_scale=1.0)
+    body = {
+        "name": "kept",
+        "managedNodeGroups": [{"name": "a"}, {"name": "b"}],
+        "fargateProfiles": [{"name": "fp", "selectors": [{"namespace": "fp"}]}],
+    }
+
+    record = create.request_create(step_context(db=db, settings=settings), ClusterSpec.model_validate(body), "me")
+
+    cluster_id = record["clusterId"]
+    stored = db.get_cluster("kept")
+    assert len(stored["zones"]) == 3  # chosen by the request, which the cluster template was rendered for
+    cluster = db.template("kept", cluster_id, "eksctl-kept-cluster")
+    assert json.loads(str(cluster.body))["Resources"]["ControlPlane"]["Type"] == "AWS::EKS::Cluster"
+    assert cluster.tags[naming.TAG_STACK_KIND] == "cluster"
+    for group in ("a", "b"):
+        rendered = db.template("kept", cluster_id, f"eksctl-kept-nodegroup-{group}")
+        assert rendered.tags[naming.TAG_NODEGROUP] == group and "desired 2" in rendered.note
+    assert db.template("kept", cluster_id, "eksctl-kept-fargate").body is not None
+    assert db.template("kept", cluster_id, "eksctl-kept-addons").skipped  # no add-on waits for nodes
+    with pytest.raises(TemplateNotStoredError):
+        db.template("kept", cluster_id, "eksctl-kept-nodegroup-c")
+
+
+def test_a_stack_that_cannot_be_built_is_a_422_before_anything_is_recorded(db: Store) -> None:
+    settings = Settings(table_name="", create_state_machine_arn=_machine(), poll_scale=1.0)
+    # Each command is within the model's limit; together they pass EC2's 16 KB of user data.
+    commands = ["echo " + "x" * 4000] * 5
+    body = {"name": "huge", "nodeGroups": [{"name": "a"}, {"name": "b", "preBootstrapCommands": commands}]}
+
+    with pytest.raises(SpecValidationError) as refused:
+        create.request_create(step_context(db=db, settings=settings), ClusterSpec.model_validate(body), "me")
+
+    (problem,) = refused.value.details["fields"]
+    assert (problem["field"], problem["rule"]) == ("nodeGroups[1]", "stack_unbuildable")
+    assert "over EC2's" in problem["message"]
+    assert db.find_cluster("huge") is None

@@ -170,7 +170,17 @@ def test_the_stack_events_function_loads_no_pydantic() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["delete", "stack_status", "notify", "access", "nodegroup_steps", "serviceaccounts", "serviceaccount_steps"],
+    [
+        "delete",
+        "stack_status",
+        "notify",
+        "access",
+        "create_steps",
+        "private_endpoint",
+        "nodegroup_steps",
+        "serviceaccounts",
+        "serviceaccount_steps",
+    ],
 )
 def test_a_step_whose_use_case_needs_no_model_loads_no_pydantic(module: str) -> None:
     """Step inputs are checked without pydantic (model/steps.py), and a step that reads what a request stored
