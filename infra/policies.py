@@ -249,7 +249,7 @@ NODE_KEY_PAIRS: Statement = {
     "Resource": "*",
 }
 # A fully private cluster's endpoint services and, in an existing VPC, its subnets' route tables, DNS
-# attributes and endpoints, read when it is requested and when its stack is made (chalicelib/aws/network.py).
+# attributes and endpoints, read when it is requested (chalicelib/aws/network.py).
 # None of these Describe calls takes resource-level permissions.
 ENDPOINT_SERVICES: Statement = {
     "Sid": "EndpointServices",
@@ -371,9 +371,6 @@ POLICIES: dict[str, list[Statement]] = {
         # A retried step whose stack has already ended describes it (and its first failure) and answers.
         *stacks("CreateStack", "DescribeStacks", "DescribeStackEvents"),
         STACK_TEMPLATES,
-        # Zones are chosen like eksctl does; DescribeAvailabilityZones has no resource-level permissions.
-        {"Sid": "ChooseZones", "Effect": "Allow", "Action": "ec2:DescribeAvailabilityZones", "Resource": "*"},
-        ENDPOINT_SERVICES,
         # A workload stack the spec turns out not to need is no stack and sends no event; a retried step
         # whose stack has ended sends none either. Every workflow that waits on this function.
         answer_steps("create_cluster", "change_serviceaccount"),

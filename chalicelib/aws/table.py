@@ -10,6 +10,8 @@ Single table:
 - `pk=POOL#<name>, sk=META`: a warm pool's definition (`gsi1pk=POOL`, listed on `byName`); its
   unclaimed clusters are found on `byOwner` under their owner `ekspress:pool/<name>`.
 - `pk=ONCE#<key>`: once-only claims (Slack replays); `pk=IDEMPOTENCY#...`: idempotency records.
+- `pk=CLUSTER#<name>, sk=TEMPLATE#<operation id>#<stack>`: the templates an operation's request rendered,
+  kept for its steps to deploy (template_store.py; they expire through the TTL attribute).
 - `pk=STACKTOKEN#<stack name>, sk=REQUEST#<ClientRequestToken>`: the task token of the workflow step
   waiting for that stack operation to end (stack_token_key), taken by the stack-events handler.
 """

@@ -23,7 +23,7 @@ from chalicelib.model.errors import EkspressError
 # TTL removes them.
 TEMPLATE_TTL_SECONDS = 30 * 24 * 3600
 # DynamoDB's item limit is 400 KB; CloudFormation takes templates up to 1 MB, which compress well
-# under it. A template that does not is refused when it is rendered.
+# under it. A template that does not is refused when it is rendered (`fits`, operations/rendering.py).
 MAX_STORED_BYTES = 380_000
 
 
@@ -51,6 +51,11 @@ class Rendered:
 
 # The cluster stack's second template: a fully private cluster's, with its public endpoint off.
 PRIVATE = "private"
+
+
+def fits(body: str) -> bool:
+    """Whether a template, compressed, fits in an item."""
+    return len(zlib.compress(body.encode())) <= MAX_STORED_BYTES
 
 
 def slot(stack_name: str, variant: str = "") -> str:

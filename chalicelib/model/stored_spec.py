@@ -3,7 +3,7 @@
 A spec is validated once, when it is requested (`spec.ClusterSpec`), and stored as its JSON (camelCase,
 no unset fields). Steps that only read parts of it (which service accounts to apply, which one to
 remove) read that JSON here instead of validating it again, so their functions start without pydantic.
-Steps that build templates still validate it: the builders take the model.
+No step builds a template: the request renders them (operations/rendering.py).
 """
 
 from __future__ import annotations

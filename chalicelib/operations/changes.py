@@ -66,6 +66,9 @@ def begin(
         "startedAt": store.utcnow(),
         "spec": target.model_dump(mode="json", exclude_none=True),
     }
+    # Kept before the operation is taken: a taken operation never waits without them (a change refused
+    # as a conflict leaves its copies to the table's TTL).
+    db.put_templates(name, operation_id, list(rendered))
     db.begin_operation(name, operation, {}, expect_status=(store.ACTIVE,))
     full = {
         "name": name,
@@ -78,7 +81,6 @@ def begin(
     }
     subject = ", ".join(change.subject.values())
     try:
-        db.put_templates(name, operation_id, list(rendered))
         arn = workflow.start(ctx.sfn, state_machine_arn, change.type, name, operation_id, full)
     except Exception as exc:  # the record must not stay locked by an operation that never ran
         reason = f"could not start the {change.what} workflow: {exc}"[:500]

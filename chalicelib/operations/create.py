@@ -91,16 +91,17 @@ def new_record(
 def request_create(ctx: Context, spec: ClusterSpec, owner: str, notify: dict[str, Any] | None = None) -> dict[str, Any]:
     """Choose the node groups' images and the cluster's zones, render every stack's template, record a new
     cluster (the name must be free), keep the templates and start its create workflow."""
-    spec = checked_create(ctx, spec)
+    spec, layout = checked_create(ctx, spec)
     db = ctx.store
-    layout = cluster_layout(ctx, spec)
     record = new_record(spec, owner, ctx.settings, datetime.now(UTC), notify, layout)
     cluster_id = record["clusterId"]
-    # A stack that cannot be built is a 422 here, before anything is recorded.
+    # A stack that cannot be built is a 422 here, before anything is recorded. The templates are kept
+    # before the record is made: a record never waits for its workflow without them (a request refused
+    # as a duplicate leaves its copies to the table's TTL).
     rendered = rendering.for_create(spec, cluster_id, layout, ctx.settings.kubernetes_role_arns)
+    db.put_templates(spec.name, cluster_id, rendered)
     record = db.create_cluster(record)
     try:
-        db.put_templates(spec.name, cluster_id, rendered)
         arn = workflow.start(
             ctx.sfn,
             ctx.settings.create_state_machine_arn,
@@ -130,8 +131,9 @@ def request_create(ctx: Context, spec: ClusterSpec, owner: str, notify: dict[str
     return {**public(record), "executionArn": arn}
 
 
-def checked_create(ctx: Context, spec: ClusterSpec) -> ClusterSpec:
-    """What a create checks before recording anything (reads only), and the spec with the images chosen.
+def checked_create(ctx: Context, spec: ClusterSpec) -> tuple[ClusterSpec, dict[str, Any]]:
+    """What a create checks before recording anything (reads only): the spec with the images chosen, and where
+    its cluster stack goes (`cluster_layout`).
 
     `request_create` runs it, and so does a dry run (operations/dry_run.py).
     """
@@ -139,15 +141,14 @@ def checked_create(ctx: Context, spec: ClusterSpec) -> ClusterSpec:
     refuse_addons_that_cannot_run(spec)  # a 422: an add-on with no node or no OIDC would fail its stack
     spec = images.with_ami_types(ctx, spec)  # a 422 before anything is recorded
     spec = network.with_existing_subnets(ctx, spec)  # a 422 for a given subnet that is missing or misplaced
-    network.private_endpoint_zones(ctx, spec)  # a 422 for VPC endpoint services the region does not offer
-    network.private_route_tables(ctx, spec)  # and for an existing VPC EC2 would not put them in
+    layout = cluster_layout(ctx, spec)  # 422s for VPC endpoint services and route tables EC2 would refuse
     check_secrets_key(ctx, spec)  # a 422 for a KMS key EKS could not encrypt secrets with
     check_load_balancer_targets(ctx, spec)  # a 422 for a target group or load balancer nodes cannot join
     check_key_pairs(ctx, spec)  # a 422 for an EC2 key pair the region does not have
     check_node_role_policies(spec)  # a 422 for a node role whose inline policies IAM would refuse
     check_log_group(ctx, spec)  # a 409 for a control plane log group an earlier cluster left behind
-    quotas.check_create(ctx, spec)  # a 409 when the account has no VPC, Elastic IP, ... left for it
-    return spec
+    quotas.check_create(ctx, spec, layout["zones"])  # a 409 when the account has no VPC, Elastic IP, ... left
+    return spec, layout
 
 
 def describe_cluster(db: Store, name: str, with_events: bool = True) -> dict[str, Any]:
@@ -175,11 +176,6 @@ def cluster_layout(ctx: Context, spec: ClusterSpec) -> dict[str, Any]:
         **({"endpointZones": endpoint_zones} if endpoint_zones else {}),
         **({"endpointRouteTables": route_tables} if route_tables else {}),
     }
-
-
-def target_spec(record: dict[str, Any]) -> ClusterSpec:
-    """The spec a running change is heading for (a node group change carries one), else the record's."""
-    return ClusterSpec.model_validate((record.get("operation") or {}).get("spec") or record["spec"])
 
 
 def choose_zones(ec2: Any) -> list[str]:

@@ -26,11 +26,10 @@ DRY_RUN_ID = "dry-run"
 def preview_create(ctx: Context, spec: ClusterSpec) -> dict[str, Any]:
     """The create's checks (422, 409 as a create), then the ClusterConfig and the stacks it would build: the
     templates its request would render and keep (a stack that cannot be built is the same 422)."""
-    spec = create.checked_create(ctx, spec)
+    spec, layout = create.checked_create(ctx, spec)
     existing = ctx.store.find_cluster(spec.name)
     if existing and existing.get("status") != DELETED:
         raise ConflictError(f"cluster {spec.name!r} already exists", cluster=spec.name, status=existing.get("status"))
-    layout = create.cluster_layout(ctx, spec)
     rendered = rendering.for_create(spec, DRY_RUN_ID, layout, ctx.settings.kubernetes_role_arns)
     return {
         "dryRun": True,

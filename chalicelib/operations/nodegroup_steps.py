@@ -31,7 +31,7 @@ def update_nodegroup_stack(ctx: Context, step: StackStep) -> dict[str, Any]:
     record = ctx.store.get_cluster(step.name)
     stack_name = step.stack["stackName"]
     rendered = ctx.store.template(step.name, operation_id(record), stack_name)
-    return request_update(ctx, step, str(rendered.body), f"Updating stack {stack_name}: {rendered.note}")
+    return request_update(ctx, step, str(rendered.body), f"Updating stack {stack_name}{rendered.note}")
 
 
 def change_node_role(ctx: Context, step: NodeRoleStep) -> dict[str, Any]:

@@ -83,7 +83,8 @@ def _aws_errors() -> tuple[type[Exception], ...]:
 
 
 def _zones(ctx: Context, spec: ClusterSpec) -> list[str]:
-    """The zones the create workflow will build in (create_cluster_stack chooses them the same way)."""
+    """The zones a create would build in, when its request has not chosen them (create.cluster_layout chooses
+    them the same way)."""
     if spec.availability_zones:
         return list(spec.availability_zones)
     # create imports this module to call check_create: import it back only when used.
@@ -96,11 +97,15 @@ def _zones(ctx: Context, spec: ClusterSpec) -> list[str]:
         return []
 
 
-def check_create(ctx: Context, spec: ClusterSpec) -> None:
-    """409 `quota_exceeded` when a quota the cluster takes has no room for it in its region."""
+def check_create(ctx: Context, spec: ClusterSpec, zones: list[str] | None = None) -> None:
+    """409 `quota_exceeded` when a quota the cluster takes has no room for it in its region (in `zones`, the
+    request's choice, when given)."""
     errors = _aws_errors()
     try:
-        zones = _zones(ctx, spec) if needs_zones(spec) else []
+        if not needs_zones(spec):
+            zones = []
+        elif zones is None:
+            zones = _zones(ctx, spec)
         needs = cluster_needs(spec, zones)
         wanted = list(dict.fromkeys(need.quota for need in needs))
         nat_zones = [need.zone for need in needs if need.zone is not None]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.aws import template_store
 from chalicelib.aws.template_store import PRIVATE, Rendered, slot
 from chalicelib.cfn import kinds, stacks, templates, upload
 from chalicelib.model import naming, private_cluster_spec
@@ -44,11 +45,14 @@ def render(field: str, stack_name: str, build: Callable[[], dict[str, Any]]) -> 
     size = len(body.encode())
     if size > upload.TEMPLATE_URL_LIMIT:
         message = f"its template would be {size} bytes; CloudFormation takes at most {upload.TEMPLATE_URL_LIMIT}"
-        raise SpecValidationError(
-            f"stack {stack_name} cannot be built: {message}",
-            fields=[{"field": field, "rule": "template_too_large", "message": message}],
-        )
-    return body
+    elif not template_store.fits(body):
+        message = f"its template ({size} bytes) compresses to more than the service can keep"
+    else:
+        return body
+    raise SpecValidationError(
+        f"stack {stack_name} cannot be built: {message}",
+        fields=[{"field": field, "rule": "template_too_large", "message": message}],
+    )
 
 
 def for_create(
@@ -94,7 +98,7 @@ def for_nodegroup(spec: ClusterSpec, group: NodeGroupBase, cluster_id: str) -> R
         lambda: templates.build_nodegroup_template(spec, group, cluster_id),
     )
     tags = templates.stack_tags(spec, cluster_id, stacks.KIND_NODEGROUP, group.name)
-    sizes = f"min {group.min_size}, desired {group.desired_capacity}, max {group.max_size}"
+    sizes = f": min {group.min_size}, desired {group.desired_capacity}, max {group.max_size}"
     return Rendered(stack_name, body, tags, sizes)
 
 

@@ -50,6 +50,8 @@ def test_creates_a_node_group_in_the_cluster_with_its_sizes(db: Store, clients: 
     assert group["nodegroup"]["instanceTypes"] == ["c5.large"]
     stored = db.get_cluster("pool")["stacks"][ref["stackName"]]
     assert stored["nodegroup"] == "public"
+    creating = [e["message"] for e in db.list_events("pool", cluster_id) if e["type"] == "STACK_CREATING"]
+    assert creating[-1] == "Creating stack eksctl-pool-nodegroup-public: min 1, desired 3, max 5"
 
 
 def test_private_networking_puts_nodes_in_the_private_subnets(db: Store, clients: Clients, cluster_id: str) -> None:
