@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.aws import quotas as aws_quotas
 from chalicelib.aws import store, workflow
 from chalicelib.cfn import templates
 from chalicelib.model.errors import SpecValidationError, WorkflowStartError
@@ -162,8 +163,10 @@ def describe_cluster(db: Store, name: str, with_events: bool = True) -> dict[str
 def cluster_layout(ctx: Context, spec: ClusterSpec) -> dict[str, Any]:
     """Where the cluster stack goes, as the record keeps it: its `zones`, and a fully private cluster's
     `endpointZones` and (in an existing VPC) `endpointRouteTables`."""
+    ec2 = ctx.clients.ec2(spec.region)
     try:
-        zones = spec.availability_zones or choose_zones(ctx.clients.ec2(spec.region))
+        # Concurrent requests in one process share one read (aws/quotas.py).
+        zones = spec.availability_zones or aws_quotas.shared(("choose_zones", ec2), lambda: choose_zones(ec2))
     except ValueError as exc:
         raise SpecValidationError(
             f"no availability zones for the cluster: {exc}",

@@ -82,31 +82,12 @@ def _aws_errors() -> tuple[type[Exception], ...]:
     return (BotoCoreError, ClientError)
 
 
-def _zones(ctx: Context, spec: ClusterSpec) -> list[str]:
-    """The zones a create would build in, when its request has not chosen them (create.cluster_layout chooses
-    them the same way)."""
-    if spec.availability_zones:
-        return list(spec.availability_zones)
-    # create imports this module to call check_create: import it back only when used.
-    from chalicelib.operations.create import choose_zones
-
-    ec2 = ctx.clients.ec2(spec.region)
-    try:
-        return aws_quotas.shared(("choose_zones", ec2), lambda: choose_zones(ec2))
-    except ValueError:  # too few zones: the workflow says so; there is no NAT zone to check
-        return []
-
-
-def check_create(ctx: Context, spec: ClusterSpec, zones: list[str] | None = None) -> None:
-    """409 `quota_exceeded` when a quota the cluster takes has no room for it in its region (in `zones`, the
-    request's choice, when given)."""
+def check_create(ctx: Context, spec: ClusterSpec, zones: list[str]) -> None:
+    """409 `quota_exceeded` when a quota the cluster takes has no room for it in its region, built in `zones`
+    (the request's choice, create.cluster_layout)."""
     errors = _aws_errors()
     try:
-        if not needs_zones(spec):
-            zones = []
-        elif zones is None:
-            zones = _zones(ctx, spec)
-        needs = cluster_needs(spec, zones)
+        needs = cluster_needs(spec, zones if needs_zones(spec) else [])
         wanted = list(dict.fromkeys(need.quota for need in needs))
         nat_zones = [need.zone for need in needs if need.zone is not None]
         rooms = {(room.quota.code, room.zone): room for room in headroom(ctx, spec.region, wanted, nat_zones)}

@@ -121,7 +121,7 @@ def test_a_fresh_account_builds_four_clusters_in_a_region_and_refuses_the_fifth_
     assert api.call("GET", "/clusters/fifth").status == 404
 
     # The engine's own rule: without the service's check the stack fails ten minutes in on AWS, here at once.
-    monkeypatch.setattr(quota_check, "check_create", lambda ctx, spec, zones=None: None)
+    monkeypatch.setattr(quota_check, "check_create", lambda ctx, spec, zones: None)
     assert api.call("POST", "/clusters", {"name": "fifth", "region": region}).status == 202
     record = api.wait_for("fifth", {"ACTIVE", "FAILED"})
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from chalicelib.aws.clients import Clients
     from chalicelib.aws.store import Store
+    from chalicelib.operations.context import Context
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/eks"
@@ -329,15 +330,20 @@ def test_reads_that_overlap_make_one_call_and_nothing_is_kept_after() -> None:
     assert calls == [1, 1]
 
 
+def zones_of(ctx: Context, spec: ClusterSpec) -> list[str]:
+    """The zones the create's request chooses for `spec`, which it checks the quotas in."""
+    return list(create.cluster_layout(ctx, spec)["zones"])
+
+
 def test_a_create_that_fits_passes_and_one_that_does_not_is_a_409_naming_the_quota(clients: Clients, ec2: Any) -> None:
     ctx = step_context(clients=clients)
     spec = ClusterSpec.model_validate({"name": "next", "region": REGION})
-    use_case.check_create(ctx, spec)
+    use_case.check_create(ctx, spec, zones_of(ctx, spec))
 
     for i in range(4):
         ec2.create_vpc(CidrBlock=f"10.{i}.0.0/16")
     with pytest.raises(model.QuotaExceededError) as refused:
-        use_case.check_create(ctx, spec)
+        use_case.check_create(ctx, spec, zones_of(ctx, spec))
 
     body = refused.value.to_dict()
     assert refused.value.status == 409
@@ -368,12 +374,12 @@ def test_highly_available_nat_needs_an_address_per_zone(clients: Clients, ec2: A
         ec2.allocate_address(Domain="vpc")
 
     with pytest.raises(model.QuotaExceededError) as refused:
-        use_case.check_create(ctx, spec)
+        use_case.check_create(ctx, spec, zones)
 
     [short] = refused.value.to_dict()["exceeded"]
     assert (short["quotaCode"], short["used"], short["available"], short["needed"]) == ("L-0263D0A3", 3, 2, 3)
     single = {"name": "single", "region": REGION, "availabilityZones": zones, "vpc": {"nat": {"gateway": "Single"}}}
-    use_case.check_create(ctx, ClusterSpec.model_validate(single))
+    use_case.check_create(ctx, ClusterSpec.model_validate(single), zones)
 
 
 def test_the_zone_a_single_nat_gateway_goes_in_is_the_first_chosen_one(clients: Clients, ec2: Any) -> None:
@@ -386,13 +392,15 @@ def test_the_zone_a_single_nat_gateway_goes_in_is_the_first_chosen_one(clients: 
     )
 
     with pytest.raises(model.QuotaExceededError) as refused:
-        use_case.check_create(ctx, ClusterSpec.model_validate({"name": "single", "region": REGION}))
+        single = ClusterSpec.model_validate({"name": "single", "region": REGION})
+        use_case.check_create(ctx, single, zones_of(ctx, single))
     # Named elsewhere, or without NAT, the cluster fits.
     other = [z for z in create.choose_zones(ec2) if z != first_zone]
-    use_case.check_create(ctx, ClusterSpec.model_validate({"name": "x", "region": REGION, "availabilityZones": other}))
     use_case.check_create(
-        ctx, ClusterSpec.model_validate({"name": "y", "region": REGION, "vpc": {"nat": {"gateway": "Disable"}}})
+        ctx, ClusterSpec.model_validate({"name": "x", "region": REGION, "availabilityZones": other}), other
     )
+    no_nat = ClusterSpec.model_validate({"name": "y", "region": REGION, "vpc": {"nat": {"gateway": "Disable"}}})
+    use_case.check_create(ctx, no_nat, zones_of(ctx, no_nat))
 
     [short] = refused.value.to_dict()["exceeded"]
     assert (short["quotaCode"], short["zone"], short["value"], short["source"]) == (
@@ -411,7 +419,8 @@ def test_a_check_aws_does_not_answer_lets_the_create_go_ahead(
 
     monkeypatch.setattr(aws_quotas, "quota_value", denied)
 
-    use_case.check_create(step_context(clients=clients), ClusterSpec.model_validate({"name": "n", "region": REGION}))
+    ctx, spec = step_context(clients=clients), ClusterSpec.model_validate({"name": "n", "region": REGION})
+    use_case.check_create(ctx, spec, zones_of(ctx, spec))
 
 
 def test_the_report_shows_each_quota_and_each_zone(clients: Clients, ec2: Any) -> None:
