@@ -94,14 +94,8 @@ def request_create(ctx: Context, spec: ClusterSpec, owner: str, notify: dict[str
     cluster (the name must be free), keep the templates and start its create workflow."""
     spec, layout = checked_create(ctx, spec)
     db = ctx.store
-    record = new_record(spec, owner, ctx.settings, datetime.now(UTC), notify, layout)
+    record = record_cluster(ctx, spec, layout, owner, notify)
     cluster_id = record["clusterId"]
-    # A stack that cannot be built is a 422 here, before anything is recorded. The templates are kept
-    # before the record is made: a record never waits for its workflow without them (a request refused
-    # as a duplicate leaves its copies to the table's TTL).
-    rendered = rendering.for_create(spec, cluster_id, layout, ctx.settings.kubernetes_role_arns)
-    db.put_templates(spec.name, cluster_id, rendered)
-    record = db.create_cluster(record)
     try:
         arn = workflow.start(
             ctx.sfn,
@@ -130,6 +124,26 @@ def request_create(ctx: Context, spec: ClusterSpec, owner: str, notify: dict[str
         spec.name, cluster_id, {"executionArn": arn}, event=("WORKFLOW_STARTED", "Create workflow started")
     )
     return {**public(record), "executionArn": arn}
+
+
+def record_cluster(
+    ctx: Context,
+    spec: ClusterSpec,
+    layout: dict[str, Any],
+    owner: str,
+    notify: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Render every stack's template, keep them, and record the new cluster (the name must be free).
+
+    A stack that cannot be built is a 422 here, before anything is recorded. The templates are kept
+    before the record is made: a record never waits for its workflow without them (a request refused
+    as a duplicate leaves its copies to the table's TTL).
+    """
+    record = new_record(spec, owner, ctx.settings, now or datetime.now(UTC), notify, layout)
+    rendered = rendering.for_create(spec, record["clusterId"], layout, ctx.settings.kubernetes_role_arns)
+    ctx.store.put_templates(spec.name, record["clusterId"], rendered)
+    return ctx.store.create_cluster(record)
 
 
 def checked_create(ctx: Context, spec: ClusterSpec) -> tuple[ClusterSpec, dict[str, Any]]:

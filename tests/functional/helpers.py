@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws.clients import Clients
 from chalicelib.model.settings import get_settings
 from chalicelib.model.spec import ClusterSpec
-from chalicelib.operations import create, rendering
+from chalicelib.operations import create
 from chalicelib.operations.context import Context
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from chalicelib.aws.store import Store
     from chalicelib.model.settings import Settings
 
@@ -28,12 +29,8 @@ def given_a_requested_cluster(
     """A record as POST /clusters leaves it, with its zones and templates kept, without starting a workflow
     (nor the request's checks against AWS)."""
     spec = ClusterSpec.model_validate(body)
-    settings = settings or get_settings()
-    layout = create.cluster_layout(step_context(db, settings=settings), spec)
-    record = create.new_record(spec, "tester", settings, now or datetime.now(UTC), layout=layout)
-    templates = rendering.for_create(spec, record["clusterId"], layout, settings.kubernetes_role_arns)
-    db.put_templates(spec.name, record["clusterId"], templates)
-    return db.create_cluster(record)
+    ctx = step_context(db, settings=settings)
+    return create.record_cluster(ctx, spec, create.cluster_layout(ctx, spec), "tester", now=now)
 
 
 def step_context(db: Store | None = None, clients: Clients | None = None, settings: Settings | None = None) -> Context:
